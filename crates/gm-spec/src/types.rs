@@ -1,0 +1,349 @@
+//! The spec's types: what a user writes in `spec.yaml`, version 1.
+
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Deserializer, Serialize};
+
+/// A deployment: the EC2 capacity one spec file describes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Spec {
+    /// Spec format version; must be 1.
+    pub version: u32,
+    /// Unique name of the deployment: lower-case letters, digits and `-`, tagged on everything.
+    pub deployment: String,
+    /// AWS region (default `us-east-1`; `--region` overrides it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    /// Named AWS profile for credentials (`--profile` overrides it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<String>,
+    /// Tags put on every resource of the deployment.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub tags: BTreeMap<String, String>,
+    /// Security groups this deployment creates and owns.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub security_groups: Vec<SecurityGroupSpec>,
+    /// Groups of identical instances.
+    #[serde(default)]
+    pub instances: Vec<InstanceGroupSpec>,
+}
+
+/// A security group the deployment creates.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SecurityGroupSpec {
+    /// Logical name, used by `instances[].security_groups`.
+    pub name: String,
+    /// Description shown in the EC2 console.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// `default` (the region's default VPC) or a `vpc-…` id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vpc: Option<String>,
+    /// Inbound rules.
+    #[serde(default)]
+    pub ingress: Vec<RuleSpec>,
+    /// Extra tags for this group.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub tags: BTreeMap<String, String>,
+}
+
+/// One inbound rule.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RuleSpec {
+    /// `tcp`, `udp`, `icmp` or `all`.
+    pub protocol: Protocol,
+    /// A single port.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port: Option<u16>,
+    /// A port range `FROM-TO`, e.g. `80-443`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ports: Option<String>,
+    /// Source IPv4 CIDR, e.g. `203.0.113.0/24`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cidr: Option<String>,
+    /// Source security group: a name from `security_groups` or an `sg-…` id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_group: Option<String>,
+    /// Free text shown with the rule.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+}
+
+/// IP protocol of a rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Protocol {
+    /// TCP.
+    Tcp,
+    /// UDP.
+    Udp,
+    /// ICMP (ports are not used).
+    Icmp,
+    /// Every protocol and port.
+    All,
+}
+
+/// A group of identical instances: `count` copies of one launch configuration.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InstanceGroupSpec {
+    /// Logical name; instances are addressed `instance/NAME/INDEX`.
+    pub name: String,
+    /// How many instances (default 1; 0 keeps the group with none running).
+    #[serde(default = "one")]
+    pub count: u32,
+    /// EC2 instance type, e.g. `t3.medium`.
+    #[serde(rename = "type")]
+    pub instance_type: String,
+    /// `al2023`, `al2023-arm64`, `ubuntu-24.04`, or an `ami-…` id.
+    pub ami: String,
+    /// Name of an existing key pair.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_pair: Option<String>,
+    /// `subnet-…` id; the default subnet of the default VPC otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subnet: Option<String>,
+    /// Names from `security_groups` or existing `sg-…` ids.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub security_groups: Vec<String>,
+    /// `on-demand` (default) or `spot`.
+    #[serde(default)]
+    pub market: Market,
+    /// Spot options, used when `market: spot`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spot: Option<SpotSpec>,
+    /// Name of an existing IAM instance profile.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iam_instance_profile: Option<String>,
+    /// Script run at first boot, from a file or inline.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_data: Option<UserDataSpec>,
+    /// The root volume.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub root_volume: Option<RootVolumeSpec>,
+    /// Extra EBS volumes, created and attached at launch.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub volumes: Vec<VolumeSpec>,
+    /// Extra tags for these instances and their volumes.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub tags: BTreeMap<String, String>,
+}
+
+fn one() -> u32 {
+    1
+}
+
+/// Purchase option for instances.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum Market {
+    /// Pay by the second at the on-demand price.
+    #[default]
+    OnDemand,
+    /// Spare capacity at a discount; AWS may reclaim it.
+    Spot,
+}
+
+impl Market {
+    /// The spelling users write.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Market::OnDemand => "on-demand",
+            Market::Spot => "spot",
+        }
+    }
+}
+
+/// Spot options.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SpotSpec {
+    /// Highest hourly price in USD, as a string (`"0.05"`); the on-demand price otherwise.
+    #[serde(
+        default,
+        deserialize_with = "price",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub max_price: Option<String>,
+    /// What to do when AWS has no spot capacity: `on-demand` or `none` (fail, the default).
+    #[serde(default)]
+    pub fallback: SpotFallback,
+    /// What AWS does on interruption: `terminate` (default), `stop` or `hibernate`.
+    #[serde(default)]
+    pub interruption: Interruption,
+}
+
+/// Spot fallback.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum SpotFallback {
+    /// Fail when spot capacity is not there.
+    #[default]
+    None,
+    /// Launch on-demand instead.
+    OnDemand,
+}
+
+/// Spot interruption behaviour.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum Interruption {
+    /// Terminate the instance.
+    #[default]
+    Terminate,
+    /// Stop it (needs a persistent request).
+    Stop,
+    /// Hibernate it (needs a persistent request).
+    Hibernate,
+}
+
+impl Interruption {
+    /// The EC2 API spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Interruption::Terminate => "terminate",
+            Interruption::Stop => "stop",
+            Interruption::Hibernate => "hibernate",
+        }
+    }
+}
+
+/// Accepts `"0.05"` and `0.05` alike, so an unquoted price is not an error.
+fn price<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum P {
+        S(String),
+        F(f64),
+    }
+    Ok(match Option::<P>::deserialize(d)? {
+        None => None,
+        Some(P::S(s)) => Some(s),
+        Some(P::F(f)) => Some(f.to_string()),
+    })
+}
+
+/// User data: exactly one of `file` or `inline`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UserDataSpec {
+    /// Path of a script, relative to the spec file's folder (then the current folder).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+    /// The script itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inline: Option<String>,
+    /// Wrap the script so `monitor` can report its progress (default true).
+    #[serde(default = "yes")]
+    pub monitor: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// EBS volume type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum VolumeType {
+    /// General purpose SSD, current generation (default).
+    #[default]
+    Gp3,
+    /// General purpose SSD, previous generation.
+    Gp2,
+    /// Provisioned IOPS SSD.
+    Io1,
+    /// Provisioned IOPS SSD, current generation.
+    Io2,
+    /// Throughput-optimized HDD.
+    St1,
+    /// Cold HDD.
+    Sc1,
+    /// Magnetic, previous generation.
+    Standard,
+}
+
+impl VolumeType {
+    /// The EC2 API spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            VolumeType::Gp3 => "gp3",
+            VolumeType::Gp2 => "gp2",
+            VolumeType::Io1 => "io1",
+            VolumeType::Io2 => "io2",
+            VolumeType::St1 => "st1",
+            VolumeType::Sc1 => "sc1",
+            VolumeType::Standard => "standard",
+        }
+    }
+
+    /// Parses the EC2 API spelling.
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "gp3" => VolumeType::Gp3,
+            "gp2" => VolumeType::Gp2,
+            "io1" => VolumeType::Io1,
+            "io2" => VolumeType::Io2,
+            "st1" => VolumeType::St1,
+            "sc1" => VolumeType::Sc1,
+            "standard" => VolumeType::Standard,
+            _ => return None,
+        })
+    }
+}
+
+/// The root volume of an instance.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RootVolumeSpec {
+    /// Size in GiB (the AMI's size otherwise).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size: Option<u32>,
+    /// Volume type (default gp3).
+    #[serde(rename = "type", default)]
+    pub volume_type: VolumeType,
+    /// Provisioned IOPS (gp3, io1, io2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iops: Option<u32>,
+    /// Throughput in MiB/s (gp3).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub throughput: Option<u32>,
+    /// Encrypt at rest.
+    #[serde(default)]
+    pub encrypted: bool,
+    /// KMS key id, ARN or `alias/…` (needs `encrypted: true`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kms_key: Option<String>,
+}
+
+/// An extra EBS volume attached at launch.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VolumeSpec {
+    /// Device name, e.g. `/dev/sdf`.
+    pub device: String,
+    /// Size in GiB.
+    pub size: u32,
+    /// Volume type (default gp3).
+    #[serde(rename = "type", default)]
+    pub volume_type: VolumeType,
+    /// Provisioned IOPS (gp3: 3000–16000; io1/io2: required).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iops: Option<u32>,
+    /// Throughput in MiB/s (gp3 only: 125–1000).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub throughput: Option<u32>,
+    /// Encrypt at rest.
+    #[serde(default)]
+    pub encrypted: bool,
+    /// KMS key id, ARN or `alias/…` (needs `encrypted: true`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kms_key: Option<String>,
+    /// Delete the volume when its instance terminates (default true).
+    #[serde(default = "yes")]
+    pub delete_on_termination: bool,
+}

@@ -1,0 +1,655 @@
+//! Cross-field checks that types alone cannot express. Offline: reads only user-data files.
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::Path;
+
+use crate::error::Problem;
+use crate::types::{InstanceGroupSpec, Market, Protocol, RuleSpec, Spec, VolumeType};
+use crate::user_data::{self, USER_DATA_LIMIT};
+use crate::yaml::SourceIndex;
+
+/// AMI aliases GeuseMaker resolves itself.
+pub const AMI_ALIASES: &[&str] = &[
+    "al2023",
+    "al2023-arm64",
+    "ubuntu-24.04",
+    "ubuntu-24.04-arm64",
+];
+
+/// Tags GeuseMaker adds to every resource; AWS allows 50 per resource.
+const RESERVED_TAGS: usize = 8;
+
+struct Ctx<'a> {
+    index: &'a SourceIndex,
+    problems: &'a mut Vec<Problem>,
+}
+
+impl Ctx<'_> {
+    fn err(
+        &mut self,
+        code: &'static str,
+        path: String,
+        message: String,
+        hint: impl Into<Option<String>>,
+    ) {
+        self.problems.push(Problem {
+            code,
+            pos: self.index.value(&path),
+            path,
+            message,
+            hint: hint.into(),
+        });
+    }
+}
+
+/// Checks `spec`, pushing problems; returns each group's final (wrapped) user data.
+pub fn validate(
+    spec: &Spec,
+    index: &SourceIndex,
+    base: &Path,
+    problems: &mut Vec<Problem>,
+) -> Vec<Option<String>> {
+    let mut c = Ctx { index, problems };
+    if spec.version != 1 {
+        c.err(
+            "GM-SPEC-010",
+            "version".into(),
+            format!("unsupported spec version {}", spec.version),
+            Some("this GeuseMaker reads `version: 1`".to_string()),
+        );
+    }
+    if !is_name(&spec.deployment, 63) {
+        c.err(
+            "GM-SPEC-011",
+            "deployment".into(),
+            format!("`{}` is not a valid deployment name", spec.deployment),
+            Some("use 1–63 lower-case letters, digits and `-`, starting and ending with a letter or digit".to_string()),
+        );
+    }
+    if let Some(r) = &spec.region {
+        if !is_region(r) {
+            c.err(
+                "GM-SPEC-012",
+                "region".into(),
+                format!("`{r}` is not an AWS region name"),
+                Some("write it like `us-east-1` or `eu-west-2`".to_string()),
+            );
+        }
+    }
+    check_tags(&mut c, "tags", &spec.tags);
+
+    let sg_names: HashSet<&str> = spec
+        .security_groups
+        .iter()
+        .map(|g| g.name.as_str())
+        .collect();
+    let mut seen = HashSet::new();
+    for (i, g) in spec.security_groups.iter().enumerate() {
+        let p = format!("security_groups[{i}]");
+        if !seen.insert(g.name.as_str()) {
+            c.err(
+                "GM-SPEC-013",
+                format!("{p}.name"),
+                format!("duplicate security group name `{}`", g.name),
+                Some("give each group its own name".to_string()),
+            );
+        }
+        if !is_name(&g.name, 48) {
+            c.err(
+                "GM-SPEC-011",
+                format!("{p}.name"),
+                format!("`{}` is not a valid security group name", g.name),
+                Some("use lower-case letters, digits and `-`".to_string()),
+            );
+        }
+        if let Some(v) = &g.vpc {
+            if v != "default" && !is_aws_id(v, "vpc") {
+                c.err(
+                    "GM-SPEC-014",
+                    format!("{p}.vpc"),
+                    format!("`{v}` is neither `default` nor a VPC id"),
+                    Some("write `default` or an id like `vpc-0abc12345def67890`".to_string()),
+                );
+            }
+        }
+        for (j, r) in g.ingress.iter().enumerate() {
+            check_rule(&mut c, &format!("{p}.ingress[{j}]"), r, &sg_names);
+        }
+        check_tags(&mut c, &format!("{p}.tags"), &g.tags);
+    }
+
+    let mut seen = HashSet::new();
+    let mut out = Vec::with_capacity(spec.instances.len());
+    for (i, g) in spec.instances.iter().enumerate() {
+        let p = format!("instances[{i}]");
+        if !seen.insert(g.name.as_str()) {
+            c.err(
+                "GM-SPEC-013",
+                format!("{p}.name"),
+                format!("duplicate instance group name `{}`", g.name),
+                Some("give each group its own name; use `count` for copies".to_string()),
+            );
+        }
+        if !is_name(&g.name, 48) {
+            c.err(
+                "GM-SPEC-011",
+                format!("{p}.name"),
+                format!("`{}` is not a valid instance group name", g.name),
+                Some("use lower-case letters, digits and `-`".to_string()),
+            );
+        }
+        out.push(check_group(&mut c, &p, g, &sg_names, base));
+    }
+    out
+}
+
+fn check_group(
+    c: &mut Ctx<'_>,
+    p: &str,
+    g: &InstanceGroupSpec,
+    sg_names: &HashSet<&str>,
+    base: &Path,
+) -> Option<String> {
+    if g.count > 500 {
+        c.err(
+            "GM-SPEC-020",
+            format!("{p}.count"),
+            format!("count {} is more than 500", g.count),
+            Some("split the group, or raise the limit in a later version".to_string()),
+        );
+    }
+    if !is_instance_type(&g.instance_type) {
+        c.err(
+            "GM-SPEC-021",
+            format!("{p}.type"),
+            format!("`{}` is not an EC2 instance type", g.instance_type),
+            Some("write it like `t3.medium` or `g4dn.xlarge`".to_string()),
+        );
+    }
+    if !AMI_ALIASES.contains(&g.ami.as_str()) && !is_aws_id(&g.ami, "ami") {
+        let hint = match crate::load::closest(
+            &g.ami,
+            &AMI_ALIASES
+                .iter()
+                .map(|s| s.to_string())
+                .collect::<Vec<_>>(),
+        ) {
+            Some(best) => format!(
+                "did you mean `{best}`? aliases: {}; or an id like `ami-0abc12345def67890`",
+                AMI_ALIASES.join(", ")
+            ),
+            None => format!(
+                "use an alias ({}) or an id like `ami-0abc12345def67890`",
+                AMI_ALIASES.join(", ")
+            ),
+        };
+        c.err(
+            "GM-SPEC-022",
+            format!("{p}.ami"),
+            format!("`{}` is neither an AMI alias nor an AMI id", g.ami),
+            Some(hint),
+        );
+    }
+    if let Some(s) = &g.subnet {
+        if !is_aws_id(s, "subnet") {
+            c.err("GM-SPEC-023", format!("{p}.subnet"), format!("`{s}` is not a subnet id"), Some("write an id like `subnet-0abc12345def67890`, or leave it out for the default subnet".to_string()));
+        }
+    }
+    if let Some(k) = &g.key_pair {
+        if k.is_empty() || k.len() > 255 {
+            c.err(
+                "GM-SPEC-024",
+                format!("{p}.key_pair"),
+                "key pair name must be 1–255 characters".into(),
+                None,
+            );
+        }
+    }
+    let mut seen = HashSet::new();
+    for (j, sg) in g.security_groups.iter().enumerate() {
+        let path = format!("{p}.security_groups[{j}]");
+        if !seen.insert(sg) {
+            c.err(
+                "GM-SPEC-025",
+                path.clone(),
+                format!("security group `{sg}` is listed twice"),
+                Some("list each group once".to_string()),
+            );
+        }
+        if !sg_names.contains(sg.as_str()) && !is_aws_id(sg, "sg") {
+            let names: Vec<String> = sg_names.iter().map(|s| s.to_string()).collect();
+            let hint = match crate::load::closest(sg, &names) {
+                Some(best) => format!("did you mean `{best}`?"),
+                None => "define it under `security_groups:` or give an existing id like `sg-0123456789abcdef0`".into(),
+            };
+            c.err(
+                "GM-SPEC-025",
+                path,
+                format!("security group `{sg}` is neither defined in this spec nor an `sg-…` id"),
+                Some(hint),
+            );
+        }
+    }
+    if g.security_groups.len() > 5 {
+        c.err(
+            "GM-SPEC-025",
+            format!("{p}.security_groups"),
+            "an instance can have at most 5 security groups".into(),
+            None,
+        );
+    }
+    match (g.market, &g.spot) {
+        (Market::OnDemand, Some(_)) => c.err(
+            "GM-SPEC-026",
+            format!("{p}.spot"),
+            "`spot` options are set but `market` is on-demand".into(),
+            Some("set `market: spot`, or remove `spot:`".to_string()),
+        ),
+        (Market::Spot, Some(s)) => {
+            if let Some(mp) = &s.max_price {
+                if mp
+                    .parse::<f64>()
+                    .map_or(true, |v| !(v > 0.0 && v.is_finite()))
+                {
+                    c.err(
+                        "GM-SPEC-027",
+                        format!("{p}.spot.max_price"),
+                        format!("`{mp}` is not a positive hourly price"),
+                        Some("write USD per hour as text, e.g. `max_price: \"0.05\"`".to_string()),
+                    );
+                }
+            }
+        }
+        _ => {}
+    }
+    if let Some(profile) = &g.iam_instance_profile {
+        if profile.is_empty() {
+            c.err(
+                "GM-SPEC-028",
+                format!("{p}.iam_instance_profile"),
+                "instance profile name is empty".into(),
+                None,
+            );
+        }
+    }
+    if let Some(r) = &g.root_volume {
+        if let Some(size) = r.size {
+            check_size(c, &format!("{p}.root_volume.size"), r.volume_type, size);
+        }
+        check_perf(
+            c,
+            &format!("{p}.root_volume"),
+            r.volume_type,
+            r.size,
+            r.iops,
+            r.throughput,
+        );
+        if r.kms_key.is_some() && !r.encrypted {
+            c.err(
+                "GM-SPEC-033",
+                format!("{p}.root_volume.kms_key"),
+                "`kms_key` is set but `encrypted` is false".into(),
+                Some("add `encrypted: true`".to_string()),
+            );
+        }
+    }
+    let mut devices = HashSet::new();
+    for (j, v) in g.volumes.iter().enumerate() {
+        let vp = format!("{p}.volumes[{j}]");
+        if !is_device(&v.device) {
+            c.err(
+                "GM-SPEC-030",
+                format!("{vp}.device"),
+                format!(
+                    "`{}` is not a device name EC2 accepts for a data volume",
+                    v.device
+                ),
+                Some("use `/dev/sdf` … `/dev/sdp` or `/dev/xvdf` … `/dev/xvdp`".to_string()),
+            );
+        }
+        if !devices.insert(
+            v.device
+                .trim_start_matches("/dev/")
+                .trim_start_matches("xv")
+                .trim_start_matches('s')
+                .to_string(),
+        ) {
+            c.err(
+                "GM-SPEC-031",
+                format!("{vp}.device"),
+                format!("device `{}` is used twice in this group", v.device),
+                Some("give each volume its own device".to_string()),
+            );
+        }
+        check_size(c, &format!("{vp}.size"), v.volume_type, v.size);
+        check_perf(c, &vp, v.volume_type, Some(v.size), v.iops, v.throughput);
+        if v.kms_key.is_some() && !v.encrypted {
+            c.err(
+                "GM-SPEC-033",
+                format!("{vp}.kms_key"),
+                "`kms_key` is set but `encrypted` is false".into(),
+                Some("add `encrypted: true`".to_string()),
+            );
+        }
+    }
+    check_tags(c, &format!("{p}.tags"), &g.tags);
+    g.user_data.as_ref().and_then(|u| {
+        let up = format!("{p}.user_data");
+        let script = match (&u.file, &u.inline) {
+            (Some(_), Some(_)) | (None, None) => {
+                c.err("GM-SPEC-040", up, "user_data needs exactly one of `file` or `inline`".into(), Some("write `{file: path/to/script.sh}` or `{inline: \"…\"}`".to_string()));
+                return None;
+            }
+            (None, Some(s)) => s.clone(),
+            (Some(f), None) => {
+                let candidates = [base.join(f), Path::new(f).to_path_buf()];
+                match candidates.iter().find(|c| c.is_file()) {
+                    Some(found) => match std::fs::read_to_string(found) {
+                        Ok(s) => s,
+                        Err(e) => {
+                            c.err("GM-SPEC-041", format!("{up}.file"), format!("cannot read user-data file `{f}`: {e}"), Some("user data must be a readable UTF-8 text file".to_string()));
+                            return None;
+                        }
+                    },
+                    None => {
+                        c.err("GM-SPEC-041", format!("{up}.file"), format!("user-data file `{f}` not found (looked in {} and the current folder)", base.display()), Some("paths are relative to the spec file's folder".to_string()));
+                        return None;
+                    }
+                }
+            }
+        };
+        let final_ud = if u.monitor { user_data::wrap(&script) } else { script };
+        if final_ud.len() > USER_DATA_LIMIT {
+            c.err(
+                "GM-SPEC-042",
+                up,
+                format!("user data is {} bytes (with GeuseMaker's monitoring wrapper); EC2 allows {USER_DATA_LIMIT}", final_ud.len()),
+                Some("move the bulk into a script the user data downloads, or set `monitor: false` to drop the wrapper".to_string()),
+            );
+            return None;
+        }
+        Some(final_ud)
+    })
+}
+
+fn check_rule(c: &mut Ctx<'_>, p: &str, r: &RuleSpec, sg_names: &HashSet<&str>) {
+    match r.protocol {
+        Protocol::Tcp | Protocol::Udp => match (&r.port, &r.ports) {
+            (Some(_), Some(_)) => c.err(
+                "GM-SPEC-015",
+                p.into(),
+                "set `port` or `ports`, not both".into(),
+                None,
+            ),
+            (None, None) => c.err(
+                "GM-SPEC-015",
+                p.into(),
+                "tcp and udp rules need `port` or `ports`".into(),
+                Some("add `port: 22` or `ports: 80-443`".to_string()),
+            ),
+            (None, Some(range)) => {
+                if parse_range(range).is_none() {
+                    c.err(
+                        "GM-SPEC-015",
+                        format!("{p}.ports"),
+                        format!("`{range}` is not a port range"),
+                        Some(
+                            "write `FROM-TO` with 0 ≤ FROM ≤ TO ≤ 65535, e.g. `80-443`".to_string(),
+                        ),
+                    );
+                }
+            }
+            (Some(_), None) => {}
+        },
+        Protocol::Icmp | Protocol::All => {
+            if r.port.is_some() || r.ports.is_some() {
+                c.err(
+                    "GM-SPEC-015",
+                    p.into(),
+                    "icmp and all-protocol rules take no ports".into(),
+                    Some("remove `port`/`ports`".to_string()),
+                );
+            }
+        }
+    }
+    match (&r.cidr, &r.source_group) {
+        (Some(_), Some(_)) | (None, None) => c.err(
+            "GM-SPEC-016",
+            p.into(),
+            "a rule needs exactly one of `cidr` or `source_group`".into(),
+            Some("e.g. `cidr: 203.0.113.0/24`".to_string()),
+        ),
+        (Some(cidr), None) => {
+            if !is_cidr(cidr) {
+                c.err(
+                    "GM-SPEC-016",
+                    format!("{p}.cidr"),
+                    format!("`{cidr}` is not an IPv4 CIDR"),
+                    Some("write it like `203.0.113.0/24` (a single address is `/32`)".to_string()),
+                );
+            }
+        }
+        (None, Some(g)) => {
+            if !sg_names.contains(g.as_str()) && !is_aws_id(g, "sg") {
+                c.err(
+                    "GM-SPEC-017",
+                    format!("{p}.source_group"),
+                    format!("`{g}` is neither a group in this spec nor an `sg-…` id"),
+                    None,
+                );
+            }
+        }
+    }
+}
+
+/// Parses `FROM-TO`.
+pub fn parse_range(s: &str) -> Option<(u16, u16)> {
+    let (a, b) = s.split_once('-')?;
+    let (a, b) = (a.trim().parse::<u16>().ok()?, b.trim().parse::<u16>().ok()?);
+    (a <= b).then_some((a, b))
+}
+
+fn check_size(c: &mut Ctx<'_>, p: &str, t: VolumeType, size: u32) {
+    let (lo, hi) = match t {
+        VolumeType::Gp2 | VolumeType::Gp3 => (1, 16384),
+        VolumeType::Io1 => (4, 16384),
+        VolumeType::Io2 => (4, 65536),
+        VolumeType::St1 | VolumeType::Sc1 => (125, 16384),
+        VolumeType::Standard => (1, 1024),
+    };
+    if !(lo..=hi).contains(&size) {
+        c.err(
+            "GM-SPEC-032",
+            p.into(),
+            format!(
+                "{} volumes are {lo}–{hi} GiB; {size} GiB is out of range",
+                t.as_str()
+            ),
+            None,
+        );
+    }
+}
+
+fn check_perf(
+    c: &mut Ctx<'_>,
+    p: &str,
+    t: VolumeType,
+    size: Option<u32>,
+    iops: Option<u32>,
+    tput: Option<u32>,
+) {
+    match (t, iops) {
+        (VolumeType::Io1 | VolumeType::Io2, None) => c.err(
+            "GM-SPEC-034",
+            p.into(),
+            format!("{} volumes need `iops`", t.as_str()),
+            Some("add e.g. `iops: 3000`".to_string()),
+        ),
+        (VolumeType::Io1, Some(v)) if !(100..=64000).contains(&v) => c.err(
+            "GM-SPEC-034",
+            format!("{p}.iops"),
+            format!("io1 IOPS are 100–64000; {v} is out of range"),
+            None,
+        ),
+        (VolumeType::Io2, Some(v)) if !(100..=256000).contains(&v) => c.err(
+            "GM-SPEC-034",
+            format!("{p}.iops"),
+            format!("io2 IOPS are 100–256000; {v} is out of range"),
+            None,
+        ),
+        (VolumeType::Gp3, Some(v)) if !(3000..=16000).contains(&v) => c.err(
+            "GM-SPEC-034",
+            format!("{p}.iops"),
+            format!("gp3 IOPS are 3000–16000; {v} is out of range"),
+            Some("leave `iops` out for gp3's baseline of 3000".to_string()),
+        ),
+        (VolumeType::Gp2 | VolumeType::St1 | VolumeType::Sc1 | VolumeType::Standard, Some(_)) => c
+            .err(
+                "GM-SPEC-034",
+                format!("{p}.iops"),
+                format!("{} volumes do not take `iops`", t.as_str()),
+                Some("use `type: gp3` or `io2` for provisioned IOPS".to_string()),
+            ),
+        _ => {}
+    }
+    if let (VolumeType::Io1 | VolumeType::Io2, Some(v), Some(s)) = (t, iops, size) {
+        let ratio = if t == VolumeType::Io1 { 50 } else { 1000 };
+        if v > s.saturating_mul(ratio) {
+            c.err(
+                "GM-SPEC-034",
+                format!("{p}.iops"),
+                format!(
+                    "{} allows at most {ratio} IOPS per GiB: {v} IOPS needs at least {} GiB",
+                    t.as_str(),
+                    v.div_ceil(ratio)
+                ),
+                None,
+            );
+        }
+    }
+    if let Some(v) = tput {
+        if t != VolumeType::Gp3 {
+            c.err(
+                "GM-SPEC-035",
+                format!("{p}.throughput"),
+                format!("`throughput` applies to gp3 only, not {}", t.as_str()),
+                None,
+            );
+        } else if !(125..=1000).contains(&v) {
+            c.err(
+                "GM-SPEC-035",
+                format!("{p}.throughput"),
+                format!("gp3 throughput is 125–1000 MiB/s; {v} is out of range"),
+                None,
+            );
+        }
+    }
+}
+
+fn check_tags(c: &mut Ctx<'_>, p: &str, tags: &BTreeMap<String, String>) {
+    if tags.len() + RESERVED_TAGS > 50 {
+        c.err(
+            "GM-SPEC-050",
+            p.into(),
+            format!(
+                "{} tags leave no room for GeuseMaker's own (AWS allows 50 per resource)",
+                tags.len()
+            ),
+            Some(format!("keep at most {} tags", 50 - RESERVED_TAGS)),
+        );
+    }
+    for (k, v) in tags {
+        let kp = format!("{p}.{k}");
+        let lower = k.to_ascii_lowercase();
+        if lower.starts_with("aws:") || lower.starts_with("geusemaker:") || k == "Name" {
+            c.err(
+                "GM-SPEC-051",
+                kp,
+                format!("tag key `{k}` is reserved"),
+                Some(
+                    "`aws:` and `geusemaker:` prefixes and `Name` are set by AWS and GeuseMaker"
+                        .to_string(),
+                ),
+            );
+        } else if k.is_empty() || k.chars().count() > 128 {
+            c.err(
+                "GM-SPEC-051",
+                kp,
+                "tag keys are 1–128 characters".into(),
+                None,
+            );
+        } else if v.chars().count() > 256 {
+            c.err(
+                "GM-SPEC-051",
+                kp,
+                "tag values are at most 256 characters".into(),
+                None,
+            );
+        }
+    }
+}
+
+fn is_name(s: &str, max: usize) -> bool {
+    !s.is_empty()
+        && s.len() <= max
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !s.starts_with('-')
+        && !s.ends_with('-')
+}
+
+fn is_region(s: &str) -> bool {
+    let parts: Vec<&str> = s.split('-').collect();
+    parts.len() >= 3
+        && parts[0].len() == 2
+        && parts.iter().all(|p| {
+            !p.is_empty()
+                && p.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        })
+        && parts
+            .last()
+            .is_some_and(|p| p.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// `prefix-` followed by 8 or 17 hex digits.
+pub fn is_aws_id(s: &str, prefix: &str) -> bool {
+    s.strip_prefix(prefix)
+        .and_then(|r| r.strip_prefix('-'))
+        .is_some_and(|h| {
+            (8..=17).contains(&h.len())
+                && h.bytes()
+                    .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+        })
+}
+
+fn is_instance_type(s: &str) -> bool {
+    match s.split_once('.') {
+        Some((family, size)) => {
+            !family.is_empty()
+                && !size.is_empty()
+                && family
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+                && size
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        }
+        None => false,
+    }
+}
+
+fn is_device(s: &str) -> bool {
+    let Some(name) = s.strip_prefix("/dev/") else {
+        return false;
+    };
+    let letter = name.strip_prefix("xvd").or_else(|| name.strip_prefix("sd"));
+    matches!(letter, Some(l) if l.len() == 1 && ('b'..='z').contains(&l.chars().next().unwrap_or('a')))
+}
+
+fn is_cidr(s: &str) -> bool {
+    let Some((ip, bits)) = s.split_once('/') else {
+        return false;
+    };
+    ip.parse::<std::net::Ipv4Addr>().is_ok() && bits.parse::<u8>().is_ok_and(|b| b <= 32)
+}
