@@ -1,1 +1,43 @@
-//! gm-plan
+//! Pure planning: what a deployment should have ([`Desired`]), what AWS has ([`Actual`]), and the
+//! ordered changes between them ([`Plan`]). Nothing here touches AWS or the database.
+
+pub mod actual;
+pub mod desired;
+pub mod diff;
+
+pub use actual::{Actual, ActualInstance, ActualSg, ActualVolume, Attachment, BlockDevice};
+pub use desired::{
+    desire, Desired, DesiredInstance, DesiredSg, GroupRef, Rule, RuleSource, VpcRef,
+};
+pub use diff::{diff, Action, Change, ChangeKind, Plan, VolumeChange};
+
+use std::collections::BTreeMap;
+
+/// Tags as key → value, sorted for stable output.
+pub type Tags = BTreeMap<String, String>;
+
+/// The deployment a resource belongs to; also the cost-allocation tag.
+pub const TAG_DEPLOYMENT: &str = "geusemaker:deployment";
+/// The resource's logical address, e.g. `instance/web/0`.
+pub const TAG_ID: &str = "geusemaker:id";
+/// Marks resources GeuseMaker created and may delete.
+pub const TAG_MANAGED: &str = "geusemaker:managed";
+/// The AMI as the spec named it (alias or id) when the instance was launched.
+pub const TAG_AMI: &str = "geusemaker:ami";
+/// Digest of the user data the instance was launched with.
+pub const TAG_USER_DATA: &str = "geusemaker:user-data";
+/// The market the spec asked for (a spot fallback launches on-demand but keeps `spot` here).
+pub const TAG_MARKET: &str = "geusemaker:market";
+/// Digest of the other launch-only settings (profile, spot options, volume layout).
+pub const TAG_LAUNCH: &str = "geusemaker:launch";
+/// On volumes: the instance they were launched with.
+pub const TAG_INSTANCE: &str = "geusemaker:instance";
+
+/// Tags set at launch that describe how a resource was made; a difference means replacement,
+/// so tag updates leave them alone.
+pub const LAUNCH_TAGS: &[&str] = &[TAG_AMI, TAG_USER_DATA, TAG_MARKET, TAG_LAUNCH, TAG_INSTANCE];
+
+/// True for tags no one but AWS may change.
+pub fn is_aws_tag(key: &str) -> bool {
+    key.starts_with("aws:")
+}

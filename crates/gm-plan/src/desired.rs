@@ -1,0 +1,306 @@
+//! The resources a deployment should have, derived from its spec.
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use gm_spec::{
+    InstanceGroupSpec, LoadedSpec, Market, Protocol, RootVolumeSpec, SpotSpec, VolumeSpec,
+};
+
+use crate::{
+    Tags, TAG_AMI, TAG_DEPLOYMENT, TAG_ID, TAG_INSTANCE, TAG_LAUNCH, TAG_MANAGED, TAG_MARKET,
+    TAG_USER_DATA,
+};
+
+/// Everything a spec asks for, with logical addresses and final tags.
+#[derive(Debug, Clone, Serialize)]
+pub struct Desired {
+    /// Deployment name.
+    pub deployment: String,
+    /// Security groups to own.
+    pub security_groups: Vec<DesiredSg>,
+    /// Instances, one entry per copy (`instance/web/0`, `instance/web/1`, …).
+    pub instances: Vec<DesiredInstance>,
+}
+
+/// Where a security group lives.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub enum VpcRef {
+    /// The region's default VPC.
+    Default,
+    /// A given VPC.
+    Id(String),
+}
+
+/// A security group named in a spec.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub enum GroupRef {
+    /// One this deployment defines, by its spec name.
+    Ours(String),
+    /// An existing group, by id (never modified or deleted).
+    Id(String),
+}
+
+/// Source of an inbound rule.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub enum RuleSource {
+    /// An IPv4 range.
+    Cidr(String),
+    /// Another security group.
+    Group(GroupRef),
+}
+
+/// One inbound rule, normalised so spec and AWS forms compare equal.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct Rule {
+    /// `tcp`, `udp`, `icmp` or `-1` (all).
+    pub protocol: String,
+    /// First port (-1 for all).
+    pub from: i32,
+    /// Last port (-1 for all).
+    pub to: i32,
+    /// Where traffic may come from.
+    pub source: RuleSource,
+}
+
+impl std::fmt::Display for Rule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let ports = match (self.from, self.to) {
+            (-1, _) => "all".to_string(),
+            (a, b) if a == b => a.to_string(),
+            (a, b) => format!("{a}-{b}"),
+        };
+        let proto = if self.protocol == "-1" {
+            "all"
+        } else {
+            &self.protocol
+        };
+        let src = match &self.source {
+            RuleSource::Cidr(c) => c.clone(),
+            RuleSource::Group(GroupRef::Ours(n)) => format!("group {n}"),
+            RuleSource::Group(GroupRef::Id(i)) => i.clone(),
+        };
+        write!(f, "{proto} {ports} from {src}")
+    }
+}
+
+/// A security group the deployment owns.
+#[derive(Debug, Clone, Serialize)]
+pub struct DesiredSg {
+    /// Logical address, `sg/NAME`.
+    pub id: String,
+    /// Spec name.
+    pub name: String,
+    /// Name in AWS: `DEPLOYMENT-NAME`.
+    pub aws_name: String,
+    /// Description.
+    pub description: String,
+    /// Where it lives.
+    pub vpc: VpcRef,
+    /// Inbound rules.
+    pub ingress: Vec<Rule>,
+    /// Final tags.
+    pub tags: Tags,
+}
+
+/// One instance the deployment should have.
+#[derive(Debug, Clone, Serialize)]
+pub struct DesiredInstance {
+    /// Logical address, `instance/GROUP/INDEX`.
+    pub id: String,
+    /// Group name.
+    pub group: String,
+    /// Index within the group.
+    pub index: u32,
+    /// Instance type.
+    pub instance_type: String,
+    /// AMI alias or id, as written.
+    pub ami: String,
+    /// Key pair.
+    pub key_pair: Option<String>,
+    /// Subnet id.
+    pub subnet: Option<String>,
+    /// Security groups.
+    pub security_groups: Vec<GroupRef>,
+    /// Market asked for.
+    pub market: Market,
+    /// Spot options.
+    pub spot: Option<SpotSpec>,
+    /// Instance profile name.
+    pub iam_instance_profile: Option<String>,
+    /// Final user data (wrapped), not base64.
+    #[serde(skip)]
+    pub user_data: Option<String>,
+    /// Root volume settings.
+    pub root_volume: Option<RootVolumeSpec>,
+    /// Data volumes.
+    pub volumes: Vec<VolumeSpec>,
+    /// Final instance tags (launch tags included).
+    pub tags: Tags,
+    /// Final tags of its volumes.
+    pub volume_tags: Tags,
+}
+
+impl DesiredInstance {
+    /// The value of a launch tag this instance is created with.
+    pub fn launch_tag(&self, key: &str) -> Option<&str> {
+        self.tags.get(key).map(String::as_str)
+    }
+}
+
+/// Derives the desired resources from a loaded spec.
+pub fn desire(loaded: &LoadedSpec) -> Desired {
+    let spec = &loaded.spec;
+    let base = |id: &str, name: String| {
+        let mut t = spec.tags.clone();
+        t.insert(TAG_DEPLOYMENT.into(), spec.deployment.clone());
+        t.insert(TAG_ID.into(), id.to_string());
+        t.insert(TAG_MANAGED.into(), "true".into());
+        t.insert("Name".into(), name);
+        t
+    };
+    let security_groups = spec
+        .security_groups
+        .iter()
+        .map(|g| {
+            let id = format!("sg/{}", g.name);
+            let aws_name = format!("{}-{}", spec.deployment, g.name);
+            let mut tags = base(&id, aws_name.clone());
+            tags.extend(g.tags.clone());
+            DesiredSg {
+                id,
+                name: g.name.clone(),
+                description: g
+                    .description
+                    .clone()
+                    .unwrap_or_else(|| format!("GeuseMaker {} {}", spec.deployment, g.name)),
+                vpc: match g.vpc.as_deref() {
+                    None | Some("default") => VpcRef::Default,
+                    Some(v) => VpcRef::Id(v.to_string()),
+                },
+                ingress: g.ingress.iter().map(rule).collect(),
+                aws_name,
+                tags,
+            }
+        })
+        .collect();
+    let mut instances = Vec::new();
+    for (gi, g) in spec.instances.iter().enumerate() {
+        let ud = loaded.user_data.get(gi).cloned().flatten();
+        let launch = launch_digest(g);
+        for index in 0..g.count {
+            let id = format!("instance/{}/{index}", g.name);
+            let name = format!("{}-{}-{index}", spec.deployment, g.name);
+            let mut tags = base(&id, name.clone());
+            tags.extend(g.tags.clone());
+            let mut volume_tags = tags.clone();
+            volume_tags.insert(TAG_ID.into(), format!("volume/{}/{index}", g.name));
+            volume_tags.insert(TAG_INSTANCE.into(), id.clone());
+            tags.insert(TAG_AMI.into(), g.ami.clone());
+            tags.insert(
+                TAG_USER_DATA.into(),
+                ud.as_deref()
+                    .map_or_else(|| "none".to_string(), gm_spec::user_data::digest),
+            );
+            tags.insert(TAG_MARKET.into(), g.market.as_str().into());
+            tags.insert(TAG_LAUNCH.into(), launch.clone());
+            instances.push(DesiredInstance {
+                id,
+                group: g.name.clone(),
+                index,
+                instance_type: g.instance_type.clone(),
+                ami: g.ami.clone(),
+                key_pair: g.key_pair.clone(),
+                subnet: g.subnet.clone(),
+                security_groups: g.security_groups.iter().map(|s| group_ref(s)).collect(),
+                market: g.market,
+                spot: g.spot.clone(),
+                iam_instance_profile: g.iam_instance_profile.clone(),
+                user_data: ud.clone(),
+                root_volume: g.root_volume.clone(),
+                volumes: g.volumes.clone(),
+                tags,
+                volume_tags,
+            });
+        }
+    }
+    Desired {
+        deployment: spec.deployment.clone(),
+        security_groups,
+        instances,
+    }
+}
+
+fn group_ref(s: &str) -> GroupRef {
+    if gm_spec::is_aws_id(s, "sg") {
+        GroupRef::Id(s.to_string())
+    } else {
+        GroupRef::Ours(s.to_string())
+    }
+}
+
+fn rule(r: &gm_spec::RuleSpec) -> Rule {
+    let (protocol, from, to) = match r.protocol {
+        Protocol::All => ("-1".to_string(), -1, -1),
+        Protocol::Icmp => ("icmp".to_string(), -1, -1),
+        Protocol::Tcp | Protocol::Udp => {
+            let p = if r.protocol == Protocol::Tcp {
+                "tcp"
+            } else {
+                "udp"
+            };
+            let (a, b) = match (r.port, r.ports.as_deref().and_then(gm_spec::parse_range)) {
+                (Some(port), _) => (port, port),
+                (None, Some(range)) => range,
+                (None, None) => (0, 65535),
+            };
+            (p.to_string(), i32::from(a), i32::from(b))
+        }
+    };
+    let source = match (&r.cidr, &r.source_group) {
+        (Some(c), _) => RuleSource::Cidr(c.clone()),
+        (None, Some(g)) => RuleSource::Group(group_ref(g)),
+        (None, None) => RuleSource::Cidr("0.0.0.0/0".into()),
+    };
+    Rule {
+        protocol,
+        from,
+        to,
+        source,
+    }
+}
+
+/// Digest of the launch-only settings that have no tag of their own: changing any of them
+/// means a new instance.
+fn launch_digest(g: &InstanceGroupSpec) -> String {
+    let mut h = Sha256::new();
+    let mut put = |k: &str, v: String| {
+        h.update(k.as_bytes());
+        h.update([0]);
+        h.update(v.as_bytes());
+        h.update([0]);
+    };
+    put(
+        "profile",
+        g.iam_instance_profile.clone().unwrap_or_default(),
+    );
+    if let Some(s) = &g.spot {
+        put(
+            "spot",
+            format!("{:?}/{}", s.max_price, s.interruption.as_str()),
+        );
+    }
+    if let Some(r) = &g.root_volume {
+        put("root", format!("{}/{:?}", r.encrypted, r.kms_key));
+    }
+    for v in &g.volumes {
+        put(
+            "volume",
+            format!(
+                "{}/{}/{:?}/{}",
+                v.device, v.encrypted, v.kms_key, v.delete_on_termination
+            ),
+        );
+    }
+    hex::encode(&h.finalize()[..6])
+}

@@ -1,0 +1,743 @@
+//! The diff of desired against actual: an ordered list of changes, each with the action that
+//! makes it, shown to the user before anything happens.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use serde::Serialize;
+
+use gm_spec::VolumeType;
+
+use crate::{
+    is_aws_tag, Actual, ActualInstance, ActualVolume, Desired, DesiredInstance, DesiredSg,
+    GroupRef, Rule, RuleSource, Tags, LAUNCH_TAGS, TAG_AMI, TAG_INSTANCE, TAG_LAUNCH, TAG_MARKET,
+    TAG_USER_DATA,
+};
+
+/// What kind of change; the symbol is what the plan shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ChangeKind {
+    /// `+` a new resource.
+    Create,
+    /// `~` changed in place.
+    Update,
+    /// `±` a new resource replaces the old one.
+    Replace,
+    /// `-` removed.
+    Delete,
+}
+
+impl ChangeKind {
+    /// Terraform-style symbol.
+    pub fn symbol(self) -> &'static str {
+        match self {
+            ChangeKind::Create => "+",
+            ChangeKind::Update => "~",
+            ChangeKind::Replace => "±",
+            ChangeKind::Delete => "-",
+        }
+    }
+
+    /// The verb shown after the symbol.
+    pub fn verb(self) -> &'static str {
+        match self {
+            ChangeKind::Create => "create",
+            ChangeKind::Update => "update in place",
+            ChangeKind::Replace => "replace",
+            ChangeKind::Delete => "destroy",
+        }
+    }
+}
+
+/// New settings for a volume, applied with `ModifyVolume`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct VolumeChange {
+    /// New size in GiB (grow only).
+    pub size: Option<i32>,
+    /// New type.
+    pub volume_type: Option<String>,
+    /// New IOPS.
+    pub iops: Option<i32>,
+    /// New throughput.
+    pub throughput: Option<i32>,
+}
+
+impl VolumeChange {
+    fn is_empty(&self) -> bool {
+        *self == VolumeChange::default()
+    }
+}
+
+/// What the executor does for a change.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum Action {
+    /// Create a security group with its rules.
+    CreateSg {
+        /// The group.
+        sg: Box<DesiredSg>,
+    },
+    /// Add and remove inbound rules.
+    UpdateSgRules {
+        /// `sg-…`.
+        sg_id: String,
+        /// Rules to add.
+        add: Vec<Rule>,
+        /// Rules to remove.
+        remove: Vec<Rule>,
+    },
+    /// Set and remove tags.
+    Tag {
+        /// Resources to tag.
+        resource_ids: Vec<String>,
+        /// Tags to set.
+        add: Tags,
+        /// Keys to remove.
+        remove: Vec<String>,
+    },
+    /// Launch an instance.
+    CreateInstance {
+        /// The instance.
+        instance: Box<DesiredInstance>,
+    },
+    /// Launch a new instance, then terminate the old one.
+    ReplaceInstance {
+        /// The new instance.
+        instance: Box<DesiredInstance>,
+        /// `i-…` to terminate.
+        old_id: String,
+    },
+    /// Stop, change type, start.
+    ModifyInstanceType {
+        /// `i-…`.
+        instance_id: String,
+        /// New type.
+        to: String,
+        /// Whether the instance was running (and must be started again).
+        was_running: bool,
+    },
+    /// Replace the instance's security groups.
+    ModifyInstanceGroups {
+        /// `i-…`.
+        instance_id: String,
+        /// The groups it should have.
+        groups: Vec<GroupRef>,
+    },
+    /// Change a volume in place.
+    ModifyVolume {
+        /// `vol-…`.
+        volume_id: String,
+        /// New settings.
+        change: VolumeChange,
+    },
+    /// Terminate an instance.
+    TerminateInstance {
+        /// `i-…`.
+        instance_id: String,
+    },
+    /// Delete a security group.
+    DeleteSg {
+        /// `sg-…`.
+        sg_id: String,
+    },
+}
+
+/// One line of a plan.
+#[derive(Debug, Clone, Serialize)]
+pub struct Change {
+    /// Create, update, replace or delete.
+    pub kind: ChangeKind,
+    /// Logical address, e.g. `instance/web/0`.
+    pub address: String,
+    /// AWS id, when the resource exists.
+    pub aws_id: Option<String>,
+    /// Details, one line each (`type: t3.micro → t3.small`).
+    pub details: Vec<String>,
+    /// True when the change interrupts a running instance.
+    pub disruptive: bool,
+    /// What the executor does.
+    #[serde(flatten)]
+    pub action: Action,
+}
+
+/// An ordered set of changes for one deployment.
+#[derive(Debug, Clone, Serialize)]
+pub struct Plan {
+    /// Deployment name.
+    pub deployment: String,
+    /// Changes in execution order: groups, launches, updates, removals.
+    pub changes: Vec<Change>,
+    /// Things the user should know that are not changes (a shrink EBS cannot do, …).
+    pub warnings: Vec<String>,
+    /// Resources kept on purpose (detached volumes with `delete_on_termination: false`).
+    pub kept: Vec<String>,
+}
+
+impl Plan {
+    /// True when applying would change nothing.
+    pub fn is_empty(&self) -> bool {
+        self.changes.is_empty()
+    }
+
+    /// Number of changes of a kind.
+    pub fn count(&self, kind: ChangeKind) -> usize {
+        self.changes.iter().filter(|c| c.kind == kind).count()
+    }
+
+    /// The summary line: `Plan: 3 to create, 1 to update, 0 to replace, 0 to destroy.`
+    pub fn summary(&self) -> String {
+        if self.is_empty() {
+            return "No changes. AWS matches the spec.".into();
+        }
+        format!(
+            "Plan: {} to create, {} to update, {} to replace, {} to destroy.",
+            self.count(ChangeKind::Create),
+            self.count(ChangeKind::Update),
+            self.count(ChangeKind::Replace),
+            self.count(ChangeKind::Delete)
+        )
+    }
+
+    /// The plan as people read it, Terraform-style.
+    pub fn to_text(&self) -> String {
+        let mut out = String::new();
+        for c in &self.changes {
+            let id = c
+                .aws_id
+                .as_deref()
+                .map(|i| format!(" ({i})"))
+                .unwrap_or_default();
+            let warn = if c.disruptive {
+                "  [disruptive: stops the instance]"
+            } else {
+                ""
+            };
+            out.push_str(&format!(
+                "{} {} {}{}{}\n",
+                c.kind.symbol(),
+                c.kind.verb(),
+                c.address,
+                id,
+                warn
+            ));
+            for d in &c.details {
+                out.push_str(&format!("      {d}\n"));
+            }
+        }
+        for k in &self.kept {
+            out.push_str(&format!("  kept {k}\n"));
+        }
+        for w in &self.warnings {
+            out.push_str(&format!("warning: {w}\n"));
+        }
+        out.push_str(&self.summary());
+        out.push('\n');
+        out
+    }
+}
+
+/// Normalises device names so `/dev/sdf` and `/dev/xvdf` compare equal.
+pub fn device_key(device: &str) -> String {
+    let d = device.trim_start_matches("/dev/");
+    match d.strip_prefix("xvd") {
+        Some(rest) => format!("sd{rest}"),
+        None => d.to_string(),
+    }
+}
+
+/// Diffs desired against actual.
+pub fn diff(desired: &Desired, actual: &Actual) -> Plan {
+    let mut plan = Plan {
+        deployment: desired.deployment.clone(),
+        changes: Vec::new(),
+        warnings: Vec::new(),
+        kept: Vec::new(),
+    };
+    let mut deletes = Vec::new();
+
+    // Security groups by logical id; extra copies are duplicates to remove.
+    let mut sg_by_id: BTreeMap<&str, &crate::ActualSg> = BTreeMap::new();
+    for sg in &actual.security_groups {
+        match sg.logical_id() {
+            Some(lid) if !sg_by_id.contains_key(lid) => {
+                sg_by_id.insert(lid, sg);
+            }
+            lid => deletes.push(Change {
+                kind: ChangeKind::Delete,
+                address: lid.unwrap_or("sg/?").to_string(),
+                aws_id: Some(sg.id.clone()),
+                details: vec![format!("duplicate or unaddressed group {}", sg.name)],
+                disruptive: false,
+                action: Action::DeleteSg {
+                    sg_id: sg.id.clone(),
+                },
+            }),
+        }
+    }
+    let name_to_sg: HashMap<&str, &str> = desired
+        .security_groups
+        .iter()
+        .filter_map(|d| {
+            sg_by_id
+                .get(d.id.as_str())
+                .map(|a| (d.name.as_str(), a.id.as_str()))
+        })
+        .collect();
+    let resolve = |g: &GroupRef| -> GroupRef {
+        match g {
+            GroupRef::Ours(n) => name_to_sg
+                .get(n.as_str())
+                .map_or_else(|| g.clone(), |id| GroupRef::Id(id.to_string())),
+            GroupRef::Id(_) => g.clone(),
+        }
+    };
+    for d in &desired.security_groups {
+        match sg_by_id.get(d.id.as_str()) {
+            None => {
+                let mut details = vec![format!("name: {}", d.aws_name)];
+                details.extend(d.ingress.iter().map(|r| format!("ingress: {r}")));
+                plan.changes.push(Change {
+                    kind: ChangeKind::Create,
+                    address: d.id.clone(),
+                    aws_id: None,
+                    details,
+                    disruptive: false,
+                    action: Action::CreateSg {
+                        sg: Box::new(d.clone()),
+                    },
+                });
+            }
+            Some(a) => {
+                let want: BTreeSet<Rule> = d
+                    .ingress
+                    .iter()
+                    .map(|r| Rule {
+                        source: match &r.source {
+                            RuleSource::Group(g) => RuleSource::Group(resolve(g)),
+                            s => s.clone(),
+                        },
+                        ..r.clone()
+                    })
+                    .collect();
+                let have: BTreeSet<Rule> = a.ingress.iter().cloned().collect();
+                let add: Vec<Rule> = want.difference(&have).cloned().collect();
+                let remove: Vec<Rule> = have.difference(&want).cloned().collect();
+                if !add.is_empty() || !remove.is_empty() {
+                    let mut details: Vec<String> =
+                        add.iter().map(|r| format!("+ ingress: {r}")).collect();
+                    details.extend(remove.iter().map(|r| format!("- ingress: {r}")));
+                    plan.changes.push(Change {
+                        kind: ChangeKind::Update,
+                        address: d.id.clone(),
+                        aws_id: Some(a.id.clone()),
+                        details,
+                        disruptive: false,
+                        action: Action::UpdateSgRules {
+                            sg_id: a.id.clone(),
+                            add,
+                            remove,
+                        },
+                    });
+                }
+                tag_change(&mut plan, &d.id, &a.id, &d.tags, &a.tags);
+            }
+        }
+    }
+    let wanted_sgs: BTreeSet<&str> = desired
+        .security_groups
+        .iter()
+        .map(|d| d.id.as_str())
+        .collect();
+    for (lid, sg) in &sg_by_id {
+        if !wanted_sgs.contains(lid) {
+            deletes.push(Change {
+                kind: ChangeKind::Delete,
+                address: lid.to_string(),
+                aws_id: Some(sg.id.clone()),
+                details: vec![format!("name: {}", sg.name)],
+                disruptive: false,
+                action: Action::DeleteSg {
+                    sg_id: sg.id.clone(),
+                },
+            });
+        }
+    }
+
+    // Instances by logical id: the oldest copy is the one; later copies are duplicates.
+    let mut by_id: BTreeMap<&str, Vec<&ActualInstance>> = BTreeMap::new();
+    for i in &actual.instances {
+        by_id
+            .entry(i.logical_id().unwrap_or("instance/?"))
+            .or_default()
+            .push(i);
+    }
+    for list in by_id.values_mut() {
+        list.sort_by(|a, b| (&a.launch_time, &a.id).cmp(&(&b.launch_time, &b.id)));
+    }
+    let volumes_of: HashMap<&str, Vec<(&ActualVolume, String)>> = {
+        let mut m: HashMap<&str, Vec<(&ActualVolume, String)>> = HashMap::new();
+        for v in &actual.volumes {
+            for att in &v.attachments {
+                m.entry(att.instance_id.as_str())
+                    .or_default()
+                    .push((v, device_key(&att.device)));
+            }
+        }
+        m
+    };
+    let mut instance_deletes = Vec::new();
+    let wanted: BTreeSet<&str> = desired.instances.iter().map(|d| d.id.as_str()).collect();
+    for (lid, list) in &by_id {
+        let keep = usize::from(wanted.contains(lid));
+        for extra in list.iter().skip(keep) {
+            let why = if keep == 1 {
+                "duplicate copy"
+            } else {
+                "no longer in the spec"
+            };
+            instance_deletes.push(Change {
+                kind: ChangeKind::Delete,
+                address: lid.to_string(),
+                aws_id: Some(extra.id.clone()),
+                details: vec![format!("{why}: {} {}", extra.instance_type, extra.state)],
+                disruptive: true,
+                action: Action::TerminateInstance {
+                    instance_id: extra.id.clone(),
+                },
+            });
+        }
+    }
+    for d in &desired.instances {
+        let Some(a) = by_id.get(d.id.as_str()).and_then(|l| l.first()) else {
+            plan.changes.push(Change {
+                kind: ChangeKind::Create,
+                address: d.id.clone(),
+                aws_id: None,
+                details: launch_details(d),
+                disruptive: false,
+                action: Action::CreateInstance {
+                    instance: Box::new(d.clone()),
+                },
+            });
+            continue;
+        };
+        let reasons = replace_reasons(d, a, volumes_of.get(a.id.as_str()));
+        if !reasons.is_empty() {
+            plan.changes.push(Change {
+                kind: ChangeKind::Replace,
+                address: d.id.clone(),
+                aws_id: Some(a.id.clone()),
+                details: reasons
+                    .into_iter()
+                    .map(|r| format!("{r} (forces replacement)"))
+                    .collect(),
+                disruptive: true,
+                action: Action::ReplaceInstance {
+                    instance: Box::new(d.clone()),
+                    old_id: a.id.clone(),
+                },
+            });
+            continue;
+        }
+        if d.instance_type != a.instance_type {
+            plan.changes.push(Change {
+                kind: ChangeKind::Update,
+                address: d.id.clone(),
+                aws_id: Some(a.id.clone()),
+                details: vec![format!("type: {} → {}", a.instance_type, d.instance_type)],
+                disruptive: a.state == "running" || a.state == "pending",
+                action: Action::ModifyInstanceType {
+                    instance_id: a.id.clone(),
+                    to: d.instance_type.clone(),
+                    was_running: a.state != "stopped",
+                },
+            });
+        }
+        if !d.security_groups.is_empty() {
+            let want: BTreeSet<GroupRef> = d.security_groups.iter().map(&resolve).collect();
+            let have: BTreeSet<GroupRef> = a
+                .security_group_ids
+                .iter()
+                .map(|i| GroupRef::Id(i.clone()))
+                .collect();
+            if want != have {
+                plan.changes.push(Change {
+                    kind: ChangeKind::Update,
+                    address: d.id.clone(),
+                    aws_id: Some(a.id.clone()),
+                    details: vec![format!(
+                        "security groups: [{}] → [{}]",
+                        a.security_group_ids.join(", "),
+                        d.security_groups
+                            .iter()
+                            .map(show_group)
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )],
+                    disruptive: false,
+                    action: Action::ModifyInstanceGroups {
+                        instance_id: a.id.clone(),
+                        groups: d.security_groups.clone(),
+                    },
+                });
+            }
+        }
+        let mut want_tags = d.tags.clone();
+        for k in LAUNCH_TAGS {
+            want_tags.remove(*k);
+        }
+        tag_change(&mut plan, &d.id, &a.id, &want_tags, &a.tags);
+        volume_changes(&mut plan, d, a, volumes_of.get(a.id.as_str()));
+    }
+    for v in &actual.volumes {
+        if v.attachments.is_empty() {
+            let was = v
+                .tags
+                .get(TAG_INSTANCE)
+                .map(String::as_str)
+                .unwrap_or("an instance");
+            plan.kept.push(format!(
+                "volume {} ({} GiB {}, was attached to {was}): detached, kept because delete_on_termination is false; `destroy` removes it",
+                v.id, v.size, v.volume_type
+            ));
+        }
+    }
+    plan.changes.extend(instance_deletes);
+    plan.changes.extend(deletes);
+    plan
+}
+
+fn show_group(g: &GroupRef) -> String {
+    match g {
+        GroupRef::Ours(n) => format!("sg/{n}"),
+        GroupRef::Id(i) => i.clone(),
+    }
+}
+
+fn launch_details(d: &DesiredInstance) -> Vec<String> {
+    let mut out = vec![format!(
+        "{} {} from {}{}",
+        d.market.as_str(),
+        d.instance_type,
+        d.ami,
+        d.subnet
+            .as_deref()
+            .map(|s| format!(" in {s}"))
+            .unwrap_or_default()
+    )];
+    if let Some(r) = &d.root_volume {
+        out.push(format!(
+            "root volume: {} {}{}",
+            r.size
+                .map(|s| format!("{s} GiB"))
+                .unwrap_or_else(|| "AMI size".into()),
+            r.volume_type.as_str(),
+            if r.encrypted { ", encrypted" } else { "" }
+        ));
+    }
+    for v in &d.volumes {
+        out.push(format!(
+            "volume {}: {} GiB {}{}{}{}",
+            v.device,
+            v.size,
+            v.volume_type.as_str(),
+            v.iops.map(|i| format!(", {i} IOPS")).unwrap_or_default(),
+            if v.encrypted { ", encrypted" } else { "" },
+            if v.delete_on_termination {
+                ""
+            } else {
+                ", kept on termination"
+            }
+        ));
+    }
+    if d.user_data.is_some() {
+        out.push(format!(
+            "user data: {}",
+            d.tags.get(TAG_USER_DATA).map_or("", String::as_str)
+        ));
+    }
+    out
+}
+
+/// Why an existing instance cannot be changed in place; empty when it can.
+fn replace_reasons(
+    d: &DesiredInstance,
+    a: &ActualInstance,
+    volumes: Option<&Vec<(&ActualVolume, String)>>,
+) -> Vec<String> {
+    let mut out = Vec::new();
+    let tag = |k: &str| a.tags.get(k).map(String::as_str);
+    match tag(TAG_AMI) {
+        Some(was) if was != d.ami => out.push(format!("ami: {was} → {}", d.ami)),
+        None if gm_spec::is_aws_id(&d.ami, "ami") && a.image_id != d.ami => {
+            out.push(format!("ami: {} → {}", a.image_id, d.ami))
+        }
+        _ => {}
+    }
+    let want_ud = d.launch_tag(TAG_USER_DATA).unwrap_or("none");
+    if tag(TAG_USER_DATA).unwrap_or("none") != want_ud {
+        out.push("user data changed".into());
+    }
+    if let Some(s) = &d.subnet {
+        if a.subnet_id.as_deref() != Some(s) {
+            out.push(format!(
+                "subnet: {} → {s}",
+                a.subnet_id.as_deref().unwrap_or("default")
+            ));
+        }
+    }
+    if d.key_pair.as_deref() != a.key_name.as_deref() {
+        out.push(format!(
+            "key pair: {} → {}",
+            a.key_name.as_deref().unwrap_or("none"),
+            d.key_pair.as_deref().unwrap_or("none")
+        ));
+    }
+    let want_market = d.launch_tag(TAG_MARKET).unwrap_or("on-demand");
+    if let Some(m) = tag(TAG_MARKET) {
+        if m != want_market {
+            out.push(format!("market: {m} → {want_market}"));
+        }
+    }
+    if let (Some(was), Some(want)) = (tag(TAG_LAUNCH), d.launch_tag(TAG_LAUNCH)) {
+        if was != want {
+            out.push(
+                "launch settings changed (instance profile, spot options, or volume devices/encryption)"
+                    .into(),
+            );
+        }
+    }
+    let have: BTreeSet<String> = volumes
+        .map(|v| v.iter().map(|(_, dev)| dev.clone()).collect())
+        .unwrap_or_default();
+    for v in &d.volumes {
+        if !have.contains(&device_key(&v.device)) {
+            out.push(format!("volume {} is missing", v.device));
+        }
+    }
+    out
+}
+
+fn volume_changes(
+    plan: &mut Plan,
+    d: &DesiredInstance,
+    a: &ActualInstance,
+    volumes: Option<&Vec<(&ActualVolume, String)>>,
+) {
+    let Some(volumes) = volumes else { return };
+    let find = |dev: &str| {
+        let key = device_key(dev);
+        volumes.iter().find(|(_, k)| *k == key).map(|(v, _)| *v)
+    };
+    let mut wants: Vec<(String, Option<u32>, VolumeType, Option<u32>, Option<u32>)> = Vec::new();
+    if let (Some(r), Some(root)) = (&d.root_volume, &a.root_device_name) {
+        wants.push((root.clone(), r.size, r.volume_type, r.iops, r.throughput));
+    }
+    for v in &d.volumes {
+        wants.push((
+            v.device.clone(),
+            Some(v.size),
+            v.volume_type,
+            v.iops,
+            v.throughput,
+        ));
+    }
+    for (device, size, vtype, iops, tput) in wants {
+        let Some(av) = find(&device) else { continue };
+        let address = format!("volume/{}/{}:{}", d.group, d.index, device);
+        let mut change = VolumeChange::default();
+        let mut details = Vec::new();
+        if let Some(s) = size.and_then(|s| i32::try_from(s).ok()) {
+            if s > av.size {
+                change.size = Some(s);
+                details.push(format!("size: {} GiB → {s} GiB", av.size));
+            } else if s < av.size {
+                plan.warnings.push(format!(
+                    "{address} ({}) is {} GiB; EBS cannot shrink a volume to {s} GiB, so it stays as it is (replace the instance to start smaller)",
+                    av.id, av.size
+                ));
+            }
+        }
+        if av.volume_type != vtype.as_str() {
+            change.volume_type = Some(vtype.as_str().to_string());
+            details.push(format!("type: {} → {}", av.volume_type, vtype.as_str()));
+        }
+        if let Some(i) = iops.and_then(|i| i32::try_from(i).ok()) {
+            if av.iops != Some(i) {
+                change.iops = Some(i);
+                details.push(format!(
+                    "iops: {} → {i}",
+                    av.iops.map_or_else(|| "none".into(), |v| v.to_string())
+                ));
+            }
+        }
+        if let Some(t) = tput.and_then(|t| i32::try_from(t).ok()) {
+            if av.throughput != Some(t) {
+                change.throughput = Some(t);
+                details.push(format!(
+                    "throughput: {} → {t} MiB/s",
+                    av.throughput
+                        .map_or_else(|| "none".into(), |v| v.to_string())
+                ));
+            }
+        }
+        if !change.is_empty() {
+            plan.changes.push(Change {
+                kind: ChangeKind::Update,
+                address: address.clone(),
+                aws_id: Some(av.id.clone()),
+                details,
+                disruptive: false,
+                action: Action::ModifyVolume {
+                    volume_id: av.id.clone(),
+                    change,
+                },
+            });
+        }
+        let mut want_tags = d.volume_tags.clone();
+        for k in LAUNCH_TAGS {
+            want_tags.remove(*k);
+        }
+        tag_change(plan, &address, &av.id, &want_tags, &av.tags);
+    }
+}
+
+/// Adds a tag update when `have` differs from `want` (AWS's own and launch tags are left alone).
+fn tag_change(plan: &mut Plan, address: &str, id: &str, want: &Tags, have: &Tags) {
+    let add: Tags = want
+        .iter()
+        .filter(|(k, v)| have.get(*k) != Some(*v))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let remove: Vec<String> = have
+        .keys()
+        .filter(|k| !want.contains_key(*k) && !is_aws_tag(k) && !LAUNCH_TAGS.contains(&k.as_str()))
+        .cloned()
+        .collect();
+    if add.is_empty() && remove.is_empty() {
+        return;
+    }
+    let mut details: Vec<String> = add
+        .iter()
+        .map(|(k, v)| match have.get(k) {
+            Some(old) => format!("tag {k}: {old} → {v}"),
+            None => format!("+ tag {k}: {v}"),
+        })
+        .collect();
+    details.extend(remove.iter().map(|k| format!("- tag {k}")));
+    plan.changes.push(Change {
+        kind: ChangeKind::Update,
+        address: address.to_string(),
+        aws_id: Some(id.to_string()),
+        details,
+        disruptive: false,
+        action: Action::Tag {
+            resource_ids: vec![id.to_string()],
+            add,
+            remove,
+        },
+    });
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,279 @@
+//! Plans for the changes users make to specs.
+
+use std::path::Path;
+
+use super::*;
+use crate::{desire, ActualSg, Attachment, BlockDevice};
+
+const SPEC: &str = r#"version: 1
+deployment: demo
+tags: {team: ml}
+security_groups:
+  - name: web
+    ingress:
+      - {protocol: tcp, port: 22, cidr: 10.0.0.0/8}
+instances:
+  - name: web
+    count: 2
+    type: t3.micro
+    ami: al2023
+    security_groups: [web]
+    user_data: {inline: "echo hi"}
+    volumes:
+      - {device: /dev/sdf, size: 10, type: gp3, iops: 4000}
+"#;
+
+fn desired(text: &str) -> Desired {
+    desire(&gm_spec::load_str("spec.yaml", text, Path::new(".")).expect("valid spec"))
+}
+
+/// What the cloud layer would read back after applying `d` exactly.
+fn converged(d: &Desired) -> Actual {
+    let mut a = Actual::default();
+    for (i, sg) in d.security_groups.iter().enumerate() {
+        a.security_groups.push(ActualSg {
+            id: format!("sg-{i:08}"),
+            name: sg.aws_name.clone(),
+            vpc_id: Some("vpc-1".into()),
+            tags: sg.tags.clone(),
+            ingress: sg.ingress.clone(),
+        });
+    }
+    for (n, inst) in d.instances.iter().enumerate() {
+        let id = format!("i-{n:08}");
+        let groups = inst
+            .security_groups
+            .iter()
+            .map(|g| match g {
+                GroupRef::Id(x) => x.clone(),
+                GroupRef::Ours(name) => {
+                    let k = d
+                        .security_groups
+                        .iter()
+                        .position(|s| &s.name == name)
+                        .unwrap();
+                    format!("sg-{k:08}")
+                }
+            })
+            .collect();
+        let mut block_devices = Vec::new();
+        for (j, v) in inst.volumes.iter().enumerate() {
+            let vid = format!("vol-{n:04}{j:04}");
+            block_devices.push(BlockDevice {
+                device: v.device.clone(),
+                volume_id: vid.clone(),
+                delete_on_termination: v.delete_on_termination,
+            });
+            a.volumes.push(ActualVolume {
+                id: vid,
+                size: v.size as i32,
+                volume_type: v.volume_type.as_str().into(),
+                iops: v.iops.map(|x| x as i32),
+                throughput: v.throughput.map(|x| x as i32),
+                encrypted: v.encrypted,
+                kms_key_id: None,
+                state: "in-use".into(),
+                tags: inst.volume_tags.clone(),
+                attachments: vec![Attachment {
+                    instance_id: id.clone(),
+                    device: v.device.clone(),
+                    delete_on_termination: v.delete_on_termination,
+                }],
+                availability_zone: None,
+            });
+        }
+        a.instances.push(ActualInstance {
+            id,
+            state: "running".into(),
+            instance_type: inst.instance_type.clone(),
+            image_id: "ami-12345678".into(),
+            subnet_id: Some("subnet-1".into()),
+            key_name: inst.key_pair.clone(),
+            tags: inst.tags.clone(),
+            security_group_ids: groups,
+            launch_time: Some(format!("2026-01-01T00:00:0{n}Z")),
+            root_device_name: Some("/dev/xvda".into()),
+            block_devices,
+            ..Default::default()
+        });
+    }
+    a
+}
+
+#[test]
+fn empty_account_creates_everything_in_dependency_order() {
+    let d = desired(SPEC);
+    let p = diff(&d, &Actual::default());
+    let addrs: Vec<&str> = p.changes.iter().map(|c| c.address.as_str()).collect();
+    assert_eq!(addrs, ["sg/web", "instance/web/0", "instance/web/1"]);
+    assert!(p.changes.iter().all(|c| c.kind == ChangeKind::Create));
+    assert_eq!(
+        p.summary(),
+        "Plan: 3 to create, 0 to update, 0 to replace, 0 to destroy."
+    );
+}
+
+#[test]
+fn converged_deployment_plans_nothing() {
+    let d = desired(SPEC);
+    let p = diff(&d, &converged(&d));
+    assert!(p.is_empty(), "{}", p.to_text());
+}
+
+#[test]
+fn count_up_adds_only_new_instances() {
+    let before = desired(SPEC);
+    let after = desired(&SPEC.replace("count: 2", "count: 3"));
+    let p = diff(&after, &converged(&before));
+    assert_eq!(p.changes.len(), 1, "{}", p.to_text());
+    assert_eq!(p.changes[0].address, "instance/web/2");
+    assert_eq!(p.changes[0].kind, ChangeKind::Create);
+}
+
+#[test]
+fn count_down_removes_the_highest_index() {
+    let before = desired(SPEC);
+    let after = desired(&SPEC.replace("count: 2", "count: 1"));
+    let p = diff(&after, &converged(&before));
+    assert_eq!(p.changes.len(), 1, "{}", p.to_text());
+    assert_eq!(p.changes[0].address, "instance/web/1");
+    assert_eq!(p.changes[0].kind, ChangeKind::Delete);
+}
+
+#[test]
+fn type_change_is_in_place_and_disruptive() {
+    let before = desired(SPEC);
+    let after = desired(&SPEC.replace("t3.micro", "t3.small"));
+    let p = diff(&after, &converged(&before));
+    assert_eq!(p.count(ChangeKind::Update), 2, "{}", p.to_text());
+    assert!(p.changes.iter().all(|c| c.disruptive));
+    assert!(p.to_text().contains("type: t3.micro → t3.small"));
+}
+
+#[test]
+fn ami_and_user_data_changes_force_replacement() {
+    let before = desired(SPEC);
+    let after = desired(
+        &SPEC
+            .replace("ami: al2023", "ami: ami-0abcdef1234567890")
+            .replace("echo hi", "echo bye"),
+    );
+    let p = diff(&after, &converged(&before));
+    assert_eq!(p.count(ChangeKind::Replace), 2, "{}", p.to_text());
+    let text = p.to_text();
+    assert!(text.contains("± replace instance/web/0"), "{text}");
+    assert!(
+        text.contains("ami: al2023 → ami-0abcdef1234567890 (forces replacement)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("user data changed (forces replacement)"),
+        "{text}"
+    );
+}
+
+#[test]
+fn volume_growth_and_iops_are_in_place() {
+    let before = desired(SPEC);
+    let after = desired(&SPEC.replace(
+        "size: 10, type: gp3, iops: 4000",
+        "size: 20, type: gp3, iops: 5000",
+    ));
+    let p = diff(&after, &converged(&before));
+    assert_eq!(p.changes.len(), 2, "{}", p.to_text());
+    match &p.changes[0].action {
+        Action::ModifyVolume { change, .. } => {
+            assert_eq!(change.size, Some(20));
+            assert_eq!(change.iops, Some(5000));
+            assert_eq!(change.volume_type, None);
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn volume_shrink_is_a_warning_not_a_change() {
+    let before = desired(&SPEC.replace("size: 10", "size: 20"));
+    let after = desired(SPEC);
+    let p = diff(&after, &converged(&before));
+    assert!(p.is_empty(), "{}", p.to_text());
+    assert_eq!(p.warnings.len(), 2);
+    assert!(p.warnings[0].contains("cannot shrink"));
+}
+
+#[test]
+fn tag_changes_touch_only_tags() {
+    let before = desired(SPEC);
+    let after = desired(&SPEC.replace("tags: {team: ml}", "tags: {team: ai}"));
+    let p = diff(&after, &converged(&before));
+    // one per instance, one per volume, one for the group
+    assert_eq!(p.changes.len(), 5, "{}", p.to_text());
+    assert!(p
+        .changes
+        .iter()
+        .all(|c| matches!(c.action, Action::Tag { .. })));
+    assert!(p.to_text().contains("tag team: ml → ai"));
+}
+
+#[test]
+fn duplicate_instances_are_removed_keeping_the_oldest() {
+    let d = desired(SPEC);
+    let mut a = converged(&d);
+    let mut dup = a.instances[0].clone();
+    dup.id = "i-dup".into();
+    dup.launch_time = Some("2027-01-01T00:00:00Z".into());
+    a.instances.push(dup);
+    let p = diff(&d, &a);
+    assert_eq!(p.changes.len(), 1, "{}", p.to_text());
+    assert_eq!(p.changes[0].aws_id.as_deref(), Some("i-dup"));
+    assert!(p.changes[0].details[0].contains("duplicate"));
+}
+
+#[test]
+fn rule_changes_update_the_group() {
+    let before = desired(SPEC);
+    let after = desired(&SPEC.replace("port: 22, cidr: 10.0.0.0/8", "port: 22, cidr: 10.1.0.0/16"));
+    let p = diff(&after, &converged(&before));
+    assert_eq!(p.changes.len(), 1, "{}", p.to_text());
+    match &p.changes[0].action {
+        Action::UpdateSgRules { add, remove, .. } => {
+            assert_eq!(add.len(), 1);
+            assert_eq!(remove.len(), 1);
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn removed_group_is_destroyed_after_instances() {
+    let before = desired(SPEC);
+    let after = desired(&SPEC.replace("count: 2", "count: 0").replace("security_groups:\n  - name: web\n    ingress:\n      - {protocol: tcp, port: 22, cidr: 10.0.0.0/8}\n", "").replace("    security_groups: [web]\n", ""));
+    let p = diff(&after, &converged(&before));
+    let kinds: Vec<(&str, ChangeKind)> = p
+        .changes
+        .iter()
+        .map(|c| (c.address.as_str(), c.kind))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            ("instance/web/0", ChangeKind::Delete),
+            ("instance/web/1", ChangeKind::Delete),
+            ("sg/web", ChangeKind::Delete)
+        ]
+    );
+}
+
+#[test]
+fn detached_kept_volumes_are_reported_not_deleted() {
+    let d = desired(SPEC);
+    let mut a = converged(&d);
+    let mut v = a.volumes[0].clone();
+    v.id = "vol-kept".into();
+    v.attachments.clear();
+    a.volumes.push(v);
+    let p = diff(&d, &a);
+    assert!(p.is_empty());
+    assert_eq!(p.kept.len(), 1);
+    assert!(p.kept[0].contains("vol-kept"));
+}
