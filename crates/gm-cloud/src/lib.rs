@@ -1,1 +1,178 @@
-//! gm-cloud
+//! The only GeuseMaker part that calls AWS: SDK configuration (profile, region, endpoint,
+//! retries), error classification, request counting, the audit trail, and EC2 operations.
+//! It knows nothing about specs: it reads and writes resources.
+
+mod audit;
+mod counter;
+mod describe;
+mod error;
+mod launch;
+mod ops;
+mod wait;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_config::{BehaviorVersion, Region};
+
+pub use audit::{AuditRecord, AuditSink, NoAudit};
+pub use counter::RequestCounter;
+pub use error::{CloudError, ErrorKind};
+pub use launch::{BlockDeviceRequest, ImageInfo, LaunchOutcome, LaunchRequest, SpotRequest};
+pub use wait::{Backoff, WaitTarget};
+
+/// The region used when neither flag, environment nor spec names one.
+pub const DEFAULT_REGION: &str = "us-east-1";
+
+/// How to reach AWS.
+#[derive(Debug, Clone, Default)]
+pub struct CloudOptions {
+    /// Region; `AWS_REGION`/`AWS_DEFAULT_REGION` and then `us-east-1` otherwise.
+    pub region: Option<String>,
+    /// Named profile; the SDK's default chain (environment first) otherwise.
+    pub profile: Option<String>,
+    /// Endpoint override (LocalStack, moto, a VPC endpoint); `AWS_ENDPOINT_URL` also works.
+    pub endpoint_url: Option<String>,
+    /// Attempts per call, including the first (default 8).
+    pub max_attempts: Option<u32>,
+}
+
+/// A connection to one account and region.
+#[derive(Clone)]
+pub struct Cloud {
+    ec2: aws_sdk_ec2::Client,
+    region: String,
+    counter: Arc<RequestCounter>,
+    audit: Arc<dyn AuditSink>,
+    deployment: Option<String>,
+}
+
+impl std::fmt::Debug for Cloud {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Cloud")
+            .field("region", &self.region)
+            .finish()
+    }
+}
+
+impl Cloud {
+    /// Builds clients from options; no request is sent until the first call.
+    pub async fn connect(opts: &CloudOptions) -> Cloud {
+        let region = opts
+            .region
+            .clone()
+            .or_else(|| std::env::var("AWS_REGION").ok().filter(|s| !s.is_empty()))
+            .or_else(|| {
+                std::env::var("AWS_DEFAULT_REGION")
+                    .ok()
+                    .filter(|s| !s.is_empty())
+            })
+            .unwrap_or_else(|| DEFAULT_REGION.to_string());
+        let mut loader = aws_config::defaults(BehaviorVersion::latest())
+            .region(Region::new(region.clone()))
+            .retry_config(
+                RetryConfig::adaptive()
+                    .with_max_attempts(opts.max_attempts.unwrap_or(8))
+                    .with_initial_backoff(Duration::from_millis(100))
+                    .with_max_backoff(Duration::from_secs(20)),
+            )
+            .timeout_config(
+                TimeoutConfig::builder()
+                    .connect_timeout(Duration::from_secs(5))
+                    .operation_attempt_timeout(Duration::from_secs(60))
+                    .build(),
+            );
+        if let Some(p) = &opts.profile {
+            loader = loader.profile_name(p);
+        }
+        if let Some(url) = &opts.endpoint_url {
+            loader = loader.endpoint_url(url);
+        }
+        let sdk = loader.load().await;
+        let counter = Arc::new(RequestCounter::default());
+        let ec2_conf = aws_sdk_ec2::config::Builder::from(&sdk)
+            .interceptor(counter::CountingInterceptor(counter.clone()))
+            .build();
+        Cloud {
+            ec2: aws_sdk_ec2::Client::from_conf(ec2_conf),
+            region,
+            counter,
+            audit: Arc::new(NoAudit),
+            deployment: None,
+        }
+    }
+
+    /// The same connection, recording mutating calls for `deployment` into `audit`.
+    pub fn with_audit(mut self, deployment: &str, audit: Arc<dyn AuditSink>) -> Cloud {
+        self.deployment = Some(deployment.to_string());
+        self.audit = audit;
+        self
+    }
+
+    /// The region in use.
+    pub fn region(&self) -> &str {
+        &self.region
+    }
+
+    /// Requests sent so far by this connection.
+    pub fn requests(&self) -> &RequestCounter {
+        &self.counter
+    }
+
+    /// Runs a mutating call and appends it to the audit trail, success or not.
+    async fn mutate<T, Fut>(
+        &self,
+        action: &str,
+        ids: &[String],
+        created: impl Fn(&T) -> Vec<String>,
+        call: Fut,
+    ) -> Result<T, CloudError>
+    where
+        Fut: Future<Output = Result<T, CloudError>>,
+    {
+        let start = Instant::now();
+        let result = call.await;
+        let mut all_ids = ids.to_vec();
+        let outcome = match &result {
+            Ok(v) => {
+                all_ids.extend(created(v));
+                "ok".to_string()
+            }
+            Err(e) => format!("error: {}", e.short()),
+        };
+        self.audit.record(&AuditRecord {
+            time: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            deployment: self.deployment.clone(),
+            region: self.region.clone(),
+            action: action.to_string(),
+            ids: all_ids,
+            outcome,
+            duration_ms: u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX),
+        });
+        result
+    }
+}
+
+/// Tags in the SDK's form.
+fn sdk_tags(tags: &gm_plan::Tags) -> Vec<aws_sdk_ec2::types::Tag> {
+    tags.iter()
+        .map(|(k, v)| aws_sdk_ec2::types::Tag::builder().key(k).value(v).build())
+        .collect()
+}
+
+/// Tags from the SDK's form.
+fn plain_tags(tags: &[aws_sdk_ec2::types::Tag]) -> gm_plan::Tags {
+    tags.iter()
+        .filter_map(|t| Some((t.key()?.to_string(), t.value().unwrap_or("").to_string())))
+        .collect()
+}
+
+fn filter(name: &str, values: &[&str]) -> aws_sdk_ec2::types::Filter {
+    aws_sdk_ec2::types::Filter::builder()
+        .name(name)
+        .set_values(Some(values.iter().map(|v| v.to_string()).collect()))
+        .build()
+}

@@ -1,1 +1,661 @@
-//! gm-state
+//! GeuseMaker's state store: a journal and a cache, never the truth (AWS is).
+//!
+//! It records deployments, each resource with its provenance (created by us, or referenced and
+//! never deleted), every run, and each step of a run (intent before the AWS call, result after).
+//! SQLite, bundled, in WAL mode; every write is a transaction.
+
+use std::path::{Path, PathBuf};
+
+use rusqlite::{params, Connection, OptionalExtension};
+use serde::Serialize;
+
+/// Why the store failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    /// The database could not be opened or created.
+    #[error("cannot open state database {path}: {source}")]
+    Open {
+        /// Its path.
+        path: PathBuf,
+        /// SQLite's error.
+        source: rusqlite::Error,
+    },
+    /// A folder for the database could not be created.
+    #[error("cannot create state folder {path}: {source}")]
+    Folder {
+        /// The folder.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// A query failed.
+    #[error("state database error while {doing}: {source}")]
+    Query {
+        /// What the store was doing.
+        doing: &'static str,
+        /// SQLite's error.
+        source: rusqlite::Error,
+    },
+}
+
+impl StateError {
+    /// What the user can do.
+    pub fn hint(&self) -> &'static str {
+        match self {
+            StateError::Open { .. } | StateError::Folder { .. } => {
+                "check --state PATH (or GEUSEMAKER_STATE) points at a writable place"
+            }
+            StateError::Query { .. } => {
+                "the state file may be from a newer GeuseMaker or damaged; AWS is the truth, so moving it aside and re-running is safe"
+            }
+        }
+    }
+}
+
+type Result<T> = std::result::Result<T, StateError>;
+
+fn q(doing: &'static str) -> impl FnOnce(rusqlite::Error) -> StateError {
+    move |source| StateError::Query { doing, source }
+}
+
+/// Whether a resource was made by GeuseMaker or only used by it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Provenance {
+    /// Created by this deployment: destroy deletes it.
+    Created,
+    /// Existing and referenced by id: never deleted.
+    Referenced,
+}
+
+impl Provenance {
+    fn as_str(self) -> &'static str {
+        match self {
+            Provenance::Created => "created",
+            Provenance::Referenced => "referenced",
+        }
+    }
+}
+
+/// One resource as last seen.
+#[derive(Debug, Clone, Serialize)]
+pub struct ResourceRecord {
+    /// Logical address (`instance/web/0`) or, for referenced ones, `ref/KIND/ID`.
+    pub address: String,
+    /// `instance`, `volume`, `security-group`, `image`, `subnet`, `key-pair`.
+    pub kind: String,
+    /// AWS id.
+    pub aws_id: String,
+    /// Created or referenced.
+    pub provenance: Provenance,
+    /// `live` or `deleted`.
+    pub status: String,
+    /// Anything worth keeping (type, state, IPs, the AMI an alias resolved to, …).
+    pub attributes: serde_json::Value,
+    /// Last update, RFC 3339.
+    pub updated_at: String,
+}
+
+/// A deployment known to this store.
+#[derive(Debug, Clone, Serialize)]
+pub struct DeploymentRecord {
+    /// Name.
+    pub name: String,
+    /// Region.
+    pub region: String,
+    /// Spec file it was last applied from.
+    pub spec_file: Option<String>,
+    /// `active`, `applying`, `failed`, `destroying`, `destroyed`.
+    pub status: String,
+    /// Live resources GeuseMaker created.
+    pub resources: i64,
+    /// First apply.
+    pub created_at: String,
+    /// Last change.
+    pub updated_at: String,
+}
+
+/// One command run against a deployment.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunRecord {
+    /// Run id.
+    pub id: i64,
+    /// Deployment.
+    pub deployment: String,
+    /// `apply`, `destroy`, …
+    pub command: String,
+    /// Start.
+    pub started_at: String,
+    /// End, if it ended.
+    pub finished_at: Option<String>,
+    /// `ok`, `failed`, `rolled-back`, or none while running (or after a crash).
+    pub outcome: Option<String>,
+    /// Requests sent to AWS.
+    pub requests: Option<i64>,
+}
+
+/// One step of a run.
+#[derive(Debug, Clone, Serialize)]
+pub struct StepRecord {
+    /// Step id.
+    pub id: i64,
+    /// Its run.
+    pub run_id: i64,
+    /// Logical address.
+    pub address: String,
+    /// What it does (`create`, `terminate`, `undo-create`, …).
+    pub action: String,
+    /// The intent, written before the AWS call.
+    pub intent: serde_json::Value,
+    /// `ok` or `failed`; none means the call may or may not have happened (crash).
+    pub outcome: Option<String>,
+    /// AWS ids it touched or made.
+    pub aws_ids: Vec<String>,
+    /// The error, if it failed.
+    pub error: Option<String>,
+}
+
+/// The state store.
+pub struct Store {
+    conn: Connection,
+    path: PathBuf,
+}
+
+const SCHEMA_VERSION: i64 = 1;
+
+fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+impl Store {
+    /// Opens (creating if needed) the store at `path`.
+    pub fn open(path: &Path) -> Result<Store> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|source| StateError::Folder {
+                path: dir.to_path_buf(),
+                source,
+            })?;
+        }
+        let conn = Connection::open(path).map_err(|source| StateError::Open {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let store = Store {
+            conn,
+            path: path.to_path_buf(),
+        };
+        store.migrate()?;
+        Ok(store)
+    }
+
+    /// Where the database lives.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn migrate(&self) -> Result<()> {
+        self.conn
+            .execute_batch("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; PRAGMA busy_timeout=5000;")
+            .map_err(q("setting up the database"))?;
+        let version: i64 = self
+            .conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(q("reading the schema version"))?;
+        if version > SCHEMA_VERSION {
+            return Err(StateError::Query {
+                doing: "checking the schema version",
+                source: rusqlite::Error::InvalidQuery,
+            });
+        }
+        if version < 1 {
+            self.conn
+                .execute_batch(
+                    "BEGIN;
+                     CREATE TABLE deployments (
+                        name TEXT PRIMARY KEY,
+                        region TEXT NOT NULL,
+                        spec_file TEXT,
+                        status TEXT NOT NULL,
+                        created_at TEXT NOT NULL,
+                        updated_at TEXT NOT NULL);
+                     CREATE TABLE resources (
+                        deployment TEXT NOT NULL REFERENCES deployments(name) ON DELETE CASCADE,
+                        aws_id TEXT NOT NULL,
+                        address TEXT NOT NULL,
+                        kind TEXT NOT NULL,
+                        provenance TEXT NOT NULL CHECK (provenance IN ('created','referenced')),
+                        status TEXT NOT NULL,
+                        attributes TEXT NOT NULL,
+                        updated_at TEXT NOT NULL,
+                        PRIMARY KEY (deployment, aws_id));
+                     CREATE INDEX resources_by_address ON resources(deployment, address);
+                     CREATE TABLE runs (
+                        id INTEGER PRIMARY KEY,
+                        deployment TEXT NOT NULL,
+                        command TEXT NOT NULL,
+                        started_at TEXT NOT NULL,
+                        finished_at TEXT,
+                        outcome TEXT,
+                        requests INTEGER,
+                        summary TEXT);
+                     CREATE INDEX runs_by_deployment ON runs(deployment, id);
+                     CREATE TABLE steps (
+                        id INTEGER PRIMARY KEY,
+                        run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+                        address TEXT NOT NULL,
+                        action TEXT NOT NULL,
+                        intent TEXT NOT NULL,
+                        started_at TEXT NOT NULL,
+                        finished_at TEXT,
+                        outcome TEXT,
+                        aws_ids TEXT NOT NULL DEFAULT '[]',
+                        error TEXT);
+                     CREATE INDEX steps_by_run ON steps(run_id, id);
+                     PRAGMA user_version = 1;
+                     COMMIT;",
+                )
+                .map_err(q("creating the schema"))?;
+        }
+        Ok(())
+    }
+
+    /// Records (or updates) a deployment.
+    pub fn upsert_deployment(
+        &self,
+        name: &str,
+        region: &str,
+        spec_file: Option<&str>,
+        status: &str,
+    ) -> Result<()> {
+        let t = now();
+        self.conn
+            .execute(
+                "INSERT INTO deployments(name, region, spec_file, status, created_at, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?5)
+                 ON CONFLICT(name) DO UPDATE SET region = ?2, spec_file = COALESCE(?3, spec_file),
+                    status = ?4, updated_at = ?5",
+                params![name, region, spec_file, status, t],
+            )
+            .map_err(q("recording the deployment"))?;
+        Ok(())
+    }
+
+    /// Sets a deployment's status.
+    pub fn set_status(&self, name: &str, status: &str) -> Result<()> {
+        self.conn
+            .execute(
+                "UPDATE deployments SET status = ?2, updated_at = ?3 WHERE name = ?1",
+                params![name, status, now()],
+            )
+            .map_err(q("updating the deployment status"))?;
+        Ok(())
+    }
+
+    /// One deployment.
+    pub fn deployment(&self, name: &str) -> Result<Option<DeploymentRecord>> {
+        Ok(self.deployments()?.into_iter().find(|d| d.name == name))
+    }
+
+    /// All deployments, newest change first.
+    pub fn deployments(&self) -> Result<Vec<DeploymentRecord>> {
+        let mut st = self
+            .conn
+            .prepare(
+                "SELECT d.name, d.region, d.spec_file, d.status, d.created_at, d.updated_at,
+                        (SELECT COUNT(*) FROM resources r WHERE r.deployment = d.name
+                           AND r.status = 'live' AND r.provenance = 'created')
+                 FROM deployments d ORDER BY d.updated_at DESC, d.name",
+            )
+            .map_err(q("listing deployments"))?;
+        let rows = st
+            .query_map([], |r| {
+                Ok(DeploymentRecord {
+                    name: r.get(0)?,
+                    region: r.get(1)?,
+                    spec_file: r.get(2)?,
+                    status: r.get(3)?,
+                    created_at: r.get(4)?,
+                    updated_at: r.get(5)?,
+                    resources: r.get(6)?,
+                })
+            })
+            .map_err(q("listing deployments"))?;
+        rows.collect::<std::result::Result<_, _>>()
+            .map_err(q("listing deployments"))
+    }
+
+    /// Replaces what the store knows of a deployment's resources with what AWS just reported:
+    /// rows for `seen` are upserted as live, other live rows of the same provenance are marked
+    /// deleted. One transaction.
+    pub fn sync_resources(
+        &mut self,
+        deployment: &str,
+        provenance: Provenance,
+        seen: &[ResourceRecord],
+    ) -> Result<()> {
+        let t = now();
+        let tx = self
+            .conn
+            .transaction()
+            .map_err(q("starting a transaction"))?;
+        tx.execute(
+            "UPDATE resources SET status = 'deleted', updated_at = ?3
+             WHERE deployment = ?1 AND provenance = ?2 AND status = 'live'",
+            params![deployment, provenance.as_str(), t],
+        )
+        .map_err(q("syncing resources"))?;
+        {
+            let mut st = tx
+                .prepare(
+                    "INSERT INTO resources(deployment, aws_id, address, kind, provenance, status, attributes, updated_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, 'live', ?6, ?7)
+                     ON CONFLICT(deployment, aws_id) DO UPDATE SET address = ?3, kind = ?4,
+                        provenance = ?5, status = 'live', attributes = ?6, updated_at = ?7",
+                )
+                .map_err(q("syncing resources"))?;
+            for r in seen {
+                st.execute(params![
+                    deployment,
+                    r.aws_id,
+                    r.address,
+                    r.kind,
+                    provenance.as_str(),
+                    r.attributes.to_string(),
+                    t
+                ])
+                .map_err(q("syncing resources"))?;
+            }
+        }
+        tx.commit().map_err(q("committing resources"))
+    }
+
+    /// Resources of a deployment (live and deleted), by address.
+    pub fn resources(&self, deployment: &str) -> Result<Vec<ResourceRecord>> {
+        let mut st = self
+            .conn
+            .prepare(
+                "SELECT address, kind, aws_id, provenance, status, attributes, updated_at
+                 FROM resources WHERE deployment = ?1 ORDER BY status DESC, address, aws_id",
+            )
+            .map_err(q("reading resources"))?;
+        let rows = st
+            .query_map([deployment], |r| {
+                let prov: String = r.get(3)?;
+                let attrs: String = r.get(5)?;
+                Ok(ResourceRecord {
+                    address: r.get(0)?,
+                    kind: r.get(1)?,
+                    aws_id: r.get(2)?,
+                    provenance: if prov == "created" {
+                        Provenance::Created
+                    } else {
+                        Provenance::Referenced
+                    },
+                    status: r.get(4)?,
+                    attributes: serde_json::from_str(&attrs).unwrap_or(serde_json::Value::Null),
+                    updated_at: r.get(6)?,
+                })
+            })
+            .map_err(q("reading resources"))?;
+        rows.collect::<std::result::Result<_, _>>()
+            .map_err(q("reading resources"))
+    }
+
+    /// Starts a run; returns its id.
+    pub fn begin_run(&self, deployment: &str, command: &str) -> Result<i64> {
+        self.conn
+            .execute(
+                "INSERT INTO runs(deployment, command, started_at) VALUES (?1, ?2, ?3)",
+                params![deployment, command, now()],
+            )
+            .map_err(q("starting a run"))?;
+        Ok(self.conn.last_insert_rowid())
+    }
+
+    /// Ends a run.
+    pub fn finish_run(
+        &self,
+        run: i64,
+        outcome: &str,
+        requests: u64,
+        summary: &serde_json::Value,
+    ) -> Result<()> {
+        self.conn
+            .execute(
+                "UPDATE runs SET finished_at = ?2, outcome = ?3, requests = ?4, summary = ?5 WHERE id = ?1",
+                params![run, now(), outcome, i64::try_from(requests).unwrap_or(i64::MAX), summary.to_string()],
+            )
+            .map_err(q("finishing a run"))?;
+        Ok(())
+    }
+
+    /// Writes a step's intent before its AWS call; returns the step id.
+    pub fn step_intent(
+        &self,
+        run: i64,
+        address: &str,
+        action: &str,
+        intent: &serde_json::Value,
+    ) -> Result<i64> {
+        self.conn
+            .execute(
+                "INSERT INTO steps(run_id, address, action, intent, started_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![run, address, action, intent.to_string(), now()],
+            )
+            .map_err(q("journaling a step"))?;
+        Ok(self.conn.last_insert_rowid())
+    }
+
+    /// Writes a step's result after its AWS call.
+    pub fn step_result(
+        &self,
+        step: i64,
+        outcome: &str,
+        aws_ids: &[String],
+        error: Option<&str>,
+    ) -> Result<()> {
+        self.conn
+            .execute(
+                "UPDATE steps SET finished_at = ?2, outcome = ?3, aws_ids = ?4, error = ?5 WHERE id = ?1",
+                params![step, now(), outcome, serde_json::to_string(aws_ids).unwrap_or_default(), error],
+            )
+            .map_err(q("journaling a step result"))?;
+        Ok(())
+    }
+
+    /// Runs of a deployment, newest first.
+    pub fn runs(&self, deployment: &str) -> Result<Vec<RunRecord>> {
+        let mut st = self
+            .conn
+            .prepare(
+                "SELECT id, deployment, command, started_at, finished_at, outcome, requests
+                 FROM runs WHERE deployment = ?1 ORDER BY id DESC",
+            )
+            .map_err(q("reading runs"))?;
+        let rows = st
+            .query_map([deployment], |r| {
+                Ok(RunRecord {
+                    id: r.get(0)?,
+                    deployment: r.get(1)?,
+                    command: r.get(2)?,
+                    started_at: r.get(3)?,
+                    finished_at: r.get(4)?,
+                    outcome: r.get(5)?,
+                    requests: r.get(6)?,
+                })
+            })
+            .map_err(q("reading runs"))?;
+        rows.collect::<std::result::Result<_, _>>()
+            .map_err(q("reading runs"))
+    }
+
+    /// Steps of a run, in order.
+    pub fn steps(&self, run: i64) -> Result<Vec<StepRecord>> {
+        let mut st = self
+            .conn
+            .prepare("SELECT id, run_id, address, action, intent, outcome, aws_ids, error FROM steps WHERE run_id = ?1 ORDER BY id")
+            .map_err(q("reading steps"))?;
+        let rows = st
+            .query_map([run], |r| {
+                let intent: String = r.get(4)?;
+                let ids: String = r.get(6)?;
+                Ok(StepRecord {
+                    id: r.get(0)?,
+                    run_id: r.get(1)?,
+                    address: r.get(2)?,
+                    action: r.get(3)?,
+                    intent: serde_json::from_str(&intent).unwrap_or(serde_json::Value::Null),
+                    outcome: r.get(5)?,
+                    aws_ids: serde_json::from_str(&ids).unwrap_or_default(),
+                    error: r.get(7)?,
+                })
+            })
+            .map_err(q("reading steps"))?;
+        rows.collect::<std::result::Result<_, _>>()
+            .map_err(q("reading steps"))
+    }
+
+    /// The last run of a deployment whose steps did not all finish (a crash), if any.
+    pub fn unfinished_run(&self, deployment: &str) -> Result<Option<i64>> {
+        self.conn
+            .query_row(
+                "SELECT id FROM runs WHERE deployment = ?1 AND finished_at IS NULL ORDER BY id DESC LIMIT 1",
+                [deployment],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(q("looking for unfinished runs"))
+    }
+
+    /// Everything in the store as one JSON document (for `state export`).
+    pub fn export(&self) -> Result<serde_json::Value> {
+        let mut deployments = Vec::new();
+        for d in self.deployments()? {
+            let runs = self.runs(&d.name)?;
+            let mut runs_json = Vec::new();
+            for r in runs {
+                let steps = self.steps(r.id)?;
+                let mut v = serde_json::to_value(&r).unwrap_or_default();
+                v["steps"] = serde_json::to_value(steps).unwrap_or_default();
+                runs_json.push(v);
+            }
+            let mut v = serde_json::to_value(&d).unwrap_or_default();
+            v["resource_records"] =
+                serde_json::to_value(self.resources(&d.name)?).unwrap_or_default();
+            v["runs"] = serde_json::Value::Array(runs_json);
+            deployments.push(v);
+        }
+        Ok(serde_json::json!({
+            "format": "geusemaker-state",
+            "schema_version": SCHEMA_VERSION,
+            "exported_at": now(),
+            "deployments": deployments,
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rec(address: &str, id: &str) -> ResourceRecord {
+        ResourceRecord {
+            address: address.into(),
+            kind: "instance".into(),
+            aws_id: id.into(),
+            provenance: Provenance::Created,
+            status: "live".into(),
+            attributes: serde_json::json!({"type": "t3.micro"}),
+            updated_at: String::new(),
+        }
+    }
+
+    #[test]
+    fn sync_marks_vanished_resources_deleted_and_keeps_history() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Store::open(&dir.path().join("nested/state.db")).unwrap();
+        s.upsert_deployment("demo", "us-east-1", Some("spec.yaml"), "active")
+            .unwrap();
+        s.sync_resources(
+            "demo",
+            Provenance::Created,
+            &[rec("instance/web/0", "i-1"), rec("instance/web/1", "i-2")],
+        )
+        .unwrap();
+        s.sync_resources("demo", Provenance::Created, &[rec("instance/web/0", "i-1")])
+            .unwrap();
+        let all = s.resources("demo").unwrap();
+        assert_eq!(all.len(), 2);
+        assert_eq!(
+            all.iter().find(|r| r.aws_id == "i-2").unwrap().status,
+            "deleted"
+        );
+        assert_eq!(s.deployment("demo").unwrap().unwrap().resources, 1);
+    }
+
+    #[test]
+    fn referenced_resources_survive_a_sync_of_created_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Store::open(&dir.path().join("state.db")).unwrap();
+        s.upsert_deployment("demo", "us-east-1", None, "active")
+            .unwrap();
+        let mut r = rec("ref/security-group/sg-1", "sg-1");
+        r.provenance = Provenance::Referenced;
+        s.sync_resources("demo", Provenance::Referenced, &[r])
+            .unwrap();
+        s.sync_resources("demo", Provenance::Created, &[]).unwrap();
+        let all = s.resources("demo").unwrap();
+        assert_eq!(all[0].status, "live");
+        assert_eq!(all[0].provenance, Provenance::Referenced);
+    }
+
+    #[test]
+    fn steps_journal_intent_then_result_and_unfinished_runs_are_found() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(&dir.path().join("state.db")).unwrap();
+        let run = s.begin_run("demo", "apply").unwrap();
+        let step = s
+            .step_intent(
+                run,
+                "instance/web/0",
+                "create",
+                &serde_json::json!({"type": "t3.micro"}),
+            )
+            .unwrap();
+        assert_eq!(s.steps(run).unwrap()[0].outcome, None);
+        assert_eq!(s.unfinished_run("demo").unwrap(), Some(run));
+        s.step_result(step, "ok", &["i-1".into()], None).unwrap();
+        s.finish_run(run, "ok", 7, &serde_json::json!({})).unwrap();
+        assert_eq!(s.unfinished_run("demo").unwrap(), None);
+        let steps = s.steps(run).unwrap();
+        assert_eq!(steps[0].aws_ids, vec!["i-1".to_string()]);
+        assert_eq!(s.runs("demo").unwrap()[0].requests, Some(7));
+    }
+
+    #[test]
+    fn reopening_keeps_data_and_export_is_json() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.db");
+        {
+            let s = Store::open(&path).unwrap();
+            s.upsert_deployment("demo", "eu-west-1", None, "active")
+                .unwrap();
+        }
+        let s = Store::open(&path).unwrap();
+        let v = s.export().unwrap();
+        assert_eq!(v["deployments"][0]["name"], "demo");
+        assert_eq!(v["deployments"][0]["region"], "eu-west-1");
+    }
+
+    #[test]
+    fn unwritable_location_is_a_clear_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("file");
+        std::fs::write(&file, "x").unwrap();
+        let err = Store::open(&file.join("state.db")).err().unwrap();
+        assert!(
+            err.to_string().contains("cannot create state folder"),
+            "{err}"
+        );
+    }
+}

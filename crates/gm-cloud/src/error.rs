@@ -1,0 +1,166 @@
+//! AWS errors, classified once so callers decide by kind, and users get a hint.
+
+use aws_sdk_ec2::error::{ProvideErrorMetadata, SdkError};
+
+/// What sort of failure an AWS call had.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ErrorKind {
+    /// AWS has no capacity for the request (spot or on-demand) in that place.
+    Capacity,
+    /// A referenced resource does not exist.
+    NotFound,
+    /// Credentials missing, expired or not allowed.
+    Auth,
+    /// Still throttled after retries.
+    Throttled,
+    /// The endpoint could not be reached.
+    Unreachable,
+    /// The resource is still in use (e.g. a security group with instances).
+    InUse,
+    /// AWS rejected the request as invalid.
+    Invalid,
+    /// Anything else.
+    Other,
+}
+
+/// A failed AWS call.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{action} failed: {message}")]
+pub struct CloudError {
+    /// The API action, e.g. `RunInstances`.
+    pub action: String,
+    /// AWS's error code, when it sent one.
+    pub code: Option<String>,
+    /// AWS's message, or a description of the transport failure.
+    pub message: String,
+    /// Classification.
+    pub kind: ErrorKind,
+}
+
+const CAPACITY: &[&str] = &[
+    "InsufficientInstanceCapacity",
+    "InsufficientHostCapacity",
+    "InsufficientCapacity",
+    "InsufficientReservedInstanceCapacity",
+    "SpotMaxPriceTooLow",
+    "MaxSpotInstanceCountExceeded",
+    "InsufficientCapacityOnOutpost",
+    "capacity-not-available",
+];
+
+impl CloudError {
+    /// Builds an error from a code and message.
+    pub fn new(action: &str, code: Option<&str>, message: impl Into<String>) -> Self {
+        let kind = match code {
+            Some(c) if CAPACITY.contains(&c) => ErrorKind::Capacity,
+            Some(c) if c.contains("NotFound") || c.starts_with("InvalidAMIID") => {
+                ErrorKind::NotFound
+            }
+            Some(
+                "AuthFailure"
+                | "UnauthorizedOperation"
+                | "InvalidClientTokenId"
+                | "SignatureDoesNotMatch"
+                | "ExpiredToken"
+                | "AccessDenied"
+                | "AccessDeniedException"
+                | "OptInRequired",
+            ) => ErrorKind::Auth,
+            Some("Throttling" | "ThrottlingException" | "RequestLimitExceeded") => {
+                ErrorKind::Throttled
+            }
+            Some("DependencyViolation" | "InvalidGroup.InUse" | "VolumeInUse") => ErrorKind::InUse,
+            Some(c)
+                if c.starts_with("Invalid")
+                    || c.contains("Malformed")
+                    || c == "MissingParameter" =>
+            {
+                ErrorKind::Invalid
+            }
+            _ => ErrorKind::Other,
+        };
+        CloudError {
+            action: action.to_string(),
+            code: code.map(str::to_string),
+            message: message.into(),
+            kind,
+        }
+    }
+
+    /// Classifies an SDK error.
+    pub fn from_sdk<E, R>(action: &str, err: SdkError<E, R>) -> Self
+    where
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+        R: std::fmt::Debug,
+    {
+        match &err {
+            SdkError::DispatchFailure(d) => {
+                let mut e = CloudError::new(
+                    action,
+                    None,
+                    format!("cannot reach the AWS endpoint: {}", chain(&err)),
+                );
+                if d.is_user()
+                    || format!("{d:?}").contains("credentials")
+                    || chain(&err).contains("credentials")
+                {
+                    e.kind = ErrorKind::Auth;
+                    e.message = format!("no usable AWS credentials: {}", chain(&err));
+                } else {
+                    e.kind = ErrorKind::Unreachable;
+                }
+                e
+            }
+            SdkError::TimeoutError(_) => {
+                let mut e = CloudError::new(action, None, "the request timed out");
+                e.kind = ErrorKind::Unreachable;
+                e
+            }
+            _ => {
+                let code = err.code().map(str::to_string);
+                let msg = err
+                    .message()
+                    .map(str::to_string)
+                    .unwrap_or_else(|| chain(&err));
+                let mut e = CloudError::new(action, code.as_deref(), msg);
+                if e.code.is_none() && chain(&err).contains("credentials") {
+                    e.kind = ErrorKind::Auth;
+                }
+                e
+            }
+        }
+    }
+
+    /// What the user can do about it.
+    pub fn hint(&self) -> Option<String> {
+        Some(match self.kind {
+            ErrorKind::Capacity => "AWS has no capacity for this type here now: try another zone or type, or set `spot.fallback: on-demand`".into(),
+            ErrorKind::Auth => "check credentials: AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or --profile NAME (see `aws configure list`)".into(),
+            ErrorKind::Unreachable => "check --endpoint-url / AWS_ENDPOINT_URL and the network; the region's EC2 endpoint must answer".into(),
+            ErrorKind::Throttled => "AWS is throttling this account; retry later or lower --parallelism".into(),
+            ErrorKind::NotFound => "a resource the spec names does not exist in this region: check ids, key pair and subnet".into(),
+            ErrorKind::InUse => "the resource is still used by another; wait and run the command again".into(),
+            ErrorKind::Invalid | ErrorKind::Other => return None,
+        })
+    }
+
+    /// Short form for reports: `Code: message`.
+    pub fn short(&self) -> String {
+        match &self.code {
+            Some(c) => format!("{c}: {}", self.message),
+            None => self.message.clone(),
+        }
+    }
+}
+
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cur = c.source();
+    }
+    s
+}

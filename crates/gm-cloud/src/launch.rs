@@ -1,0 +1,340 @@
+//! Launching instances and resolving the AMIs they start from.
+
+use std::collections::HashMap;
+
+use aws_sdk_ec2::types::{
+    BlockDeviceMapping, EbsBlockDevice, IamInstanceProfileSpecification,
+    InstanceInterruptionBehavior, InstanceMarketOptionsRequest, InstanceType, MarketType,
+    ResourceType, SpotInstanceType, SpotMarketOptions, TagSpecification, VolumeType,
+};
+use base64::Engine;
+use serde::Serialize;
+
+use crate::{filter, sdk_tags, Cloud, CloudError, ErrorKind};
+
+/// An AMI as resolved for launching.
+#[derive(Debug, Clone, Serialize)]
+pub struct ImageInfo {
+    /// `ami-…`.
+    pub id: String,
+    /// Its name.
+    pub name: String,
+    /// Root device, e.g. `/dev/xvda`.
+    pub root_device_name: String,
+    /// `x86_64` or `arm64`.
+    pub architecture: String,
+}
+
+/// Spot settings of a launch.
+#[derive(Debug, Clone)]
+pub struct SpotRequest {
+    /// USD per hour; the on-demand price otherwise.
+    pub max_price: Option<String>,
+    /// `terminate`, `stop` or `hibernate`.
+    pub interruption: String,
+    /// Launch on-demand when AWS has no spot capacity.
+    pub fallback_on_demand: bool,
+}
+
+/// An EBS volume created with the instance.
+#[derive(Debug, Clone)]
+pub struct BlockDeviceRequest {
+    /// Device name.
+    pub device: String,
+    /// GiB (the AMI's size for the root volume otherwise).
+    pub size: Option<i32>,
+    /// gp3, io2, …
+    pub volume_type: String,
+    /// Provisioned IOPS.
+    pub iops: Option<i32>,
+    /// MiB/s.
+    pub throughput: Option<i32>,
+    /// Encrypted at rest.
+    pub encrypted: bool,
+    /// KMS key.
+    pub kms_key: Option<String>,
+    /// Deleted with the instance.
+    pub delete_on_termination: bool,
+}
+
+/// Everything `RunInstances` needs for one instance.
+#[derive(Debug, Clone)]
+pub struct LaunchRequest {
+    /// Idempotency token (same token, same instance, on AWS).
+    pub client_token: String,
+    /// `ami-…`.
+    pub image_id: String,
+    /// Instance type.
+    pub instance_type: String,
+    /// Key pair.
+    pub key_name: Option<String>,
+    /// Subnet.
+    pub subnet_id: Option<String>,
+    /// Security groups.
+    pub security_group_ids: Vec<String>,
+    /// Spot settings; on-demand when `None`.
+    pub spot: Option<SpotRequest>,
+    /// Instance profile name.
+    pub iam_instance_profile: Option<String>,
+    /// User data, plain text (encoded here).
+    pub user_data: Option<String>,
+    /// Volumes created at launch.
+    pub block_devices: Vec<BlockDeviceRequest>,
+    /// Tags on the instance, set at creation.
+    pub instance_tags: gm_plan::Tags,
+    /// Tags on its volumes, set at creation.
+    pub volume_tags: gm_plan::Tags,
+}
+
+/// What a launch produced.
+#[derive(Debug, Clone, Serialize)]
+pub struct LaunchOutcome {
+    /// `i-…`.
+    pub instance_id: String,
+    /// True when spot had no capacity and the instance was launched on-demand.
+    pub fell_back_to_on_demand: bool,
+}
+
+/// How an AMI alias is looked up: owner, name pattern, architecture.
+fn alias_query(alias: &str) -> Option<(&'static str, &'static str, &'static str)> {
+    Some(match alias {
+        "al2023" => ("amazon", "al2023-ami-2023.*-kernel-*-x86_64", "x86_64"),
+        "al2023-arm64" => ("amazon", "al2023-ami-2023.*-kernel-*-arm64", "arm64"),
+        "ubuntu-24.04" => (
+            "099720109477",
+            "ubuntu/images/hvm-ssd*/ubuntu-noble-24.04-amd64-server-*",
+            "x86_64",
+        ),
+        "ubuntu-24.04-arm64" => (
+            "099720109477",
+            "ubuntu/images/hvm-ssd*/ubuntu-noble-24.04-arm64-server-*",
+            "arm64",
+        ),
+        _ => return None,
+    })
+}
+
+impl Cloud {
+    /// Resolves AMI aliases (newest matching image) and ids: one `DescribeImages` per alias and
+    /// one for all ids.
+    pub async fn resolve_images(
+        &self,
+        amis: &[String],
+    ) -> Result<HashMap<String, ImageInfo>, CloudError> {
+        let mut out = HashMap::new();
+        let ids: Vec<String> = amis
+            .iter()
+            .filter(|a| a.starts_with("ami-"))
+            .cloned()
+            .collect();
+        if !ids.is_empty() {
+            let resp = self
+                .ec2
+                .describe_images()
+                .set_image_ids(Some(ids.clone()))
+                .send()
+                .await
+                .map_err(|e| CloudError::from_sdk("DescribeImages", e))?;
+            for img in resp.images() {
+                let info = image_info(img);
+                out.insert(info.id.clone(), info);
+            }
+            if let Some(missing) = ids.iter().find(|i| !out.contains_key(*i)) {
+                return Err(CloudError::new(
+                    "DescribeImages",
+                    Some("InvalidAMIID.NotFound"),
+                    format!(
+                        "AMI {missing} does not exist in {} or is not shared with this account",
+                        self.region
+                    ),
+                ));
+            }
+        }
+        for alias in amis.iter().filter(|a| !a.starts_with("ami-")) {
+            let Some((owner, pattern, arch)) = alias_query(alias) else {
+                return Err(CloudError::new(
+                    "DescribeImages",
+                    Some("UnknownAlias"),
+                    format!("unknown AMI alias `{alias}`"),
+                ));
+            };
+            let resp = self
+                .ec2
+                .describe_images()
+                .owners(owner)
+                .filters(filter("name", &[pattern]))
+                .filters(filter("architecture", &[arch]))
+                .filters(filter("state", &["available"]))
+                .send()
+                .await
+                .map_err(|e| CloudError::from_sdk("DescribeImages", e))?;
+            let newest = resp
+                .images()
+                .iter()
+                .filter(|i| !i.name().unwrap_or("").contains("minimal"))
+                .max_by(|a, b| (a.creation_date(), a.name()).cmp(&(b.creation_date(), b.name())));
+            match newest {
+                Some(img) => {
+                    out.insert(alias.clone(), image_info(img));
+                }
+                None => {
+                    return Err(CloudError::new(
+                        "DescribeImages",
+                        Some("InvalidAMIID.NotFound"),
+                        format!(
+                            "no image matches alias `{alias}` ({pattern}) in {}",
+                            self.region
+                        ),
+                    ))
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Launches one instance with its tags and volumes; falls back to on-demand when spot has
+    /// no capacity and the request allows it.
+    pub async fn launch(&self, req: &LaunchRequest) -> Result<LaunchOutcome, CloudError> {
+        match self
+            .run_instance(req, req.spot.as_ref(), &req.client_token)
+            .await
+        {
+            Ok(id) => Ok(LaunchOutcome {
+                instance_id: id,
+                fell_back_to_on_demand: false,
+            }),
+            Err(e)
+                if e.kind == ErrorKind::Capacity
+                    && req.spot.as_ref().is_some_and(|s| s.fallback_on_demand) =>
+            {
+                tracing::warn!("no spot capacity ({}); launching on-demand", e.short());
+                let token = format!("{}-od", &req.client_token[..req.client_token.len().min(61)]);
+                let id = self.run_instance(req, None, &token).await?;
+                Ok(LaunchOutcome {
+                    instance_id: id,
+                    fell_back_to_on_demand: true,
+                })
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn run_instance(
+        &self,
+        req: &LaunchRequest,
+        spot: Option<&SpotRequest>,
+        token: &str,
+    ) -> Result<String, CloudError> {
+        let mut call = self
+            .ec2
+            .run_instances()
+            .client_token(token)
+            .image_id(&req.image_id)
+            .instance_type(InstanceType::from(req.instance_type.as_str()))
+            .min_count(1)
+            .max_count(1)
+            .set_key_name(req.key_name.clone())
+            .set_subnet_id(req.subnet_id.clone())
+            .set_security_group_ids(
+                (!req.security_group_ids.is_empty()).then(|| req.security_group_ids.clone()),
+            )
+            .tag_specifications(
+                TagSpecification::builder()
+                    .resource_type(ResourceType::Instance)
+                    .set_tags(Some(sdk_tags(&req.instance_tags)))
+                    .build(),
+            );
+        if !req.block_devices.is_empty() {
+            call = call.tag_specifications(
+                TagSpecification::builder()
+                    .resource_type(ResourceType::Volume)
+                    .set_tags(Some(sdk_tags(&req.volume_tags)))
+                    .build(),
+            );
+        }
+        if let Some(s) = spot {
+            let persistent = s.interruption != "terminate";
+            call = call.instance_market_options(
+                InstanceMarketOptionsRequest::builder()
+                    .market_type(MarketType::Spot)
+                    .spot_options(
+                        SpotMarketOptions::builder()
+                            .set_max_price(s.max_price.clone())
+                            .spot_instance_type(if persistent {
+                                SpotInstanceType::Persistent
+                            } else {
+                                SpotInstanceType::OneTime
+                            })
+                            .instance_interruption_behavior(InstanceInterruptionBehavior::from(
+                                s.interruption.as_str(),
+                            ))
+                            .build(),
+                    )
+                    .build(),
+            );
+        }
+        if let Some(p) = &req.iam_instance_profile {
+            call = call
+                .iam_instance_profile(IamInstanceProfileSpecification::builder().name(p).build());
+        }
+        if let Some(ud) = &req.user_data {
+            call = call.user_data(base64::engine::general_purpose::STANDARD.encode(ud));
+        }
+        for b in &req.block_devices {
+            call = call.block_device_mappings(
+                BlockDeviceMapping::builder()
+                    .device_name(&b.device)
+                    .ebs(
+                        EbsBlockDevice::builder()
+                            .set_volume_size(b.size)
+                            .volume_type(VolumeType::from(b.volume_type.as_str()))
+                            .set_iops(b.iops)
+                            .set_throughput(b.throughput)
+                            .encrypted(b.encrypted)
+                            .set_kms_key_id(b.kms_key.clone())
+                            .delete_on_termination(b.delete_on_termination)
+                            .build(),
+                    )
+                    .build(),
+            );
+        }
+        let ids = vec![req
+            .instance_tags
+            .get(gm_plan::TAG_ID)
+            .cloned()
+            .unwrap_or_default()];
+        let out = self
+            .mutate(
+                "RunInstances",
+                &ids,
+                |id: &String| vec![id.clone()],
+                async {
+                    let resp = call
+                        .send()
+                        .await
+                        .map_err(|e| CloudError::from_sdk("RunInstances", e))?;
+                    resp.instances()
+                        .first()
+                        .and_then(|i| i.instance_id())
+                        .map(str::to_string)
+                        .ok_or_else(|| {
+                            CloudError::new("RunInstances", None, "AWS returned no instance")
+                        })
+                },
+            )
+            .await?;
+        Ok(out)
+    }
+}
+
+fn image_info(img: &aws_sdk_ec2::types::Image) -> ImageInfo {
+    ImageInfo {
+        id: img.image_id().unwrap_or_default().to_string(),
+        name: img.name().unwrap_or_default().to_string(),
+        root_device_name: img.root_device_name().unwrap_or("/dev/xvda").to_string(),
+        architecture: img
+            .architecture()
+            .map(|a| a.as_str().to_string())
+            .unwrap_or_default(),
+    }
+}

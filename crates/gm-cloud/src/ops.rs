@@ -1,0 +1,354 @@
+//! Mutating EC2 calls, each recorded in the audit trail, batched where EC2 batches.
+
+use aws_sdk_ec2::types::{
+    AttributeValue, InstanceType, IpPermission, IpRange, ResourceType, Tag, TagSpecification,
+    UserIdGroupPair, VolumeType,
+};
+use base64::Engine;
+use gm_plan::{GroupRef, Rule, RuleSource, Tags, VolumeChange};
+
+use crate::{sdk_tags, Cloud, CloudError};
+
+/// EC2 accepts up to 1000 ids in one TerminateInstances/CreateTags call.
+const BATCH: usize = 1000;
+
+impl Cloud {
+    /// Sets tags on many resources in one call per 1000.
+    pub async fn create_tags(&self, ids: &[String], tags: &Tags) -> Result<(), CloudError> {
+        if tags.is_empty() {
+            return Ok(());
+        }
+        for chunk in ids.chunks(BATCH) {
+            let call = self
+                .ec2
+                .create_tags()
+                .set_resources(Some(chunk.to_vec()))
+                .set_tags(Some(sdk_tags(tags)));
+            self.mutate("CreateTags", chunk, |_| vec![], async {
+                call.send()
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| CloudError::from_sdk("CreateTags", e))
+            })
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// Removes tag keys from many resources.
+    pub async fn delete_tags(&self, ids: &[String], keys: &[String]) -> Result<(), CloudError> {
+        if keys.is_empty() {
+            return Ok(());
+        }
+        for chunk in ids.chunks(BATCH) {
+            let call = self
+                .ec2
+                .delete_tags()
+                .set_resources(Some(chunk.to_vec()))
+                .set_tags(Some(
+                    keys.iter().map(|k| Tag::builder().key(k).build()).collect(),
+                ));
+            self.mutate("DeleteTags", chunk, |_| vec![], async {
+                call.send()
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| CloudError::from_sdk("DeleteTags", e))
+            })
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// Terminates many instances: one call per 1000 ids.
+    pub async fn terminate_instances(&self, ids: &[String]) -> Result<(), CloudError> {
+        for chunk in ids.chunks(BATCH) {
+            let call = self
+                .ec2
+                .terminate_instances()
+                .set_instance_ids(Some(chunk.to_vec()));
+            self.mutate("TerminateInstances", chunk, |_| vec![], async {
+                call.send()
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| CloudError::from_sdk("TerminateInstances", e))
+            })
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// Stops many instances.
+    pub async fn stop_instances(&self, ids: &[String]) -> Result<(), CloudError> {
+        for chunk in ids.chunks(BATCH) {
+            let call = self
+                .ec2
+                .stop_instances()
+                .set_instance_ids(Some(chunk.to_vec()));
+            self.mutate("StopInstances", chunk, |_| vec![], async {
+                call.send()
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| CloudError::from_sdk("StopInstances", e))
+            })
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// Starts many instances.
+    pub async fn start_instances(&self, ids: &[String]) -> Result<(), CloudError> {
+        for chunk in ids.chunks(BATCH) {
+            let call = self
+                .ec2
+                .start_instances()
+                .set_instance_ids(Some(chunk.to_vec()));
+            self.mutate("StartInstances", chunk, |_| vec![], async {
+                call.send()
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| CloudError::from_sdk("StartInstances", e))
+            })
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// Changes a stopped instance's type.
+    pub async fn modify_instance_type(
+        &self,
+        id: &str,
+        instance_type: &str,
+    ) -> Result<(), CloudError> {
+        let call = self
+            .ec2
+            .modify_instance_attribute()
+            .instance_id(id)
+            .instance_type(
+                AttributeValue::builder()
+                    .value(InstanceType::from(instance_type).as_str())
+                    .build(),
+            );
+        self.mutate(
+            "ModifyInstanceAttribute",
+            &[id.to_string()],
+            |_| vec![],
+            async {
+                call.send()
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| CloudError::from_sdk("ModifyInstanceAttribute", e))
+            },
+        )
+        .await
+    }
+
+    /// Replaces an instance's security groups.
+    pub async fn modify_instance_groups(
+        &self,
+        id: &str,
+        group_ids: &[String],
+    ) -> Result<(), CloudError> {
+        let call = self
+            .ec2
+            .modify_instance_attribute()
+            .instance_id(id)
+            .set_groups(Some(group_ids.to_vec()));
+        self.mutate(
+            "ModifyInstanceAttribute",
+            &[id.to_string()],
+            |_| vec![],
+            async {
+                call.send()
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| CloudError::from_sdk("ModifyInstanceAttribute", e))
+            },
+        )
+        .await
+    }
+
+    /// Changes a volume's size, type, IOPS or throughput in place.
+    pub async fn modify_volume(&self, id: &str, c: &VolumeChange) -> Result<(), CloudError> {
+        let call = self
+            .ec2
+            .modify_volume()
+            .volume_id(id)
+            .set_size(c.size)
+            .set_volume_type(c.volume_type.as_deref().map(VolumeType::from))
+            .set_iops(c.iops)
+            .set_throughput(c.throughput);
+        self.mutate("ModifyVolume", &[id.to_string()], |_| vec![], async {
+            call.send()
+                .await
+                .map(|_| ())
+                .map_err(|e| CloudError::from_sdk("ModifyVolume", e))
+        })
+        .await
+    }
+
+    /// Deletes a volume that is not attached.
+    pub async fn delete_volume(&self, id: &str) -> Result<(), CloudError> {
+        let call = self.ec2.delete_volume().volume_id(id);
+        self.mutate("DeleteVolume", &[id.to_string()], |_| vec![], async {
+            call.send()
+                .await
+                .map(|_| ())
+                .map_err(|e| CloudError::from_sdk("DeleteVolume", e))
+        })
+        .await
+    }
+
+    /// Creates a security group, tagged at creation; returns its id.
+    pub async fn create_security_group(
+        &self,
+        name: &str,
+        description: &str,
+        vpc_id: &str,
+        tags: &Tags,
+    ) -> Result<String, CloudError> {
+        let call = self
+            .ec2
+            .create_security_group()
+            .group_name(name)
+            .description(description)
+            .vpc_id(vpc_id)
+            .tag_specifications(
+                TagSpecification::builder()
+                    .resource_type(ResourceType::SecurityGroup)
+                    .set_tags(Some(sdk_tags(tags)))
+                    .build(),
+            );
+        let logical = tags.get(gm_plan::TAG_ID).cloned().unwrap_or_default();
+        self.mutate(
+            "CreateSecurityGroup",
+            &[logical],
+            |id: &String| vec![id.clone()],
+            async {
+                let out = call
+                    .send()
+                    .await
+                    .map_err(|e| CloudError::from_sdk("CreateSecurityGroup", e))?;
+                out.group_id().map(str::to_string).ok_or_else(|| {
+                    CloudError::new("CreateSecurityGroup", None, "AWS returned no group id")
+                })
+            },
+        )
+        .await
+    }
+
+    /// Adds inbound rules (group references must already be ids).
+    pub async fn authorize_ingress(&self, sg_id: &str, rules: &[Rule]) -> Result<(), CloudError> {
+        if rules.is_empty() {
+            return Ok(());
+        }
+        let call = self
+            .ec2
+            .authorize_security_group_ingress()
+            .group_id(sg_id)
+            .set_ip_permissions(Some(rules.iter().map(permission).collect()));
+        self.mutate(
+            "AuthorizeSecurityGroupIngress",
+            &[sg_id.to_string()],
+            |_| vec![],
+            async {
+                call.send()
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| CloudError::from_sdk("AuthorizeSecurityGroupIngress", e))
+            },
+        )
+        .await
+    }
+
+    /// Removes inbound rules.
+    pub async fn revoke_ingress(&self, sg_id: &str, rules: &[Rule]) -> Result<(), CloudError> {
+        if rules.is_empty() {
+            return Ok(());
+        }
+        let call = self
+            .ec2
+            .revoke_security_group_ingress()
+            .group_id(sg_id)
+            .set_ip_permissions(Some(rules.iter().map(permission).collect()));
+        self.mutate(
+            "RevokeSecurityGroupIngress",
+            &[sg_id.to_string()],
+            |_| vec![],
+            async {
+                call.send()
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| CloudError::from_sdk("RevokeSecurityGroupIngress", e))
+            },
+        )
+        .await
+    }
+
+    /// Deletes a security group.
+    pub async fn delete_security_group(&self, sg_id: &str) -> Result<(), CloudError> {
+        let call = self.ec2.delete_security_group().group_id(sg_id);
+        self.mutate(
+            "DeleteSecurityGroup",
+            &[sg_id.to_string()],
+            |_| vec![],
+            async {
+                call.send()
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| CloudError::from_sdk("DeleteSecurityGroup", e))
+            },
+        )
+        .await
+    }
+
+    /// The instance's console output (what user data writes to /dev/console), decoded.
+    pub async fn console_output(&self, instance_id: &str) -> Result<String, CloudError> {
+        let out = self
+            .ec2
+            .get_console_output()
+            .instance_id(instance_id)
+            .latest(true)
+            .send()
+            .await
+            .map_err(|e| CloudError::from_sdk("GetConsoleOutput", e))?;
+        let raw = out.output().unwrap_or_default();
+        // AWS sends base64; some emulators send plain text.
+        Ok(base64::engine::general_purpose::STANDARD
+            .decode(raw.trim())
+            .ok()
+            .and_then(|b| String::from_utf8(b).ok())
+            .unwrap_or_else(|| raw.to_string()))
+    }
+
+    /// The user data an instance was launched with, decoded (one call per instance: for tests
+    /// and `status --verify`, never on the apply path).
+    pub async fn user_data(&self, instance_id: &str) -> Result<Option<String>, CloudError> {
+        let out = self
+            .ec2
+            .describe_instance_attribute()
+            .instance_id(instance_id)
+            .attribute(aws_sdk_ec2::types::InstanceAttributeName::UserData)
+            .send()
+            .await
+            .map_err(|e| CloudError::from_sdk("DescribeInstanceAttribute", e))?;
+        Ok(out
+            .user_data()
+            .and_then(|v| v.value())
+            .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok())
+            .and_then(|b| String::from_utf8(b).ok()))
+    }
+}
+
+fn permission(r: &Rule) -> IpPermission {
+    let mut p = IpPermission::builder().ip_protocol(&r.protocol);
+    if r.protocol != "-1" {
+        p = p.from_port(r.from).to_port(r.to);
+    }
+    match &r.source {
+        RuleSource::Cidr(c) => p = p.ip_ranges(IpRange::builder().cidr_ip(c).build()),
+        RuleSource::Group(GroupRef::Id(g)) | RuleSource::Group(GroupRef::Ours(g)) => {
+            p = p.user_id_group_pairs(UserIdGroupPair::builder().group_id(g).build())
+        }
+    }
+    p.build()
+}
