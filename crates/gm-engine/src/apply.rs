@@ -1,0 +1,777 @@
+//! Executing a plan: phases of journaled steps, each with an undo, run concurrently where
+//! independent, and rolled back in reverse dependency order when a step fails.
+//!
+//! Phases: security groups → launches (and the new half of replacements) → in-place updates →
+//! removals (terminations, then groups). Removals are the point of no return: a failure before
+//! them undoes everything this run created; a failure during them stops and reports, because
+//! undoing a launch after its predecessor is gone would lose the deployment.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::time::Instant;
+
+use futures::stream::{self, StreamExt};
+use serde_json::json;
+use sha2::{Digest, Sha256};
+
+use gm_cloud::{
+    BlockDeviceRequest, CloudError, ErrorKind, ImageInfo, LaunchOutcome, LaunchRequest, SpotRequest,
+    WaitTarget,
+};
+use gm_plan::{
+    Action, Actual, Desired, DesiredInstance, GroupRef, Plan, Rule, RuleSource, Tags, TAG_ID,
+    TAG_INSTANCE,
+};
+use gm_spec::{Market, SpotFallback};
+use gm_state::{Provenance, ResourceRecord};
+
+use crate::report::{instance_summaries, Done, Failure, Outcome};
+use crate::{ApplyReport, Engine, EngineError, Progress};
+
+/// A step failure: the address being worked on and the AWS error.
+type StepError = (String, CloudError);
+
+/// What one apply has done so far, for the report and for undo.
+struct Run<'a> {
+    id: i64,
+    nonce: String,
+    progress: &'a dyn Progress,
+    report: ApplyReport,
+    created_instances: Vec<(String, String)>,
+    created_sgs: Vec<(String, String)>,
+    attempted: HashSet<String>,
+    pre_existing: HashSet<String>,
+    images: HashMap<String, ImageInfo>,
+    past_no_return: bool,
+}
+
+impl Engine {
+    /// Applies `plan` (made from `desired` and `actual`) and reports what happened.
+    ///
+    /// On failure the error carries the report: what was done, what was undone, and why.
+    pub async fn apply(
+        &self,
+        desired: &Desired,
+        actual: &Actual,
+        plan: &Plan,
+        spec_file: Option<&str>,
+        progress: &dyn Progress,
+    ) -> Result<ApplyReport, EngineError> {
+        let started = Instant::now();
+        let deployment = desired.deployment.as_str();
+        let run_id = {
+            let store = self.store();
+            store.upsert_deployment(deployment, self.cloud.region(), spec_file, "applying")?;
+            store.begin_run(deployment, "apply")?
+        };
+        let mut run = Run {
+            id: run_id,
+            nonce: format!("{}-{}", std::process::id(), chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0)),
+            progress,
+            report: ApplyReport::new(deployment),
+            created_instances: Vec::new(),
+            created_sgs: Vec::new(),
+            attempted: HashSet::new(),
+            pre_existing: actual
+                .instances
+                .iter()
+                .map(|i| i.id.clone())
+                .chain(actual.volumes.iter().map(|v| v.id.clone()))
+                .collect(),
+            images: HashMap::new(),
+            past_no_return: false,
+        };
+        let result = self.execute(&mut run, desired, actual, plan).await;
+        if let Err((address, err)) = result {
+            run.report.failure = Some(Failure {
+                address,
+                message: err.short(),
+                code: err.code.clone(),
+                hint: err.hint(),
+            });
+            if run.past_no_return || self.opts.keep_on_failure {
+                run.report.outcome = Outcome::Failed;
+            } else {
+                self.rollback(&mut run, deployment).await;
+                run.report.outcome = Outcome::RolledBack;
+            }
+        }
+        let final_actual = match self.cloud.describe_deployment(deployment).await {
+            Ok(a) => Some(a),
+            Err(e) => {
+                progress.note(&format!("could not read the final state back: {}", e.short()));
+                None
+            }
+        };
+        if let Some(a) = &final_actual {
+            run.report.instances = instance_summaries(a);
+            self.record_resources(deployment, desired, a, &run.images)?;
+        }
+        run.report.requests = self.cloud.requests().total();
+        run.report.requests_by_operation = self.cloud.requests().by_operation();
+        run.report.duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        let (outcome, status) = match run.report.outcome {
+            Outcome::Ok => ("ok", "active"),
+            Outcome::RolledBack => (
+                "rolled-back",
+                if final_actual.as_ref().is_some_and(|a| !a.instances.is_empty() || !a.security_groups.is_empty()) {
+                    "active"
+                } else {
+                    "rolled-back"
+                },
+            ),
+            Outcome::Failed => ("failed", "failed"),
+        };
+        {
+            let store = self.store();
+            store.set_status(deployment, status)?;
+            store.finish_run(
+                run.id,
+                outcome,
+                run.report.requests,
+                &serde_json::to_value(&run.report).unwrap_or_default(),
+            )?;
+        }
+        if run.report.outcome == Outcome::Ok {
+            Ok(run.report)
+        } else {
+            Err(EngineError::Failed(Box::new(run.report)))
+        }
+    }
+
+    /// Journals a step's intent; returns its id.
+    fn intent(&self, run: &Run<'_>, address: &str, action: &str, intent: serde_json::Value) -> Result<i64, StepError> {
+        self.store()
+            .step_intent(run.id, address, action, &intent)
+            .map_err(|e| (address.to_string(), CloudError::new("journal", Some("StateError"), e.to_string())))
+    }
+
+    /// Journals a step's result (a journal failure after the call is reported, not fatal).
+    fn result<T>(&self, step: i64, ids: &[String], r: &Result<T, CloudError>) {
+        let (outcome, err) = match r {
+            Ok(_) => ("ok", None),
+            Err(e) => ("failed", Some(e.short())),
+        };
+        if let Err(e) = self.store().step_result(step, outcome, ids, err.as_deref()) {
+            tracing::warn!("journal: {e}");
+        }
+    }
+
+    async fn execute(&self, run: &mut Run<'_>, desired: &Desired, actual: &Actual, plan: &Plan) -> Result<(), StepError> {
+        // Our security groups by spec name → id, existing ones first.
+        let mut sg_ids: HashMap<String, String> = HashMap::new();
+        for d in &desired.security_groups {
+            if let Some(a) = actual.security_groups.iter().find(|a| a.logical_id() == Some(d.id.as_str())) {
+                sg_ids.insert(d.name.clone(), a.id.clone());
+            }
+        }
+        self.create_groups(run, plan, &mut sg_ids).await?;
+        self.update_group_rules(run, plan, &sg_ids).await?;
+        self.launch_all(run, desired, plan, &sg_ids).await?;
+        self.update_in_place(run, plan, &sg_ids).await?;
+        self.remove(run, plan).await?;
+        self.converge(run, desired).await
+    }
+
+    async fn create_groups(&self, run: &mut Run<'_>, plan: &Plan, sg_ids: &mut HashMap<String, String>) -> Result<(), StepError> {
+        let creates: Vec<_> = plan
+            .changes
+            .iter()
+            .filter_map(|c| match &c.action {
+                Action::CreateSg { sg } => Some(sg.as_ref()),
+                _ => None,
+            })
+            .collect();
+        if creates.is_empty() {
+            return Ok(());
+        }
+        run.progress.phase("security groups", creates.len() as u64);
+        let mut default_vpc = None;
+        for sg in &creates {
+            let vpc = match &sg.vpc {
+                gm_plan::VpcRef::Id(v) => v.clone(),
+                gm_plan::VpcRef::Default => match &default_vpc {
+                    Some(v) => String::clone(v),
+                    None => {
+                        let v = self.cloud.default_vpc().await.map_err(|e| (sg.id.clone(), e))?;
+                        default_vpc = Some(v.clone());
+                        v
+                    }
+                },
+            };
+            let step = self.intent(run, &sg.id, "create", json!({"name": sg.aws_name, "vpc": vpc}))?;
+            let r = self.cloud.create_security_group(&sg.aws_name, &sg.description, &vpc, &sg.tags).await;
+            let ids = r.as_ref().map(|id| vec![id.clone()]).unwrap_or_default();
+            self.result(step, &ids, &r);
+            let id = r.map_err(|e| (sg.id.clone(), e))?;
+            run.created_sgs.push((sg.id.clone(), id.clone()));
+            run.report.created.push(Done {
+                address: sg.id.clone(),
+                aws_id: id.clone(),
+                what: format!("security group {} in {vpc}", sg.aws_name),
+            });
+            sg_ids.insert(sg.name.clone(), id);
+            run.progress.step(&sg.id, "created");
+        }
+        for sg in &creates {
+            let rules = resolve_rules(&sg.ingress, sg_ids).map_err(|e| (sg.id.clone(), e))?;
+            let id = &sg_ids[&sg.name];
+            let step = self.intent(run, &sg.id, "authorize-ingress", json!({"rules": rules.len()}))?;
+            let r = self.cloud.authorize_ingress(id, &rules).await;
+            self.result(step, &[id.clone()], &r);
+            r.map_err(|e| (sg.id.clone(), e))?;
+        }
+        Ok(())
+    }
+
+    async fn update_group_rules(&self, run: &mut Run<'_>, plan: &Plan, sg_ids: &HashMap<String, String>) -> Result<(), StepError> {
+        for c in &plan.changes {
+            let Action::UpdateSgRules { sg_id, add, remove } = &c.action else { continue };
+            let add = resolve_rules(add, sg_ids).map_err(|e| (c.address.clone(), e))?;
+            let step = self.intent(run, &c.address, "update-rules", json!({"add": add.len(), "remove": remove.len()}))?;
+            let mut r = self.cloud.authorize_ingress(sg_id, &add).await;
+            if r.is_ok() {
+                r = self.cloud.revoke_ingress(sg_id, remove).await;
+            }
+            self.result(step, &[sg_id.clone()], &r);
+            r.map_err(|e| (c.address.clone(), e))?;
+            run.report.updated.push(Done {
+                address: c.address.clone(),
+                aws_id: sg_id.clone(),
+                what: format!("{} rule(s) added, {} removed", add.len(), remove.len()),
+            });
+        }
+        Ok(())
+    }
+
+    async fn launch_all(&self, run: &mut Run<'_>, desired: &Desired, plan: &Plan, sg_ids: &HashMap<String, String>) -> Result<(), StepError> {
+        let launches: Vec<(&DesiredInstance, Option<&str>)> = plan
+            .changes
+            .iter()
+            .filter_map(|c| match &c.action {
+                Action::CreateInstance { instance } => Some((instance.as_ref(), None)),
+                Action::ReplaceInstance { instance, old_id } => Some((instance.as_ref(), Some(old_id.as_str()))),
+                _ => None,
+            })
+            .collect();
+        if launches.is_empty() {
+            return Ok(());
+        }
+        let mut amis: Vec<String> = launches.iter().map(|(d, _)| d.ami.clone()).collect();
+        amis.sort();
+        amis.dedup();
+        run.images = self
+            .cloud
+            .resolve_images(&amis)
+            .await
+            .map_err(|e| (format!("image/{}", amis.join(",")), e))?;
+        let mut jobs = Vec::with_capacity(launches.len());
+        for (d, old) in &launches {
+            let req = self.launch_request(run, &desired.deployment, d, sg_ids).map_err(|e| (d.id.clone(), e))?;
+            let step = self.intent(
+                run,
+                &d.id,
+                if old.is_some() { "replace" } else { "create" },
+                json!({"type": req.instance_type, "image": req.image_id, "token": req.client_token, "replaces": old}),
+            )?;
+            run.attempted.insert(d.id.clone());
+            jobs.push((d.id.clone(), old.map(str::to_string), step, req));
+        }
+        run.progress.phase("launching instances", jobs.len() as u64);
+        let cloud = &self.cloud;
+        let progress = run.progress;
+        let results: Vec<(String, Option<String>, i64, Result<LaunchOutcome, CloudError>)> = stream::iter(jobs)
+            .map(|(address, old, step, req)| async move {
+                let r = cloud.launch(&req).await;
+                progress.step(&address, if r.is_ok() { "launched" } else { "failed" });
+                (address, old, step, r)
+            })
+            .buffer_unordered(self.opts.parallelism.max(1))
+            .collect()
+            .await;
+        let mut first_error = None;
+        let mut new_ids = Vec::new();
+        for (address, old, step, r) in results {
+            let ids = r.as_ref().map(|o| vec![o.instance_id.clone()]).unwrap_or_default();
+            self.result(step, &ids, &r);
+            match r {
+                Ok(o) => {
+                    let what = if o.fell_back_to_on_demand {
+                        "launched on-demand: no spot capacity (spot.fallback: on-demand)".to_string()
+                    } else {
+                        "launched".to_string()
+                    };
+                    if o.fell_back_to_on_demand {
+                        run.progress.note(&format!("{address}: no spot capacity, launched on-demand"));
+                    }
+                    run.created_instances.push((address.clone(), o.instance_id.clone()));
+                    new_ids.push(o.instance_id.clone());
+                    let done = Done {
+                        address,
+                        aws_id: o.instance_id,
+                        what: match &old {
+                            Some(old) => format!("{what}; replaces {old}"),
+                            None => what,
+                        },
+                    };
+                    if old.is_some() {
+                        run.report.replaced.push(done);
+                    } else {
+                        run.report.created.push(done);
+                    }
+                }
+                Err(e) => {
+                    if first_error.is_none() {
+                        first_error = Some((address, e));
+                    }
+                }
+            }
+        }
+        if let Some(e) = first_error {
+            return Err(e);
+        }
+        if self.opts.wait && !new_ids.is_empty() {
+            run.progress.phase("waiting for instances to run", 1);
+            self.cloud
+                .wait_instances(&new_ids, WaitTarget::Running, self.opts.timeout)
+                .await
+                .map_err(|e| ("instances".to_string(), e))?;
+            run.progress.step("instances", "running");
+        }
+        Ok(())
+    }
+
+    /// Builds the `RunInstances` request for one desired instance.
+    fn launch_request(&self, run: &Run<'_>, deployment: &str, d: &DesiredInstance, sg_ids: &HashMap<String, String>) -> Result<LaunchRequest, CloudError> {
+        let image = run
+            .images
+            .get(&d.ami)
+            .ok_or_else(|| CloudError::new("DescribeImages", Some("InvalidAMIID.NotFound"), format!("AMI {} was not resolved", d.ami)))?;
+        let mut groups = Vec::new();
+        for g in &d.security_groups {
+            groups.push(resolve_group(g, sg_ids)?);
+        }
+        let mut block_devices = Vec::new();
+        if let Some(r) = &d.root_volume {
+            block_devices.push(BlockDeviceRequest {
+                device: image.root_device_name.clone(),
+                size: r.size.and_then(|s| i32::try_from(s).ok()),
+                volume_type: r.volume_type.as_str().into(),
+                iops: r.iops.and_then(|s| i32::try_from(s).ok()),
+                throughput: r.throughput.and_then(|s| i32::try_from(s).ok()),
+                encrypted: r.encrypted,
+                kms_key: r.kms_key.clone(),
+                delete_on_termination: true,
+            });
+        }
+        for v in &d.volumes {
+            block_devices.push(BlockDeviceRequest {
+                device: v.device.clone(),
+                size: i32::try_from(v.size).ok(),
+                volume_type: v.volume_type.as_str().into(),
+                iops: v.iops.and_then(|s| i32::try_from(s).ok()),
+                throughput: v.throughput.and_then(|s| i32::try_from(s).ok()),
+                encrypted: v.encrypted,
+                kms_key: v.kms_key.clone(),
+                delete_on_termination: v.delete_on_termination,
+            });
+        }
+        let token = {
+            let h = Sha256::digest(format!("{deployment}|{}|{}|{}", d.id, run.id, run.nonce).as_bytes());
+            format!("gm-{}", hex::encode(&h[..24]))
+        };
+        Ok(LaunchRequest {
+            client_token: token,
+            image_id: image.id.clone(),
+            instance_type: d.instance_type.clone(),
+            key_name: d.key_pair.clone(),
+            subnet_id: d.subnet.clone(),
+            security_group_ids: groups,
+            spot: (d.market == Market::Spot).then(|| {
+                let s = d.spot.clone().unwrap_or(gm_spec::SpotSpec {
+                    max_price: None,
+                    fallback: SpotFallback::None,
+                    interruption: gm_spec::Interruption::Terminate,
+                });
+                SpotRequest {
+                    max_price: s.max_price,
+                    interruption: s.interruption.as_str().into(),
+                    fallback_on_demand: s.fallback == SpotFallback::OnDemand,
+                }
+            }),
+            iam_instance_profile: d.iam_instance_profile.clone(),
+            user_data: d.user_data.clone(),
+            block_devices,
+            instance_tags: d.tags.clone(),
+            volume_tags: d.volume_tags.clone(),
+        })
+    }
+
+    async fn update_in_place(&self, run: &mut Run<'_>, plan: &Plan, sg_ids: &HashMap<String, String>) -> Result<(), StepError> {
+        // Tags: one CreateTags per distinct tag set and one DeleteTags per distinct key set,
+        // whatever the number of resources.
+        let mut adds: BTreeMap<Vec<(String, String)>, Vec<(String, String)>> = BTreeMap::new();
+        let mut removes: BTreeMap<Vec<String>, Vec<(String, String)>> = BTreeMap::new();
+        for c in &plan.changes {
+            if let Action::Tag { resource_ids, add, remove } = &c.action {
+                for id in resource_ids {
+                    if !add.is_empty() {
+                        adds.entry(add.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+                            .or_default()
+                            .push((c.address.clone(), id.clone()));
+                    }
+                    if !remove.is_empty() {
+                        removes.entry(remove.clone()).or_default().push((c.address.clone(), id.clone()));
+                    }
+                }
+            }
+        }
+        for (tags, targets) in &adds {
+            let tags: Tags = tags.iter().cloned().collect();
+            let ids: Vec<String> = targets.iter().map(|(_, id)| id.clone()).collect();
+            let step = self.intent(run, &targets[0].0, "tag", json!({"resources": ids, "set": tags}))?;
+            let r = self.cloud.create_tags(&ids, &tags).await;
+            self.result(step, &ids, &r);
+            r.map_err(|e| (targets[0].0.clone(), e))?;
+        }
+        for (keys, targets) in &removes {
+            let ids: Vec<String> = targets.iter().map(|(_, id)| id.clone()).collect();
+            let step = self.intent(run, &targets[0].0, "untag", json!({"resources": ids, "remove": keys}))?;
+            let r = self.cloud.delete_tags(&ids, keys).await;
+            self.result(step, &ids, &r);
+            r.map_err(|e| (targets[0].0.clone(), e))?;
+        }
+        let mut tagged: Vec<(String, String)> = adds.values().chain(removes.values()).flatten().cloned().collect();
+        tagged.sort();
+        tagged.dedup();
+        for (address, id) in tagged {
+            run.report.updated.push(Done { address, aws_id: id, what: "tags".into() });
+        }
+
+        for c in &plan.changes {
+            match &c.action {
+                Action::ModifyVolume { volume_id, change } => {
+                    let step = self.intent(run, &c.address, "modify-volume", serde_json::to_value(change).unwrap_or_default())?;
+                    let r = self.cloud.modify_volume(volume_id, change).await;
+                    self.result(step, &[volume_id.clone()], &r);
+                    r.map_err(|e| (c.address.clone(), e))?;
+                    run.report.updated.push(Done { address: c.address.clone(), aws_id: volume_id.clone(), what: c.details.join("; ") });
+                }
+                Action::ModifyInstanceGroups { instance_id, groups } => {
+                    let ids = groups.iter().map(|g| resolve_group(g, sg_ids)).collect::<Result<Vec<_>, _>>().map_err(|e| (c.address.clone(), e))?;
+                    let step = self.intent(run, &c.address, "modify-groups", json!({"groups": ids}))?;
+                    let r = self.cloud.modify_instance_groups(instance_id, &ids).await;
+                    self.result(step, &[instance_id.clone()], &r);
+                    r.map_err(|e| (c.address.clone(), e))?;
+                    run.report.updated.push(Done { address: c.address.clone(), aws_id: instance_id.clone(), what: c.details.join("; ") });
+                }
+                _ => {}
+            }
+        }
+
+        // Type changes: stop all affected at once, modify each, start those that ran.
+        let retype: Vec<(&str, &str, &str, bool)> = plan
+            .changes
+            .iter()
+            .filter_map(|c| match &c.action {
+                Action::ModifyInstanceType { instance_id, to, was_running } => Some((c.address.as_str(), instance_id.as_str(), to.as_str(), *was_running)),
+                _ => None,
+            })
+            .collect();
+        if retype.is_empty() {
+            return Ok(());
+        }
+        run.progress.phase("changing instance types", retype.len() as u64);
+        let running: Vec<String> = retype.iter().filter(|r| r.3).map(|r| r.1.to_string()).collect();
+        if !running.is_empty() {
+            let step = self.intent(run, retype[0].0, "stop", json!({"instances": running}))?;
+            let r = self.cloud.stop_instances(&running).await;
+            self.result(step, &running, &r);
+            r.map_err(|e| (retype[0].0.to_string(), e))?;
+            self.cloud
+                .wait_instances(&running, WaitTarget::Stopped, self.opts.timeout)
+                .await
+                .map_err(|e| (retype[0].0.to_string(), e))?;
+        }
+        for (address, id, to, _) in &retype {
+            let step = self.intent(run, address, "modify-type", json!({"to": to}))?;
+            let r = self.cloud.modify_instance_type(id, to).await;
+            self.result(step, &[id.to_string()], &r);
+            r.map_err(|e| (address.to_string(), e))?;
+            run.report.updated.push(Done { address: address.to_string(), aws_id: id.to_string(), what: format!("type → {to} (stopped and started)") });
+            run.progress.step(address, "type changed");
+        }
+        if !running.is_empty() {
+            let step = self.intent(run, retype[0].0, "start", json!({"instances": running}))?;
+            let r = self.cloud.start_instances(&running).await;
+            self.result(step, &running, &r);
+            r.map_err(|e| (retype[0].0.to_string(), e))?;
+            if self.opts.wait {
+                self.cloud
+                    .wait_instances(&running, WaitTarget::Running, self.opts.timeout)
+                    .await
+                    .map_err(|e| (retype[0].0.to_string(), e))?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn remove(&self, run: &mut Run<'_>, plan: &Plan) -> Result<(), StepError> {
+        let mut doomed: Vec<(String, String)> = Vec::new();
+        for c in &plan.changes {
+            match &c.action {
+                Action::TerminateInstance { instance_id } => doomed.push((c.address.clone(), instance_id.clone())),
+                Action::ReplaceInstance { old_id, .. } => doomed.push((c.address.clone(), old_id.clone())),
+                _ => {}
+            }
+        }
+        let groups: Vec<(String, String)> = plan
+            .changes
+            .iter()
+            .filter_map(|c| match &c.action {
+                Action::DeleteSg { sg_id } => Some((c.address.clone(), sg_id.clone())),
+                _ => None,
+            })
+            .collect();
+        if doomed.is_empty() && groups.is_empty() {
+            return Ok(());
+        }
+        run.past_no_return = true;
+        if !doomed.is_empty() {
+            run.progress.phase("terminating instances", 1);
+            let ids: Vec<String> = doomed.iter().map(|d| d.1.clone()).collect();
+            let step = self.intent(run, &doomed[0].0, "terminate", json!({"instances": ids}))?;
+            let r = self.cloud.terminate_instances(&ids).await;
+            self.result(step, &ids, &r);
+            r.map_err(|e| (doomed[0].0.clone(), e))?;
+            for (address, id) in &doomed {
+                if !run.report.replaced.iter().any(|d| &d.address == address) {
+                    run.report.destroyed.push(Done { address: address.clone(), aws_id: id.clone(), what: "terminated".into() });
+                }
+            }
+            if !groups.is_empty() {
+                self.cloud
+                    .wait_instances(&ids, WaitTarget::Terminated, self.opts.timeout)
+                    .await
+                    .map_err(|e| (doomed[0].0.clone(), e))?;
+            }
+        }
+        for (address, id) in &groups {
+            let step = self.intent(run, address, "delete", json!({"group": id}))?;
+            let r = self.delete_group_when_free(id).await;
+            self.result(step, &[id.clone()], &r);
+            r.map_err(|e| (address.clone(), e))?;
+            run.report.destroyed.push(Done { address: address.clone(), aws_id: id.clone(), what: "security group deleted".into() });
+        }
+        Ok(())
+    }
+
+    /// Deletes a group, retrying while AWS still sees it in use (network interfaces of just
+    /// terminated instances linger for a while).
+    pub(crate) async fn delete_group_when_free(&self, id: &str) -> Result<(), CloudError> {
+        let deadline = Instant::now() + self.opts.timeout;
+        let mut backoff = gm_cloud::Backoff::default();
+        loop {
+            tokio::time::sleep(backoff.next_delay()).await;
+            match self.cloud.delete_security_group(id).await {
+                Err(e) if e.kind == ErrorKind::InUse && Instant::now() < deadline => continue,
+                Err(e) if e.kind == ErrorKind::NotFound => return Ok(()),
+                other => return other,
+            }
+        }
+    }
+
+    /// Reads back what was made and fixes what the launch could not set (an emulator that
+    /// ignores IOPS in block-device mappings, say): volume settings only, never a relaunch.
+    async fn converge(&self, run: &mut Run<'_>, desired: &Desired) -> Result<(), StepError> {
+        if run.created_instances.is_empty() {
+            return Ok(());
+        }
+        let created: HashSet<&str> = run.created_instances.iter().map(|(a, _)| a.as_str()).collect();
+        let actual = self.cloud.describe_deployment(&desired.deployment).await.map_err(|e| ("verify".to_string(), e))?;
+        let plan = gm_plan::diff(desired, &actual);
+        let fixes: Vec<_> = plan
+            .changes
+            .iter()
+            .filter(|c| {
+                matches!(c.action, Action::ModifyVolume { .. })
+                    && c.address
+                        .strip_prefix("volume/")
+                        .and_then(|r| r.split(':').next())
+                        .is_some_and(|g| created.contains(format!("instance/{g}").as_str()))
+            })
+            .collect();
+        for c in fixes {
+            if let Action::ModifyVolume { volume_id, change } = &c.action {
+                let step = self.intent(run, &c.address, "converge-volume", serde_json::to_value(change).unwrap_or_default())?;
+                let r = self.cloud.modify_volume(volume_id, change).await;
+                self.result(step, &[volume_id.clone()], &r);
+                r.map_err(|e| (c.address.clone(), e))?;
+                run.progress.note(&format!("{}: set {} after launch", c.address, c.details.join(", ")));
+            }
+        }
+        Ok(())
+    }
+
+    /// Undoes what this run created, newest first: instances (and any launched copy whose
+    /// response was lost, found by tag), their kept volumes, then security groups.
+    async fn rollback(&self, run: &mut Run<'_>, deployment: &str) {
+        run.progress.phase("rolling back", 1);
+        let mut doomed: Vec<(String, String)> = run.created_instances.clone();
+        match self.cloud.describe_deployment(deployment).await {
+            Ok(a) => {
+                for i in &a.instances {
+                    let lid = i.logical_id().unwrap_or("");
+                    if run.attempted.contains(lid) && !run.pre_existing.contains(&i.id) && !doomed.iter().any(|d| d.1 == i.id) {
+                        doomed.push((lid.to_string(), i.id.clone()));
+                    }
+                }
+            }
+            Err(e) => run.progress.note(&format!("rollback could not sweep by tag: {}", e.short())),
+        }
+        if !doomed.is_empty() {
+            let ids: Vec<String> = doomed.iter().map(|d| d.1.clone()).collect();
+            let step = self.intent(run, &doomed[0].0, "undo-create", json!({"instances": ids})).ok();
+            let mut r = self.cloud.terminate_instances(&ids).await;
+            if r.is_ok() {
+                r = self.cloud.wait_instances(&ids, WaitTarget::Terminated, self.opts.timeout).await.map(|_| ());
+            }
+            if let Some(s) = step {
+                self.result(s, &ids, &r);
+            }
+            match r {
+                Ok(()) => {
+                    for (address, id) in &doomed {
+                        run.report.undone.push(Done { address: address.clone(), aws_id: id.clone(), what: "terminated".into() });
+                    }
+                }
+                Err(e) => run.progress.note(&format!("rollback: terminating {} failed: {}", ids.join(", "), e.short())),
+            }
+        }
+        // Volumes launched with delete_on_termination: false outlive their instance.
+        if let Ok(a) = self.cloud.describe_deployment(deployment).await {
+            for v in a.volumes.iter().filter(|v| {
+                v.attachments.is_empty()
+                    && !run.pre_existing.contains(&v.id)
+                    && v.tags.get(TAG_INSTANCE).is_some_and(|i| run.attempted.contains(i))
+            }) {
+                let address = v.tags.get(TAG_ID).cloned().unwrap_or_default();
+                let r = self.cloud.delete_volume(&v.id).await;
+                match r {
+                    Ok(()) => run.report.undone.push(Done { address, aws_id: v.id.clone(), what: "volume deleted".into() }),
+                    Err(e) => run.progress.note(&format!("rollback: deleting volume {} failed: {}", v.id, e.short())),
+                }
+            }
+        }
+        for (address, id) in run.created_sgs.clone().iter().rev() {
+            match self.delete_group_when_free(id).await {
+                Ok(()) => run.report.undone.push(Done { address: address.clone(), aws_id: id.clone(), what: "security group deleted".into() }),
+                Err(e) => run.progress.note(&format!("rollback: deleting {address} ({id}) failed: {}", e.short())),
+            }
+        }
+    }
+
+    /// Writes what AWS reports into the store: created resources, and what was only referenced.
+    fn record_resources(&self, deployment: &str, desired: &Desired, a: &Actual, images: &HashMap<String, ImageInfo>) -> Result<(), EngineError> {
+        let mut created = Vec::new();
+        for i in &a.instances {
+            created.push(record(
+                i.logical_id().unwrap_or("instance/?"),
+                "instance",
+                &i.id,
+                json!({"type": i.instance_type, "state": i.state, "image": i.image_id, "spot": i.spot,
+                       "zone": i.availability_zone, "private_ip": i.private_ip, "public_ip": i.public_ip,
+                       "ami_spec": i.tags.get(gm_plan::TAG_AMI)}),
+            ));
+        }
+        for v in &a.volumes {
+            let device = v.attachments.first().map(|x| x.device.clone());
+            created.push(record(
+                &format!("{}:{}", v.tags.get(TAG_ID).map_or("volume/?", String::as_str), device.as_deref().unwrap_or("detached")),
+                "volume",
+                &v.id,
+                json!({"size": v.size, "type": v.volume_type, "iops": v.iops, "throughput": v.throughput,
+                       "encrypted": v.encrypted, "state": v.state}),
+            ));
+        }
+        for g in &a.security_groups {
+            created.push(record(g.logical_id().unwrap_or("sg/?"), "security-group", &g.id, json!({"name": g.name, "vpc": g.vpc_id})));
+        }
+        let mut referenced = Vec::new();
+        let mut seen = HashSet::new();
+        for d in &desired.instances {
+            for g in &d.security_groups {
+                if let GroupRef::Id(id) = g {
+                    if seen.insert(id.clone()) {
+                        referenced.push(record(&format!("ref/security-group/{id}"), "security-group", id, json!({})));
+                    }
+                }
+            }
+            if let Some(s) = &d.subnet {
+                if seen.insert(s.clone()) {
+                    referenced.push(record(&format!("ref/subnet/{s}"), "subnet", s, json!({})));
+                }
+            }
+            if let Some(k) = &d.key_pair {
+                if seen.insert(format!("key:{k}")) {
+                    referenced.push(record(&format!("ref/key-pair/{k}"), "key-pair", k, json!({})));
+                }
+            }
+        }
+        let mut store = self.store();
+        // Images: what this run resolved, else what earlier runs recorded (a no-op apply
+        // resolves nothing and must not forget the choice).
+        let earlier: Vec<ResourceRecord> = store
+            .resources(deployment)?
+            .into_iter()
+            .filter(|r| r.kind == "image" && r.status == "live")
+            .collect();
+        for (spec, img) in images {
+            referenced.push(record(&format!("ref/image/{spec}"), "image", &img.id, json!({"alias": spec, "name": img.name, "architecture": img.architecture})));
+        }
+        for r in earlier {
+            if !referenced.iter().any(|x| x.address == r.address) {
+                referenced.push(r);
+            }
+        }
+        store.sync_resources(deployment, Provenance::Created, &created)?;
+        store.sync_resources(deployment, Provenance::Referenced, &referenced)?;
+        Ok(())
+    }
+}
+
+fn record(address: &str, kind: &str, id: &str, attributes: serde_json::Value) -> ResourceRecord {
+    ResourceRecord {
+        address: address.to_string(),
+        kind: kind.to_string(),
+        aws_id: id.to_string(),
+        provenance: Provenance::Created,
+        status: "live".into(),
+        attributes,
+        updated_at: String::new(),
+    }
+}
+
+fn resolve_group(g: &GroupRef, sg_ids: &HashMap<String, String>) -> Result<String, CloudError> {
+    match g {
+        GroupRef::Id(id) => Ok(id.clone()),
+        GroupRef::Ours(name) => sg_ids
+            .get(name)
+            .cloned()
+            .ok_or_else(|| CloudError::new("resolve", Some("InvalidGroup.NotFound"), format!("security group sg/{name} does not exist yet"))),
+    }
+}
+
+fn resolve_rules(rules: &[Rule], sg_ids: &HashMap<String, String>) -> Result<Vec<Rule>, CloudError> {
+    rules
+        .iter()
+        .map(|r| {
+            Ok(Rule {
+                source: match &r.source {
+                    RuleSource::Group(g) => RuleSource::Group(GroupRef::Id(resolve_group(g, sg_ids)?)),
+                    s => s.clone(),
+                },
+                ..r.clone()
+            })
+        })
+        .collect()
+}

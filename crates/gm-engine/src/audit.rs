@@ -1,0 +1,53 @@
+//! The JSON-lines audit log kept beside the state database.
+
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use gm_cloud::{AuditRecord, AuditSink};
+
+/// Appends one JSON document per mutating AWS call to a file.
+#[derive(Debug)]
+pub struct JsonlAudit {
+    path: PathBuf,
+    file: Mutex<Option<File>>,
+}
+
+impl JsonlAudit {
+    /// An audit log at `path` (created on first write).
+    pub fn new(path: &Path) -> JsonlAudit {
+        JsonlAudit {
+            path: path.to_path_buf(),
+            file: Mutex::new(None),
+        }
+    }
+
+    /// Its path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl AuditSink for JsonlAudit {
+    fn record(&self, record: &AuditRecord) {
+        let Ok(mut guard) = self.file.lock() else { return };
+        if guard.is_none() {
+            if let Some(dir) = self.path.parent() {
+                let _ = std::fs::create_dir_all(dir);
+            }
+            match OpenOptions::new().create(true).append(true).open(&self.path) {
+                Ok(f) => *guard = Some(f),
+                Err(e) => {
+                    tracing::warn!("cannot write audit log {}: {e}", self.path.display());
+                    return;
+                }
+            }
+        }
+        if let (Some(f), Ok(line)) = (guard.as_mut(), serde_json::to_string(record)) {
+            if let Err(e) = writeln!(f, "{line}") {
+                tracing::warn!("cannot write audit log {}: {e}", self.path.display());
+            }
+        }
+    }
+}

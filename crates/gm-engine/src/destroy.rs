@@ -1,0 +1,256 @@
+//! Tearing a deployment down: only what it created (by tag and by state), in dependency order,
+//! batched, and confirmed gone from AWS before the record says so.
+
+use std::collections::HashSet;
+use std::time::Instant;
+
+use serde::Serialize;
+use serde_json::json;
+
+use gm_cloud::WaitTarget;
+use gm_plan::{Actual, TAG_DEPLOYMENT, TAG_ID, TAG_MANAGED};
+use gm_state::Provenance;
+
+use crate::report::{natural, Done};
+use crate::{Engine, EngineError, Progress};
+
+/// One resource destroy will remove.
+#[derive(Debug, Clone, Serialize)]
+pub struct Doomed {
+    /// `instance`, `volume` or `security-group`.
+    pub kind: String,
+    /// Logical address.
+    pub address: String,
+    /// AWS id.
+    pub aws_id: String,
+    /// What it is, in a few words.
+    pub detail: String,
+}
+
+/// What destroy will remove.
+#[derive(Debug, Clone, Serialize)]
+pub struct DestroyPlan {
+    /// Deployment.
+    pub deployment: String,
+    /// Everything that goes, instances first.
+    pub items: Vec<Doomed>,
+}
+
+impl DestroyPlan {
+    /// True when nothing is left to remove.
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    /// The list as people read it.
+    pub fn to_text(&self) -> String {
+        let mut out = String::new();
+        for d in &self.items {
+            out.push_str(&format!("- destroy {} ({}): {}\n", d.address, d.aws_id, d.detail));
+        }
+        out.push_str(&format!(
+            "Destroy: {} resource(s) of deployment `{}` will be removed.\n",
+            self.items.len(),
+            self.deployment
+        ));
+        out
+    }
+}
+
+/// What destroy did.
+#[derive(Debug, Clone, Serialize)]
+pub struct DestroyReport {
+    /// Deployment.
+    pub deployment: String,
+    /// What was removed.
+    pub destroyed: Vec<Done>,
+    /// What AWS still reports afterwards (empty when done).
+    pub remaining: Vec<String>,
+    /// HTTP requests sent, retries included.
+    pub requests: u64,
+    /// Wall time in milliseconds.
+    pub duration_ms: u64,
+}
+
+fn ours(tags: &gm_plan::Tags, deployment: &str) -> bool {
+    tags.get(TAG_DEPLOYMENT).map(String::as_str) == Some(deployment)
+        && tags.get(TAG_MANAGED).map(String::as_str) == Some("true")
+}
+
+impl Engine {
+    /// Finds everything `deployment` created: by tag, plus instances the state says it created
+    /// that have lost their tags.
+    pub async fn destroy_plan(&self, deployment: &str) -> Result<DestroyPlan, EngineError> {
+        let mut actual = self.refresh(deployment).await?;
+        let known: HashSet<String> = actual.instances.iter().map(|i| i.id.clone()).collect();
+        let from_state: Vec<String> = self
+            .store()
+            .resources(deployment)?
+            .into_iter()
+            .filter(|r| r.kind == "instance" && r.status == "live" && r.provenance == Provenance::Created && !known.contains(&r.aws_id))
+            .map(|r| r.aws_id)
+            .collect();
+        if !from_state.is_empty() {
+            for mut i in self.cloud.describe_instances_by_id(&from_state).await? {
+                if i.state != "terminated" && i.state != "shutting-down" {
+                    i.tags.entry(TAG_MANAGED.into()).or_insert_with(|| "true".into());
+                    i.tags.entry(TAG_DEPLOYMENT.into()).or_insert_with(|| deployment.into());
+                    actual.instances.push(i);
+                }
+            }
+        }
+        Ok(plan_from(deployment, &actual))
+    }
+
+    /// Removes what `plan` lists: one TerminateInstances for all instances, then kept volumes,
+    /// then security groups; then reads AWS again to confirm.
+    pub async fn destroy(&self, plan: &DestroyPlan, progress: &dyn Progress) -> Result<DestroyReport, EngineError> {
+        let started = Instant::now();
+        let deployment = plan.deployment.as_str();
+        let run = {
+            let store = self.store();
+            store.upsert_deployment(deployment, self.cloud.region(), None, "destroying")?;
+            store.begin_run(deployment, "destroy")?
+        };
+        let mut report = DestroyReport {
+            deployment: deployment.to_string(),
+            destroyed: Vec::new(),
+            remaining: Vec::new(),
+            requests: 0,
+            duration_ms: 0,
+        };
+        let result = self.destroy_steps(run, plan, progress, &mut report).await;
+        let after = self.refresh(deployment).await;
+        let outcome = match (&result, &after) {
+            (Ok(()), Ok(a)) => {
+                report.remaining = leftovers(a, deployment);
+                if report.remaining.is_empty() { "ok" } else { "incomplete" }
+            }
+            _ => "failed",
+        };
+        {
+            let mut store = self.store();
+            if let Ok(a) = &after {
+                let live: Vec<_> = leftovers(a, deployment)
+                    .into_iter()
+                    .map(|s| gm_state::ResourceRecord {
+                        address: s.clone(),
+                        kind: "leftover".into(),
+                        aws_id: s.rsplit(' ').next().unwrap_or("").trim_matches(|c| c == '(' || c == ')').to_string(),
+                        provenance: Provenance::Created,
+                        status: "live".into(),
+                        attributes: json!({}),
+                        updated_at: String::new(),
+                    })
+                    .collect();
+                store.sync_resources(deployment, Provenance::Created, &live)?;
+            }
+            report.requests = self.cloud.requests().total();
+            report.duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+            // The record stays until AWS confirms everything gone: a failed destroy is re-run,
+            // never forgotten.
+            store.set_status(deployment, if outcome == "ok" { "destroyed" } else { "destroy-failed" })?;
+            store.finish_run(run, outcome, report.requests, &serde_json::to_value(&report).unwrap_or_default())?;
+        }
+        result?;
+        after?;
+        Ok(report)
+    }
+
+    async fn destroy_steps(&self, run: i64, plan: &DestroyPlan, progress: &dyn Progress, report: &mut DestroyReport) -> Result<(), EngineError> {
+        let instances: Vec<&Doomed> = plan.items.iter().filter(|d| d.kind == "instance").collect();
+        if !instances.is_empty() {
+            progress.phase("terminating instances", 1);
+            let ids: Vec<String> = instances.iter().map(|d| d.aws_id.clone()).collect();
+            let step = self.store().step_intent(run, "instances", "terminate", &json!({"instances": ids}))?;
+            let mut r = self.cloud.terminate_instances(&ids).await;
+            if r.is_ok() {
+                r = self.cloud.wait_instances(&ids, WaitTarget::Terminated, self.opts.timeout).await.map(|_| ());
+            }
+            self.store().step_result(step, if r.is_ok() { "ok" } else { "failed" }, &ids, r.as_ref().err().map(|e| e.short()).as_deref())?;
+            r?;
+            for d in &instances {
+                report.destroyed.push(Done { address: d.address.clone(), aws_id: d.aws_id.clone(), what: "terminated".into() });
+            }
+            progress.step("instances", "terminated");
+        }
+        // Volumes: what is ours and detached now (kept-on-termination ones, and any left over).
+        let actual = self.refresh(&plan.deployment).await?;
+        for v in actual.volumes.iter().filter(|v| ours(&v.tags, &plan.deployment) && v.attachments.is_empty()) {
+            let address = v.tags.get(TAG_ID).cloned().unwrap_or_else(|| "volume/?".into());
+            let step = self.store().step_intent(run, &address, "delete-volume", &json!({"volume": v.id}))?;
+            let r = self.cloud.delete_volume(&v.id).await;
+            self.store().step_result(step, if r.is_ok() { "ok" } else { "failed" }, &[v.id.clone()], r.as_ref().err().map(|e| e.short()).as_deref())?;
+            r?;
+            report.destroyed.push(Done { address, aws_id: v.id.clone(), what: format!("volume deleted ({} GiB {})", v.size, v.volume_type) });
+        }
+        for d in plan.items.iter().filter(|d| d.kind == "security-group") {
+            let step = self.store().step_intent(run, &d.address, "delete", &json!({"group": d.aws_id}))?;
+            let r = self.delete_group_when_free(&d.aws_id).await;
+            self.store().step_result(step, if r.is_ok() { "ok" } else { "failed" }, &[d.aws_id.clone()], r.as_ref().err().map(|e| e.short()).as_deref())?;
+            r?;
+            report.destroyed.push(Done { address: d.address.clone(), aws_id: d.aws_id.clone(), what: "security group deleted".into() });
+        }
+        Ok(())
+    }
+}
+
+fn leftovers(a: &Actual, deployment: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for i in a.instances.iter().filter(|i| ours(&i.tags, deployment)) {
+        out.push(format!("{} ({})", i.logical_id().unwrap_or("instance/?"), i.id));
+    }
+    for v in a.volumes.iter().filter(|v| ours(&v.tags, deployment)) {
+        out.push(format!("{} ({})", v.tags.get(TAG_ID).map_or("volume/?", String::as_str), v.id));
+    }
+    for g in a.security_groups.iter().filter(|g| ours(&g.tags, deployment)) {
+        out.push(format!("{} ({})", g.logical_id().unwrap_or("sg/?"), g.id));
+    }
+    out
+}
+
+fn plan_from(deployment: &str, a: &Actual) -> DestroyPlan {
+    let mut items = Vec::new();
+    let mut instances: Vec<_> = a.instances.iter().filter(|i| ours(&i.tags, deployment)).collect();
+    instances.sort_by(|x, y| natural(x.logical_id().unwrap_or("")).cmp(&natural(y.logical_id().unwrap_or(""))));
+    let mut with_instance: HashSet<&str> = HashSet::new();
+    for i in &instances {
+        items.push(Doomed {
+            kind: "instance".into(),
+            address: i.logical_id().unwrap_or("instance/?").to_string(),
+            aws_id: i.id.clone(),
+            detail: format!("{} {}{}", i.instance_type, i.state, if i.spot { ", spot" } else { "" }),
+        });
+        for b in &i.block_devices {
+            if b.delete_on_termination {
+                with_instance.insert(b.volume_id.as_str());
+            }
+        }
+    }
+    for v in a.volumes.iter().filter(|v| ours(&v.tags, deployment)) {
+        let device = v.attachments.first().map_or("detached", |x| x.device.as_str());
+        items.push(Doomed {
+            kind: "volume".into(),
+            address: format!("{}:{device}", v.tags.get(TAG_ID).map_or("volume/?", String::as_str)),
+            aws_id: v.id.clone(),
+            detail: format!(
+                "{} GiB {}{}",
+                v.size,
+                v.volume_type,
+                if with_instance.contains(v.id.as_str()) { ", deleted with its instance" } else { ", deleted after its instance" }
+            ),
+        });
+    }
+    for g in a.security_groups.iter().filter(|g| ours(&g.tags, deployment)) {
+        items.push(Doomed {
+            kind: "security-group".into(),
+            address: g.logical_id().unwrap_or("sg/?").to_string(),
+            aws_id: g.id.clone(),
+            detail: g.name.clone(),
+        });
+    }
+    DestroyPlan {
+        deployment: deployment.to_string(),
+        items,
+    }
+}
