@@ -14,8 +14,8 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use gm_cloud::{
-    BlockDeviceRequest, CloudError, ErrorKind, ImageInfo, LaunchOutcome, LaunchRequest, SpotRequest,
-    WaitTarget,
+    BlockDeviceRequest, CloudError, ErrorKind, ImageInfo, LaunchOutcome, LaunchRequest,
+    SpotRequest, WaitTarget,
 };
 use gm_plan::{
     Action, Actual, Desired, DesiredInstance, GroupRef, Plan, Rule, RuleSource, Tags, TAG_ID,
@@ -65,7 +65,11 @@ impl Engine {
         };
         let mut run = Run {
             id: run_id,
-            nonce: format!("{}-{}", std::process::id(), chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0)),
+            nonce: format!(
+                "{}-{}",
+                std::process::id(),
+                chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0)
+            ),
             progress,
             report: ApplyReport::new(deployment),
             created_instances: Vec::new(),
@@ -98,7 +102,10 @@ impl Engine {
         let final_actual = match self.cloud.describe_deployment(deployment).await {
             Ok(a) => Some(a),
             Err(e) => {
-                progress.note(&format!("could not read the final state back: {}", e.short()));
+                progress.note(&format!(
+                    "could not read the final state back: {}",
+                    e.short()
+                ));
                 None
             }
         };
@@ -113,7 +120,10 @@ impl Engine {
             Outcome::Ok => ("ok", "active"),
             Outcome::RolledBack => (
                 "rolled-back",
-                if final_actual.as_ref().is_some_and(|a| !a.instances.is_empty() || !a.security_groups.is_empty()) {
+                if final_actual
+                    .as_ref()
+                    .is_some_and(|a| !a.instances.is_empty() || !a.security_groups.is_empty())
+                {
                     "active"
                 } else {
                     "rolled-back"
@@ -139,10 +149,21 @@ impl Engine {
     }
 
     /// Journals a step's intent; returns its id.
-    fn intent(&self, run: &Run<'_>, address: &str, action: &str, intent: serde_json::Value) -> Result<i64, StepError> {
+    fn intent(
+        &self,
+        run: &Run<'_>,
+        address: &str,
+        action: &str,
+        intent: serde_json::Value,
+    ) -> Result<i64, StepError> {
         self.store()
             .step_intent(run.id, address, action, &intent)
-            .map_err(|e| (address.to_string(), CloudError::new("journal", Some("StateError"), e.to_string())))
+            .map_err(|e| {
+                (
+                    address.to_string(),
+                    CloudError::new("journal", Some("StateError"), e.to_string()),
+                )
+            })
     }
 
     /// Journals a step's result (a journal failure after the call is reported, not fatal).
@@ -156,11 +177,21 @@ impl Engine {
         }
     }
 
-    async fn execute(&self, run: &mut Run<'_>, desired: &Desired, actual: &Actual, plan: &Plan) -> Result<(), StepError> {
+    async fn execute(
+        &self,
+        run: &mut Run<'_>,
+        desired: &Desired,
+        actual: &Actual,
+        plan: &Plan,
+    ) -> Result<(), StepError> {
         // Our security groups by spec name → id, existing ones first.
         let mut sg_ids: HashMap<String, String> = HashMap::new();
         for d in &desired.security_groups {
-            if let Some(a) = actual.security_groups.iter().find(|a| a.logical_id() == Some(d.id.as_str())) {
+            if let Some(a) = actual
+                .security_groups
+                .iter()
+                .find(|a| a.logical_id() == Some(d.id.as_str()))
+            {
                 sg_ids.insert(d.name.clone(), a.id.clone());
             }
         }
@@ -172,7 +203,12 @@ impl Engine {
         self.converge(run, desired).await
     }
 
-    async fn create_groups(&self, run: &mut Run<'_>, plan: &Plan, sg_ids: &mut HashMap<String, String>) -> Result<(), StepError> {
+    async fn create_groups(
+        &self,
+        run: &mut Run<'_>,
+        plan: &Plan,
+        sg_ids: &mut HashMap<String, String>,
+    ) -> Result<(), StepError> {
         let creates: Vec<_> = plan
             .changes
             .iter()
@@ -192,14 +228,26 @@ impl Engine {
                 gm_plan::VpcRef::Default => match &default_vpc {
                     Some(v) => String::clone(v),
                     None => {
-                        let v = self.cloud.default_vpc().await.map_err(|e| (sg.id.clone(), e))?;
+                        let v = self
+                            .cloud
+                            .default_vpc()
+                            .await
+                            .map_err(|e| (sg.id.clone(), e))?;
                         default_vpc = Some(v.clone());
                         v
                     }
                 },
             };
-            let step = self.intent(run, &sg.id, "create", json!({"name": sg.aws_name, "vpc": vpc}))?;
-            let r = self.cloud.create_security_group(&sg.aws_name, &sg.description, &vpc, &sg.tags).await;
+            let step = self.intent(
+                run,
+                &sg.id,
+                "create",
+                json!({"name": sg.aws_name, "vpc": vpc}),
+            )?;
+            let r = self
+                .cloud
+                .create_security_group(&sg.aws_name, &sg.description, &vpc, &sg.tags)
+                .await;
             let ids = r.as_ref().map(|id| vec![id.clone()]).unwrap_or_default();
             self.result(step, &ids, &r);
             let id = r.map_err(|e| (sg.id.clone(), e))?;
@@ -215,7 +263,12 @@ impl Engine {
         for sg in &creates {
             let rules = resolve_rules(&sg.ingress, sg_ids).map_err(|e| (sg.id.clone(), e))?;
             let id = &sg_ids[&sg.name];
-            let step = self.intent(run, &sg.id, "authorize-ingress", json!({"rules": rules.len()}))?;
+            let step = self.intent(
+                run,
+                &sg.id,
+                "authorize-ingress",
+                json!({"rules": rules.len()}),
+            )?;
             let r = self.cloud.authorize_ingress(id, &rules).await;
             self.result(step, &[id.clone()], &r);
             r.map_err(|e| (sg.id.clone(), e))?;
@@ -223,11 +276,23 @@ impl Engine {
         Ok(())
     }
 
-    async fn update_group_rules(&self, run: &mut Run<'_>, plan: &Plan, sg_ids: &HashMap<String, String>) -> Result<(), StepError> {
+    async fn update_group_rules(
+        &self,
+        run: &mut Run<'_>,
+        plan: &Plan,
+        sg_ids: &HashMap<String, String>,
+    ) -> Result<(), StepError> {
         for c in &plan.changes {
-            let Action::UpdateSgRules { sg_id, add, remove } = &c.action else { continue };
+            let Action::UpdateSgRules { sg_id, add, remove } = &c.action else {
+                continue;
+            };
             let add = resolve_rules(add, sg_ids).map_err(|e| (c.address.clone(), e))?;
-            let step = self.intent(run, &c.address, "update-rules", json!({"add": add.len(), "remove": remove.len()}))?;
+            let step = self.intent(
+                run,
+                &c.address,
+                "update-rules",
+                json!({"add": add.len(), "remove": remove.len()}),
+            )?;
             let mut r = self.cloud.authorize_ingress(sg_id, &add).await;
             if r.is_ok() {
                 r = self.cloud.revoke_ingress(sg_id, remove).await;
@@ -243,13 +308,21 @@ impl Engine {
         Ok(())
     }
 
-    async fn launch_all(&self, run: &mut Run<'_>, desired: &Desired, plan: &Plan, sg_ids: &HashMap<String, String>) -> Result<(), StepError> {
+    async fn launch_all(
+        &self,
+        run: &mut Run<'_>,
+        desired: &Desired,
+        plan: &Plan,
+        sg_ids: &HashMap<String, String>,
+    ) -> Result<(), StepError> {
         let launches: Vec<(&DesiredInstance, Option<&str>)> = plan
             .changes
             .iter()
             .filter_map(|c| match &c.action {
                 Action::CreateInstance { instance } => Some((instance.as_ref(), None)),
-                Action::ReplaceInstance { instance, old_id } => Some((instance.as_ref(), Some(old_id.as_str()))),
+                Action::ReplaceInstance { instance, old_id } => {
+                    Some((instance.as_ref(), Some(old_id.as_str())))
+                }
                 _ => None,
             })
             .collect();
@@ -266,7 +339,9 @@ impl Engine {
             .map_err(|e| (format!("image/{}", amis.join(",")), e))?;
         let mut jobs = Vec::with_capacity(launches.len());
         for (d, old) in &launches {
-            let req = self.launch_request(run, &desired.deployment, d, sg_ids).map_err(|e| (d.id.clone(), e))?;
+            let req = self
+                .launch_request(run, &desired.deployment, d, sg_ids)
+                .map_err(|e| (d.id.clone(), e))?;
             let step = self.intent(
                 run,
                 &d.id,
@@ -279,7 +354,12 @@ impl Engine {
         run.progress.phase("launching instances", jobs.len() as u64);
         let cloud = &self.cloud;
         let progress = run.progress;
-        let results: Vec<(String, Option<String>, i64, Result<LaunchOutcome, CloudError>)> = stream::iter(jobs)
+        let results: Vec<(
+            String,
+            Option<String>,
+            i64,
+            Result<LaunchOutcome, CloudError>,
+        )> = stream::iter(jobs)
             .map(|(address, old, step, req)| async move {
                 let r = cloud.launch(&req).await;
                 progress.step(&address, if r.is_ok() { "launched" } else { "failed" });
@@ -291,19 +371,25 @@ impl Engine {
         let mut first_error = None;
         let mut new_ids = Vec::new();
         for (address, old, step, r) in results {
-            let ids = r.as_ref().map(|o| vec![o.instance_id.clone()]).unwrap_or_default();
+            let ids = r
+                .as_ref()
+                .map(|o| vec![o.instance_id.clone()])
+                .unwrap_or_default();
             self.result(step, &ids, &r);
             match r {
                 Ok(o) => {
                     let what = if o.fell_back_to_on_demand {
-                        "launched on-demand: no spot capacity (spot.fallback: on-demand)".to_string()
+                        "launched on-demand: no spot capacity (spot.fallback: on-demand)"
+                            .to_string()
                     } else {
                         "launched".to_string()
                     };
                     if o.fell_back_to_on_demand {
-                        run.progress.note(&format!("{address}: no spot capacity, launched on-demand"));
+                        run.progress
+                            .note(&format!("{address}: no spot capacity, launched on-demand"));
                     }
-                    run.created_instances.push((address.clone(), o.instance_id.clone()));
+                    run.created_instances
+                        .push((address.clone(), o.instance_id.clone()));
                     new_ids.push(o.instance_id.clone());
                     let done = Done {
                         address,
@@ -341,11 +427,20 @@ impl Engine {
     }
 
     /// Builds the `RunInstances` request for one desired instance.
-    fn launch_request(&self, run: &Run<'_>, deployment: &str, d: &DesiredInstance, sg_ids: &HashMap<String, String>) -> Result<LaunchRequest, CloudError> {
-        let image = run
-            .images
-            .get(&d.ami)
-            .ok_or_else(|| CloudError::new("DescribeImages", Some("InvalidAMIID.NotFound"), format!("AMI {} was not resolved", d.ami)))?;
+    fn launch_request(
+        &self,
+        run: &Run<'_>,
+        deployment: &str,
+        d: &DesiredInstance,
+        sg_ids: &HashMap<String, String>,
+    ) -> Result<LaunchRequest, CloudError> {
+        let image = run.images.get(&d.ami).ok_or_else(|| {
+            CloudError::new(
+                "DescribeImages",
+                Some("InvalidAMIID.NotFound"),
+                format!("AMI {} was not resolved", d.ami),
+            )
+        })?;
         let mut groups = Vec::new();
         for g in &d.security_groups {
             groups.push(resolve_group(g, sg_ids)?);
@@ -376,7 +471,9 @@ impl Engine {
             });
         }
         let token = {
-            let h = Sha256::digest(format!("{deployment}|{}|{}|{}", d.id, run.id, run.nonce).as_bytes());
+            let h = Sha256::digest(
+                format!("{deployment}|{}|{}|{}", d.id, run.id, run.nonce).as_bytes(),
+            );
             format!("gm-{}", hex::encode(&h[..24]))
         };
         Ok(LaunchRequest {
@@ -406,13 +503,23 @@ impl Engine {
         })
     }
 
-    async fn update_in_place(&self, run: &mut Run<'_>, plan: &Plan, sg_ids: &HashMap<String, String>) -> Result<(), StepError> {
+    async fn update_in_place(
+        &self,
+        run: &mut Run<'_>,
+        plan: &Plan,
+        sg_ids: &HashMap<String, String>,
+    ) -> Result<(), StepError> {
         // Tags: one CreateTags per distinct tag set and one DeleteTags per distinct key set,
         // whatever the number of resources.
         let mut adds: BTreeMap<Vec<(String, String)>, Vec<(String, String)>> = BTreeMap::new();
         let mut removes: BTreeMap<Vec<String>, Vec<(String, String)>> = BTreeMap::new();
         for c in &plan.changes {
-            if let Action::Tag { resource_ids, add, remove } = &c.action {
+            if let Action::Tag {
+                resource_ids,
+                add,
+                remove,
+            } = &c.action
+            {
                 for id in resource_ids {
                     if !add.is_empty() {
                         adds.entry(add.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
@@ -420,7 +527,10 @@ impl Engine {
                             .push((c.address.clone(), id.clone()));
                     }
                     if !remove.is_empty() {
-                        removes.entry(remove.clone()).or_default().push((c.address.clone(), id.clone()));
+                        removes
+                            .entry(remove.clone())
+                            .or_default()
+                            .push((c.address.clone(), id.clone()));
                     }
                 }
             }
@@ -428,41 +538,81 @@ impl Engine {
         for (tags, targets) in &adds {
             let tags: Tags = tags.iter().cloned().collect();
             let ids: Vec<String> = targets.iter().map(|(_, id)| id.clone()).collect();
-            let step = self.intent(run, &targets[0].0, "tag", json!({"resources": ids, "set": tags}))?;
+            let step = self.intent(
+                run,
+                &targets[0].0,
+                "tag",
+                json!({"resources": ids, "set": tags}),
+            )?;
             let r = self.cloud.create_tags(&ids, &tags).await;
             self.result(step, &ids, &r);
             r.map_err(|e| (targets[0].0.clone(), e))?;
         }
         for (keys, targets) in &removes {
             let ids: Vec<String> = targets.iter().map(|(_, id)| id.clone()).collect();
-            let step = self.intent(run, &targets[0].0, "untag", json!({"resources": ids, "remove": keys}))?;
+            let step = self.intent(
+                run,
+                &targets[0].0,
+                "untag",
+                json!({"resources": ids, "remove": keys}),
+            )?;
             let r = self.cloud.delete_tags(&ids, keys).await;
             self.result(step, &ids, &r);
             r.map_err(|e| (targets[0].0.clone(), e))?;
         }
-        let mut tagged: Vec<(String, String)> = adds.values().chain(removes.values()).flatten().cloned().collect();
+        let mut tagged: Vec<(String, String)> = adds
+            .values()
+            .chain(removes.values())
+            .flatten()
+            .cloned()
+            .collect();
         tagged.sort();
         tagged.dedup();
         for (address, id) in tagged {
-            run.report.updated.push(Done { address, aws_id: id, what: "tags".into() });
+            run.report.updated.push(Done {
+                address,
+                aws_id: id,
+                what: "tags".into(),
+            });
         }
 
         for c in &plan.changes {
             match &c.action {
                 Action::ModifyVolume { volume_id, change } => {
-                    let step = self.intent(run, &c.address, "modify-volume", serde_json::to_value(change).unwrap_or_default())?;
+                    let step = self.intent(
+                        run,
+                        &c.address,
+                        "modify-volume",
+                        serde_json::to_value(change).unwrap_or_default(),
+                    )?;
                     let r = self.cloud.modify_volume(volume_id, change).await;
                     self.result(step, &[volume_id.clone()], &r);
                     r.map_err(|e| (c.address.clone(), e))?;
-                    run.report.updated.push(Done { address: c.address.clone(), aws_id: volume_id.clone(), what: c.details.join("; ") });
+                    run.report.updated.push(Done {
+                        address: c.address.clone(),
+                        aws_id: volume_id.clone(),
+                        what: c.details.join("; "),
+                    });
                 }
-                Action::ModifyInstanceGroups { instance_id, groups } => {
-                    let ids = groups.iter().map(|g| resolve_group(g, sg_ids)).collect::<Result<Vec<_>, _>>().map_err(|e| (c.address.clone(), e))?;
-                    let step = self.intent(run, &c.address, "modify-groups", json!({"groups": ids}))?;
+                Action::ModifyInstanceGroups {
+                    instance_id,
+                    groups,
+                } => {
+                    let ids = groups
+                        .iter()
+                        .map(|g| resolve_group(g, sg_ids))
+                        .collect::<Result<Vec<_>, _>>()
+                        .map_err(|e| (c.address.clone(), e))?;
+                    let step =
+                        self.intent(run, &c.address, "modify-groups", json!({"groups": ids}))?;
                     let r = self.cloud.modify_instance_groups(instance_id, &ids).await;
                     self.result(step, &[instance_id.clone()], &r);
                     r.map_err(|e| (c.address.clone(), e))?;
-                    run.report.updated.push(Done { address: c.address.clone(), aws_id: instance_id.clone(), what: c.details.join("; ") });
+                    run.report.updated.push(Done {
+                        address: c.address.clone(),
+                        aws_id: instance_id.clone(),
+                        what: c.details.join("; "),
+                    });
                 }
                 _ => {}
             }
@@ -473,15 +623,29 @@ impl Engine {
             .changes
             .iter()
             .filter_map(|c| match &c.action {
-                Action::ModifyInstanceType { instance_id, to, was_running } => Some((c.address.as_str(), instance_id.as_str(), to.as_str(), *was_running)),
+                Action::ModifyInstanceType {
+                    instance_id,
+                    to,
+                    was_running,
+                } => Some((
+                    c.address.as_str(),
+                    instance_id.as_str(),
+                    to.as_str(),
+                    *was_running,
+                )),
                 _ => None,
             })
             .collect();
         if retype.is_empty() {
             return Ok(());
         }
-        run.progress.phase("changing instance types", retype.len() as u64);
-        let running: Vec<String> = retype.iter().filter(|r| r.3).map(|r| r.1.to_string()).collect();
+        run.progress
+            .phase("changing instance types", retype.len() as u64);
+        let running: Vec<String> = retype
+            .iter()
+            .filter(|r| r.3)
+            .map(|r| r.1.to_string())
+            .collect();
         if !running.is_empty() {
             let step = self.intent(run, retype[0].0, "stop", json!({"instances": running}))?;
             let r = self.cloud.stop_instances(&running).await;
@@ -497,7 +661,11 @@ impl Engine {
             let r = self.cloud.modify_instance_type(id, to).await;
             self.result(step, &[id.to_string()], &r);
             r.map_err(|e| (address.to_string(), e))?;
-            run.report.updated.push(Done { address: address.to_string(), aws_id: id.to_string(), what: format!("type → {to} (stopped and started)") });
+            run.report.updated.push(Done {
+                address: address.to_string(),
+                aws_id: id.to_string(),
+                what: format!("type → {to} (stopped and started)"),
+            });
             run.progress.step(address, "type changed");
         }
         if !running.is_empty() {
@@ -519,8 +687,12 @@ impl Engine {
         let mut doomed: Vec<(String, String)> = Vec::new();
         for c in &plan.changes {
             match &c.action {
-                Action::TerminateInstance { instance_id } => doomed.push((c.address.clone(), instance_id.clone())),
-                Action::ReplaceInstance { old_id, .. } => doomed.push((c.address.clone(), old_id.clone())),
+                Action::TerminateInstance { instance_id } => {
+                    doomed.push((c.address.clone(), instance_id.clone()))
+                }
+                Action::ReplaceInstance { old_id, .. } => {
+                    doomed.push((c.address.clone(), old_id.clone()))
+                }
                 _ => {}
             }
         }
@@ -545,7 +717,11 @@ impl Engine {
             r.map_err(|e| (doomed[0].0.clone(), e))?;
             for (address, id) in &doomed {
                 if !run.report.replaced.iter().any(|d| &d.address == address) {
-                    run.report.destroyed.push(Done { address: address.clone(), aws_id: id.clone(), what: "terminated".into() });
+                    run.report.destroyed.push(Done {
+                        address: address.clone(),
+                        aws_id: id.clone(),
+                        what: "terminated".into(),
+                    });
                 }
             }
             if !groups.is_empty() {
@@ -560,7 +736,11 @@ impl Engine {
             let r = self.delete_group_when_free(id).await;
             self.result(step, &[id.clone()], &r);
             r.map_err(|e| (address.clone(), e))?;
-            run.report.destroyed.push(Done { address: address.clone(), aws_id: id.clone(), what: "security group deleted".into() });
+            run.report.destroyed.push(Done {
+                address: address.clone(),
+                aws_id: id.clone(),
+                what: "security group deleted".into(),
+            });
         }
         Ok(())
     }
@@ -586,8 +766,16 @@ impl Engine {
         if run.created_instances.is_empty() {
             return Ok(());
         }
-        let created: HashSet<&str> = run.created_instances.iter().map(|(a, _)| a.as_str()).collect();
-        let actual = self.cloud.describe_deployment(&desired.deployment).await.map_err(|e| ("verify".to_string(), e))?;
+        let created: HashSet<&str> = run
+            .created_instances
+            .iter()
+            .map(|(a, _)| a.as_str())
+            .collect();
+        let actual = self
+            .cloud
+            .describe_deployment(&desired.deployment)
+            .await
+            .map_err(|e| ("verify".to_string(), e))?;
         let plan = gm_plan::diff(desired, &actual);
         let fixes: Vec<_> = plan
             .changes
@@ -602,11 +790,20 @@ impl Engine {
             .collect();
         for c in fixes {
             if let Action::ModifyVolume { volume_id, change } = &c.action {
-                let step = self.intent(run, &c.address, "converge-volume", serde_json::to_value(change).unwrap_or_default())?;
+                let step = self.intent(
+                    run,
+                    &c.address,
+                    "converge-volume",
+                    serde_json::to_value(change).unwrap_or_default(),
+                )?;
                 let r = self.cloud.modify_volume(volume_id, change).await;
                 self.result(step, &[volume_id.clone()], &r);
                 r.map_err(|e| (c.address.clone(), e))?;
-                run.progress.note(&format!("{}: set {} after launch", c.address, c.details.join(", ")));
+                run.progress.note(&format!(
+                    "{}: set {} after launch",
+                    c.address,
+                    c.details.join(", ")
+                ));
             }
         }
         Ok(())
@@ -621,19 +818,30 @@ impl Engine {
             Ok(a) => {
                 for i in &a.instances {
                     let lid = i.logical_id().unwrap_or("");
-                    if run.attempted.contains(lid) && !run.pre_existing.contains(&i.id) && !doomed.iter().any(|d| d.1 == i.id) {
+                    if run.attempted.contains(lid)
+                        && !run.pre_existing.contains(&i.id)
+                        && !doomed.iter().any(|d| d.1 == i.id)
+                    {
                         doomed.push((lid.to_string(), i.id.clone()));
                     }
                 }
             }
-            Err(e) => run.progress.note(&format!("rollback could not sweep by tag: {}", e.short())),
+            Err(e) => run
+                .progress
+                .note(&format!("rollback could not sweep by tag: {}", e.short())),
         }
         if !doomed.is_empty() {
             let ids: Vec<String> = doomed.iter().map(|d| d.1.clone()).collect();
-            let step = self.intent(run, &doomed[0].0, "undo-create", json!({"instances": ids})).ok();
+            let step = self
+                .intent(run, &doomed[0].0, "undo-create", json!({"instances": ids}))
+                .ok();
             let mut r = self.cloud.terminate_instances(&ids).await;
             if r.is_ok() {
-                r = self.cloud.wait_instances(&ids, WaitTarget::Terminated, self.opts.timeout).await.map(|_| ());
+                r = self
+                    .cloud
+                    .wait_instances(&ids, WaitTarget::Terminated, self.opts.timeout)
+                    .await
+                    .map(|_| ());
             }
             if let Some(s) = step {
                 self.result(s, &ids, &r);
@@ -641,10 +849,18 @@ impl Engine {
             match r {
                 Ok(()) => {
                     for (address, id) in &doomed {
-                        run.report.undone.push(Done { address: address.clone(), aws_id: id.clone(), what: "terminated".into() });
+                        run.report.undone.push(Done {
+                            address: address.clone(),
+                            aws_id: id.clone(),
+                            what: "terminated".into(),
+                        });
                     }
                 }
-                Err(e) => run.progress.note(&format!("rollback: terminating {} failed: {}", ids.join(", "), e.short())),
+                Err(e) => run.progress.note(&format!(
+                    "rollback: terminating {} failed: {}",
+                    ids.join(", "),
+                    e.short()
+                )),
             }
         }
         // Volumes launched with delete_on_termination: false outlive their instance.
@@ -652,26 +868,49 @@ impl Engine {
             for v in a.volumes.iter().filter(|v| {
                 v.attachments.is_empty()
                     && !run.pre_existing.contains(&v.id)
-                    && v.tags.get(TAG_INSTANCE).is_some_and(|i| run.attempted.contains(i))
+                    && v.tags
+                        .get(TAG_INSTANCE)
+                        .is_some_and(|i| run.attempted.contains(i))
             }) {
                 let address = v.tags.get(TAG_ID).cloned().unwrap_or_default();
                 let r = self.cloud.delete_volume(&v.id).await;
                 match r {
-                    Ok(()) => run.report.undone.push(Done { address, aws_id: v.id.clone(), what: "volume deleted".into() }),
-                    Err(e) => run.progress.note(&format!("rollback: deleting volume {} failed: {}", v.id, e.short())),
+                    Ok(()) => run.report.undone.push(Done {
+                        address,
+                        aws_id: v.id.clone(),
+                        what: "volume deleted".into(),
+                    }),
+                    Err(e) => run.progress.note(&format!(
+                        "rollback: deleting volume {} failed: {}",
+                        v.id,
+                        e.short()
+                    )),
                 }
             }
         }
         for (address, id) in run.created_sgs.clone().iter().rev() {
             match self.delete_group_when_free(id).await {
-                Ok(()) => run.report.undone.push(Done { address: address.clone(), aws_id: id.clone(), what: "security group deleted".into() }),
-                Err(e) => run.progress.note(&format!("rollback: deleting {address} ({id}) failed: {}", e.short())),
+                Ok(()) => run.report.undone.push(Done {
+                    address: address.clone(),
+                    aws_id: id.clone(),
+                    what: "security group deleted".into(),
+                }),
+                Err(e) => run.progress.note(&format!(
+                    "rollback: deleting {address} ({id}) failed: {}",
+                    e.short()
+                )),
             }
         }
     }
 
     /// Writes what AWS reports into the store: created resources, and what was only referenced.
-    fn record_resources(&self, deployment: &str, desired: &Desired, a: &Actual, images: &HashMap<String, ImageInfo>) -> Result<(), EngineError> {
+    fn record_resources(
+        &self,
+        deployment: &str,
+        desired: &Desired,
+        a: &Actual,
+        images: &HashMap<String, ImageInfo>,
+    ) -> Result<(), EngineError> {
         let mut created = Vec::new();
         for i in &a.instances {
             created.push(record(
@@ -694,7 +933,12 @@ impl Engine {
             ));
         }
         for g in &a.security_groups {
-            created.push(record(g.logical_id().unwrap_or("sg/?"), "security-group", &g.id, json!({"name": g.name, "vpc": g.vpc_id})));
+            created.push(record(
+                g.logical_id().unwrap_or("sg/?"),
+                "security-group",
+                &g.id,
+                json!({"name": g.name, "vpc": g.vpc_id}),
+            ));
         }
         let mut referenced = Vec::new();
         let mut seen = HashSet::new();
@@ -702,7 +946,12 @@ impl Engine {
             for g in &d.security_groups {
                 if let GroupRef::Id(id) = g {
                     if seen.insert(id.clone()) {
-                        referenced.push(record(&format!("ref/security-group/{id}"), "security-group", id, json!({})));
+                        referenced.push(record(
+                            &format!("ref/security-group/{id}"),
+                            "security-group",
+                            id,
+                            json!({}),
+                        ));
                     }
                 }
             }
@@ -713,7 +962,12 @@ impl Engine {
             }
             if let Some(k) = &d.key_pair {
                 if seen.insert(format!("key:{k}")) {
-                    referenced.push(record(&format!("ref/key-pair/{k}"), "key-pair", k, json!({})));
+                    referenced.push(record(
+                        &format!("ref/key-pair/{k}"),
+                        "key-pair",
+                        k,
+                        json!({}),
+                    ));
                 }
             }
         }
@@ -726,7 +980,12 @@ impl Engine {
             .filter(|r| r.kind == "image" && r.status == "live")
             .collect();
         for (spec, img) in images {
-            referenced.push(record(&format!("ref/image/{spec}"), "image", &img.id, json!({"alias": spec, "name": img.name, "architecture": img.architecture})));
+            referenced.push(record(
+                &format!("ref/image/{spec}"),
+                "image",
+                &img.id,
+                json!({"alias": spec, "name": img.name, "architecture": img.architecture}),
+            ));
         }
         for r in earlier {
             if !referenced.iter().any(|x| x.address == r.address) {
@@ -754,20 +1013,28 @@ fn record(address: &str, kind: &str, id: &str, attributes: serde_json::Value) ->
 fn resolve_group(g: &GroupRef, sg_ids: &HashMap<String, String>) -> Result<String, CloudError> {
     match g {
         GroupRef::Id(id) => Ok(id.clone()),
-        GroupRef::Ours(name) => sg_ids
-            .get(name)
-            .cloned()
-            .ok_or_else(|| CloudError::new("resolve", Some("InvalidGroup.NotFound"), format!("security group sg/{name} does not exist yet"))),
+        GroupRef::Ours(name) => sg_ids.get(name).cloned().ok_or_else(|| {
+            CloudError::new(
+                "resolve",
+                Some("InvalidGroup.NotFound"),
+                format!("security group sg/{name} does not exist yet"),
+            )
+        }),
     }
 }
 
-fn resolve_rules(rules: &[Rule], sg_ids: &HashMap<String, String>) -> Result<Vec<Rule>, CloudError> {
+fn resolve_rules(
+    rules: &[Rule],
+    sg_ids: &HashMap<String, String>,
+) -> Result<Vec<Rule>, CloudError> {
     rules
         .iter()
         .map(|r| {
             Ok(Rule {
                 source: match &r.source {
-                    RuleSource::Group(g) => RuleSource::Group(GroupRef::Id(resolve_group(g, sg_ids)?)),
+                    RuleSource::Group(g) => {
+                        RuleSource::Group(GroupRef::Id(resolve_group(g, sg_ids)?))
+                    }
                     s => s.clone(),
                 },
                 ..r.clone()

@@ -31,12 +31,18 @@ impl JsonlAudit {
 
 impl AuditSink for JsonlAudit {
     fn record(&self, record: &AuditRecord) {
-        let Ok(mut guard) = self.file.lock() else { return };
+        let Ok(mut guard) = self.file.lock() else {
+            return;
+        };
         if guard.is_none() {
             if let Some(dir) = self.path.parent() {
                 let _ = std::fs::create_dir_all(dir);
             }
-            match OpenOptions::new().create(true).append(true).open(&self.path) {
+            match OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&self.path)
+            {
                 Ok(f) => *guard = Some(f),
                 Err(e) => {
                     tracing::warn!("cannot write audit log {}: {e}", self.path.display());

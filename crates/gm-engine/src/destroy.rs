@@ -46,7 +46,10 @@ impl DestroyPlan {
     pub fn to_text(&self) -> String {
         let mut out = String::new();
         for d in &self.items {
-            out.push_str(&format!("- destroy {} ({}): {}\n", d.address, d.aws_id, d.detail));
+            out.push_str(&format!(
+                "- destroy {} ({}): {}\n",
+                d.address, d.aws_id, d.detail
+            ));
         }
         out.push_str(&format!(
             "Destroy: {} resource(s) of deployment `{}` will be removed.\n",
@@ -87,14 +90,23 @@ impl Engine {
             .store()
             .resources(deployment)?
             .into_iter()
-            .filter(|r| r.kind == "instance" && r.status == "live" && r.provenance == Provenance::Created && !known.contains(&r.aws_id))
+            .filter(|r| {
+                r.kind == "instance"
+                    && r.status == "live"
+                    && r.provenance == Provenance::Created
+                    && !known.contains(&r.aws_id)
+            })
             .map(|r| r.aws_id)
             .collect();
         if !from_state.is_empty() {
             for mut i in self.cloud.describe_instances_by_id(&from_state).await? {
                 if i.state != "terminated" && i.state != "shutting-down" {
-                    i.tags.entry(TAG_MANAGED.into()).or_insert_with(|| "true".into());
-                    i.tags.entry(TAG_DEPLOYMENT.into()).or_insert_with(|| deployment.into());
+                    i.tags
+                        .entry(TAG_MANAGED.into())
+                        .or_insert_with(|| "true".into());
+                    i.tags
+                        .entry(TAG_DEPLOYMENT.into())
+                        .or_insert_with(|| deployment.into());
                     actual.instances.push(i);
                 }
             }
@@ -104,7 +116,11 @@ impl Engine {
 
     /// Removes what `plan` lists: one TerminateInstances for all instances, then kept volumes,
     /// then security groups; then reads AWS again to confirm.
-    pub async fn destroy(&self, plan: &DestroyPlan, progress: &dyn Progress) -> Result<DestroyReport, EngineError> {
+    pub async fn destroy(
+        &self,
+        plan: &DestroyPlan,
+        progress: &dyn Progress,
+    ) -> Result<DestroyReport, EngineError> {
         let started = Instant::now();
         let deployment = plan.deployment.as_str();
         let run = {
@@ -124,7 +140,11 @@ impl Engine {
         let outcome = match (&result, &after) {
             (Ok(()), Ok(a)) => {
                 report.remaining = leftovers(a, deployment);
-                if report.remaining.is_empty() { "ok" } else { "incomplete" }
+                if report.remaining.is_empty() {
+                    "ok"
+                } else {
+                    "incomplete"
+                }
             }
             _ => "failed",
         };
@@ -136,7 +156,12 @@ impl Engine {
                     .map(|s| gm_state::ResourceRecord {
                         address: s.clone(),
                         kind: "leftover".into(),
-                        aws_id: s.rsplit(' ').next().unwrap_or("").trim_matches(|c| c == '(' || c == ')').to_string(),
+                        aws_id: s
+                            .rsplit(' ')
+                            .next()
+                            .unwrap_or("")
+                            .trim_matches(|c| c == '(' || c == ')')
+                            .to_string(),
                         provenance: Provenance::Created,
                         status: "live".into(),
                         attributes: json!({}),
@@ -149,47 +174,116 @@ impl Engine {
             report.duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
             // The record stays until AWS confirms everything gone: a failed destroy is re-run,
             // never forgotten.
-            store.set_status(deployment, if outcome == "ok" { "destroyed" } else { "destroy-failed" })?;
-            store.finish_run(run, outcome, report.requests, &serde_json::to_value(&report).unwrap_or_default())?;
+            store.set_status(
+                deployment,
+                if outcome == "ok" {
+                    "destroyed"
+                } else {
+                    "destroy-failed"
+                },
+            )?;
+            store.finish_run(
+                run,
+                outcome,
+                report.requests,
+                &serde_json::to_value(&report).unwrap_or_default(),
+            )?;
         }
         result?;
         after?;
         Ok(report)
     }
 
-    async fn destroy_steps(&self, run: i64, plan: &DestroyPlan, progress: &dyn Progress, report: &mut DestroyReport) -> Result<(), EngineError> {
+    async fn destroy_steps(
+        &self,
+        run: i64,
+        plan: &DestroyPlan,
+        progress: &dyn Progress,
+        report: &mut DestroyReport,
+    ) -> Result<(), EngineError> {
         let instances: Vec<&Doomed> = plan.items.iter().filter(|d| d.kind == "instance").collect();
         if !instances.is_empty() {
             progress.phase("terminating instances", 1);
             let ids: Vec<String> = instances.iter().map(|d| d.aws_id.clone()).collect();
-            let step = self.store().step_intent(run, "instances", "terminate", &json!({"instances": ids}))?;
+            let step = self.store().step_intent(
+                run,
+                "instances",
+                "terminate",
+                &json!({"instances": ids}),
+            )?;
             let mut r = self.cloud.terminate_instances(&ids).await;
             if r.is_ok() {
-                r = self.cloud.wait_instances(&ids, WaitTarget::Terminated, self.opts.timeout).await.map(|_| ());
+                r = self
+                    .cloud
+                    .wait_instances(&ids, WaitTarget::Terminated, self.opts.timeout)
+                    .await
+                    .map(|_| ());
             }
-            self.store().step_result(step, if r.is_ok() { "ok" } else { "failed" }, &ids, r.as_ref().err().map(|e| e.short()).as_deref())?;
+            self.store().step_result(
+                step,
+                if r.is_ok() { "ok" } else { "failed" },
+                &ids,
+                r.as_ref().err().map(|e| e.short()).as_deref(),
+            )?;
             r?;
             for d in &instances {
-                report.destroyed.push(Done { address: d.address.clone(), aws_id: d.aws_id.clone(), what: "terminated".into() });
+                report.destroyed.push(Done {
+                    address: d.address.clone(),
+                    aws_id: d.aws_id.clone(),
+                    what: "terminated".into(),
+                });
             }
             progress.step("instances", "terminated");
         }
         // Volumes: what is ours and detached now (kept-on-termination ones, and any left over).
         let actual = self.refresh(&plan.deployment).await?;
-        for v in actual.volumes.iter().filter(|v| ours(&v.tags, &plan.deployment) && v.attachments.is_empty()) {
-            let address = v.tags.get(TAG_ID).cloned().unwrap_or_else(|| "volume/?".into());
-            let step = self.store().step_intent(run, &address, "delete-volume", &json!({"volume": v.id}))?;
+        for v in actual
+            .volumes
+            .iter()
+            .filter(|v| ours(&v.tags, &plan.deployment) && v.attachments.is_empty())
+        {
+            let address = v
+                .tags
+                .get(TAG_ID)
+                .cloned()
+                .unwrap_or_else(|| "volume/?".into());
+            let step = self.store().step_intent(
+                run,
+                &address,
+                "delete-volume",
+                &json!({"volume": v.id}),
+            )?;
             let r = self.cloud.delete_volume(&v.id).await;
-            self.store().step_result(step, if r.is_ok() { "ok" } else { "failed" }, &[v.id.clone()], r.as_ref().err().map(|e| e.short()).as_deref())?;
+            self.store().step_result(
+                step,
+                if r.is_ok() { "ok" } else { "failed" },
+                &[v.id.clone()],
+                r.as_ref().err().map(|e| e.short()).as_deref(),
+            )?;
             r?;
-            report.destroyed.push(Done { address, aws_id: v.id.clone(), what: format!("volume deleted ({} GiB {})", v.size, v.volume_type) });
+            report.destroyed.push(Done {
+                address,
+                aws_id: v.id.clone(),
+                what: format!("volume deleted ({} GiB {})", v.size, v.volume_type),
+            });
         }
         for d in plan.items.iter().filter(|d| d.kind == "security-group") {
-            let step = self.store().step_intent(run, &d.address, "delete", &json!({"group": d.aws_id}))?;
+            let step =
+                self.store()
+                    .step_intent(run, &d.address, "delete", &json!({"group": d.aws_id}))?;
             let r = self.delete_group_when_free(&d.aws_id).await;
-            self.store().step_result(step, if r.is_ok() { "ok" } else { "failed" }, &[d.aws_id.clone()], r.as_ref().err().map(|e| e.short()).as_deref())?;
+            self.store().step_result(
+                step,
+                if r.is_ok() { "ok" } else { "failed" },
+                &[d.aws_id.clone()],
+                r.as_ref().err().map(|e| e.short()).as_deref(),
+            )?;
             r?;
-            report.destroyed.push(Done { address: d.address.clone(), aws_id: d.aws_id.clone(), what: "security group deleted".into() });
+            report.destroyed.push(Done {
+                address: d.address.clone(),
+                aws_id: d.aws_id.clone(),
+                what: "security group deleted".into(),
+            });
         }
         Ok(())
     }
@@ -198,12 +292,24 @@ impl Engine {
 fn leftovers(a: &Actual, deployment: &str) -> Vec<String> {
     let mut out = Vec::new();
     for i in a.instances.iter().filter(|i| ours(&i.tags, deployment)) {
-        out.push(format!("{} ({})", i.logical_id().unwrap_or("instance/?"), i.id));
+        out.push(format!(
+            "{} ({})",
+            i.logical_id().unwrap_or("instance/?"),
+            i.id
+        ));
     }
     for v in a.volumes.iter().filter(|v| ours(&v.tags, deployment)) {
-        out.push(format!("{} ({})", v.tags.get(TAG_ID).map_or("volume/?", String::as_str), v.id));
+        out.push(format!(
+            "{} ({})",
+            v.tags.get(TAG_ID).map_or("volume/?", String::as_str),
+            v.id
+        ));
     }
-    for g in a.security_groups.iter().filter(|g| ours(&g.tags, deployment)) {
+    for g in a
+        .security_groups
+        .iter()
+        .filter(|g| ours(&g.tags, deployment))
+    {
         out.push(format!("{} ({})", g.logical_id().unwrap_or("sg/?"), g.id));
     }
     out
@@ -211,15 +317,26 @@ fn leftovers(a: &Actual, deployment: &str) -> Vec<String> {
 
 fn plan_from(deployment: &str, a: &Actual) -> DestroyPlan {
     let mut items = Vec::new();
-    let mut instances: Vec<_> = a.instances.iter().filter(|i| ours(&i.tags, deployment)).collect();
-    instances.sort_by(|x, y| natural(x.logical_id().unwrap_or("")).cmp(&natural(y.logical_id().unwrap_or(""))));
+    let mut instances: Vec<_> = a
+        .instances
+        .iter()
+        .filter(|i| ours(&i.tags, deployment))
+        .collect();
+    instances.sort_by(|x, y| {
+        natural(x.logical_id().unwrap_or("")).cmp(&natural(y.logical_id().unwrap_or("")))
+    });
     let mut with_instance: HashSet<&str> = HashSet::new();
     for i in &instances {
         items.push(Doomed {
             kind: "instance".into(),
             address: i.logical_id().unwrap_or("instance/?").to_string(),
             aws_id: i.id.clone(),
-            detail: format!("{} {}{}", i.instance_type, i.state, if i.spot { ", spot" } else { "" }),
+            detail: format!(
+                "{} {}{}",
+                i.instance_type,
+                i.state,
+                if i.spot { ", spot" } else { "" }
+            ),
         });
         for b in &i.block_devices {
             if b.delete_on_termination {
@@ -228,20 +345,34 @@ fn plan_from(deployment: &str, a: &Actual) -> DestroyPlan {
         }
     }
     for v in a.volumes.iter().filter(|v| ours(&v.tags, deployment)) {
-        let device = v.attachments.first().map_or("detached", |x| x.device.as_str());
+        let device = v
+            .attachments
+            .first()
+            .map_or("detached", |x| x.device.as_str());
         items.push(Doomed {
             kind: "volume".into(),
-            address: format!("{}:{device}", v.tags.get(TAG_ID).map_or("volume/?", String::as_str)),
+            address: format!(
+                "{}:{device}",
+                v.tags.get(TAG_ID).map_or("volume/?", String::as_str)
+            ),
             aws_id: v.id.clone(),
             detail: format!(
                 "{} GiB {}{}",
                 v.size,
                 v.volume_type,
-                if with_instance.contains(v.id.as_str()) { ", deleted with its instance" } else { ", deleted after its instance" }
+                if with_instance.contains(v.id.as_str()) {
+                    ", deleted with its instance"
+                } else {
+                    ", deleted after its instance"
+                }
             ),
         });
     }
-    for g in a.security_groups.iter().filter(|g| ours(&g.tags, deployment)) {
+    for g in a
+        .security_groups
+        .iter()
+        .filter(|g| ours(&g.tags, deployment))
+    {
         items.push(Doomed {
             kind: "security-group".into(),
             address: g.logical_id().unwrap_or("sg/?").to_string(),

@@ -67,7 +67,9 @@ pub fn parse_console(console: &str, tail: usize) -> UdStatus {
     };
     for line in console.lines() {
         // The console may prefix lines (timestamps, cloud-init); find the marker anywhere.
-        let Some(at) = line.find(MARKER) else { continue };
+        let Some(at) = line.find(MARKER) else {
+            continue;
+        };
         let rest = line[at + MARKER.len()..].trim_start();
         let (word, args) = rest.split_once(' ').unwrap_or((rest, ""));
         match word {
@@ -89,7 +91,12 @@ pub fn parse_console(console: &str, tail: usize) -> UdStatus {
                 if let Some(name) = field(args, "name") {
                     let rc = field(args, "rc").and_then(|v| v.parse().ok());
                     let state = if word == "step-ok" { "ok" } else { "failed" };
-                    match st.steps.iter_mut().rev().find(|s| s.name == name && s.state == "running") {
+                    match st
+                        .steps
+                        .iter_mut()
+                        .rev()
+                        .find(|s| s.name == name && s.state == "running")
+                    {
                         Some(s) => {
                             s.state = state.into();
                             s.rc = rc;
@@ -163,7 +170,10 @@ mod tests {
 
     #[test]
     fn started_without_exit_is_running() {
-        let s = parse_console("GEUSEMAKER-UD start ts=1\nGEUSEMAKER-UD step-start name=a\n", 5);
+        let s = parse_console(
+            "GEUSEMAKER-UD start ts=1\nGEUSEMAKER-UD step-start name=a\n",
+            5,
+        );
         assert_eq!(s.state, UdState::Running);
         assert_eq!(s.steps[0].state, "running");
     }

@@ -132,7 +132,10 @@ impl ApplyReport {
         ];
         for (name, list) in sections {
             for d in list {
-                out.push_str(&format!("{name:>9} {} ({}): {}\n", d.address, d.aws_id, d.what));
+                out.push_str(&format!(
+                    "{name:>9} {} ({}): {}\n",
+                    d.address, d.aws_id, d.what
+                ));
             }
         }
         if let Some(f) = &self.failure {
@@ -151,7 +154,10 @@ impl ApplyReport {
                     i.state,
                     i.instance_type,
                     i.market,
-                    i.public_ip.as_deref().or(i.private_ip.as_deref()).unwrap_or("-")
+                    i.public_ip
+                        .as_deref()
+                        .or(i.private_ip.as_deref())
+                        .unwrap_or("-")
                 ));
             }
         }

@@ -49,7 +49,13 @@ impl Engine {
             if c.kind == gm_plan::ChangeKind::Create {
                 missing.push(c.address.clone());
             } else {
-                drift.push(format!("{} {} {}: {}", c.kind.symbol(), c.kind.verb(), c.address, c.details.join("; ")));
+                drift.push(format!(
+                    "{} {} {}: {}",
+                    c.kind.symbol(),
+                    c.kind.verb(),
+                    c.address,
+                    c.details.join("; ")
+                ));
             }
         }
         drift.extend(plan.warnings.iter().cloned());
@@ -57,15 +63,25 @@ impl Engine {
         for v in &actual.volumes {
             other.push(format!(
                 "{} ({}): {} GiB {} {}",
-                v.tags.get(gm_plan::TAG_ID).map_or("volume/?", String::as_str),
+                v.tags
+                    .get(gm_plan::TAG_ID)
+                    .map_or("volume/?", String::as_str),
                 v.id,
                 v.size,
                 v.volume_type,
-                v.attachments.first().map_or_else(|| "detached".to_string(), |a| format!("on {} at {}", a.instance_id, a.device))
+                v.attachments.first().map_or_else(
+                    || "detached".to_string(),
+                    |a| format!("on {} at {}", a.instance_id, a.device)
+                )
             ));
         }
         for g in &actual.security_groups {
-            other.push(format!("{} ({}): {}", g.logical_id().unwrap_or("sg/?"), g.id, g.name));
+            other.push(format!(
+                "{} ({}): {}",
+                g.logical_id().unwrap_or("sg/?"),
+                g.id,
+                g.name
+            ));
         }
         Ok(StatusReport {
             deployment: desired.deployment.clone(),
@@ -73,7 +89,10 @@ impl Engine {
             in_sync: plan.is_empty(),
             instances: instance_summaries(&actual)
                 .into_iter()
-                .map(|i| InstanceStatus { instance: i, user_data: None })
+                .map(|i| InstanceStatus {
+                    instance: i,
+                    user_data: None,
+                })
                 .collect(),
             missing,
             drift,
@@ -83,7 +102,11 @@ impl Engine {
 
     /// User-data progress of every instance of a deployment, read from the EC2 console
     /// (one `GetConsoleOutput` per instance, concurrently).
-    pub async fn monitor(&self, deployment: &str, tail: usize) -> Result<Vec<InstanceStatus>, EngineError> {
+    pub async fn monitor(
+        &self,
+        deployment: &str,
+        tail: usize,
+    ) -> Result<Vec<InstanceStatus>, EngineError> {
         let actual = self.refresh(deployment).await?;
         let summaries = instance_summaries(&actual);
         let cloud = &self.cloud;
@@ -97,13 +120,26 @@ impl Engine {
                     .is_some_and(|d| d != "none");
                 async move {
                     let ud = if !has_ud {
-                        UdStatus { state: UdState::None, exit_code: None, steps: Vec::new(), log_tail: Vec::new() }
+                        UdStatus {
+                            state: UdState::None,
+                            exit_code: None,
+                            steps: Vec::new(),
+                            log_tail: Vec::new(),
+                        }
                     } else if s.state == "pending" {
-                        UdStatus { state: UdState::Pending, exit_code: None, steps: Vec::new(), log_tail: Vec::new() }
+                        UdStatus {
+                            state: UdState::Pending,
+                            exit_code: None,
+                            steps: Vec::new(),
+                            log_tail: Vec::new(),
+                        }
                     } else {
                         parse_console(&cloud.console_output(&s.id).await?, tail)
                     };
-                    Ok(InstanceStatus { instance: s, user_data: Some(ud) })
+                    Ok(InstanceStatus {
+                        instance: s,
+                        user_data: Some(ud),
+                    })
                 }
             })
             .buffered(self.opts.parallelism.max(1))

@@ -1,0 +1,126 @@
+//! `geusemaker apply`: show the plan, confirm, execute, report.
+
+use std::time::{Duration, Instant};
+
+use gm_engine::monitor::UdState;
+use gm_engine::{Engine, EngineError, EngineOptions};
+
+use crate::cli::ApplyArgs;
+use crate::context::{confirm, Ctx};
+use crate::error::{exit, CliError};
+use crate::progress::Bars;
+
+pub async fn run(ctx: &Ctx<'_>, a: &ApplyArgs) -> Result<u8, CliError> {
+    let (loaded, desired) = ctx.spec(&a.spec.file)?;
+    let opts = EngineOptions {
+        parallelism: a.parallelism.max(1),
+        timeout: Duration::from_secs(a.timeout),
+        wait: !a.no_wait,
+        keep_on_failure: a.keep_on_failure,
+    };
+    let engine = ctx.engine(&desired.deployment, Some(&loaded), opts).await?;
+    let (actual, plan) = engine.plan(&desired).await?;
+    if plan.is_empty() {
+        ctx.out.data(
+            &serde_json::json!({
+                "deployment": desired.deployment,
+                "changes": 0,
+                "requests": engine.cloud().requests().total(),
+                "warnings": plan.warnings,
+            }),
+            || plan.to_text(),
+        );
+        if a.wait_user_data {
+            return wait_user_data(ctx, &engine, &desired.deployment, a.timeout).await;
+        }
+        return Ok(exit::OK);
+    }
+    if !ctx.out.is_machine() && !ctx.out.quiet {
+        eprint!("{}", plan.to_text());
+    }
+    confirm("Apply these changes?", a.yes, None)?;
+    let bars = Bars::new(ctx.out.quiet, ctx.global.verbose > 0);
+    let result = engine
+        .apply(&desired, &actual, &plan, Some(&loaded.file), &bars)
+        .await;
+    bars.finish();
+    match result {
+        Ok(report) => {
+            ctx.out.data(&report, || report.to_text());
+            if a.wait_user_data {
+                return wait_user_data(ctx, &engine, &desired.deployment, a.timeout).await;
+            }
+            Ok(exit::OK)
+        }
+        Err(EngineError::Failed(report)) => {
+            ctx.out.data(&report, || report.to_text());
+            Err(EngineError::Failed(report).into())
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Polls user-data progress until every instance's script has finished.
+async fn wait_user_data(
+    ctx: &Ctx<'_>,
+    engine: &Engine,
+    deployment: &str,
+    timeout: u64,
+) -> Result<u8, CliError> {
+    let deadline = Instant::now() + Duration::from_secs(timeout);
+    let mut backoff = gm_cloud::Backoff::default();
+    ctx.out.say("Waiting for user data to finish…");
+    loop {
+        tokio::time::sleep(backoff.next_delay()).await;
+        let statuses = engine.monitor(deployment, 5).await?;
+        let failed: Vec<String> = statuses
+            .iter()
+            .filter(|s| {
+                s.user_data
+                    .as_ref()
+                    .is_some_and(|u| u.state == UdState::Failed)
+            })
+            .map(|s| {
+                format!(
+                    "{} ({}) exit {}",
+                    s.instance.address,
+                    s.instance.id,
+                    s.user_data.as_ref().and_then(|u| u.exit_code).unwrap_or(-1)
+                )
+            })
+            .collect();
+        if !failed.is_empty() {
+            return Err(CliError::new(
+                "GM-UD-001",
+                format!("user data failed on {}", failed.join(", ")),
+                exit::FAILED,
+            )
+            .hint("see the log with `geusemaker monitor -f SPEC`"));
+        }
+        if statuses
+            .iter()
+            .all(|s| s.user_data.as_ref().is_none_or(|u| u.state.is_final()))
+        {
+            ctx.out.say("User data finished on every instance.");
+            return Ok(exit::OK);
+        }
+        if Instant::now() >= deadline {
+            let waiting: Vec<&str> = statuses
+                .iter()
+                .filter(|s| s.user_data.as_ref().is_some_and(|u| !u.state.is_final()))
+                .map(|s| s.instance.address.as_str())
+                .collect();
+            return Err(CliError::new(
+                "GM-UD-002",
+                format!(
+                    "user data still not finished after {timeout} s on {}",
+                    waiting.join(", ")
+                ),
+                exit::FAILED,
+            )
+            .hint(
+                "raise --timeout, or check progress with `geusemaker monitor -f SPEC --follow`",
+            ));
+        }
+    }
+}

@@ -1,0 +1,124 @@
+//! `geusemaker destroy`: remove exactly what a deployment created.
+
+use std::time::Duration;
+
+use gm_engine::EngineOptions;
+
+use crate::cli::DestroyArgs;
+use crate::context::{confirm, Ctx};
+use crate::error::{exit, CliError};
+use crate::progress::Bars;
+
+pub async fn run(ctx: &Ctx<'_>, a: &DestroyArgs) -> Result<u8, CliError> {
+    let opts = EngineOptions {
+        timeout: Duration::from_secs(a.timeout),
+        ..EngineOptions::default()
+    };
+    let (name, loaded) = match (&a.name, &a.file) {
+        (_, Some(f)) => {
+            let (loaded, desired) = ctx.spec(f)?;
+            (desired.deployment, Some(loaded))
+        }
+        (Some(n), None) => (n.clone(), None),
+        (None, None) => {
+            return Err(CliError::new(
+                "GM-CLI-003",
+                "name a deployment or give its spec with -f",
+                exit::USAGE,
+            ))
+        }
+    };
+    let mut engine_region_hint = None;
+    if loaded.is_none() && ctx.global.region.is_none() {
+        // Without a spec, the state store knows where the deployment lives.
+        if let Some(d) = ctx.store()?.deployment(&name)? {
+            engine_region_hint = Some(d.region);
+        }
+    }
+    let engine = match engine_region_hint {
+        Some(region) => {
+            let global = crate::cli::Global {
+                region: Some(region),
+                profile: ctx.global.profile.clone(),
+                endpoint_url: ctx.global.endpoint_url.clone(),
+                state: ctx.global.state.clone(),
+                output: ctx.global.output,
+                quiet: ctx.global.quiet,
+                verbose: ctx.global.verbose,
+            };
+            let sub = Ctx {
+                global: &global,
+                out: ctx.out,
+            };
+            sub.engine(&name, None, opts).await?
+        }
+        None => ctx.engine(&name, loaded.as_ref(), opts).await?,
+    };
+    let plan = engine.destroy_plan(&name).await?;
+    if plan.is_empty() {
+        engine
+            .store()
+            .upsert_deployment(&name, engine.cloud().region(), None, "destroyed")?;
+        ctx.out.data(
+            &serde_json::json!({"deployment": name, "destroyed": [], "remaining": []}),
+            || {
+                format!(
+                    "Nothing to destroy: AWS has no resources of deployment `{name}` in {}.\n",
+                    engine.cloud().region()
+                )
+            },
+        );
+        return Ok(exit::OK);
+    }
+    if !ctx.out.is_machine() && !ctx.out.quiet {
+        eprint!("{}", plan.to_text());
+    }
+    confirm(
+        "Destroy these resources? This cannot be undone.",
+        a.yes,
+        Some(&name),
+    )?;
+    let bars = Bars::new(ctx.out.quiet, ctx.global.verbose > 0);
+    let report = engine.destroy(&plan, &bars).await;
+    bars.finish();
+    let report = report?;
+    ctx.out.data(&report, || {
+        let mut s = String::new();
+        for d in &report.destroyed {
+            s.push_str(&format!(
+                "destroyed {} ({}): {}\n",
+                d.address, d.aws_id, d.what
+            ));
+        }
+        for r in &report.remaining {
+            s.push_str(&format!("still there: {r}\n"));
+        }
+        s.push_str(&format!(
+            "\nDestroy {}: {} resource(s) removed in {:.1} s, {} AWS requests.\n",
+            if report.remaining.is_empty() {
+                "complete"
+            } else {
+                "incomplete"
+            },
+            report.destroyed.len(),
+            report.duration_ms as f64 / 1000.0,
+            report.requests
+        ));
+        s
+    });
+    if report.remaining.is_empty() {
+        Ok(exit::OK)
+    } else {
+        Err(CliError::new(
+            "GM-DESTROY-001",
+            format!(
+                "{} resource(s) still exist after destroy",
+                report.remaining.len()
+            ),
+            exit::FAILED,
+        )
+        .hint(
+            "run destroy again; the deployment stays recorded until AWS confirms everything gone",
+        ))
+    }
+}

@@ -1,0 +1,25 @@
+//! `geusemaker list`: deployments known to the state store.
+
+use crate::context::Ctx;
+use crate::error::{exit, CliError};
+
+pub fn run(ctx: &Ctx<'_>) -> Result<u8, CliError> {
+    let deployments = ctx.store()?.deployments()?;
+    ctx.out.data(&deployments, || {
+        if deployments.is_empty() {
+            return format!("No deployments in {}.\n", ctx.state_path().display());
+        }
+        let mut s = format!(
+            "{:<24} {:<14} {:<16} {:>9}  {}\n",
+            "NAME", "REGION", "STATUS", "RESOURCES", "UPDATED"
+        );
+        for d in &deployments {
+            s.push_str(&format!(
+                "{:<24} {:<14} {:<16} {:>9}  {}\n",
+                d.name, d.region, d.status, d.resources, d.updated_at
+            ));
+        }
+        s
+    });
+    Ok(exit::OK)
+}

@@ -1,0 +1,30 @@
+//! One file per command.
+
+mod apply;
+mod destroy;
+mod list;
+mod monitor;
+mod plan;
+mod schema;
+mod state;
+mod status;
+mod validate;
+
+use crate::cli::Command;
+use crate::context::Ctx;
+use crate::error::CliError;
+
+/// Runs a command; returns the exit code.
+pub async fn run(ctx: &Ctx<'_>, command: &Command) -> Result<u8, CliError> {
+    match command {
+        Command::Validate(a) => validate::run(ctx, a),
+        Command::Plan(a) => plan::run(ctx, a).await,
+        Command::Apply(a) => apply::run(ctx, a).await,
+        Command::Status(a) => status::run(ctx, a).await,
+        Command::Monitor(a) => monitor::run(ctx, a).await,
+        Command::Destroy(a) => destroy::run(ctx, a).await,
+        Command::List => list::run(ctx),
+        Command::Schema => schema::run(ctx),
+        Command::State(s) => state::run(ctx, s),
+    }
+}

@@ -1,0 +1,132 @@
+//! Turning global options into the parts commands use: spec, state store, AWS connection, engine.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use gm_cloud::{Cloud, CloudOptions};
+use gm_engine::{Engine, EngineOptions, JsonlAudit};
+use gm_plan::Desired;
+use gm_spec::LoadedSpec;
+use gm_state::Store;
+
+use crate::cli::Global;
+use crate::error::{exit, CliError};
+use crate::output::Out;
+
+/// What every command gets.
+pub struct Ctx<'a> {
+    /// Global options.
+    pub global: &'a Global,
+    /// Output settings.
+    pub out: Out,
+}
+
+impl Ctx<'_> {
+    /// The state database path: --state, GEUSEMAKER_STATE, or the user's data folder.
+    pub fn state_path(&self) -> PathBuf {
+        self.global.state.clone().unwrap_or_else(|| {
+            dirs::data_dir()
+                .unwrap_or_else(|| PathBuf::from("."))
+                .join("geusemaker")
+                .join("state.db")
+        })
+    }
+
+    /// The audit log, beside the state database.
+    pub fn audit_path(&self) -> PathBuf {
+        let state = self.state_path();
+        let stem = state
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or("state");
+        state.with_file_name(format!("{stem}.audit.jsonl"))
+    }
+
+    /// Opens the state store.
+    pub fn store(&self) -> Result<Store, CliError> {
+        Ok(Store::open(&self.state_path())?)
+    }
+
+    /// Loads and validates a spec, and derives what it wants.
+    pub fn spec(&self, path: &Path) -> Result<(LoadedSpec, Desired), CliError> {
+        let loaded = gm_spec::load(path)?;
+        let desired = gm_plan::desire(&loaded);
+        Ok((loaded, desired))
+    }
+
+    /// Connects to AWS. Region: flag, AWS_REGION, the spec, then us-east-1. Profile: flag, the
+    /// spec, then the SDK's default chain.
+    pub async fn cloud(&self, spec: Option<&LoadedSpec>) -> Cloud {
+        let env_region = ["AWS_REGION", "AWS_DEFAULT_REGION"]
+            .iter()
+            .find_map(|k| std::env::var(k).ok().filter(|v| !v.is_empty()));
+        let opts = CloudOptions {
+            region: self
+                .global
+                .region
+                .clone()
+                .or(env_region)
+                .or_else(|| spec.and_then(|s| s.spec.region.clone())),
+            profile: self
+                .global
+                .profile
+                .clone()
+                .or_else(|| spec.and_then(|s| s.spec.profile.clone())),
+            endpoint_url: self.global.endpoint_url.clone(),
+            max_attempts: None,
+        };
+        Cloud::connect(&opts).await
+    }
+
+    /// An engine for `deployment`, recording mutating calls in the audit log.
+    pub async fn engine(
+        &self,
+        deployment: &str,
+        spec: Option<&LoadedSpec>,
+        opts: EngineOptions,
+    ) -> Result<Engine, CliError> {
+        let store = self.store()?;
+        let cloud = self
+            .cloud(spec)
+            .await
+            .with_audit(deployment, Arc::new(JsonlAudit::new(&self.audit_path())));
+        Ok(Engine::new(cloud, store, opts))
+    }
+}
+
+/// Asks before a change. With `token`, the user must type it (e.g. the deployment name).
+pub fn confirm(question: &str, yes: bool, token: Option<&str>) -> Result<(), CliError> {
+    if yes {
+        return Ok(());
+    }
+    if !std::io::stdin().is_terminal() {
+        return Err(CliError::new(
+            "GM-CLI-001",
+            "refusing to make changes without confirmation: stdin is not a terminal",
+            exit::USAGE,
+        )
+        .hint("review the plan, then run again with --yes"));
+    }
+    match token {
+        Some(t) => eprint!("{question}\n  Type `{t}` to confirm: "),
+        None => eprint!("{question} [y/N] "),
+    }
+    let _ = std::io::stderr().flush();
+    let mut line = String::new();
+    let _ = std::io::stdin().lock().read_line(&mut line);
+    let answer = line.trim();
+    let ok = match token {
+        Some(t) => answer == t,
+        None => matches!(answer, "y" | "Y" | "yes" | "YES" | "Yes"),
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(CliError::new(
+            "GM-CLI-002",
+            "aborted; nothing was changed",
+            exit::ABORTED,
+        ))
+    }
+}
