@@ -32,6 +32,9 @@ pub struct CliError {
     /// Exit code.
     #[serde(skip)]
     pub exit: u8,
+    /// True when stdout already carries the machine-readable result (with the failure in it).
+    #[serde(skip)]
+    pub reported: bool,
 }
 
 impl CliError {
@@ -42,6 +45,7 @@ impl CliError {
             message: message.into(),
             hint: None,
             exit,
+            reported: false,
         }
     }
 

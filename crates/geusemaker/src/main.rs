@@ -43,7 +43,7 @@ fn main() -> ExitCode {
             if let Some(h) = &e.hint {
                 eprintln!("  hint: {h}");
             }
-            if out.is_machine() {
+            if out.is_machine() && !e.reported {
                 out.data(&serde_json::json!({ "error": e }), String::new);
             }
             e.exit_code()

@@ -178,6 +178,7 @@ fn instance(i: &Instance) -> ActualInstance {
                 })
             })
             .collect(),
+        recorded: false,
     }
 }
 

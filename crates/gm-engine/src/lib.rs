@@ -111,7 +111,18 @@ impl Engine {
 
     /// What AWS has for a deployment, found by tag.
     pub async fn refresh(&self, deployment: &str) -> Result<Actual, EngineError> {
-        Ok(self.cloud.describe_deployment(deployment).await?)
+        let mut actual = self.cloud.describe_deployment(deployment).await?;
+        let recorded: std::collections::HashSet<String> = self
+            .store()
+            .resources(deployment)?
+            .into_iter()
+            .filter(|r| r.kind == "instance" && r.status == "live")
+            .map(|r| r.aws_id)
+            .collect();
+        for i in &mut actual.instances {
+            i.recorded = recorded.contains(&i.id);
+        }
+        Ok(actual)
     }
 
     /// Reads AWS and diffs it against `desired`.

@@ -50,6 +50,9 @@ pub struct ActualInstance {
     pub root_device_name: Option<String>,
     /// EBS mappings.
     pub block_devices: Vec<BlockDevice>,
+    /// True when the state store recorded this instance as the one at its address (a tie-break
+    /// when copies launched in the same second).
+    pub recorded: bool,
 }
 
 impl ActualInstance {

@@ -372,7 +372,9 @@ pub fn diff(desired: &Desired, actual: &Actual) -> Plan {
             .push(i);
     }
     for list in by_id.values_mut() {
-        list.sort_by(|a, b| (&a.launch_time, &a.id).cmp(&(&b.launch_time, &b.id)));
+        list.sort_by(|a, b| {
+            (&a.launch_time, !a.recorded, &a.id).cmp(&(&b.launch_time, !b.recorded, &b.id))
+        });
     }
     let volumes_of: HashMap<&str, Vec<(&ActualVolume, String)>> = {
         let mut m: HashMap<&str, Vec<(&ActualVolume, String)>> = HashMap::new();

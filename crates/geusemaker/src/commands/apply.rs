@@ -54,7 +54,9 @@ pub async fn run(ctx: &Ctx<'_>, a: &ApplyArgs) -> Result<u8, CliError> {
         }
         Err(EngineError::Failed(report)) => {
             ctx.out.data(&report, || report.to_text());
-            Err(EngineError::Failed(report).into())
+            let mut e: CliError = EngineError::Failed(report).into();
+            e.reported = true;
+            Err(e)
         }
         Err(e) => Err(e.into()),
     }
