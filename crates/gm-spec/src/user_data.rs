@@ -4,6 +4,7 @@
 //! Markers are single lines starting with `GEUSEMAKER-UD `:
 //! `start`, `step-start name=…`, `step-ok name=…`, `step-fail name=… rc=…`, `log …`, `exit rc=…`.
 //! Scripts may call `gm_step NAME CMD…` to report named steps; it is exported into their shell.
+//! A step runs in a subshell (so `set -e` works inside it): variables it sets stay there.
 
 use sha2::{Digest, Sha256};
 
@@ -29,14 +30,22 @@ pub fn wrap(script: &str) -> String {
     };
     format!(
         r#"#!/bin/bash
+# shellcheck disable=SC2329  # gm_step and gm_console are exported for the user's script
 # GeuseMaker user-data wrapper: runs the script below and reports progress on the console.
-gm_console() {{ printf '{MARKER} %s\n' "$*" > /dev/console 2>/dev/null || true; }}
+gm_console() {{ printf '{MARKER} %s\n' "$*" >> /dev/console 2>/dev/null || true; }}
+# A step runs in the background and is waited for, so `set -e` inside it still stops it at
+# the first failing command (it would be ignored in an `if` or `||` context).
 gm_step() {{
-  local name="$1"; shift
+  local name="$1" rc=0
+  shift
   gm_console "step-start name=$name"
-  if "$@"; then gm_console "step-ok name=$name"; return 0; fi
-  local rc=$?
-  gm_console "step-fail name=$name rc=$rc"
+  "$@" &
+  wait "$!" || rc=$?
+  if [ "$rc" -eq 0 ]; then
+    gm_console "step-ok name=$name"
+  else
+    gm_console "step-fail name=$name rc=$rc"
+  fi
   return "$rc"
 }}
 export -f gm_console gm_step

