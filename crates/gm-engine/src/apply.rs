@@ -30,6 +30,17 @@ use crate::{ApplyReport, Engine, EngineError, Progress};
 /// A step failure: the address being worked on and the AWS error.
 type StepError = (String, CloudError);
 
+/// One finished launch: address, the instance it replaces, its journal step, and the outcome.
+type Launched = (
+    String,
+    Option<String>,
+    i64,
+    Result<LaunchOutcome, CloudError>,
+);
+
+/// Resources (address, id) grouped by the tag change they share.
+type TagBatches<K> = BTreeMap<K, Vec<(String, String)>>;
+
 /// What one apply has done so far, for the report and for undo.
 struct Run<'a> {
     id: i64,
@@ -270,7 +281,7 @@ impl Engine {
                 json!({"rules": rules.len()}),
             )?;
             let r = self.cloud.authorize_ingress(id, &rules).await;
-            self.result(step, &[id.clone()], &r);
+            self.result(step, std::slice::from_ref(id), &r);
             r.map_err(|e| (sg.id.clone(), e))?;
         }
         Ok(())
@@ -297,7 +308,7 @@ impl Engine {
             if r.is_ok() {
                 r = self.cloud.revoke_ingress(sg_id, remove).await;
             }
-            self.result(step, &[sg_id.clone()], &r);
+            self.result(step, std::slice::from_ref(sg_id), &r);
             r.map_err(|e| (c.address.clone(), e))?;
             run.report.updated.push(Done {
                 address: c.address.clone(),
@@ -354,12 +365,7 @@ impl Engine {
         run.progress.phase("launching instances", jobs.len() as u64);
         let cloud = &self.cloud;
         let progress = run.progress;
-        let results: Vec<(
-            String,
-            Option<String>,
-            i64,
-            Result<LaunchOutcome, CloudError>,
-        )> = stream::iter(jobs)
+        let results: Vec<Launched> = stream::iter(jobs)
             .map(|(address, old, step, req)| async move {
                 let r = cloud.launch(&req).await;
                 progress.step(&address, if r.is_ok() { "launched" } else { "failed" });
@@ -511,8 +517,8 @@ impl Engine {
     ) -> Result<(), StepError> {
         // Tags: one CreateTags per distinct tag set and one DeleteTags per distinct key set,
         // whatever the number of resources.
-        let mut adds: BTreeMap<Vec<(String, String)>, Vec<(String, String)>> = BTreeMap::new();
-        let mut removes: BTreeMap<Vec<String>, Vec<(String, String)>> = BTreeMap::new();
+        let mut adds: TagBatches<Vec<(String, String)>> = BTreeMap::new();
+        let mut removes: TagBatches<Vec<String>> = BTreeMap::new();
         for c in &plan.changes {
             if let Action::Tag {
                 resource_ids,
@@ -586,7 +592,7 @@ impl Engine {
                         serde_json::to_value(change).unwrap_or_default(),
                     )?;
                     let r = self.cloud.modify_volume(volume_id, change).await;
-                    self.result(step, &[volume_id.clone()], &r);
+                    self.result(step, std::slice::from_ref(volume_id), &r);
                     r.map_err(|e| (c.address.clone(), e))?;
                     run.report.updated.push(Done {
                         address: c.address.clone(),
@@ -606,7 +612,7 @@ impl Engine {
                     let step =
                         self.intent(run, &c.address, "modify-groups", json!({"groups": ids}))?;
                     let r = self.cloud.modify_instance_groups(instance_id, &ids).await;
-                    self.result(step, &[instance_id.clone()], &r);
+                    self.result(step, std::slice::from_ref(instance_id), &r);
                     r.map_err(|e| (c.address.clone(), e))?;
                     run.report.updated.push(Done {
                         address: c.address.clone(),
@@ -734,7 +740,7 @@ impl Engine {
         for (address, id) in &groups {
             let step = self.intent(run, address, "delete", json!({"group": id}))?;
             let r = self.delete_group_when_free(id).await;
-            self.result(step, &[id.clone()], &r);
+            self.result(step, std::slice::from_ref(id), &r);
             r.map_err(|e| (address.clone(), e))?;
             run.report.destroyed.push(Done {
                 address: address.clone(),
@@ -797,7 +803,7 @@ impl Engine {
                     serde_json::to_value(change).unwrap_or_default(),
                 )?;
                 let r = self.cloud.modify_volume(volume_id, change).await;
-                self.result(step, &[volume_id.clone()], &r);
+                self.result(step, std::slice::from_ref(volume_id), &r);
                 r.map_err(|e| (c.address.clone(), e))?;
                 run.progress.note(&format!(
                     "{}: set {} after launch",

@@ -257,7 +257,7 @@ impl Engine {
             self.store().step_result(
                 step,
                 if r.is_ok() { "ok" } else { "failed" },
-                &[v.id.clone()],
+                std::slice::from_ref(&v.id),
                 r.as_ref().err().map(|e| e.short()).as_deref(),
             )?;
             r?;
@@ -275,7 +275,7 @@ impl Engine {
             self.store().step_result(
                 step,
                 if r.is_ok() { "ok" } else { "failed" },
-                &[d.aws_id.clone()],
+                std::slice::from_ref(&d.aws_id),
                 r.as_ref().err().map(|e| e.short()).as_deref(),
             )?;
             r?;

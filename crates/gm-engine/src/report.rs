@@ -206,7 +206,7 @@ pub fn instance_summaries(actual: &Actual) -> Vec<InstanceSummary> {
             public_ip: i.public_ip.clone(),
         })
         .collect();
-    v.sort_by(|a, b| natural(&a.address).cmp(&natural(&b.address)));
+    v.sort_by_key(|a| natural(&a.address));
     v
 }
 

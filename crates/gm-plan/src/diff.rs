@@ -631,7 +631,9 @@ fn volume_changes(
         let key = device_key(dev);
         volumes.iter().find(|(_, k)| *k == key).map(|(v, _)| *v)
     };
-    let mut wants: Vec<(String, Option<u32>, VolumeType, Option<u32>, Option<u32>)> = Vec::new();
+    /// A volume as the spec wants it: device, size, type, IOPS, throughput.
+    type Want = (String, Option<u32>, VolumeType, Option<u32>, Option<u32>);
+    let mut wants: Vec<Want> = Vec::new();
     if let (Some(r), Some(root)) = (&d.root_volume, &a.root_device_name) {
         wants.push((root.clone(), r.size, r.volume_type, r.iops, r.throughput));
     }
