@@ -30,6 +30,15 @@ impl Cloud {
         })
     }
 
+    /// Only the volumes of a deployment (one paginated describe).
+    pub async fn describe_deployment_volumes(
+        &self,
+        deployment: &str,
+    ) -> Result<Vec<ActualVolume>, CloudError> {
+        self.describe_volumes(&format!("tag:{TAG_DEPLOYMENT}"), deployment)
+            .await
+    }
+
     /// Instances matching `filters`, all pages.
     pub(crate) async fn describe_instances(
         &self,

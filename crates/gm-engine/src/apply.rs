@@ -53,6 +53,8 @@ struct Run<'a> {
     pre_existing: HashSet<String>,
     images: HashMap<String, ImageInfo>,
     past_no_return: bool,
+    /// What AWS reported after the last change, when nothing changed since (saves a re-read).
+    final_actual: Option<Actual>,
 }
 
 impl Engine {
@@ -94,6 +96,7 @@ impl Engine {
                 .collect(),
             images: HashMap::new(),
             past_no_return: false,
+            final_actual: None,
         };
         let result = self.execute(&mut run, desired, actual, plan).await;
         if let Err((address, err)) = result {
@@ -110,7 +113,11 @@ impl Engine {
                 run.report.outcome = Outcome::RolledBack;
             }
         }
-        let final_actual = match self.cloud.describe_deployment(deployment).await {
+        let final_actual = match run.final_actual.take() {
+            Some(a) => Ok(a),
+            None => self.cloud.describe_deployment(deployment).await,
+        };
+        let final_actual = match final_actual {
             Ok(a) => Some(a),
             Err(e) => {
                 progress.note(&format!(
@@ -769,7 +776,10 @@ impl Engine {
     /// Reads back what was made and fixes what the launch could not set (an emulator that
     /// ignores IOPS in block-device mappings, say): volume settings only, never a relaunch.
     async fn converge(&self, run: &mut Run<'_>, desired: &Desired) -> Result<(), StepError> {
-        if run.created_instances.is_empty() {
+        if run.created_instances.is_empty()
+            && run.report.updated.is_empty()
+            && run.report.destroyed.is_empty()
+        {
             return Ok(());
         }
         let created: HashSet<&str> = run
@@ -794,6 +804,11 @@ impl Engine {
                         .is_some_and(|g| created.contains(format!("instance/{g}").as_str()))
             })
             .collect();
+        if fixes.is_empty() {
+            // Nothing to fix: this read is the final state.
+            run.final_actual = Some(actual);
+            return Ok(());
+        }
         for c in fixes {
             if let Action::ModifyVolume { volume_id, change } = &c.action {
                 let step = self.intent(

@@ -236,9 +236,11 @@ impl Engine {
             progress.step("instances", "terminated");
         }
         // Volumes: what is ours and detached now (kept-on-termination ones, and any left over).
-        let actual = self.refresh(&plan.deployment).await?;
-        for v in actual
-            .volumes
+        let volumes = self
+            .cloud
+            .describe_deployment_volumes(&plan.deployment)
+            .await?;
+        for v in volumes
             .iter()
             .filter(|v| ours(&v.tags, &plan.deployment) && v.attachments.is_empty())
         {
