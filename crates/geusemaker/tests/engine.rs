@@ -610,3 +610,76 @@ fn state_records_runs_steps_and_provenance() {
         3
     );
 }
+
+#[test]
+fn throttling_and_server_errors_are_retried_until_apply_converges() {
+    let proxy = Proxy::start(vec![
+        Fault {
+            action: "RunInstances",
+            body_contains: None,
+            after: 0,
+            times: 2,
+            code: "RequestLimitExceeded",
+            status: 503,
+        },
+        Fault {
+            action: "DescribeInstances",
+            body_contains: None,
+            after: 0,
+            times: 1,
+            code: "InternalError",
+            status: 500,
+        },
+    ]);
+    let env = Env::via(&proxy);
+    let d = name("throttle");
+    let path = env.spec(&format!("version: 1\ndeployment: {d}\ninstances:\n  - {{name: a, count: 2, type: t3.micro, ami: al2023}}\n"));
+    let report = apply(&env, &path);
+    assert_eq!(report["outcome"], "ok", "{report:#}");
+    assert_eq!(
+        live_instances(&d).len(),
+        2,
+        "exactly the spec, no duplicates from retries"
+    );
+    // Two launches answered with throttling were sent again.
+    assert_eq!(proxy.count("RunInstances"), 4);
+}
+
+#[test]
+fn wait_user_data_gives_up_at_the_timeout_with_a_hint() {
+    let env = Env::new();
+    let d = name("udwait");
+    let path = env.spec(&format!("version: 1\ndeployment: {d}\ninstances:\n  - {{name: a, type: t3.micro, ami: al2023, user_data: {{inline: \"echo hi\"}}}}\n"));
+    // moto's console never shows the wrapper's markers, so the script never "finishes" there.
+    let out = env.gm(&[
+        "apply",
+        "-f",
+        path.to_str().unwrap(),
+        "--yes",
+        "--wait-user-data",
+        "--timeout",
+        "1",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("user data still not finished after 1 s on instance/a/0"),
+        "{err}"
+    );
+    assert!(err.contains("hint:"), "{err}");
+}
+
+#[test]
+fn yaml_output_is_one_document() {
+    let env = Env::new();
+    let d = name("yaml");
+    let path = env.spec(&format!(
+        "version: 1\ndeployment: {d}\ninstances:\n  - {{name: a, type: t3.micro, ami: al2023}}\n"
+    ));
+    let out = env.gm(&["plan", "-f", path.to_str().unwrap(), "-o", "yaml"]);
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.starts_with("---"), "{text}");
+    assert!(text.contains("address: instance/a/0"), "{text}");
+    assert_eq!(text.matches("---").count(), 1, "{text}");
+}
