@@ -44,9 +44,11 @@ class Moto:
             stderr=open(self.log, "w"),
             text=True,
         )
-        line = self.proc.stdout.readline()
-        if not line.startswith("ready"):
-            raise SystemExit(f"moto did not start: {line!r}")
+        line = ""
+        while line is not None and not line.startswith("ready"):
+            line = self.proc.stdout.readline()
+            if not line:
+                raise SystemExit("moto did not start (is moto[server] installed?)")
         self.url = f"http://127.0.0.1:{self.port}"
 
     def requests(self) -> int:
