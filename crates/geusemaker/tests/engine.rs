@@ -683,3 +683,49 @@ fn yaml_output_is_one_document() {
     assert!(text.contains("address: instance/a/0"), "{text}");
     assert_eq!(text.matches("---").count(), 1, "{text}");
 }
+
+#[test]
+fn a_profile_from_the_spec_or_the_flag_supplies_credentials() {
+    let env = Env::new();
+    let aws = env.dir.path().join(".aws");
+    std::fs::create_dir_all(&aws).unwrap();
+    std::fs::write(
+        aws.join("credentials"),
+        "[dev]\naws_access_key_id = from-profile\naws_secret_access_key = from-profile\n",
+    )
+    .unwrap();
+    std::fs::write(aws.join("config"), "[profile dev]\nregion = us-east-1\n").unwrap();
+    let d = name("profile");
+    let body =
+        format!("deployment: {d}\ninstances:\n  - {{name: a, type: t3.micro, ami: al2023}}\n");
+    // No keys in the environment and no profile: the SDK's chain finds nothing.
+    let bare = env.spec(&format!("version: 1\n{body}"));
+    let out = env.gm_without_keys(&["plan", "-f", bare.to_str().unwrap()]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("credentials"), "{err}");
+    assert!(err.contains("hint:"), "{err}");
+    // --profile names the profile.
+    let out = env.gm_without_keys(&["plan", "-f", bare.to_str().unwrap(), "--profile", "dev"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // So does `profile:` in the spec.
+    let with_profile = env.spec(&format!("version: 1\nprofile: dev\n{body}"));
+    let out = env.gm_without_keys(&["apply", "-f", with_profile.to_str().unwrap(), "--yes"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(live_instances(&d).len(), 1);
+}

@@ -84,7 +84,11 @@ impl Engine {
                 chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0)
             ),
             progress,
-            report: ApplyReport::new(deployment),
+            report: ApplyReport {
+                changes: plan.changes.len(),
+                warnings: plan.warnings.clone(),
+                ..ApplyReport::new(deployment)
+            },
             created_instances: Vec::new(),
             created_sgs: Vec::new(),
             attempted: HashSet::new(),

@@ -151,20 +151,16 @@ impl Engine {
         {
             let mut store = self.store();
             if let Ok(a) = &after {
-                let live: Vec<_> = leftovers(a, deployment)
+                let live: Vec<_> = plan_from(deployment, a)
+                    .items
                     .into_iter()
-                    .map(|s| gm_state::ResourceRecord {
-                        address: s.clone(),
-                        kind: "leftover".into(),
-                        aws_id: s
-                            .rsplit(' ')
-                            .next()
-                            .unwrap_or("")
-                            .trim_matches(|c| c == '(' || c == ')')
-                            .to_string(),
+                    .map(|d| gm_state::ResourceRecord {
+                        address: d.address,
+                        kind: d.kind,
+                        aws_id: d.aws_id,
                         provenance: Provenance::Created,
                         status: "live".into(),
-                        attributes: json!({}),
+                        attributes: json!({ "detail": d.detail }),
                         updated_at: String::new(),
                     })
                     .collect();
@@ -291,30 +287,13 @@ impl Engine {
     }
 }
 
+/// What AWS still reports of a deployment, as `address (id)`.
 fn leftovers(a: &Actual, deployment: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    for i in a.instances.iter().filter(|i| ours(&i.tags, deployment)) {
-        out.push(format!(
-            "{} ({})",
-            i.logical_id().unwrap_or("instance/?"),
-            i.id
-        ));
-    }
-    for v in a.volumes.iter().filter(|v| ours(&v.tags, deployment)) {
-        out.push(format!(
-            "{} ({})",
-            v.tags.get(TAG_ID).map_or("volume/?", String::as_str),
-            v.id
-        ));
-    }
-    for g in a
-        .security_groups
+    plan_from(deployment, a)
+        .items
         .iter()
-        .filter(|g| ours(&g.tags, deployment))
-    {
-        out.push(format!("{} ({})", g.logical_id().unwrap_or("sg/?"), g.id));
-    }
-    out
+        .map(|d| format!("{} ({})", d.address, d.aws_id))
+        .collect()
 }
 
 fn plan_from(deployment: &str, a: &Actual) -> DestroyPlan {

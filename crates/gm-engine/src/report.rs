@@ -71,6 +71,10 @@ pub struct ApplyReport {
     pub deployment: String,
     /// How it ended.
     pub outcome: Outcome,
+    /// Changes in the plan that was applied (0: AWS already matched the spec).
+    pub changes: usize,
+    /// Things the plan warned about.
+    pub warnings: Vec<String>,
     /// Resources created.
     pub created: Vec<Done>,
     /// Resources changed in place.
@@ -98,6 +102,8 @@ impl ApplyReport {
         ApplyReport {
             deployment: deployment.to_string(),
             outcome: Outcome::Ok,
+            changes: 0,
+            warnings: Vec::new(),
             created: Vec::new(),
             updated: Vec::new(),
             replaced: Vec::new(),
@@ -109,6 +115,21 @@ impl ApplyReport {
             requests_by_operation: BTreeMap::new(),
             duration_ms: 0,
         }
+    }
+
+    /// The report of an apply that found nothing to do.
+    pub fn unchanged(
+        deployment: &str,
+        actual: &Actual,
+        plan: &gm_plan::Plan,
+        requests: &gm_cloud::RequestCounter,
+    ) -> ApplyReport {
+        let mut r = ApplyReport::new(deployment);
+        r.warnings = plan.warnings.clone();
+        r.instances = instance_summaries(actual);
+        r.requests = requests.total();
+        r.requests_by_operation = requests.by_operation();
+        r
     }
 
     /// Mutating calls are what changed; reads are everything else.

@@ -62,16 +62,19 @@ impl Engine {
         let mut other = Vec::new();
         for v in &actual.volumes {
             other.push(format!(
-                "{} ({}): {} GiB {} {}",
+                "{}:{} ({}): {} GiB {} {}",
                 v.tags
                     .get(gm_plan::TAG_ID)
                     .map_or("volume/?", String::as_str),
+                v.attachments
+                    .first()
+                    .map_or("detached", |a| a.device.as_str()),
                 v.id,
                 v.size,
                 v.volume_type,
                 v.attachments.first().map_or_else(
                     || "detached".to_string(),
-                    |a| format!("on {} at {}", a.instance_id, a.device)
+                    |a| format!("on {}", a.instance_id)
                 )
             ));
         }

@@ -3,7 +3,7 @@
 use std::time::{Duration, Instant};
 
 use gm_engine::monitor::UdState;
-use gm_engine::{Engine, EngineError, EngineOptions};
+use gm_engine::{ApplyReport, Engine, EngineError, EngineOptions};
 
 use crate::cli::ApplyArgs;
 use crate::context::{confirm, Ctx};
@@ -21,15 +21,13 @@ pub async fn run(ctx: &Ctx<'_>, a: &ApplyArgs) -> Result<u8, CliError> {
     let engine = ctx.engine(&desired.deployment, Some(&loaded), opts).await?;
     let (actual, plan) = engine.plan(&desired).await?;
     if plan.is_empty() {
-        ctx.out.data(
-            &serde_json::json!({
-                "deployment": desired.deployment,
-                "changes": 0,
-                "requests": engine.cloud().requests().total(),
-                "warnings": plan.warnings,
-            }),
-            || plan.to_text(),
+        let report = ApplyReport::unchanged(
+            &desired.deployment,
+            &actual,
+            &plan,
+            engine.cloud().requests(),
         );
+        ctx.out.data(&report, || plan.to_text());
         if a.wait_user_data {
             return wait_user_data(ctx, &engine, &desired.deployment, a.timeout).await;
         }

@@ -117,20 +117,30 @@ impl Env {
 
     /// Runs geusemaker with this test's endpoint, credentials and state; stdin is empty.
     pub fn gm(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_geusemaker"))
-            .args(args)
+        self.run(args, true)
+    }
+
+    /// Runs geusemaker with no credentials in the environment (HOME is the test's folder).
+    pub fn gm_without_keys(&self, args: &[&str]) -> Output {
+        self.run(args, false)
+    }
+
+    fn run(&self, args: &[&str], keys: bool) -> Output {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_geusemaker"));
+        cmd.args(args)
             .current_dir(self.dir.path())
             .env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
             .env("HOME", self.dir.path())
-            .env("AWS_ACCESS_KEY_ID", "testing")
-            .env("AWS_SECRET_ACCESS_KEY", "testing")
             .env("AWS_ENDPOINT_URL", &self.endpoint)
             .env("AWS_EC2_METADATA_DISABLED", "true")
             .env("GEUSEMAKER_STATE", self.state())
-            .stdin(Stdio::null())
-            .output()
-            .expect("run geusemaker")
+            .stdin(Stdio::null());
+        if keys {
+            cmd.env("AWS_ACCESS_KEY_ID", "testing")
+                .env("AWS_SECRET_ACCESS_KEY", "testing");
+        }
+        cmd.output().expect("run geusemaker")
     }
 
     /// Runs and parses stdout as JSON, asserting the exit code.
