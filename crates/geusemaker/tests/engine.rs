@@ -515,11 +515,17 @@ fn plan_detailed_exitcode_reports_changes() {
         "version: 1\ndeployment: {d}\ninstances:\n  - {{name: a, type: t3.micro, ami: al2023}}\n"
     ));
     let p = path.to_str().unwrap();
-    assert_eq!(
-        env.gm(&["plan", "-f", p, "--detailed-exitcode"])
-            .status
-            .code(),
-        Some(3)
+    let out = env.gm(&["plan", "-f", p, "--detailed-exitcode"]);
+    assert_eq!(out.status.code(), Some(3));
+    // The plan is priced from the dated catalog: t3.micro + its public IPv4 + an 8 GiB gp3 root.
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("Cost: $0.0000/h → $0.0163/h"), "{text}");
+    assert!(text.contains("[catalog 2025-01-15]"), "{text}");
+    let plan = env.gm_json(&["plan", "-f", p], 0);
+    let after = plan["cost"]["hourly_after"].as_f64().unwrap();
+    assert!(
+        (after - (0.0104 + 0.005 + 8.0 * 0.08 / 730.0)).abs() < 1e-9,
+        "{after}"
     );
     apply(&env, &path);
     assert_eq!(

@@ -6,6 +6,7 @@
 
 mod apply;
 mod audit;
+pub mod cost;
 mod destroy;
 pub mod monitor;
 mod report;

@@ -34,7 +34,8 @@ pub async fn run(ctx: &Ctx<'_>, a: &ApplyArgs) -> Result<u8, CliError> {
         return Ok(exit::OK);
     }
     if !ctx.out.is_machine() && !ctx.out.quiet {
-        eprint!("{}", plan.to_text());
+        let cost = gm_engine::cost::cost_delta(engine.cloud().region(), &desired, &actual);
+        eprint!("{}{}", plan.to_text(), cost.to_text());
     }
     confirm("Apply these changes?", a.yes, None)?;
     let bars = Bars::new(ctx.out.quiet, ctx.global.verbose > 0);

@@ -11,8 +11,21 @@ pub async fn run(ctx: &Ctx<'_>, a: &PlanArgs) -> Result<u8, CliError> {
     let engine = ctx
         .engine(&desired.deployment, Some(&loaded), EngineOptions::default())
         .await?;
-    let (_, plan) = engine.plan(&desired).await?;
-    ctx.out.data(&plan, || plan.to_text());
+    let (actual, plan) = engine.plan(&desired).await?;
+    let cost = gm_engine::cost::cost_delta(engine.cloud().region(), &desired, &actual);
+    #[derive(serde::Serialize)]
+    struct View<'a> {
+        #[serde(flatten)]
+        plan: &'a gm_plan::Plan,
+        cost: &'a gm_engine::cost::CostDelta,
+    }
+    ctx.out.data(
+        &View {
+            plan: &plan,
+            cost: &cost,
+        },
+        || format!("{}{}", plan.to_text(), cost.to_text()),
+    );
     Ok(if a.detailed_exitcode && !plan.is_empty() {
         exit::CHANGES
     } else {

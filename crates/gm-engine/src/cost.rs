@@ -1,0 +1,154 @@
+//! What a deployment costs now and after a plan, from the price catalog.
+
+use serde::Serialize;
+
+use gm_cost::{estimate, Estimate, InstanceLine, VolumeLine};
+use gm_plan::{Actual, Desired};
+use gm_spec::Market;
+
+/// AL2023's root volume when the spec does not size it.
+const DEFAULT_ROOT_GIB: u32 = 8;
+
+/// The cost of a deployment before and after a change.
+#[derive(Debug, Clone, Serialize)]
+pub struct CostDelta {
+    /// USD/hour of what exists now.
+    pub hourly_now: f64,
+    /// USD/hour once the spec is applied.
+    pub hourly_after: f64,
+    /// The estimate after, broken down.
+    pub after: Estimate,
+}
+
+impl CostDelta {
+    /// One line for the plan: `Cost: $0.0416/h → $0.0832/h (+$0.0416/h; $60.74/month) …`.
+    pub fn to_text(&self) -> String {
+        let diff = self.hourly_after - self.hourly_now;
+        format!(
+            "Cost: ${:.4}/h → ${:.4}/h ({}${:.4}/h; ${:.2}/month after) [{}]\n",
+            self.hourly_now,
+            self.hourly_after,
+            if diff >= 0.0 { "+" } else { "-" },
+            diff.abs(),
+            self.after.monthly,
+            self.after
+                .items
+                .iter()
+                .map(|i| i.source.as_str())
+                .find(|s| s.starts_with("catalog"))
+                .unwrap_or("catalog")
+        )
+    }
+}
+
+/// Prices `desired` (after) against `actual` (now) in `region`.
+pub fn cost_delta(region: &str, desired: &Desired, actual: &Actual) -> CostDelta {
+    let after = estimate_desired(region, desired);
+    let now = estimate_actual(region, actual);
+    CostDelta {
+        hourly_now: now.hourly,
+        hourly_after: after.hourly,
+        after,
+    }
+}
+
+/// The estimate of what a spec asks for.
+pub fn estimate_desired(region: &str, d: &Desired) -> Estimate {
+    let mut instances: Vec<InstanceLine> = Vec::new();
+    let mut volumes: Vec<VolumeLine> = Vec::new();
+    for i in &d.instances {
+        instances.push(InstanceLine {
+            instance_type: i.instance_type.clone(),
+            count: 1,
+            spot: i.market == Market::Spot,
+            quote: None,
+            // Default subnets give instances a public address; a named subnet may not.
+            public_ip: i.subnet.is_none(),
+        });
+        let root = i.root_volume.as_ref();
+        volumes.push(VolumeLine {
+            volume_type: root.map_or("gp3", |r| r.volume_type.as_str()).to_string(),
+            size_gib: root.and_then(|r| r.size).unwrap_or(DEFAULT_ROOT_GIB),
+            iops: root.and_then(|r| r.iops),
+            throughput: root.and_then(|r| r.throughput),
+            count: 1,
+        });
+        for v in &i.volumes {
+            volumes.push(VolumeLine {
+                volume_type: v.volume_type.as_str().to_string(),
+                size_gib: v.size,
+                iops: v.iops,
+                throughput: v.throughput,
+                count: 1,
+            });
+        }
+    }
+    estimate(
+        region,
+        &merge_instances(instances),
+        &merge_volumes(volumes),
+        &[],
+    )
+}
+
+/// The estimate of what exists.
+pub fn estimate_actual(region: &str, a: &Actual) -> Estimate {
+    let instances = a
+        .instances
+        .iter()
+        .filter(|i| i.state != "stopped")
+        .map(|i| InstanceLine {
+            instance_type: i.instance_type.clone(),
+            count: 1,
+            spot: i.spot,
+            quote: None,
+            public_ip: i.public_ip.is_some(),
+        })
+        .collect();
+    let volumes = a
+        .volumes
+        .iter()
+        .map(|v| VolumeLine {
+            volume_type: v.volume_type.clone(),
+            size_gib: u32::try_from(v.size).unwrap_or(0),
+            iops: v.iops.and_then(|x| u32::try_from(x).ok()),
+            throughput: v.throughput.and_then(|x| u32::try_from(x).ok()),
+            count: 1,
+        })
+        .collect();
+    estimate(
+        region,
+        &merge_instances(instances),
+        &merge_volumes(volumes),
+        &[],
+    )
+}
+
+fn merge_instances(v: Vec<InstanceLine>) -> Vec<InstanceLine> {
+    let mut out: Vec<InstanceLine> = Vec::new();
+    for i in v {
+        match out.iter_mut().find(|o| {
+            o.instance_type == i.instance_type && o.spot == i.spot && o.public_ip == i.public_ip
+        }) {
+            Some(o) => o.count += i.count,
+            None => out.push(i),
+        }
+    }
+    out
+}
+
+fn merge_volumes(v: Vec<VolumeLine>) -> Vec<VolumeLine> {
+    let mut out: Vec<VolumeLine> = Vec::new();
+    for i in v {
+        match out.iter_mut().find(|o| {
+            o.volume_type == i.volume_type
+                && o.size_gib == i.size_gib
+                && o.iops == i.iops
+                && o.throughput == i.throughput
+        }) {
+            Some(o) => o.count += i.count,
+            None => out.push(i),
+        }
+    }
+    out
+}
