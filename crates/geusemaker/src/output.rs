@@ -3,7 +3,6 @@
 use std::io::Write;
 
 use serde::Serialize;
-use yaml_rust2::{Yaml, YamlEmitter};
 
 use crate::cli::Format;
 
@@ -52,31 +51,7 @@ impl Out {
 
 /// Renders a JSON value as YAML.
 pub fn to_yaml(v: &serde_json::Value) -> String {
-    let mut out = String::new();
-    let mut em = YamlEmitter::new(&mut out);
-    if em.dump(&json_to_yaml(v)).is_err() {
-        return String::new();
-    }
-    out.push('\n');
-    out
-}
-
-fn json_to_yaml(v: &serde_json::Value) -> Yaml {
-    match v {
-        serde_json::Value::Null => Yaml::Null,
-        serde_json::Value::Bool(b) => Yaml::Boolean(*b),
-        serde_json::Value::Number(n) => match n.as_i64() {
-            Some(i) => Yaml::Integer(i),
-            None => Yaml::Real(n.to_string()),
-        },
-        serde_json::Value::String(s) => Yaml::String(s.clone()),
-        serde_json::Value::Array(a) => Yaml::Array(a.iter().map(json_to_yaml).collect()),
-        serde_json::Value::Object(o) => Yaml::Hash(
-            o.iter()
-                .map(|(k, v)| (Yaml::String(k.clone()), json_to_yaml(v)))
-                .collect(),
-        ),
-    }
+    gm_spec::yaml::to_yaml(v)
 }
 
 #[cfg(test)]

@@ -129,3 +129,38 @@ fn the_wrapper_reports_steps_and_exit_code_when_run() {
     assert_eq!(status.steps[1].state, "failed");
     assert!(status.log_tail.iter().any(|l| l == "hi"), "{text}");
 }
+
+#[test]
+fn stack_boot_scripts_are_shellcheck_clean_for_every_tier() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut files = Vec::new();
+    for tier in [
+        gm_stack::Tier::Dev,
+        gm_stack::Tier::Automation,
+        gm_stack::Tier::Gpu,
+    ] {
+        let stack = gm_stack::compile(&gm_stack::StackRequest {
+            name: "shellcheck".into(),
+            tier,
+            region: "us-east-1".into(),
+            services: Vec::new(),
+            instance_type: None,
+            spot: true,
+            ssh_cidr: None,
+            public_cidr: "0.0.0.0/0".into(),
+            key_pair: None,
+            subnet: None,
+            instance_profile: None,
+            model: None,
+            quotes: Vec::new(),
+        })
+        .unwrap();
+        let raw = dir.path().join(format!("{}.sh", tier.as_str()));
+        std::fs::write(&raw, &stack.user_data).unwrap();
+        let wrapped = dir.path().join(format!("{}-wrapped.sh", tier.as_str()));
+        std::fs::write(&wrapped, stack.spec.user_data[0].as_deref().unwrap()).unwrap();
+        files.push(raw);
+        files.push(wrapped);
+    }
+    shellcheck(&files);
+}

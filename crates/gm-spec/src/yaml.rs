@@ -325,9 +325,47 @@ fn scalar(v: &str, style: TScalarStyle, tagged_str: bool) -> Value {
     Value::String(v.to_string())
 }
 
+/// Renders plain data as a YAML document (block style, keys in their order).
+pub fn to_yaml(v: &Value) -> String {
+    let mut out = String::new();
+    let mut em = yaml_rust2::YamlEmitter::new(&mut out);
+    em.multiline_strings(true);
+    if em.dump(&to_yaml_node(v)).is_err() {
+        return String::new();
+    }
+    out.push('\n');
+    out
+}
+
+fn to_yaml_node(v: &Value) -> yaml_rust2::Yaml {
+    use yaml_rust2::Yaml;
+    match v {
+        Value::Null => Yaml::Null,
+        Value::Bool(b) => Yaml::Boolean(*b),
+        Value::Number(n) => match n.as_i64() {
+            Some(i) => Yaml::Integer(i),
+            None => Yaml::Real(n.to_string()),
+        },
+        Value::String(s) => Yaml::String(s.clone()),
+        Value::Array(a) => Yaml::Array(a.iter().map(to_yaml_node).collect()),
+        Value::Object(o) => Yaml::Hash(
+            o.iter()
+                .map(|(k, v)| (Yaml::String(k.clone()), to_yaml_node(v)))
+                .collect(),
+        ),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rendered_yaml_parses_back_to_the_same_data() {
+        let v = serde_json::json!({"a": 1, "b": ["x", true, null], "c": {"d": "multi\nline\n", "e": "0.05", "f": "yes"}});
+        let doc = parse(&to_yaml(&v)).unwrap();
+        assert_eq!(doc.value, v);
+    }
 
     #[test]
     fn positions_are_one_based_and_point_at_values_and_keys() {

@@ -1,0 +1,285 @@
+//! Tiers, and compiling a stack request into an engine spec.
+
+use serde::Serialize;
+use serde_json::json;
+
+use gm_cost::{Needs, Placement, PlacementError, SpotQuote};
+use gm_spec::{LoadedSpec, SpecError};
+
+use crate::catalog::{self, Service, N8N, OLLAMA};
+use crate::compose::{self, ComposeConfig};
+use crate::user_data::{self, BootConfig};
+
+/// A deployment tier.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Tier {
+    /// CPU only, cheapest fitting type, spot, all services or a subset.
+    Dev,
+    /// n8n + PostgreSQL first (Ollama optional), a CPU instance for workflow load.
+    Automation,
+    /// A GPU instance, Ollama on the GPU.
+    Gpu,
+}
+
+impl Tier {
+    /// Parses `dev`, `automation` or `gpu`.
+    pub fn parse(s: &str) -> Option<Tier> {
+        Some(match s {
+            "dev" => Tier::Dev,
+            "automation" => Tier::Automation,
+            "gpu" => Tier::Gpu,
+            _ => return None,
+        })
+    }
+
+    /// Its name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Tier::Dev => "dev",
+            Tier::Automation => "automation",
+            Tier::Gpu => "gpu",
+        }
+    }
+
+    /// Services deployed when none are named.
+    pub fn default_services(self) -> &'static [&'static str] {
+        match self {
+            Tier::Dev | Tier::Gpu => &["postgres", "n8n", "ollama", "qdrant", "crawl4ai"],
+            Tier::Automation => &["postgres", "n8n"],
+        }
+    }
+
+    /// Default Ollama model: small on CPU, 8B on GPU.
+    pub fn default_model(self) -> &'static str {
+        match self {
+            Tier::Gpu => "llama3.1:8b",
+            Tier::Dev | Tier::Automation => "llama3.2:3b",
+        }
+    }
+
+    /// Data volume size in GiB.
+    pub fn data_gib(self) -> u32 {
+        match self {
+            Tier::Gpu => 100,
+            Tier::Dev | Tier::Automation => 30,
+        }
+    }
+}
+
+/// What the user asks for.
+#[derive(Debug, Clone)]
+pub struct StackRequest {
+    /// Deployment name.
+    pub name: String,
+    /// Tier.
+    pub tier: Tier,
+    /// Region.
+    pub region: String,
+    /// Services (the tier's default when empty).
+    pub services: Vec<String>,
+    /// `--instance-type`, checked against the tier's needs.
+    pub instance_type: Option<String>,
+    /// Spot (the default for every tier) or on-demand.
+    pub spot: bool,
+    /// CIDR allowed to SSH (none: no SSH rule).
+    pub ssh_cidr: Option<String>,
+    /// CIDR allowed to reach n8n (default anywhere).
+    pub public_cidr: String,
+    /// Existing key pair.
+    pub key_pair: Option<String>,
+    /// Existing subnet.
+    pub subnet: Option<String>,
+    /// Instance profile that may read the deployment's SSM parameters.
+    pub instance_profile: Option<String>,
+    /// Ollama model to pull first.
+    pub model: Option<String>,
+    /// Live spot quotes for placement.
+    pub quotes: Vec<SpotQuote>,
+}
+
+/// A compiled stack: the engine spec and everything it was made from.
+#[derive(Debug, Clone)]
+pub struct Stack {
+    /// The spec the engine applies.
+    pub spec: LoadedSpec,
+    /// The same spec as YAML (what `deploy --dry-run` shows).
+    pub spec_yaml: String,
+    /// The services.
+    pub services: Vec<&'static Service>,
+    /// Where it runs and why.
+    pub placement: Placement,
+    /// SSM parameter names of its secrets (values are generated at deploy, never shown).
+    pub secret_parameters: Vec<String>,
+    /// The compose file.
+    pub compose: String,
+    /// The boot script (before GeuseMaker's monitoring wrapper).
+    pub user_data: String,
+}
+
+/// Why a request cannot compile.
+#[derive(Debug, thiserror::Error)]
+pub enum CompileError {
+    /// A service name that does not exist.
+    #[error("unknown service `{0}`; known: postgres, n8n, ollama, qdrant, crawl4ai")]
+    UnknownService(String),
+    /// The tier needs a service that was left out.
+    #[error("{0}")]
+    MissingService(String),
+    /// No placement.
+    #[error(transparent)]
+    Placement(#[from] PlacementError),
+    /// The generated spec did not validate (a bug, or a bad name/CIDR given).
+    #[error(transparent)]
+    Spec(#[from] SpecError),
+}
+
+/// OS and Docker overhead on top of the services, MiB.
+const OVERHEAD_MIB: u32 = 1024;
+
+/// Compiles a request into a spec, placing it on the cheapest fitting instance type.
+pub fn compile(r: &StackRequest) -> Result<Stack, CompileError> {
+    let mut names: Vec<String> = if r.services.is_empty() {
+        r.tier
+            .default_services()
+            .iter()
+            .map(|s| s.to_string())
+            .collect()
+    } else {
+        r.services.clone()
+    };
+    // n8n needs its database.
+    if names.iter().any(|n| n == N8N.name) && !names.iter().any(|n| n == "postgres") {
+        names.insert(0, "postgres".into());
+    }
+    let mut services: Vec<&'static Service> = Vec::new();
+    for n in &names {
+        let s = catalog::service(n).ok_or_else(|| CompileError::UnknownService(n.clone()))?;
+        if !services.contains(&s) {
+            services.push(s);
+        }
+    }
+    // Keep the catalog's start order.
+    services.sort_by_key(|s| catalog::ALL.iter().position(|x| x.name == s.name));
+    let has_ollama = services.contains(&&OLLAMA);
+    if r.tier == Tier::Gpu && !has_ollama {
+        return Err(CompileError::MissingService(
+            "the gpu tier runs Ollama on the GPU: include `ollama` in --services".into(),
+        ));
+    }
+    if r.tier == Tier::Automation && !services.contains(&&N8N) {
+        return Err(CompileError::MissingService(
+            "the automation tier is built around n8n: include `n8n` in --services".into(),
+        ));
+    }
+    let gpu = r.tier == Tier::Gpu;
+    let mut memory: u32 = services.iter().map(|s| s.memory_mib).sum::<u32>() + OVERHEAD_MIB;
+    if gpu && has_ollama {
+        // On GPU the model sits in GPU memory, not RAM.
+        memory = memory.saturating_sub(OLLAMA.memory_mib) + 2048;
+    }
+    let needs = Needs {
+        // CPU inference wants cores; everything else runs on two.
+        min_vcpu: if has_ollama && !gpu { 4 } else { 2 },
+        min_memory_gib: memory
+            .div_ceil(1024)
+            .max(if r.tier == Tier::Automation { 4 } else { 1 }),
+        gpu,
+        min_gpu_memory_gib: if gpu { 16 } else { 0 },
+        arch: Some("x86_64".into()),
+    };
+    let placement = gm_cost::place(
+        std::slice::from_ref(&r.region),
+        &needs,
+        r.spot,
+        &r.quotes,
+        r.instance_type.as_deref(),
+    )?;
+    let model = has_ollama.then(|| {
+        r.model
+            .clone()
+            .unwrap_or_else(|| r.tier.default_model().to_string())
+    });
+    let compose = compose::render(&ComposeConfig {
+        services: services.clone(),
+        gpu,
+        public: vec![N8N.name],
+        crawl_concurrency: 5,
+        crawl_timeout_s: 60,
+        model: model.clone().unwrap_or_default(),
+    });
+    let secrets = compose::secret_names(&services);
+    let boot = user_data::render(&BootConfig {
+        deployment: r.name.clone(),
+        region: r.region.clone(),
+        compose: compose.clone(),
+        secrets: secrets.clone(),
+        gpu,
+        model,
+        data_device: "/dev/sdf".into(),
+    });
+    let mut ingress = Vec::new();
+    if let Some(cidr) = &r.ssh_cidr {
+        ingress.push(json!({"protocol": "tcp", "port": 22, "cidr": cidr, "description": "SSH from the operator"}));
+    }
+    if services.contains(&&N8N) {
+        ingress.push(json!({"protocol": "tcp", "port": 5678, "cidr": r.public_cidr, "description": "n8n web UI (its own login)"}));
+    }
+    let mut instance = json!({
+        "name": "stack",
+        "type": placement.instance_type,
+        "ami": "al2023",
+        "security_groups": ["stack"],
+        "market": if placement.spot || r.spot { "spot" } else { "on-demand" },
+        "user_data": {"inline": boot},
+        "root_volume": {"size": if gpu { 60 } else { 30 }, "type": "gp3", "encrypted": true},
+        "volumes": [{"device": "/dev/sdf", "size": r.tier.data_gib(), "type": "gp3", "encrypted": true, "delete_on_termination": false}],
+        "tags": {"app": "geusemaker-ai-stack"},
+    });
+    if r.spot {
+        instance["spot"] = json!({"fallback": "on-demand"});
+    }
+    for (k, v) in [
+        ("key_pair", &r.key_pair),
+        ("subnet", &r.subnet),
+        ("iam_instance_profile", &r.instance_profile),
+    ] {
+        if let Some(v) = v {
+            instance[k] = json!(v);
+        }
+    }
+    let spec = json!({
+        "version": 1,
+        "deployment": r.name,
+        "region": r.region,
+        "tags": {"stack": "ai"},
+        "security_groups": [{"name": "stack", "description": format!("GeuseMaker {} stack {}", r.tier.as_str(), r.name), "ingress": ingress}],
+        "instances": [instance],
+    });
+    let spec_yaml = gm_spec::yaml::to_yaml(&spec);
+    let mut loaded = gm_spec::load_str(
+        &format!("<{} tier>", r.tier.as_str()),
+        &spec_yaml,
+        std::path::Path::new("."),
+    )?;
+    // The tier tag is GeuseMaker's own, so it is added after the user-facing validation.
+    loaded
+        .spec
+        .tags
+        .insert("geusemaker:tier".into(), r.tier.as_str().into());
+    Ok(Stack {
+        spec: loaded,
+        spec_yaml,
+        services,
+        placement,
+        secret_parameters: secrets
+            .iter()
+            .map(|s| user_data::parameter_name(&r.name, s))
+            .collect(),
+        compose,
+        user_data: boot,
+    })
+}
+
+#[cfg(test)]
+mod tests;

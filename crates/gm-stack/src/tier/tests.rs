@@ -1,0 +1,199 @@
+//! Tiers compile to the right spec; the compose file and boot script are what they claim.
+
+use super::*;
+use gm_spec::Market;
+
+fn request(tier: Tier) -> StackRequest {
+    StackRequest {
+        name: "ai-demo".into(),
+        tier,
+        region: "us-east-1".into(),
+        services: Vec::new(),
+        instance_type: None,
+        spot: true,
+        ssh_cidr: Some("203.0.113.7/32".into()),
+        public_cidr: "0.0.0.0/0".into(),
+        key_pair: None,
+        subnet: None,
+        instance_profile: None,
+        model: None,
+        quotes: Vec::new(),
+    }
+}
+
+#[test]
+fn dev_tier_is_cpu_spot_with_all_services_and_a_kept_data_volume() {
+    let s = compile(&request(Tier::Dev)).unwrap();
+    let names: Vec<&str> = s.services.iter().map(|s| s.name).collect();
+    assert_eq!(names, ["postgres", "n8n", "ollama", "qdrant", "crawl4ai"]);
+    let g = &s.spec.spec.instances[0];
+    // 8.5 GiB of services + 1 GiB overhead → the cheapest x86 type with ≥ 10 GiB.
+    assert_eq!(g.instance_type, "t3.xlarge");
+    assert_eq!(g.market, Market::Spot);
+    assert_eq!(g.volumes[0].device, "/dev/sdf");
+    assert!(!g.volumes[0].delete_on_termination);
+    assert_eq!(
+        s.spec.spec.tags.get("geusemaker:tier").map(String::as_str),
+        Some("dev")
+    );
+    let sg = &s.spec.spec.security_groups[0];
+    let ports: Vec<u16> = sg.ingress.iter().filter_map(|r| r.port).collect();
+    assert_eq!(
+        ports,
+        [22, 5678],
+        "only SSH (from the caller) and n8n are open"
+    );
+    assert_eq!(sg.ingress[0].cidr.as_deref(), Some("203.0.113.7/32"));
+}
+
+#[test]
+fn automation_tier_is_n8n_and_postgres_on_a_small_cpu_type() {
+    let s = compile(&request(Tier::Automation)).unwrap();
+    let names: Vec<&str> = s.services.iter().map(|s| s.name).collect();
+    assert_eq!(names, ["postgres", "n8n"]);
+    assert_eq!(s.spec.spec.instances[0].instance_type, "t3.medium");
+    assert!(!s.compose.contains("ollama"));
+}
+
+#[test]
+fn gpu_tier_needs_a_gpu_with_16_gib() {
+    let s = compile(&request(Tier::Gpu)).unwrap();
+    assert_eq!(s.spec.spec.instances[0].instance_type, "g4dn.xlarge");
+    assert!(s.compose.contains("driver: nvidia"), "{}", s.compose);
+    assert!(s.user_data.contains("nvidia-ctk runtime configure"));
+    assert!(s.user_data.contains("ollama pull llama3.1:8b"));
+    let mut r = request(Tier::Gpu);
+    r.instance_type = Some("t3.2xlarge".into());
+    let err = compile(&r).unwrap_err().to_string();
+    assert!(err.contains("t3.2xlarge has no GPU"), "{err}");
+}
+
+#[test]
+fn services_subset_and_unknown_service() {
+    let mut r = request(Tier::Dev);
+    r.services = vec!["n8n".into(), "qdrant".into()];
+    let s = compile(&r).unwrap();
+    let names: Vec<&str> = s.services.iter().map(|s| s.name).collect();
+    assert_eq!(
+        names,
+        ["postgres", "n8n", "qdrant"],
+        "n8n brings its database"
+    );
+    r.services = vec!["redis".into()];
+    assert!(compile(&r)
+        .unwrap_err()
+        .to_string()
+        .contains("unknown service `redis`"));
+}
+
+#[test]
+fn spot_quotes_choose_the_zone() {
+    let mut r = request(Tier::Automation);
+    r.quotes = vec![
+        SpotQuote {
+            region: "us-east-1".into(),
+            availability_zone: "us-east-1b".into(),
+            instance_type: "t3.medium".into(),
+            usd_per_hour: 0.0125,
+            timestamp: "t".into(),
+        },
+        SpotQuote {
+            region: "us-east-1".into(),
+            availability_zone: "us-east-1f".into(),
+            instance_type: "t3.medium".into(),
+            usd_per_hour: 0.0119,
+            timestamp: "t".into(),
+        },
+    ];
+    let s = compile(&r).unwrap();
+    assert_eq!(s.placement.availability_zone.as_deref(), Some("us-east-1f"));
+}
+
+#[test]
+fn compose_is_valid_yaml_with_names_ports_health_data_and_no_secret_values() {
+    let s = compile(&request(Tier::Dev)).unwrap();
+    let doc = gm_spec::yaml::parse(&s.compose).expect("compose parses");
+    let services = doc.value["services"].as_object().unwrap();
+    assert_eq!(services.len(), 5);
+    for (name, svc) in services {
+        assert!(
+            svc["image"].as_str().unwrap().contains(':'),
+            "{name} is pinned"
+        );
+        assert!(
+            !svc["image"].as_str().unwrap().ends_with(":latest"),
+            "{name}"
+        );
+        assert!(
+            svc["healthcheck"]["test"].is_array(),
+            "{name} has a health check"
+        );
+        for v in svc["volumes"].as_array().unwrap() {
+            assert!(v.as_str().unwrap().starts_with("/data/"), "{name}: {v}");
+        }
+        for p in svc["ports"].as_array().unwrap() {
+            let p = p.as_str().unwrap();
+            if name == "n8n" {
+                assert!(p.starts_with("0.0.0.0:5678"), "{p}");
+            } else {
+                assert!(p.starts_with("127.0.0.1:"), "{name} is not public: {p}");
+            }
+        }
+        if let Some(env) = svc["environment"].as_object() {
+            for (k, v) in env {
+                let v = v.as_str().unwrap();
+                if k.contains("PASSWORD")
+                    || k.contains("KEY")
+                    || k.contains("SECRET")
+                    || k.contains("TOKEN")
+                {
+                    assert!(
+                        v.starts_with("${") && v.ends_with('}'),
+                        "{name}.{k} must come from .env, got {v}"
+                    );
+                }
+            }
+        }
+    }
+    // The starter kit's most common support question: services by name, not localhost.
+    assert_eq!(
+        services["n8n"]["environment"]["OLLAMA_HOST"],
+        "http://ollama:11434"
+    );
+    assert_eq!(
+        services["n8n"]["environment"]["QDRANT_URL"],
+        "http://qdrant:6333"
+    );
+    assert_eq!(
+        services["n8n"]["depends_on"]["postgres"]["condition"],
+        "service_healthy"
+    );
+    assert_eq!(
+        services["crawl4ai"]["environment"]["OLLAMA_BASE_URL"],
+        "http://ollama:11434"
+    );
+}
+
+#[test]
+fn boot_script_reads_secrets_from_ssm_and_fits_in_user_data() {
+    let s = compile(&request(Tier::Dev)).unwrap();
+    for p in &s.secret_parameters {
+        assert!(s.user_data.contains(p.as_str()), "{p}");
+        assert!(p.starts_with("/geusemaker/ai-demo/"));
+    }
+    assert_eq!(s.secret_parameters.len(), 5);
+    let wrapped = s.spec.user_data[0].as_deref().unwrap();
+    assert!(
+        wrapped.len() <= gm_spec::user_data::USER_DATA_LIMIT,
+        "{}",
+        wrapped.len()
+    );
+    assert!(s.user_data.contains("spot/instance-action"), "spot watcher");
+}
+
+#[test]
+fn the_compiled_spec_round_trips_through_the_validator() {
+    let s = compile(&request(Tier::Gpu)).unwrap();
+    let again = gm_spec::load_str("x.yaml", &s.spec_yaml, std::path::Path::new(".")).unwrap();
+    assert_eq!(again.spec.instances, s.spec.spec.instances);
+}
