@@ -14,6 +14,8 @@ import urllib.request
 def main() -> None:
     port = int(sys.argv[1])
     quiet = "--quiet" in sys.argv
+    # Real AWS has its managed policies (arn:aws:iam::aws:policy/...); moto loads them on request.
+    os.environ.setdefault("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
     from moto.server import ThreadedMotoServer
 
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=not quiet)

@@ -27,7 +27,33 @@ impl Cloud {
             instances,
             volumes,
             security_groups,
+            roles: Vec::new(),
+            secrets: Vec::new(),
         })
+    }
+
+    /// Everything of a deployment, roles and secrets included (two more reads, under the
+    /// deployment's IAM and SSM paths) when `identity` is true.
+    pub async fn describe_deployment_with(
+        &self,
+        deployment: &str,
+        identity: bool,
+    ) -> Result<Actual, CloudError> {
+        if !identity {
+            return self.describe_deployment(deployment).await;
+        }
+        let (iam_path, ssm_path) = (
+            gm_plan::iam_path(deployment),
+            gm_plan::secrets_path(deployment),
+        );
+        let (mut actual, roles, secrets) = tokio::try_join!(
+            self.describe_deployment(deployment),
+            self.describe_roles(&iam_path),
+            self.describe_secrets(&ssm_path),
+        )?;
+        actual.roles = roles;
+        actual.secrets = secrets;
+        Ok(actual)
     }
 
     /// Only the volumes of a deployment (one paginated describe).

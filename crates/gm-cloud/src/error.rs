@@ -54,7 +54,11 @@ impl CloudError {
     pub fn new(action: &str, code: Option<&str>, message: impl Into<String>) -> Self {
         let kind = match code {
             Some(c) if CAPACITY.contains(&c) => ErrorKind::Capacity,
-            Some(c) if c.contains("NotFound") || c.starts_with("InvalidAMIID") => {
+            Some(c)
+                if c.contains("NotFound")
+                    || c.starts_with("InvalidAMIID")
+                    || c == "NoSuchEntity" =>
+            {
                 ErrorKind::NotFound
             }
             Some(

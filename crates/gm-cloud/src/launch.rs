@@ -196,7 +196,7 @@ impl Cloud {
     /// no capacity and the request allows it.
     pub async fn launch(&self, req: &LaunchRequest) -> Result<LaunchOutcome, CloudError> {
         match self
-            .run_instance(req, req.spot.as_ref(), &req.client_token)
+            .run_instance_when_profile_ready(req, req.spot.as_ref(), &req.client_token)
             .await
         {
             Ok(id) => Ok(LaunchOutcome {
@@ -209,13 +209,41 @@ impl Cloud {
             {
                 tracing::warn!("no spot capacity ({}); launching on-demand", e.short());
                 let token = format!("{}-od", &req.client_token[..req.client_token.len().min(61)]);
-                let id = self.run_instance(req, None, &token).await?;
+                let id = self
+                    .run_instance_when_profile_ready(req, None, &token)
+                    .await?;
                 Ok(LaunchOutcome {
                     instance_id: id,
                     fell_back_to_on_demand: true,
                 })
             }
             Err(e) => Err(e),
+        }
+    }
+
+    /// A new instance profile takes seconds to be usable by EC2 (IAM is eventually
+    /// consistent): launches naming one are retried while EC2 says the profile is invalid.
+    async fn run_instance_when_profile_ready(
+        &self,
+        req: &LaunchRequest,
+        spot: Option<&SpotRequest>,
+        token: &str,
+    ) -> Result<String, CloudError> {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(90);
+        let mut backoff = crate::Backoff::default();
+        loop {
+            match self.run_instance(req, spot, token).await {
+                Err(e)
+                    if req.iam_instance_profile.is_some()
+                        && e.kind == ErrorKind::Invalid
+                        && e.message.to_ascii_lowercase().contains("instance profile")
+                        && std::time::Instant::now() < deadline =>
+                {
+                    tokio::time::sleep(backoff.next_delay().max(std::time::Duration::from_secs(1)))
+                        .await;
+                }
+                other => return other,
+            }
         }
     }
 

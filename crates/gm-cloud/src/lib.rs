@@ -6,6 +6,7 @@ mod audit;
 mod counter;
 mod describe;
 mod error;
+mod identity;
 mod launch;
 mod ops;
 mod wait;
@@ -21,6 +22,7 @@ use aws_config::{BehaviorVersion, Region};
 pub use audit::{AuditRecord, AuditSink, NoAudit};
 pub use counter::RequestCounter;
 pub use error::{CloudError, ErrorKind};
+pub use identity::{generate_secret, SECRETS_POLICY};
 pub use launch::{BlockDeviceRequest, ImageInfo, LaunchOutcome, LaunchRequest, SpotRequest};
 pub use wait::{Backoff, WaitTarget};
 
@@ -44,6 +46,8 @@ pub struct CloudOptions {
 #[derive(Clone)]
 pub struct Cloud {
     ec2: aws_sdk_ec2::Client,
+    iam: aws_sdk_iam::Client,
+    ssm: aws_sdk_ssm::Client,
     region: String,
     counter: Arc<RequestCounter>,
     audit: Arc<dyn AuditSink>,
@@ -96,8 +100,16 @@ impl Cloud {
         let ec2_conf = aws_sdk_ec2::config::Builder::from(&sdk)
             .interceptor(counter::CountingInterceptor(counter.clone()))
             .build();
+        let iam_conf = aws_sdk_iam::config::Builder::from(&sdk)
+            .interceptor(counter::CountingInterceptor(counter.clone()))
+            .build();
+        let ssm_conf = aws_sdk_ssm::config::Builder::from(&sdk)
+            .interceptor(counter::CountingInterceptor(counter.clone()))
+            .build();
         Cloud {
             ec2: aws_sdk_ec2::Client::from_conf(ec2_conf),
+            iam: aws_sdk_iam::Client::from_conf(iam_conf),
+            ssm: aws_sdk_ssm::Client::from_conf(ssm_conf),
             region,
             counter,
             audit: Arc::new(NoAudit),

@@ -55,6 +55,12 @@ struct Run<'a> {
     past_no_return: bool,
     /// What AWS reported after the last change, when nothing changed since (saves a re-read).
     final_actual: Option<Actual>,
+    /// Roles created by this run: (address, name).
+    created_roles: Vec<(String, String)>,
+    /// Secrets created by this run: (address, parameter).
+    created_secrets: Vec<(String, String)>,
+    /// Whether reads include IAM and SSM.
+    identity: bool,
 }
 
 impl Engine {
@@ -101,6 +107,9 @@ impl Engine {
             images: HashMap::new(),
             past_no_return: false,
             final_actual: None,
+            created_roles: Vec::new(),
+            created_secrets: Vec::new(),
+            identity: self.needs_identity(desired)?,
         };
         let result = self.execute(&mut run, desired, actual, plan).await;
         if let Err((address, err)) = result {
@@ -119,7 +128,11 @@ impl Engine {
         }
         let final_actual = match run.final_actual.take() {
             Some(a) => Ok(a),
-            None => self.cloud.describe_deployment(deployment).await,
+            None => {
+                self.cloud
+                    .describe_deployment_with(deployment, run.identity)
+                    .await
+            }
         };
         let final_actual = match final_actual {
             Ok(a) => Some(a),
@@ -217,12 +230,95 @@ impl Engine {
                 sg_ids.insert(d.name.clone(), a.id.clone());
             }
         }
+        self.create_identity(run, plan).await?;
         self.create_groups(run, plan, &mut sg_ids).await?;
         self.update_group_rules(run, plan, &sg_ids).await?;
         self.launch_all(run, desired, plan, &sg_ids).await?;
         self.update_in_place(run, plan, &sg_ids).await?;
         self.remove(run, plan).await?;
         self.converge(run, desired).await
+    }
+
+    /// Roles and secrets come first: instances launch with the profile and read the secrets.
+    async fn create_identity(&self, run: &mut Run<'_>, plan: &Plan) -> Result<(), StepError> {
+        for c in &plan.changes {
+            match &c.action {
+                Action::CreateRole { role } => {
+                    let step = self.intent(
+                        run,
+                        &role.id,
+                        "create-role",
+                        json!({"name": role.aws_name, "path": role.path}),
+                    )?;
+                    // Recorded before the call: a failure part-way leaves pieces only delete_role
+                    // knows how to remove.
+                    run.created_roles
+                        .push((role.id.clone(), role.aws_name.clone()));
+                    let r = self.cloud.create_role(role).await;
+                    self.result(step, std::slice::from_ref(&role.aws_name), &r);
+                    let arn = r.map_err(|e| (role.id.clone(), e))?;
+                    run.report.created.push(Done {
+                        address: role.id.clone(),
+                        aws_id: arn,
+                        what: format!("IAM role and instance profile {}", role.aws_name),
+                    });
+                }
+                Action::UpdateRole {
+                    role,
+                    attach,
+                    detach,
+                    secrets_policy,
+                    repair_profile,
+                } => {
+                    let step = self.intent(
+                        run,
+                        &role.id,
+                        "update-role",
+                        json!({"attach": attach, "detach": detach}),
+                    )?;
+                    let r = self
+                        .cloud
+                        .update_role(role, attach, detach, *secrets_policy, *repair_profile)
+                        .await;
+                    self.result(step, std::slice::from_ref(&role.aws_name), &r);
+                    r.map_err(|e| (role.id.clone(), e))?;
+                    run.report.updated.push(Done {
+                        address: role.id.clone(),
+                        aws_id: role.aws_name.clone(),
+                        what: c.details.join("; "),
+                    });
+                }
+                Action::CreateSecret { secret } => {
+                    // The value is generated here and goes only to SSM: not to the journal, the
+                    // audit log or any output.
+                    let value = gm_cloud::generate_secret(secret.length as usize)
+                        .map_err(|e| (secret.id.clone(), e))?;
+                    let step = self.intent(
+                        run,
+                        &secret.id,
+                        "create-secret",
+                        json!({"parameter": secret.parameter}),
+                    )?;
+                    let r = self
+                        .cloud
+                        .put_secret(&secret.parameter, &value, &secret.tags)
+                        .await;
+                    self.result(step, std::slice::from_ref(&secret.parameter), &r);
+                    let created = r.map_err(|e| (secret.id.clone(), e))?;
+                    if created {
+                        run.created_secrets
+                            .push((secret.id.clone(), secret.parameter.clone()));
+                        run.report.created.push(Done {
+                            address: secret.id.clone(),
+                            aws_id: secret.parameter.clone(),
+                            what: "secret generated (SecureString)".into(),
+                        });
+                    }
+                }
+                _ => {}
+            }
+        }
+        Ok(())
     }
 
     async fn create_groups(
@@ -721,7 +817,23 @@ impl Engine {
                 _ => None,
             })
             .collect();
-        if doomed.is_empty() && groups.is_empty() {
+        let roles: Vec<(String, String)> = plan
+            .changes
+            .iter()
+            .filter_map(|c| match &c.action {
+                Action::DeleteRole { name } => Some((c.address.clone(), name.clone())),
+                _ => None,
+            })
+            .collect();
+        let secrets: Vec<(String, String)> = plan
+            .changes
+            .iter()
+            .filter_map(|c| match &c.action {
+                Action::DeleteSecret { parameter } => Some((c.address.clone(), parameter.clone())),
+                _ => None,
+            })
+            .collect();
+        if doomed.is_empty() && groups.is_empty() && roles.is_empty() && secrets.is_empty() {
             return Ok(());
         }
         run.past_no_return = true;
@@ -741,11 +853,41 @@ impl Engine {
                     });
                 }
             }
-            if !groups.is_empty() {
+            if !groups.is_empty() || !roles.is_empty() {
                 self.cloud
                     .wait_instances(&ids, WaitTarget::Terminated, self.opts.timeout)
                     .await
                     .map_err(|e| (doomed[0].0.clone(), e))?;
+            }
+        }
+        for (address, name) in &roles {
+            let step = self.intent(run, address, "delete-role", json!({"role": name}))?;
+            let r = self.cloud.delete_role(name).await;
+            self.result(step, std::slice::from_ref(name), &r);
+            r.map_err(|e| (address.clone(), e))?;
+            run.report.destroyed.push(Done {
+                address: address.clone(),
+                aws_id: name.clone(),
+                what: "role, policies and instance profile deleted".into(),
+            });
+        }
+        if !secrets.is_empty() {
+            let names: Vec<String> = secrets.iter().map(|(_, p)| p.clone()).collect();
+            let step = self.intent(
+                run,
+                &secrets[0].0,
+                "delete-secrets",
+                json!({"parameters": names}),
+            )?;
+            let r = self.cloud.delete_secrets(&names).await;
+            self.result(step, &names, &r);
+            r.map_err(|e| (secrets[0].0.clone(), e))?;
+            for (address, p) in &secrets {
+                run.report.destroyed.push(Done {
+                    address: address.clone(),
+                    aws_id: p.clone(),
+                    what: "secret deleted".into(),
+                });
             }
         }
         for (address, id) in &groups {
@@ -793,7 +935,7 @@ impl Engine {
             .collect();
         let actual = self
             .cloud
-            .describe_deployment(&desired.deployment)
+            .describe_deployment_with(&desired.deployment, run.identity)
             .await
             .map_err(|e| ("verify".to_string(), e))?;
         let plan = gm_plan::diff(desired, &actual);
@@ -913,6 +1055,36 @@ impl Engine {
                 }
             }
         }
+        for (address, name) in run.created_roles.clone().iter().rev() {
+            match self.cloud.delete_role(name).await {
+                Ok(()) => run.report.undone.push(Done {
+                    address: address.clone(),
+                    aws_id: name.clone(),
+                    what: "role deleted".into(),
+                }),
+                Err(e) => run.progress.note(&format!(
+                    "rollback: deleting {address} ({name}) failed: {}",
+                    e.short()
+                )),
+            }
+        }
+        if !run.created_secrets.is_empty() {
+            let names: Vec<String> = run.created_secrets.iter().map(|(_, p)| p.clone()).collect();
+            match self.cloud.delete_secrets(&names).await {
+                Ok(()) => {
+                    for (address, p) in run.created_secrets.clone() {
+                        run.report.undone.push(Done {
+                            address,
+                            aws_id: p,
+                            what: "secret deleted".into(),
+                        });
+                    }
+                }
+                Err(e) => run
+                    .progress
+                    .note(&format!("rollback: deleting secrets failed: {}", e.short())),
+            }
+        }
         for (address, id) in run.created_sgs.clone().iter().rev() {
             match self.delete_group_when_free(id).await {
                 Ok(()) => run.report.undone.push(Done {
@@ -963,6 +1135,23 @@ impl Engine {
                 "security-group",
                 &g.id,
                 json!({"name": g.name, "vpc": g.vpc_id}),
+            ));
+        }
+        for r in &a.roles {
+            created.push(record(
+                &format!("role/{}", r.name),
+                "role",
+                &r.name,
+                json!({"arn": r.arn, "profile": r.profile}),
+            ));
+        }
+        for x in &a.secrets {
+            // Only the name: values never enter the state.
+            created.push(record(
+                &format!("secret/{}", x.parameter.rsplit('/').next().unwrap_or("?")),
+                "secret",
+                &x.parameter,
+                json!({}),
             ));
         }
         let mut referenced = Vec::new();

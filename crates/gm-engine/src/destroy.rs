@@ -84,7 +84,7 @@ impl Engine {
     /// Finds everything `deployment` created: by tag, plus instances the state says it created
     /// that have lost their tags.
     pub async fn destroy_plan(&self, deployment: &str) -> Result<DestroyPlan, EngineError> {
-        let mut actual = self.refresh(deployment).await?;
+        let mut actual = self.refresh(deployment, true).await?;
         let known: HashSet<String> = actual.instances.iter().map(|i| i.id.clone()).collect();
         let from_state: Vec<String> = self
             .store()
@@ -136,7 +136,7 @@ impl Engine {
             duration_ms: 0,
         };
         let result = self.destroy_steps(run, plan, progress, &mut report).await;
-        let after = self.refresh(deployment).await;
+        let after = self.refresh(deployment, true).await;
         let outcome = match (&result, &after) {
             (Ok(()), Ok(a)) => {
                 report.remaining = leftovers(a, deployment);
@@ -265,6 +265,52 @@ impl Engine {
                 what: format!("volume deleted ({} GiB {})", v.size, v.volume_type),
             });
         }
+        for d in plan.items.iter().filter(|d| d.kind == "role") {
+            let step = self.store().step_intent(
+                run,
+                &d.address,
+                "delete-role",
+                &json!({"role": d.aws_id}),
+            )?;
+            let r = self.cloud.delete_role(&d.aws_id).await;
+            self.store().step_result(
+                step,
+                if r.is_ok() { "ok" } else { "failed" },
+                std::slice::from_ref(&d.aws_id),
+                r.as_ref().err().map(|e| e.short()).as_deref(),
+            )?;
+            r?;
+            report.destroyed.push(Done {
+                address: d.address.clone(),
+                aws_id: d.aws_id.clone(),
+                what: "role, policies and instance profile deleted".into(),
+            });
+        }
+        let secrets: Vec<&Doomed> = plan.items.iter().filter(|d| d.kind == "secret").collect();
+        if !secrets.is_empty() {
+            let names: Vec<String> = secrets.iter().map(|d| d.aws_id.clone()).collect();
+            let step = self.store().step_intent(
+                run,
+                "secrets",
+                "delete-secrets",
+                &json!({"parameters": names}),
+            )?;
+            let r = self.cloud.delete_secrets(&names).await;
+            self.store().step_result(
+                step,
+                if r.is_ok() { "ok" } else { "failed" },
+                &names,
+                r.as_ref().err().map(|e| e.short()).as_deref(),
+            )?;
+            r?;
+            for d in secrets {
+                report.destroyed.push(Done {
+                    address: d.address.clone(),
+                    aws_id: d.aws_id.clone(),
+                    what: "secret deleted".into(),
+                });
+            }
+        }
         for d in plan.items.iter().filter(|d| d.kind == "security-group") {
             let step =
                 self.store()
@@ -359,6 +405,29 @@ fn plan_from(deployment: &str, a: &Actual) -> DestroyPlan {
             address: g.logical_id().unwrap_or("sg/?").to_string(),
             aws_id: g.id.clone(),
             detail: g.name.clone(),
+        });
+    }
+    for r in &a.roles {
+        items.push(Doomed {
+            kind: "role".into(),
+            address: format!("role/{}", r.name),
+            aws_id: r.name.clone(),
+            detail: format!(
+                "IAM role{} and its policies",
+                if r.profile.is_some() {
+                    " with instance profile"
+                } else {
+                    ""
+                }
+            ),
+        });
+    }
+    for x in &a.secrets {
+        items.push(Doomed {
+            kind: "secret".into(),
+            address: format!("secret/{}", x.parameter.rsplit('/').next().unwrap_or("?")),
+            aws_id: x.parameter.clone(),
+            detail: "SecureString parameter".into(),
         });
     }
     DestroyPlan {

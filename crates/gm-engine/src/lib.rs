@@ -110,9 +110,12 @@ impl Engine {
         self.store.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// What AWS has for a deployment, found by tag.
-    pub async fn refresh(&self, deployment: &str) -> Result<Actual, EngineError> {
-        let mut actual = self.cloud.describe_deployment(deployment).await?;
+    /// What AWS has for a deployment, found by tag; roles and secrets too when `identity`.
+    pub async fn refresh(&self, deployment: &str, identity: bool) -> Result<Actual, EngineError> {
+        let mut actual = self
+            .cloud
+            .describe_deployment_with(deployment, identity)
+            .await?;
         let recorded: std::collections::HashSet<String> = self
             .store()
             .resources(deployment)?
@@ -126,9 +129,24 @@ impl Engine {
         Ok(actual)
     }
 
+    /// Whether reading `desired`'s deployment must include IAM and SSM: it asks for roles or
+    /// secrets, or the store remembers some (so removing them from the spec removes them).
+    /// Plain EC2 deployments keep their three-request refresh.
+    pub fn needs_identity(&self, desired: &Desired) -> Result<bool, EngineError> {
+        if !desired.roles.is_empty() || !desired.secrets.is_empty() {
+            return Ok(true);
+        }
+        Ok(self
+            .store()
+            .resources(&desired.deployment)?
+            .iter()
+            .any(|r| (r.kind == "role" || r.kind == "secret") && r.status == "live"))
+    }
+
     /// Reads AWS and diffs it against `desired`.
     pub async fn plan(&self, desired: &Desired) -> Result<(Actual, Plan), EngineError> {
-        let actual = self.refresh(&desired.deployment).await?;
+        let identity = self.needs_identity(desired)?;
+        let actual = self.refresh(&desired.deployment, identity).await?;
         let plan = gm_plan::diff(desired, &actual);
         Ok((actual, plan))
     }

@@ -110,7 +110,7 @@ impl Engine {
         deployment: &str,
         tail: usize,
     ) -> Result<Vec<InstanceStatus>, EngineError> {
-        let actual = self.refresh(deployment).await?;
+        let actual = self.refresh(deployment, false).await?;
         let summaries = instance_summaries(&actual);
         let cloud = &self.cloud;
         let results: Vec<Result<InstanceStatus, EngineError>> = stream::iter(summaries)

@@ -13,6 +13,34 @@ pub struct Actual {
     pub volumes: Vec<ActualVolume>,
     /// Security groups.
     pub security_groups: Vec<ActualSg>,
+    /// IAM roles under the deployment's path (read only when the deployment has any).
+    pub roles: Vec<ActualRole>,
+    /// Secrets under the deployment's SSM path (names only, never values).
+    pub secrets: Vec<ActualSecret>,
+}
+
+/// An IAM role of the deployment, with its instance profile.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ActualRole {
+    /// Role name.
+    pub name: String,
+    /// Role ARN.
+    pub arn: String,
+    /// The instance profile of the same name, if it exists.
+    pub profile: Option<String>,
+    /// Whether the profile contains the role.
+    pub profile_has_role: bool,
+    /// Attached managed policy ARNs.
+    pub managed_policies: Vec<String>,
+    /// The inline secrets policy document, if any.
+    pub secrets_policy: Option<String>,
+}
+
+/// A secret of the deployment (its name; the value is never read for planning).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ActualSecret {
+    /// SSM parameter name.
+    pub parameter: String,
 }
 
 /// An EC2 instance.

@@ -21,6 +21,62 @@ pub struct Desired {
     pub security_groups: Vec<DesiredSg>,
     /// Instances, one entry per copy (`instance/web/0`, `instance/web/1`, …).
     pub instances: Vec<DesiredInstance>,
+    /// IAM roles with their instance profiles.
+    pub roles: Vec<DesiredRole>,
+    /// Generated secrets in SSM Parameter Store.
+    pub secrets: Vec<DesiredSecret>,
+}
+
+/// An IAM role (and its instance profile of the same name) the deployment owns.
+#[derive(Debug, Clone, Serialize)]
+pub struct DesiredRole {
+    /// Logical address, `role/NAME`.
+    pub id: String,
+    /// Spec name.
+    pub name: String,
+    /// Role and instance profile name in IAM.
+    pub aws_name: String,
+    /// IAM path that marks it as this deployment's: `/geusemaker/DEPLOYMENT/`.
+    pub path: String,
+    /// Inline policy letting it read the deployment's secrets, when asked for.
+    pub secrets_policy: Option<String>,
+    /// Managed policy ARNs.
+    pub managed_policies: Vec<String>,
+    /// Final tags.
+    pub tags: Tags,
+}
+
+/// A secret the deployment generates once and keeps.
+#[derive(Debug, Clone, Serialize)]
+pub struct DesiredSecret {
+    /// Logical address, `secret/NAME`.
+    pub id: String,
+    /// SSM parameter name, `/geusemaker/DEPLOYMENT/NAME`.
+    pub parameter: String,
+    /// Length of the generated value.
+    pub length: u32,
+    /// Final tags.
+    pub tags: Tags,
+}
+
+/// The IAM path of a deployment's roles and profiles.
+pub fn iam_path(deployment: &str) -> String {
+    format!("/geusemaker/{deployment}/")
+}
+
+/// The SSM path of a deployment's secrets.
+pub fn secrets_path(deployment: &str) -> String {
+    format!("/geusemaker/{deployment}")
+}
+
+/// The IAM name of a deployment's role: `gm-DEPLOYMENT-ROLE`, shortened with a hash past 64.
+pub fn role_name(deployment: &str, role: &str) -> String {
+    let full = format!("gm-{deployment}-{role}");
+    if full.len() <= 64 {
+        return full;
+    }
+    let h = Sha256::digest(full.as_bytes());
+    format!("{}-{}", &full[..55], &hex::encode(&h[..4]))
 }
 
 /// Where a security group lives.
@@ -215,7 +271,10 @@ pub fn desire(loaded: &LoadedSpec) -> Desired {
                 security_groups: g.security_groups.iter().map(|s| group_ref(s)).collect(),
                 market: g.market,
                 spot: g.spot.clone(),
-                iam_instance_profile: g.iam_instance_profile.clone(),
+                iam_instance_profile: g
+                    .iam_instance_profile
+                    .clone()
+                    .or_else(|| g.role.as_ref().map(|r| role_name(&spec.deployment, r))),
                 user_data: ud.clone(),
                 root_volume: g.root_volume.clone(),
                 volumes: g.volumes.clone(),
@@ -224,11 +283,58 @@ pub fn desire(loaded: &LoadedSpec) -> Desired {
             });
         }
     }
+    let roles = spec
+        .roles
+        .iter()
+        .map(|r| {
+            let id = format!("role/{}", r.name);
+            let aws_name = role_name(&spec.deployment, &r.name);
+            DesiredRole {
+                tags: base(&id, aws_name.clone()),
+                id,
+                name: r.name.clone(),
+                path: iam_path(&spec.deployment),
+                secrets_policy: r.read_secrets.then(|| secrets_policy(&spec.deployment)),
+                managed_policies: r.managed_policies.clone(),
+                aws_name,
+            }
+        })
+        .collect();
+    let secrets = spec
+        .secrets
+        .iter()
+        .map(|x| {
+            let id = format!("secret/{}", x.name);
+            let parameter = format!("{}/{}", secrets_path(&spec.deployment), x.name);
+            DesiredSecret {
+                tags: base(&id, parameter.clone()),
+                id,
+                parameter,
+                length: x.length,
+            }
+        })
+        .collect();
     Desired {
         deployment: spec.deployment.clone(),
         security_groups,
         instances,
+        roles,
+        secrets,
     }
+}
+
+/// The inline policy that lets a role read (only) its deployment's secrets.
+fn secrets_policy(deployment: &str) -> String {
+    serde_json::json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Sid": "ReadDeploymentSecrets",
+            "Effect": "Allow",
+            "Action": ["ssm:GetParameter", "ssm:GetParameters", "ssm:GetParametersByPath"],
+            "Resource": format!("arn:aws:ssm:*:*:parameter{}/*", secrets_path(deployment)),
+        }]
+    })
+    .to_string()
 }
 
 fn group_ref(s: &str) -> GroupRef {

@@ -140,6 +140,39 @@ pub enum Action {
         /// `sg-…`.
         sg_id: String,
     },
+    /// Create an IAM role, its policies and its instance profile.
+    CreateRole {
+        /// The role.
+        role: Box<crate::DesiredRole>,
+    },
+    /// Change a role's policies, or repair its instance profile.
+    UpdateRole {
+        /// The role as it should be.
+        role: Box<crate::DesiredRole>,
+        /// Managed policies to attach.
+        attach: Vec<String>,
+        /// Managed policies to detach.
+        detach: Vec<String>,
+        /// Put (true) or delete (false) the secrets policy; unchanged when `None`.
+        secrets_policy: Option<bool>,
+        /// Create the instance profile or add the role to it.
+        repair_profile: bool,
+    },
+    /// Delete a role with its policies and instance profile.
+    DeleteRole {
+        /// Role name.
+        name: String,
+    },
+    /// Generate a secret and store it in SSM (never overwriting an existing one).
+    CreateSecret {
+        /// The secret.
+        secret: Box<crate::DesiredSecret>,
+    },
+    /// Delete a secret from SSM.
+    DeleteSecret {
+        /// Parameter name.
+        parameter: String,
+    },
 }
 
 /// One line of a plan.
@@ -254,6 +287,8 @@ pub fn diff(desired: &Desired, actual: &Actual) -> Plan {
         kept: Vec::new(),
     };
     let mut deletes = Vec::new();
+
+    identity_changes(&mut plan, &mut deletes, desired, actual);
 
     // Security groups by logical id; extra copies are duplicates to remove.
     let mut sg_by_id: BTreeMap<&str, &crate::ActualSg> = BTreeMap::new();
@@ -507,6 +542,117 @@ pub fn diff(desired: &Desired, actual: &Actual) -> Plan {
     plan.changes.extend(instance_deletes);
     plan.changes.extend(deletes);
     plan
+}
+
+/// Roles and secrets: created first (instances need them), removed last.
+fn identity_changes(
+    plan: &mut Plan,
+    deletes: &mut Vec<Change>,
+    desired: &Desired,
+    actual: &Actual,
+) {
+    for d in &desired.roles {
+        let Some(a) = actual.roles.iter().find(|a| a.name == d.aws_name) else {
+            let mut details = vec![format!("role and instance profile {}", d.aws_name)];
+            if d.secrets_policy.is_some() {
+                details.push("may read this deployment's secrets".into());
+            }
+            details.extend(d.managed_policies.iter().map(|p| format!("policy {p}")));
+            plan.changes.push(Change {
+                kind: ChangeKind::Create,
+                address: d.id.clone(),
+                aws_id: None,
+                details,
+                disruptive: false,
+                action: Action::CreateRole {
+                    role: Box::new(d.clone()),
+                },
+            });
+            continue;
+        };
+        let want: BTreeSet<&String> = d.managed_policies.iter().collect();
+        let have: BTreeSet<&String> = a.managed_policies.iter().collect();
+        let attach: Vec<String> = want.difference(&have).map(|s| (*s).clone()).collect();
+        let detach: Vec<String> = have.difference(&want).map(|s| (*s).clone()).collect();
+        let secrets_policy = match (d.secrets_policy.is_some(), a.secrets_policy.is_some()) {
+            (true, false) => Some(true),
+            (false, true) => Some(false),
+            _ => None,
+        };
+        let repair_profile = a.profile.is_none() || !a.profile_has_role;
+        if attach.is_empty() && detach.is_empty() && secrets_policy.is_none() && !repair_profile {
+            continue;
+        }
+        let mut details: Vec<String> = attach.iter().map(|p| format!("+ policy {p}")).collect();
+        details.extend(detach.iter().map(|p| format!("- policy {p}")));
+        match secrets_policy {
+            Some(true) => details.push("+ may read this deployment's secrets".into()),
+            Some(false) => details.push("- may read this deployment's secrets".into()),
+            None => {}
+        }
+        if repair_profile {
+            details.push("instance profile repaired".into());
+        }
+        plan.changes.push(Change {
+            kind: ChangeKind::Update,
+            address: d.id.clone(),
+            aws_id: Some(a.arn.clone()),
+            details,
+            disruptive: false,
+            action: Action::UpdateRole {
+                role: Box::new(d.clone()),
+                attach,
+                detach,
+                secrets_policy,
+                repair_profile,
+            },
+        });
+    }
+    for a in &actual.roles {
+        if !desired.roles.iter().any(|d| d.aws_name == a.name) {
+            deletes.push(Change {
+                kind: ChangeKind::Delete,
+                address: format!("role/{}", a.name),
+                aws_id: Some(a.arn.clone()),
+                details: vec![format!("role and instance profile {}", a.name)],
+                disruptive: false,
+                action: Action::DeleteRole {
+                    name: a.name.clone(),
+                },
+            });
+        }
+    }
+    for d in &desired.secrets {
+        if !actual.secrets.iter().any(|a| a.parameter == d.parameter) {
+            plan.changes.push(Change {
+                kind: ChangeKind::Create,
+                address: d.id.clone(),
+                aws_id: None,
+                details: vec![format!(
+                    "SecureString {} ({} generated characters)",
+                    d.parameter, d.length
+                )],
+                disruptive: false,
+                action: Action::CreateSecret {
+                    secret: Box::new(d.clone()),
+                },
+            });
+        }
+    }
+    for a in &actual.secrets {
+        if !desired.secrets.iter().any(|d| d.parameter == a.parameter) {
+            deletes.push(Change {
+                kind: ChangeKind::Delete,
+                address: format!("secret/{}", a.parameter.rsplit('/').next().unwrap_or("?")),
+                aws_id: Some(a.parameter.clone()),
+                details: vec![format!("SecureString {}", a.parameter)],
+                disruptive: false,
+                action: Action::DeleteSecret {
+                    parameter: a.parameter.clone(),
+                },
+            });
+        }
+    }
 }
 
 fn show_group(g: &GroupRef) -> String {

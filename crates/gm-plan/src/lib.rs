@@ -5,9 +5,13 @@ pub mod actual;
 pub mod desired;
 pub mod diff;
 
-pub use actual::{Actual, ActualInstance, ActualSg, ActualVolume, Attachment, BlockDevice};
+pub use actual::{
+    Actual, ActualInstance, ActualRole, ActualSecret, ActualSg, ActualVolume, Attachment,
+    BlockDevice,
+};
 pub use desired::{
-    desire, Desired, DesiredInstance, DesiredSg, GroupRef, Rule, RuleSource, VpcRef,
+    desire, iam_path, role_name, secrets_path, Desired, DesiredInstance, DesiredRole,
+    DesiredSecret, DesiredSg, GroupRef, Rule, RuleSource, VpcRef,
 };
 pub use diff::{diff, Action, Change, ChangeKind, Plan, VolumeChange};
 

@@ -25,9 +25,45 @@ pub struct Spec {
     /// Security groups this deployment creates and owns.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub security_groups: Vec<SecurityGroupSpec>,
+    /// Secrets generated once and kept in SSM Parameter Store (SecureString) under
+    /// `/geusemaker/DEPLOYMENT/NAME`; their values never appear in state, logs or output.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub secrets: Vec<SecretSpec>,
+    /// IAM roles (with instance profiles) this deployment creates and owns.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub roles: Vec<RoleSpec>,
     /// Groups of identical instances.
     #[serde(default)]
     pub instances: Vec<InstanceGroupSpec>,
+}
+
+/// A generated secret.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SecretSpec {
+    /// Name: lower-case letters, digits and `-`.
+    pub name: String,
+    /// Length of the generated value (hex characters; default 48).
+    #[serde(default = "secret_length")]
+    pub length: u32,
+}
+
+fn secret_length() -> u32 {
+    48
+}
+
+/// An IAM role for instances, with its instance profile.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RoleSpec {
+    /// Logical name, used by `instances[].role`.
+    pub name: String,
+    /// May read this deployment's secrets (ssm:GetParameter under its path, kms:Decrypt via SSM).
+    #[serde(default)]
+    pub read_secrets: bool,
+    /// ARNs of managed policies to attach, e.g. `arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub managed_policies: Vec<String>,
 }
 
 /// A security group the deployment creates.
@@ -116,9 +152,12 @@ pub struct InstanceGroupSpec {
     /// Spot options, used when `market: spot`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub spot: Option<SpotSpec>,
-    /// Name of an existing IAM instance profile.
+    /// Name of an existing IAM instance profile (or use `role`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub iam_instance_profile: Option<String>,
+    /// A role from `roles:` (its instance profile is attached).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<String>,
     /// Script run at first boot, from a file or inline.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_data: Option<UserDataSpec>,

@@ -119,6 +119,84 @@ pub fn validate(
     }
 
     let mut seen = HashSet::new();
+    for (i, sec) in spec.secrets.iter().enumerate() {
+        let p = format!("secrets[{i}]");
+        if !seen.insert(sec.name.as_str()) {
+            c.err(
+                "GM-SPEC-060",
+                format!("{p}.name"),
+                format!("duplicate secret `{}`", sec.name),
+                Some("give each secret its own name".to_string()),
+            );
+        }
+        if !is_name(&sec.name, 64) {
+            c.err(
+                "GM-SPEC-060",
+                format!("{p}.name"),
+                format!("`{}` is not a valid secret name", sec.name),
+                Some("use lower-case letters, digits and `-`".to_string()),
+            );
+        }
+        if !(16..=256).contains(&sec.length) {
+            c.err(
+                "GM-SPEC-061",
+                format!("{p}.length"),
+                format!("secret length {} is outside 16–256", sec.length),
+                None,
+            );
+        }
+    }
+    let mut seen = HashSet::new();
+    for (i, r) in spec.roles.iter().enumerate() {
+        let p = format!("roles[{i}]");
+        if !seen.insert(r.name.as_str()) {
+            c.err(
+                "GM-SPEC-062",
+                format!("{p}.name"),
+                format!("duplicate role `{}`", r.name),
+                Some("give each role its own name".to_string()),
+            );
+        }
+        if !is_name(&r.name, 32) {
+            c.err(
+                "GM-SPEC-062",
+                format!("{p}.name"),
+                format!("`{}` is not a valid role name", r.name),
+                Some("use up to 32 lower-case letters, digits and `-`".to_string()),
+            );
+        }
+        for (j, arn) in r.managed_policies.iter().enumerate() {
+            if !arn.starts_with("arn:aws") || !arn.contains(":policy/") {
+                c.err(
+                    "GM-SPEC-063",
+                    format!("{p}.managed_policies[{j}]"),
+                    format!("`{arn}` is not a managed policy ARN"),
+                    Some(
+                        "write it like `arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore`"
+                            .to_string(),
+                    ),
+                );
+            }
+        }
+    }
+    let role_names: HashSet<&str> = spec.roles.iter().map(|r| r.name.as_str()).collect();
+    for (i, g) in spec.instances.iter().enumerate() {
+        if let Some(r) = &g.role {
+            let p = format!("instances[{i}].role");
+            if g.iam_instance_profile.is_some() {
+                c.err(
+                    "GM-SPEC-064",
+                    p.clone(),
+                    "set `role` or `iam_instance_profile`, not both".into(),
+                    None,
+                );
+            }
+            if !role_names.contains(r.as_str()) {
+                c.err("GM-SPEC-064", p, format!("role `{r}` is not defined under `roles:`"), Some("define it under `roles:`, or name an existing profile with `iam_instance_profile`".to_string()));
+            }
+        }
+    }
+    let mut seen = HashSet::new();
     let mut out = Vec::with_capacity(spec.instances.len());
     for (i, g) in spec.instances.iter().enumerate() {
         let p = format!("instances[{i}]");

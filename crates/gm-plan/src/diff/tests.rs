@@ -277,3 +277,100 @@ fn detached_kept_volumes_are_reported_not_deleted() {
     assert_eq!(p.kept.len(), 1);
     assert!(p.kept[0].contains("vol-kept"));
 }
+
+const IDENTITY: &str = r#"version: 1
+deployment: demo
+secrets: [{name: db-password}, {name: api-key, length: 32}]
+roles:
+  - {name: app, read_secrets: true, managed_policies: ["arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"]}
+instances:
+  - {name: a, type: t3.micro, ami: al2023, role: app}
+"#;
+
+#[test]
+fn roles_and_secrets_are_created_before_instances() {
+    let d = desired(IDENTITY);
+    let p = diff(&d, &Actual::default());
+    let addrs: Vec<&str> = p.changes.iter().map(|c| c.address.as_str()).collect();
+    assert_eq!(
+        addrs,
+        [
+            "role/app",
+            "secret/db-password",
+            "secret/api-key",
+            "instance/a/0"
+        ]
+    );
+    assert_eq!(
+        d.instances[0].iam_instance_profile.as_deref(),
+        Some("gm-demo-app")
+    );
+    assert_eq!(d.secrets[0].parameter, "/geusemaker/demo/db-password");
+    assert!(d.roles[0]
+        .secrets_policy
+        .as_deref()
+        .unwrap()
+        .contains("parameter/geusemaker/demo/*"));
+}
+
+#[test]
+fn existing_roles_and_secrets_plan_nothing_and_removed_ones_go_last() {
+    let d = desired(IDENTITY);
+    let mut a = converged(&d);
+    a.roles.push(crate::ActualRole {
+        name: "gm-demo-app".into(),
+        arn: "arn:aws:iam::123456789012:role/geusemaker/demo/gm-demo-app".into(),
+        profile: Some("gm-demo-app".into()),
+        profile_has_role: true,
+        managed_policies: vec!["arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore".into()],
+        secrets_policy: Some("{}".into()),
+    });
+    for s in &d.secrets {
+        a.secrets.push(crate::ActualSecret {
+            parameter: s.parameter.clone(),
+        });
+    }
+    assert!(diff(&d, &a).is_empty(), "{}", diff(&d, &a).to_text());
+    let fewer = desired(&IDENTITY.replace(
+        "secrets: [{name: db-password}, {name: api-key, length: 32}]",
+        "secrets: [{name: db-password}]",
+    ));
+    let p = diff(&fewer, &a);
+    assert_eq!(p.changes.len(), 1, "{}", p.to_text());
+    assert!(
+        matches!(&p.changes[0].action, Action::DeleteSecret { parameter } if parameter == "/geusemaker/demo/api-key")
+    );
+}
+
+#[test]
+fn role_policy_changes_are_updates() {
+    let d = desired(&IDENTITY.replace(
+        ", managed_policies: [\"arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore\"]",
+        "",
+    ));
+    let mut a = converged(&d);
+    a.roles.push(crate::ActualRole {
+        name: "gm-demo-app".into(),
+        arn: "arn".into(),
+        profile: Some("gm-demo-app".into()),
+        profile_has_role: true,
+        managed_policies: vec!["arn:aws:iam::aws:policy/Old".into()],
+        secrets_policy: None,
+    });
+    let p = diff(&d, &a);
+    match &p.changes[0].action {
+        Action::UpdateRole {
+            attach,
+            detach,
+            secrets_policy,
+            repair_profile,
+            ..
+        } => {
+            assert!(attach.is_empty());
+            assert_eq!(detach, &vec!["arn:aws:iam::aws:policy/Old".to_string()]);
+            assert_eq!(*secrets_policy, Some(true));
+            assert!(!repair_profile);
+        }
+        other => panic!("{other:?}"),
+    }
+}

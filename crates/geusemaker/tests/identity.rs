@@ -1,0 +1,184 @@
+//! Roles and secrets owned by a deployment, against moto's IAM and SSM.
+
+mod support;
+
+use support::*;
+
+fn iam() -> aws_sdk_iam::Client {
+    let conf = aws_sdk_iam::Config::builder()
+        .behavior_version(aws_sdk_iam::config::BehaviorVersion::latest())
+        .region(aws_sdk_iam::config::Region::new("us-east-1"))
+        .endpoint_url(moto().url())
+        .credentials_provider(aws_sdk_iam::config::Credentials::new(
+            "testing", "testing", None, None, "test",
+        ))
+        .build();
+    aws_sdk_iam::Client::from_conf(conf)
+}
+
+fn ssm() -> aws_sdk_ssm::Client {
+    let conf = aws_sdk_ssm::Config::builder()
+        .behavior_version(aws_sdk_ssm::config::BehaviorVersion::latest())
+        .region(aws_sdk_ssm::config::Region::new("us-east-1"))
+        .endpoint_url(moto().url())
+        .credentials_provider(aws_sdk_ssm::config::Credentials::new(
+            "testing", "testing", None, None, "test",
+        ))
+        .build();
+    aws_sdk_ssm::Client::from_conf(conf)
+}
+
+fn spec(d: &str) -> String {
+    format!(
+        r#"version: 1
+deployment: {d}
+secrets: [{{name: db-password}}, {{name: api-key, length: 32}}]
+roles:
+  - {{name: app, read_secrets: true, managed_policies: ["arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess"]}}
+instances:
+  - {{name: a, type: t3.micro, ami: al2023, role: app}}
+"#
+    )
+}
+
+#[test]
+fn roles_and_secrets_are_created_used_kept_secret_and_destroyed() {
+    let env = Env::new();
+    let d = name("ident");
+    let path = env.spec(&spec(&d));
+    let p = path.to_str().unwrap();
+    let report = env.gm_json(&["apply", "-f", p, "--yes"], 0);
+    assert_eq!(report["outcome"], "ok", "{report:#}");
+
+    let role_name = format!("gm-{d}-app");
+    let (role, profile, attached, inline) = block_on(async {
+        let role = iam().get_role().role_name(&role_name).send().await.unwrap();
+        let profile = iam()
+            .get_instance_profile()
+            .instance_profile_name(&role_name)
+            .send()
+            .await
+            .unwrap();
+        let attached = iam()
+            .list_attached_role_policies()
+            .role_name(&role_name)
+            .send()
+            .await
+            .unwrap();
+        let inline = iam()
+            .get_role_policy()
+            .role_name(&role_name)
+            .policy_name("geusemaker-secrets")
+            .send()
+            .await
+            .unwrap();
+        (role, profile, attached, inline)
+    });
+    assert_eq!(role.role().unwrap().path(), format!("/geusemaker/{d}/"));
+    assert_eq!(
+        profile.instance_profile().unwrap().roles()[0].role_name(),
+        role_name
+    );
+    assert_eq!(attached.attached_policies().len(), 1);
+    assert!(
+        inline
+            .policy_document()
+            .contains(&format!("geusemaker/{d}")),
+        "{}",
+        inline.policy_document()
+    );
+
+    let instance = &live_instances(&d)[0];
+    assert!(
+        instance
+            .iam_instance_profile()
+            .and_then(|p| p.arn())
+            .unwrap_or("")
+            .ends_with(&role_name),
+        "{:?}",
+        instance.iam_instance_profile()
+    );
+
+    let value = block_on(async {
+        let out = ssm()
+            .get_parameter()
+            .name(format!("/geusemaker/{d}/db-password"))
+            .with_decryption(true)
+            .send()
+            .await
+            .unwrap();
+        let p = out.parameter().unwrap().clone();
+        assert_eq!(p.r#type().map(|t| t.as_str()), Some("SecureString"));
+        p.value().unwrap().to_string()
+    });
+    assert_eq!(value.len(), 48);
+    // The value is nowhere but SSM: not in stdout, the state file or the audit log.
+    let state = std::fs::read(env.state()).unwrap();
+    assert!(!String::from_utf8_lossy(&state).contains(&value));
+    let audit = std::fs::read_to_string(env.dir.path().join("state.audit.jsonl")).unwrap();
+    assert!(!audit.contains(&value));
+    assert!(!report.to_string().contains(&value));
+
+    // Re-applying keeps the secret as it is and changes nothing.
+    let again = env.gm_json(&["apply", "-f", p, "--yes"], 0);
+    assert_eq!(again["changes"], 0, "{again:#}");
+
+    // Removing a secret from the spec removes it from SSM.
+    let fewer = env.spec(&spec(&d).replace("{name: db-password}, ", ""));
+    let r = env.gm_json(&["apply", "-f", fewer.to_str().unwrap(), "--yes"], 0);
+    assert_eq!(r["destroyed"][0]["address"], "secret/db-password", "{r:#}");
+
+    let gone = env.gm_json(&["destroy", "-f", p, "--yes"], 0);
+    assert!(gone["remaining"].as_array().unwrap().is_empty(), "{gone:#}");
+    let (role_gone, params) = block_on(async {
+        let role = iam().get_role().role_name(&role_name).send().await;
+        let params = ssm()
+            .get_parameters_by_path()
+            .path(format!("/geusemaker/{d}"))
+            .send()
+            .await
+            .unwrap();
+        (role.is_err(), params.parameters().len())
+    });
+    assert!(role_gone, "the role is deleted");
+    assert_eq!(params, 0, "the secrets are deleted");
+    assert!(live_instances(&d).is_empty());
+}
+
+#[test]
+fn a_failed_launch_rolls_back_roles_and_secrets_too() {
+    let proxy = Proxy::start(vec![Fault {
+        action: "RunInstances",
+        body_contains: None,
+        after: 0,
+        times: usize::MAX,
+        code: "InsufficientInstanceCapacity",
+        status: 400,
+    }]);
+    let env = Env::via(&proxy);
+    let d = name("identrb");
+    let path = env.spec(&spec(&d));
+    let out = env.gm(&["apply", "-f", path.to_str().unwrap(), "--yes"]);
+    assert_eq!(
+        out.status.code(),
+        Some(5),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (role_gone, params) = block_on(async {
+        let role = iam()
+            .get_role()
+            .role_name(format!("gm-{d}-app"))
+            .send()
+            .await;
+        let params = ssm()
+            .get_parameters_by_path()
+            .path(format!("/geusemaker/{d}"))
+            .send()
+            .await
+            .unwrap();
+        (role.is_err(), params.parameters().len())
+    });
+    assert!(role_gone);
+    assert_eq!(params, 0);
+}
