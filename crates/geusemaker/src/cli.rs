@@ -99,6 +99,15 @@ pub enum Command {
     ///
     /// Example: geusemaker list -o json
     List,
+    /// Deploy the AI stack (n8n + PostgreSQL, Ollama, Qdrant, Crawl4AI) in a tier.
+    ///
+    /// The tier compiles into an ordinary spec (shown with --dry-run) and goes through the same
+    /// plan and apply as `apply`. Example: geusemaker deploy --tier dev --ssh-cidr 203.0.113.7/32
+    Deploy(DeployArgs),
+    /// Estimate what a tier costs, from the dated price catalog (and live spot prices with --live).
+    ///
+    /// Example: geusemaker cost --compare-tiers --regions us-east-1,us-west-2
+    Cost(CostArgs),
     /// Print the JSON Schema of the spec (for editors and linters).
     ///
     /// Example: geusemaker schema > geusemaker.schema.json
@@ -149,6 +158,99 @@ pub struct ApplyArgs {
     /// Concurrent AWS calls for independent steps.
     #[arg(long, default_value_t = 32, value_name = "N")]
     pub parallelism: usize,
+}
+
+/// A stack tier.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TierArg {
+    /// CPU only, cheapest fitting type, all services.
+    Dev,
+    /// n8n + PostgreSQL on a small CPU instance.
+    Automation,
+    /// A GPU instance with Ollama on the GPU.
+    Gpu,
+}
+
+/// Purchase option.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum MarketArg {
+    /// Spot, falling back to on-demand when there is no capacity.
+    Spot,
+    /// On-demand.
+    OnDemand,
+}
+
+/// What a stack is made of (shared by `deploy` and `cost`).
+#[derive(Debug, Args)]
+pub struct StackArgs {
+    /// Services to run, comma-separated (default: the tier's): postgres, n8n, ollama, qdrant, crawl4ai.
+    #[arg(long, value_delimiter = ',', env = "GEUSEMAKER_SERVICES")]
+    pub services: Vec<String>,
+    /// Use this instance type (checked against what the tier needs).
+    #[arg(long, env = "GEUSEMAKER_INSTANCE_TYPE")]
+    pub instance_type: Option<String>,
+    /// Spot (default) or on-demand.
+    #[arg(long, value_enum, default_value_t = MarketArg::Spot, env = "GEUSEMAKER_MARKET")]
+    pub market: MarketArg,
+    /// Ollama model pulled on first boot (default: llama3.2:3b on CPU, llama3.1:8b on GPU).
+    #[arg(long)]
+    pub model: Option<String>,
+}
+
+/// Options of `deploy`.
+#[derive(Debug, Args)]
+pub struct DeployArgs {
+    /// The tier.
+    #[arg(long, value_enum, env = "GEUSEMAKER_TIER")]
+    pub tier: TierArg,
+    /// Deployment name [default: ai-TIER].
+    #[arg(long, env = "GEUSEMAKER_NAME")]
+    pub name: Option<String>,
+    #[command(flatten)]
+    pub stack: StackArgs,
+    /// Hourly budget in USD: over it, deploy warns and asks again.
+    #[arg(long, env = "GEUSEMAKER_BUDGET", value_name = "USD")]
+    pub budget: Option<f64>,
+    /// Allow SSH from this CIDR (your address, e.g. 203.0.113.7/32); no SSH otherwise.
+    #[arg(long, env = "GEUSEMAKER_SSH_CIDR")]
+    pub ssh_cidr: Option<String>,
+    /// Who may reach n8n's web UI.
+    #[arg(long, default_value = "0.0.0.0/0")]
+    pub public_cidr: String,
+    /// Existing key pair for SSH.
+    #[arg(long)]
+    pub key_pair: Option<String>,
+    /// Existing subnet (default: the default VPC's).
+    #[arg(long)]
+    pub subnet: Option<String>,
+    /// Show the generated spec and the plan, change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Deploy without asking (required when stdin is not a terminal).
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    /// Bound on every wait, in seconds.
+    #[arg(long, default_value_t = 600, value_name = "SECONDS")]
+    pub timeout: u64,
+}
+
+/// Options of `cost`.
+#[derive(Debug, Args)]
+pub struct CostArgs {
+    /// The tier to price.
+    #[arg(long, value_enum, required_unless_present = "compare_tiers")]
+    pub tier: Option<TierArg>,
+    /// Price all three tiers side by side.
+    #[arg(long)]
+    pub compare_tiers: bool,
+    /// Regions to price, comma-separated [default: the global region].
+    #[arg(long, value_delimiter = ',')]
+    pub regions: Vec<String>,
+    #[command(flatten)]
+    pub stack: StackArgs,
+    /// Fetch live spot prices (DescribeSpotPriceHistory) instead of using on-demand as the bound.
+    #[arg(long)]
+    pub live: bool,
 }
 
 /// Options of `monitor`.

@@ -150,7 +150,6 @@ fn stack_boot_scripts_are_shellcheck_clean_for_every_tier() {
             public_cidr: "0.0.0.0/0".into(),
             key_pair: None,
             subnet: None,
-            instance_profile: None,
             model: None,
             quotes: Vec::new(),
         })

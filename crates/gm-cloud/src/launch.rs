@@ -366,3 +366,58 @@ fn image_info(img: &aws_sdk_ec2::types::Image) -> ImageInfo {
             .unwrap_or_default(),
     }
 }
+
+impl Cloud {
+    /// The latest spot price per availability zone for each type (Linux), from
+    /// `DescribeSpotPriceHistory` — one paginated call for all types.
+    pub async fn spot_prices(
+        &self,
+        types: &[String],
+    ) -> Result<Vec<gm_cost::SpotQuote>, CloudError> {
+        let mut pages = self
+            .ec2
+            .describe_spot_price_history()
+            .set_instance_types(Some(
+                types
+                    .iter()
+                    .map(|t| InstanceType::from(t.as_str()))
+                    .collect(),
+            ))
+            .product_descriptions("Linux/UNIX")
+            .start_time(aws_smithy_types::DateTime::from_secs(
+                chrono::Utc::now().timestamp() - 3600,
+            ))
+            .into_paginator()
+            .send();
+        let mut latest: std::collections::BTreeMap<(String, String), gm_cost::SpotQuote> =
+            Default::default();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| CloudError::from_sdk("DescribeSpotPriceHistory", e))?;
+            for p in page.spot_price_history() {
+                let (Some(t), Some(az), Some(price)) =
+                    (p.instance_type(), p.availability_zone(), p.spot_price())
+                else {
+                    continue;
+                };
+                let Ok(usd) = price.parse::<f64>() else {
+                    continue;
+                };
+                let ts = p.timestamp().map(|t| t.to_string()).unwrap_or_default();
+                let key = (t.as_str().to_string(), az.to_string());
+                if latest.get(&key).is_none_or(|x| x.timestamp < ts) {
+                    latest.insert(
+                        key,
+                        gm_cost::SpotQuote {
+                            region: self.region.clone(),
+                            availability_zone: az.to_string(),
+                            instance_type: t.as_str().to_string(),
+                            usd_per_hour: usd,
+                            timestamp: ts,
+                        },
+                    );
+                }
+            }
+        }
+        Ok(latest.into_values().collect())
+    }
+}

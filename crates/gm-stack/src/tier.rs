@@ -90,8 +90,6 @@ pub struct StackRequest {
     pub key_pair: Option<String>,
     /// Existing subnet.
     pub subnet: Option<String>,
-    /// Instance profile that may read the deployment's SSM parameters.
-    pub instance_profile: Option<String>,
     /// Ollama model to pull first.
     pub model: Option<String>,
     /// Live spot quotes for placement.
@@ -230,6 +228,7 @@ pub fn compile(r: &StackRequest) -> Result<Stack, CompileError> {
         "type": placement.instance_type,
         "ami": "al2023",
         "security_groups": ["stack"],
+        "role": "stack",
         "market": if placement.spot || r.spot { "spot" } else { "on-demand" },
         "user_data": {"inline": boot},
         "root_volume": {"size": if gpu { 60 } else { 30 }, "type": "gp3", "encrypted": true},
@@ -239,11 +238,7 @@ pub fn compile(r: &StackRequest) -> Result<Stack, CompileError> {
     if r.spot {
         instance["spot"] = json!({"fallback": "on-demand"});
     }
-    for (k, v) in [
-        ("key_pair", &r.key_pair),
-        ("subnet", &r.subnet),
-        ("iam_instance_profile", &r.instance_profile),
-    ] {
+    for (k, v) in [("key_pair", &r.key_pair), ("subnet", &r.subnet)] {
         if let Some(v) = v {
             instance[k] = json!(v);
         }
@@ -254,6 +249,9 @@ pub fn compile(r: &StackRequest) -> Result<Stack, CompileError> {
         "region": r.region,
         "tags": {"stack": "ai"},
         "security_groups": [{"name": "stack", "description": format!("GeuseMaker {} stack {}", r.tier.as_str(), r.name), "ingress": ingress}],
+        // Generated per deployment, kept in SSM, read by the instance at boot through its role.
+        "secrets": secrets.iter().map(|s| json!({"name": user_data::secret_name(s)})).collect::<Vec<_>>(),
+        "roles": [{"name": "stack", "read_secrets": true}],
         "instances": [instance],
     });
     let spec_yaml = gm_spec::yaml::to_yaml(&spec);

@@ -25,12 +25,14 @@ pub struct BootConfig {
 /// Pinned docker compose plugin release.
 pub const COMPOSE_VERSION: &str = "v2.32.4";
 
+/// The spec's name of a secret variable: `POSTGRES_PASSWORD` → `postgres-password`.
+pub fn secret_name(variable: &str) -> String {
+    variable.to_ascii_lowercase().replace('_', "-")
+}
+
 /// The SSM parameter name of a secret: `/geusemaker/DEPLOYMENT/postgres-password`.
-pub fn parameter_name(deployment: &str, secret: &str) -> String {
-    format!(
-        "/geusemaker/{deployment}/{}",
-        secret.to_ascii_lowercase().replace('_', "-")
-    )
+pub fn parameter_name(deployment: &str, variable: &str) -> String {
+    format!("/geusemaker/{deployment}/{}", secret_name(variable))
 }
 
 /// Renders the script.

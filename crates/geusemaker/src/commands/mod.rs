@@ -1,6 +1,8 @@
 //! One file per command.
 
 mod apply;
+mod cost;
+mod deploy;
 mod destroy;
 mod list;
 mod monitor;
@@ -23,6 +25,8 @@ pub async fn run(ctx: &Ctx<'_>, command: &Command) -> Result<u8, CliError> {
         Command::Status(a) => status::run(ctx, a).await,
         Command::Monitor(a) => monitor::run(ctx, a).await,
         Command::Destroy(a) => destroy::run(ctx, a).await,
+        Command::Deploy(a) => deploy::run(ctx, a).await,
+        Command::Cost(a) => cost::run(ctx, a).await,
         Command::List => list::run(ctx),
         Command::Schema => schema::run(ctx),
         Command::State(s) => state::run(ctx, s),

@@ -15,7 +15,6 @@ fn request(tier: Tier) -> StackRequest {
         public_cidr: "0.0.0.0/0".into(),
         key_pair: None,
         subnet: None,
-        instance_profile: None,
         model: None,
         quotes: Vec::new(),
     }
@@ -182,6 +181,17 @@ fn boot_script_reads_secrets_from_ssm_and_fits_in_user_data() {
         assert!(p.starts_with("/geusemaker/ai-demo/"));
     }
     assert_eq!(s.secret_parameters.len(), 5);
+    // The spec creates exactly those secrets, and a role that may read them for the instance.
+    let desired: Vec<String> = s
+        .spec
+        .spec
+        .secrets
+        .iter()
+        .map(|x| format!("/geusemaker/ai-demo/{}", x.name))
+        .collect();
+    assert_eq!(desired, s.secret_parameters);
+    assert!(s.spec.spec.roles[0].read_secrets);
+    assert_eq!(s.spec.spec.instances[0].role.as_deref(), Some("stack"));
     let wrapped = s.spec.user_data[0].as_deref().unwrap();
     assert!(
         wrapped.len() <= gm_spec::user_data::USER_DATA_LIMIT,

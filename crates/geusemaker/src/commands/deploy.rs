@@ -1,0 +1,283 @@
+//! `geusemaker deploy`: the AI stack in a tier, through the same engine as `apply`.
+
+use std::time::Duration;
+
+use serde::Serialize;
+use serde_json::json;
+
+use gm_engine::{ApplyReport, EngineError, EngineOptions};
+use gm_stack::{Stack, StackRequest, Tier};
+
+use crate::cli::{DeployArgs, MarketArg, StackArgs, TierArg};
+use crate::context::{confirm, Ctx};
+use crate::error::{exit, CliError};
+use crate::progress::Bars;
+
+/// The tier a flag names.
+pub(super) fn tier(t: TierArg) -> Tier {
+    match t {
+        TierArg::Dev => Tier::Dev,
+        TierArg::Automation => Tier::Automation,
+        TierArg::Gpu => Tier::Gpu,
+    }
+}
+
+/// The region: flag, AWS_REGION, then us-east-1.
+pub(super) fn region(ctx: &Ctx<'_>) -> String {
+    ctx.global
+        .region
+        .clone()
+        .or_else(|| std::env::var("AWS_REGION").ok().filter(|r| !r.is_empty()))
+        .unwrap_or_else(|| gm_cloud::DEFAULT_REGION.to_string())
+}
+
+/// Compiles a stack request, turning its errors into user errors.
+pub(super) fn compile(r: &StackRequest) -> Result<Stack, CliError> {
+    gm_stack::compile(r).map_err(|e| match e {
+        gm_stack::CompileError::Spec(s) => CliError::from(s),
+        other => CliError::new("GM-STACK-001", other.to_string(), exit::USAGE)
+            .hint("see `geusemaker deploy --help` for tiers, services and instance types"),
+    })
+}
+
+/// A request from the flags both `deploy` and `cost` take.
+pub(super) fn request(
+    name: &str,
+    t: Tier,
+    region: &str,
+    s: &StackArgs,
+    quotes: Vec<gm_cost::SpotQuote>,
+) -> StackRequest {
+    StackRequest {
+        name: name.to_string(),
+        tier: t,
+        region: region.to_string(),
+        services: s.services.clone(),
+        instance_type: s.instance_type.clone(),
+        spot: s.market == MarketArg::Spot,
+        ssh_cidr: None,
+        public_cidr: "0.0.0.0/0".into(),
+        key_pair: None,
+        subnet: None,
+        model: s.model.clone(),
+        quotes,
+    }
+}
+
+/// The stack's estimate, with the live spot price the placement rests on.
+pub(super) fn estimate(stack: &Stack) -> gm_cost::Estimate {
+    let g = &stack.spec.spec.instances[0];
+    let mut volumes = vec![gm_cost::VolumeLine {
+        volume_type: "gp3".into(),
+        size_gib: g.root_volume.as_ref().and_then(|r| r.size).unwrap_or(8),
+        iops: None,
+        throughput: None,
+        count: 1,
+    }];
+    for v in &g.volumes {
+        volumes.push(gm_cost::VolumeLine {
+            volume_type: v.volume_type.as_str().into(),
+            size_gib: v.size,
+            iops: v.iops,
+            throughput: v.throughput,
+            count: 1,
+        });
+    }
+    gm_cost::estimate(
+        &stack.placement.region,
+        &[gm_cost::InstanceLine {
+            instance_type: g.instance_type.clone(),
+            count: 1,
+            spot: g.market == gm_spec::Market::Spot,
+            quote: stack.placement.quote.clone(),
+            public_ip: true,
+        }],
+        &volumes,
+        &[],
+    )
+}
+
+#[derive(Serialize)]
+struct ServiceAccess {
+    name: &'static str,
+    title: &'static str,
+    url: String,
+    access: String,
+}
+
+#[derive(Serialize)]
+struct DeployResult<'a> {
+    deployment: &'a str,
+    tier: &'a str,
+    region: &'a str,
+    placement: &'a gm_cost::Placement,
+    cost: &'a gm_cost::Estimate,
+    services: Vec<ServiceAccess>,
+    secrets: &'a [String],
+    ssh: Option<String>,
+    next_steps: Vec<String>,
+    report: &'a ApplyReport,
+}
+
+pub async fn run(ctx: &Ctx<'_>, a: &DeployArgs) -> Result<u8, CliError> {
+    let t = tier(a.tier);
+    let name = a
+        .name
+        .clone()
+        .unwrap_or_else(|| format!("ai-{}", t.as_str()));
+    let region = region(ctx);
+    let mut req = request(&name, t, &region, &a.stack, Vec::new());
+    req.ssh_cidr = a.ssh_cidr.clone();
+    req.public_cidr = a.public_cidr.clone();
+    req.key_pair = a.key_pair.clone();
+    req.subnet = a.subnet.clone();
+    // First compile offline (validates the request), then with live spot prices for placement.
+    let draft = compile(&req)?;
+    let opts = EngineOptions {
+        timeout: Duration::from_secs(a.timeout),
+        ..EngineOptions::default()
+    };
+    let engine = ctx.engine(&name, Some(&draft.spec), opts).await?;
+    if req.spot {
+        let types: Vec<String> = gm_cost::catalog().instance_types.keys().cloned().collect();
+        match engine.cloud().spot_prices(&types).await {
+            Ok(q) => req.quotes = q,
+            Err(e) => ctx.out.say(&format!(
+                "note: no live spot prices ({}); placing by on-demand price",
+                e.short()
+            )),
+        }
+    }
+    let stack = compile(&req)?;
+    let cost = estimate(&stack);
+    let desired = gm_plan::desire(&stack.spec);
+    let (actual, plan) = engine.plan(&desired).await?;
+    if !ctx.out.is_machine() && !ctx.out.quiet {
+        eprintln!("Placement: {}", stack.placement.explanation);
+        eprint!("{}", cost.to_text());
+        eprint!("{}", plan.to_text());
+    }
+    if a.dry_run {
+        ctx.out.data(
+            &json!({"deployment": name, "spec": stack.spec_yaml, "plan": plan, "placement": stack.placement, "cost": cost}),
+            || format!("# Generated spec for `{name}` ({} tier):\n{}", t.as_str(), stack.spec_yaml),
+        );
+        return Ok(exit::OK);
+    }
+    if let Some(b) = a.budget {
+        if let Some(w) = cost.over_budget(b) {
+            ctx.out.say(&format!("warning: {w}"));
+            confirm(
+                "The estimate is over your budget. Deploy anyway?",
+                false,
+                None,
+            )
+            .map_err(|e| {
+                if e.exit == exit::USAGE {
+                    CliError::new("GM-COST-001", format!("not deploying: {w}"), exit::ABORTED).hint(
+                        "raise --budget, choose a smaller --instance-type, or fewer --services",
+                    )
+                } else {
+                    e
+                }
+            })?;
+        }
+    }
+    let report = if plan.is_empty() {
+        ApplyReport::unchanged(&name, &actual, &plan, engine.cloud().requests())
+    } else {
+        confirm(
+            &format!("Deploy the {} stack `{name}`?", t.as_str()),
+            a.yes,
+            None,
+        )?;
+        let bars = Bars::new(ctx.out.quiet, ctx.global.verbose > 0);
+        let r = engine
+            .apply(
+                &desired,
+                &actual,
+                &plan,
+                Some(&format!("<{} tier>", t.as_str())),
+                &bars,
+            )
+            .await;
+        bars.finish();
+        match r {
+            Ok(r) => r,
+            Err(EngineError::Failed(report)) => {
+                ctx.out.data(&report, || report.to_text());
+                let mut e: CliError = EngineError::Failed(report).into();
+                e.reported = true;
+                return Err(e);
+            }
+            Err(e) => return Err(e.into()),
+        }
+    };
+    let host = report
+        .instances
+        .first()
+        .and_then(|i| i.public_ip.clone().or_else(|| i.private_ip.clone()))
+        .unwrap_or_else(|| "HOST".into());
+    let services: Vec<ServiceAccess> = stack
+        .services
+        .iter()
+        .map(|s| {
+            let port = s.ports.first().map_or(0, |p| p.port);
+            let public = s.ports.iter().any(|p| p.public_ok);
+            ServiceAccess {
+                name: s.name,
+                title: s.title,
+                url: format!(
+                    "http://{}:{port}{}",
+                    if public { host.as_str() } else { "localhost" },
+                    if s.name == "qdrant" { "/dashboard" } else { "" }
+                ),
+                access: if public {
+                    "public (its own login)".into()
+                } else {
+                    format!("private: ssh -L {port}:localhost:{port} ec2-user@{host}")
+                },
+            }
+        })
+        .collect();
+    let ssh = a
+        .key_pair
+        .as_ref()
+        .map(|k| format!("ssh -i ~/.ssh/{k}.pem ec2-user@{host}"));
+    let next_steps = vec![
+        format!("follow the boot: geusemaker monitor -f <(geusemaker deploy --tier {} --name {name} --dry-run) — or watch `geusemaker status` until the services answer", t.as_str()),
+        "open n8n and create the owner account; in n8n's Ollama and Qdrant credentials use http://ollama:11434 and http://qdrant:6333 (service names, not localhost)".into(),
+        format!("secrets are in SSM Parameter Store under /geusemaker/{name}/"),
+        format!("remove everything: geusemaker destroy {name}"),
+    ];
+    let result = DeployResult {
+        deployment: &name,
+        tier: t.as_str(),
+        region: &region,
+        placement: &stack.placement,
+        cost: &cost,
+        services,
+        secrets: &stack.secret_parameters,
+        ssh,
+        next_steps,
+        report: &report,
+    };
+    ctx.out.data(&result, || {
+        let mut s = report.to_text();
+        s.push_str(&format!("\nThe {} stack `{name}` is deployed in {region} at ${:.4}/h (${:.2}/month).\n", t.as_str(), cost.hourly, cost.monthly));
+        s.push_str("\nServices (starting: the first boot pulls images and a model):\n");
+        for x in &result.services {
+            s.push_str(&format!("  {:<9} {:<28} {}\n", x.name, x.url, x.access));
+        }
+        s.push_str(&format!("\nCredentials: SSM Parameter Store, {} SecureString parameters under /geusemaker/{name}/\n", result.secrets.len()));
+        if let Some(ssh) = &result.ssh {
+            s.push_str(&format!("SSH: {ssh}\n"));
+        }
+        s.push_str("\nNext steps:\n");
+        for n in &result.next_steps {
+            s.push_str(&format!("  - {n}\n"));
+        }
+        s
+    });
+    Ok(exit::OK)
+}

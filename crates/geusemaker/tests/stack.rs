@@ -1,0 +1,208 @@
+//! The AI stack through `deploy` and `cost`, against moto. moto's spot prices are fake
+//! (0.00001 everywhere), so placement here only proves that live quotes are read and used;
+//! choosing among real prices is unit-tested in gm-cost on fixture quotes.
+
+mod support;
+
+use support::*;
+
+#[test]
+fn dev_tier_deploys_the_stack_and_destroy_removes_all_of_it() {
+    let env = Env::new();
+    let d = name("stack");
+    let out = env.gm_json(
+        &[
+            "deploy",
+            "--tier",
+            "dev",
+            "--name",
+            &d,
+            "--ssh-cidr",
+            "203.0.113.7/32",
+            "--yes",
+        ],
+        0,
+    );
+    assert_eq!(out["report"]["outcome"], "ok", "{out:#}");
+    assert_eq!(out["tier"], "dev");
+    assert!(
+        out["placement"]["explanation"]
+            .as_str()
+            .unwrap()
+            .contains("spot price"),
+        "{out:#}"
+    );
+    let services: Vec<&str> = out["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        services,
+        ["postgres", "n8n", "ollama", "qdrant", "crawl4ai"]
+    );
+    assert_eq!(out["secrets"].as_array().unwrap().len(), 5);
+
+    let instances = live_instances(&d);
+    assert_eq!(instances.len(), 1);
+    let i = &instances[0];
+    assert_eq!(i.instance_type().unwrap().as_str(), "t3.xlarge");
+    assert_eq!(i.instance_lifecycle().map(|l| l.as_str()), Some("spot"));
+    assert_eq!(tag(i.tags(), "geusemaker:tier"), Some("dev"));
+    assert!(i
+        .iam_instance_profile()
+        .and_then(|p| p.arn())
+        .unwrap_or("")
+        .ends_with(&format!("gm-{d}-stack")));
+    let data: Vec<_> = volumes(&d)
+        .into_iter()
+        .filter(|v| v.size() == Some(30) && v.attachments()[0].device() == Some("/dev/sdf"))
+        .collect();
+    assert_eq!(data.len(), 1, "the data volume");
+    let sg = &groups(&d)[0];
+    let mut ports: Vec<(i32, String)> = sg
+        .ip_permissions()
+        .iter()
+        .map(|p| {
+            (
+                p.from_port().unwrap(),
+                p.ip_ranges()[0].cidr_ip().unwrap().to_string(),
+            )
+        })
+        .collect();
+    ports.sort();
+    assert_eq!(
+        ports,
+        [
+            (22, "203.0.113.7/32".to_string()),
+            (5678, "0.0.0.0/0".to_string())
+        ],
+        "least privilege"
+    );
+
+    // The same request again changes nothing.
+    let again = env.gm_json(
+        &[
+            "deploy",
+            "--tier",
+            "dev",
+            "--name",
+            &d,
+            "--ssh-cidr",
+            "203.0.113.7/32",
+            "--yes",
+        ],
+        0,
+    );
+    assert_eq!(again["report"]["changes"], 0, "{again:#}");
+
+    let gone = env.gm_json(&["destroy", &d, "--yes"], 0);
+    assert!(gone["remaining"].as_array().unwrap().is_empty(), "{gone:#}");
+    assert!(live_instances(&d).is_empty());
+    assert!(
+        volumes(&d).is_empty(),
+        "the kept data volume goes with destroy"
+    );
+    assert!(groups(&d).is_empty());
+    let destroyed: Vec<&str> = gone["destroyed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["address"].as_str().unwrap())
+        .collect();
+    assert!(
+        destroyed.iter().any(|a| a.starts_with("role/")),
+        "{destroyed:?}"
+    );
+    assert_eq!(
+        destroyed
+            .iter()
+            .filter(|a| a.starts_with("secret/"))
+            .count(),
+        5,
+        "{destroyed:?}"
+    );
+}
+
+#[test]
+fn dry_run_shows_the_generated_spec_and_changes_nothing() {
+    let env = Env::new();
+    let d = name("dry");
+    let out = env.gm(&["deploy", "--tier", "gpu", "--name", &d, "--dry-run"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("type: g4dn.xlarge"), "{text}");
+    assert!(text.contains("read_secrets: true"), "{text}");
+    assert!(live_instances(&d).is_empty());
+}
+
+#[test]
+fn a_forced_type_without_a_gpu_is_refused_for_the_gpu_tier() {
+    let env = Env::new();
+    let out = env.gm(&[
+        "deploy",
+        "--tier",
+        "gpu",
+        "--instance-type",
+        "t3.xlarge",
+        "--yes",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("t3.xlarge has no GPU"));
+}
+
+#[test]
+fn over_budget_needs_confirmation() {
+    let env = Env::new();
+    let d = name("budget");
+    let out = env.gm(&[
+        "deploy",
+        "--tier",
+        "gpu",
+        "--name",
+        &d,
+        "--market",
+        "on-demand",
+        "--budget",
+        "0.10",
+        "--yes",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(4),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("over the budget of $0.1000/h"), "{err}");
+    assert!(live_instances(&d).is_empty());
+}
+
+#[test]
+fn cost_compares_tiers_from_the_dated_catalog() {
+    let env = Env::new();
+    let rows = env.gm_json(&["cost", "--compare-tiers", "--market", "on-demand"], 0);
+    let rows = rows.as_array().unwrap();
+    let tiers: Vec<&str> = rows.iter().map(|r| r["tier"].as_str().unwrap()).collect();
+    assert_eq!(tiers, ["dev", "automation", "gpu"]);
+    let gpu = &rows[2];
+    assert_eq!(gpu["instance_type"], "g4dn.xlarge");
+    // g4dn.xlarge 0.526 + public IPv4 0.005 + (60 + 100) GiB gp3 at 0.08/GiB-month.
+    let expected = 0.526 + 0.005 + 160.0 * 0.08 / 730.0;
+    assert!(
+        (gpu["hourly"].as_f64().unwrap() - expected).abs() < 1e-9,
+        "{gpu:#}"
+    );
+    let text =
+        String::from_utf8_lossy(&env.gm(&["cost", "--tier", "automation"]).stdout).to_string();
+    assert!(
+        text.contains("catalog prices are from 2025-01-15"),
+        "{text}"
+    );
+}
