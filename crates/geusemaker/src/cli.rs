@@ -104,6 +104,11 @@ pub enum Command {
     /// The tier compiles into an ordinary spec (shown with --dry-run) and goes through the same
     /// plan and apply as `apply`. Example: geusemaker deploy --tier dev --ssh-cidr 203.0.113.7/32
     Deploy(DeployArgs),
+    /// Show what the state store knows of a deployment: its resources, where they came from,
+    /// and (with --show-secrets) the values of its generated secrets.
+    ///
+    /// Example: geusemaker inspect ai-dev --show-secrets
+    Inspect(InspectArgs),
     /// Estimate what a tier costs, from the dated price catalog (and live spot prices with --live).
     ///
     /// Example: geusemaker cost --compare-tiers --regions us-east-1,us-west-2
@@ -251,6 +256,16 @@ pub struct CostArgs {
     /// Fetch live spot prices (DescribeSpotPriceHistory) instead of using on-demand as the bound.
     #[arg(long)]
     pub live: bool,
+}
+
+/// Options of `inspect`.
+#[derive(Debug, Args)]
+pub struct InspectArgs {
+    /// The deployment's name.
+    pub name: String,
+    /// Read and print the secrets' values from SSM (they are never stored anywhere else).
+    #[arg(long)]
+    pub show_secrets: bool,
 }
 
 /// Options of `monitor`.

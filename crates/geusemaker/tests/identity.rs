@@ -119,6 +119,18 @@ fn roles_and_secrets_are_created_used_kept_secret_and_destroyed() {
     assert!(!audit.contains(&value));
     assert!(!report.to_string().contains(&value));
 
+    // inspect hides values unless asked, and shows the stored one when asked.
+    let hidden = env.gm_json(&["inspect", &d], 0);
+    assert!(
+        hidden["secrets"][format!("/geusemaker/{d}/db-password")].is_null(),
+        "{hidden:#}"
+    );
+    let shown = env.gm_json(&["inspect", &d, "--show-secrets"], 0);
+    assert_eq!(
+        shown["secrets"][format!("/geusemaker/{d}/db-password")],
+        value.as_str()
+    );
+
     // Re-applying keeps the secret as it is and changes nothing.
     let again = env.gm_json(&["apply", "-f", p, "--yes"], 0);
     assert_eq!(again["changes"], 0, "{again:#}");
