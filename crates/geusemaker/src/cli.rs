@@ -231,6 +231,13 @@ pub struct DeployArgs {
     /// Show the generated spec and the plan, change nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// After deploying, wait (up to --timeout) until the public services answer their
+    /// readiness checks; fail if they do not.
+    #[arg(long)]
+    pub wait_healthy: bool,
+    /// Probe services on this host instead of the instance's public IP (a tunnel, a proxy).
+    #[arg(long, env = "GEUSEMAKER_PROBE_HOST", value_name = "HOST")]
+    pub probe_host: Option<String>,
     /// Deploy without asking (required when stdin is not a terminal).
     #[arg(long, short = 'y')]
     pub yes: bool,

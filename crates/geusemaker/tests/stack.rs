@@ -206,3 +206,68 @@ fn cost_compares_tiers_from_the_dated_catalog() {
         "{text}"
     );
 }
+
+#[test]
+fn wait_healthy_probes_the_public_service_on_the_probe_host() {
+    // moto's instances are not real: a stand-in n8n answers on a loopback address of its own.
+    let listener = std::net::TcpListener::bind("127.0.0.77:5678").unwrap();
+    std::thread::spawn(move || {
+        use std::io::{Read, Write};
+        for conn in listener.incoming() {
+            let Ok(mut c) = conn else { continue };
+            let mut buf = [0u8; 1024];
+            let n = c.read(&mut buf).unwrap_or(0);
+            let ok = String::from_utf8_lossy(&buf[..n]).starts_with("GET /healthz/readiness ");
+            let status = if ok { "200 OK" } else { "404 Not Found" };
+            let _ =
+                c.write_all(format!("HTTP/1.1 {status}\r\nContent-Length: 0\r\n\r\n").as_bytes());
+        }
+    });
+    let env = Env::new();
+    let d = name("healthy");
+    let out = env.gm_json(
+        &[
+            "deploy",
+            "--tier",
+            "automation",
+            "--name",
+            &d,
+            "--yes",
+            "--wait-healthy",
+            "--timeout",
+            "20",
+            "--probe-host",
+            "127.0.0.77",
+        ],
+        0,
+    );
+    let health = out["health"].as_array().unwrap();
+    let n8n = health.iter().find(|h| h["service"] == "n8n").unwrap();
+    assert_eq!(n8n["state"], "healthy", "{out:#}");
+    let pg = health.iter().find(|h| h["service"] == "postgres").unwrap();
+    assert_eq!(pg["state"], "private");
+    let _ = env.gm_json(&["destroy", &d, "--yes"], 0);
+}
+
+#[test]
+fn wait_healthy_fails_when_nothing_answers() {
+    let env = Env::new();
+    let d = name("unhealthy");
+    let out = env.gm(&[
+        "deploy",
+        "--tier",
+        "automation",
+        "--name",
+        &d,
+        "--yes",
+        "--wait-healthy",
+        "--timeout",
+        "2",
+        "--probe-host",
+        "127.0.0.78",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("n8n is not healthy after 2 s"), "{err}");
+    let _ = env.gm_json(&["destroy", &d, "--yes"], 0);
+}

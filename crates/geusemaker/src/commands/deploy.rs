@@ -114,9 +114,36 @@ struct DeployResult<'a> {
     cost: &'a gm_cost::Estimate,
     services: Vec<ServiceAccess>,
     secrets: &'a [String],
+    health: Vec<gm_stack::health::Health>,
     ssh: Option<String>,
     next_steps: Vec<String>,
     report: &'a ApplyReport,
+}
+
+/// Probes the stack once, or until its public services are healthy (bounded by `timeout`).
+async fn probe_health(
+    ctx: &Ctx<'_>,
+    stack: &Stack,
+    host: &str,
+    wait: bool,
+    timeout: Duration,
+) -> Vec<gm_stack::health::Health> {
+    use gm_stack::health::{probe, HealthState};
+    let deadline = std::time::Instant::now() + timeout;
+    let mut backoff = gm_cloud::Backoff::default();
+    if wait {
+        ctx.out.say("Waiting for the services to answer…");
+    }
+    loop {
+        tokio::time::sleep(backoff.next_delay()).await;
+        let h = probe(host, &stack.services, Duration::from_secs(3)).await;
+        let ready = h
+            .iter()
+            .all(|x| matches!(x.state, HealthState::Healthy | HealthState::Private));
+        if !wait || ready || std::time::Instant::now() >= deadline {
+            return h;
+        }
+    }
 }
 
 pub async fn run(ctx: &Ctx<'_>, a: &DeployArgs) -> Result<u8, CliError> {
@@ -218,6 +245,30 @@ pub async fn run(ctx: &Ctx<'_>, a: &DeployArgs) -> Result<u8, CliError> {
         .first()
         .and_then(|i| i.public_ip.clone().or_else(|| i.private_ip.clone()))
         .unwrap_or_else(|| "HOST".into());
+    let probe_host = a.probe_host.clone().unwrap_or_else(|| host.clone());
+    let health = probe_health(
+        ctx,
+        &stack,
+        &probe_host,
+        a.wait_healthy,
+        Duration::from_secs(a.timeout),
+    )
+    .await;
+    if a.wait_healthy {
+        if let Some(bad) = health.iter().find(|h| {
+            !matches!(
+                h.state,
+                gm_stack::health::HealthState::Healthy | gm_stack::health::HealthState::Private
+            )
+        }) {
+            return Err(CliError::new(
+                "GM-HEALTH-001",
+                format!("{} is not healthy after {} s: {}", bad.service, a.timeout, bad.detail),
+                exit::FAILED,
+            )
+            .hint(format!("follow the boot with `geusemaker monitor`; the deployment stays (remove it with `geusemaker destroy {name}`)")));
+        }
+    }
     let services: Vec<ServiceAccess> = stack
         .services
         .iter()
@@ -258,6 +309,7 @@ pub async fn run(ctx: &Ctx<'_>, a: &DeployArgs) -> Result<u8, CliError> {
         cost: &cost,
         services,
         secrets: &stack.secret_parameters,
+        health,
         ssh,
         next_steps,
         report: &report,
@@ -268,6 +320,10 @@ pub async fn run(ctx: &Ctx<'_>, a: &DeployArgs) -> Result<u8, CliError> {
         s.push_str("\nServices (starting: the first boot pulls images and a model):\n");
         for x in &result.services {
             s.push_str(&format!("  {:<9} {:<28} {}\n", x.name, x.url, x.access));
+        }
+        s.push_str("\nHealth:\n");
+        for h in &result.health {
+            s.push_str(&format!("  {:<9} {:<11} {}\n", h.service, format!("{:?}", h.state).to_lowercase(), h.detail));
         }
         s.push_str(&format!("\nCredentials: SSM Parameter Store, {} SecureString parameters under /geusemaker/{name}/\n", result.secrets.len()));
         if let Some(ssh) = &result.ssh {
