@@ -95,6 +95,21 @@ pub struct LaunchOutcome {
     pub fell_back_to_on_demand: bool,
 }
 
+/// AWS's public SSM parameter holding the current AMI of an alias.
+fn alias_parameter(alias: &str) -> Option<&'static str> {
+    Some(match alias {
+        "al2023" => "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64",
+        "al2023-arm64" => "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-arm64",
+        "ubuntu-24.04" => {
+            "/aws/service/canonical/ubuntu/server/24.04/stable/current/amd64/hvm/ebs-gp3/ami-id"
+        }
+        "ubuntu-24.04-arm64" => {
+            "/aws/service/canonical/ubuntu/server/24.04/stable/current/arm64/hvm/ebs-gp3/ami-id"
+        }
+        _ => return None,
+    })
+}
+
 /// How an AMI alias is looked up: owner, name pattern, architecture.
 fn alias_query(alias: &str) -> Option<(&'static str, &'static str, &'static str)> {
     Some(match alias {
@@ -122,11 +137,17 @@ impl Cloud {
         amis: &[String],
     ) -> Result<HashMap<String, ImageInfo>, CloudError> {
         let mut out = HashMap::new();
-        let ids: Vec<String> = amis
+        let explicit: Vec<String> = amis
             .iter()
             .filter(|a| a.starts_with("ami-"))
             .cloned()
             .collect();
+        let aliases: Vec<&String> = amis.iter().filter(|a| !a.starts_with("ami-")).collect();
+        let from_ssm = self.alias_ids_from_ssm(&aliases).await;
+        let mut ids = explicit.clone();
+        ids.extend(from_ssm.values().cloned());
+        ids.sort();
+        ids.dedup();
         if !ids.is_empty() {
             let resp = self
                 .ec2
@@ -139,7 +160,7 @@ impl Cloud {
                 let info = image_info(img);
                 out.insert(info.id.clone(), info);
             }
-            if let Some(missing) = ids.iter().find(|i| !out.contains_key(*i)) {
+            if let Some(missing) = explicit.iter().find(|i| !out.contains_key(*i)) {
                 return Err(CloudError::new(
                     "DescribeImages",
                     Some("InvalidAMIID.NotFound"),
@@ -150,7 +171,15 @@ impl Cloud {
                 ));
             }
         }
-        for alias in amis.iter().filter(|a| !a.starts_with("ami-")) {
+        for alias in aliases {
+            if let Some(info) = from_ssm
+                .get(alias.as_str())
+                .and_then(|id| out.get(id))
+                .cloned()
+            {
+                out.insert(alias.clone(), info);
+                continue;
+            }
             let Some((owner, pattern, arch)) = alias_query(alias) else {
                 return Err(CloudError::new(
                     "DescribeImages",
@@ -190,6 +219,39 @@ impl Cloud {
             }
         }
         Ok(out)
+    }
+
+    /// Resolves aliases through AWS's public SSM parameters (one `GetParameters` call). Aliases
+    /// it cannot resolve (no permission, an emulator without them) are left to `DescribeImages`.
+    async fn alias_ids_from_ssm(&self, aliases: &[&String]) -> HashMap<String, String> {
+        let names: Vec<(String, String)> = aliases
+            .iter()
+            .filter_map(|a| alias_parameter(a).map(|p| (a.to_string(), p.to_string())))
+            .collect();
+        if names.is_empty() {
+            return HashMap::new();
+        }
+        let resp = self
+            .ssm
+            .get_parameters()
+            .set_names(Some(names.iter().map(|(_, p)| p.clone()).collect()))
+            .send()
+            .await;
+        let Ok(resp) = resp else {
+            tracing::debug!("public AMI parameters unavailable; using DescribeImages");
+            return HashMap::new();
+        };
+        let mut out = HashMap::new();
+        for p in resp.parameters() {
+            if let (Some(name), Some(value)) = (p.name(), p.value()) {
+                if let Some((alias, _)) = names.iter().find(|(_, n)| n == name) {
+                    if value.starts_with("ami-") {
+                        out.insert(alias.clone(), value.to_string());
+                    }
+                }
+            }
+        }
+        out
     }
 
     /// Launches one instance with its tags and volumes; falls back to on-demand when spot has
@@ -419,5 +481,62 @@ impl Cloud {
             }
         }
         Ok(latest.into_values().collect())
+    }
+}
+
+impl Cloud {
+    /// What AWS says an instance type offers (vCPU, memory, architecture, GPUs), or `None` when
+    /// the region does not offer it.
+    pub async fn instance_type_info(
+        &self,
+        instance_type: &str,
+    ) -> Result<Option<gm_cost::TypeInfo>, CloudError> {
+        let resp = self
+            .ec2
+            .describe_instance_types()
+            .instance_types(InstanceType::from(instance_type))
+            .send()
+            .await;
+        let resp = match resp {
+            Ok(r) => r,
+            Err(e) => {
+                let e = CloudError::from_sdk("DescribeInstanceTypes", e);
+                if e.kind == ErrorKind::Invalid || e.kind == ErrorKind::NotFound {
+                    return Ok(None);
+                }
+                return Err(e);
+            }
+        };
+        Ok(resp.instance_types().first().map(|t| {
+            let gpus = t.gpu_info().map(|g| g.gpus()).unwrap_or_default();
+            gm_cost::TypeInfo {
+                vcpu: t
+                    .v_cpu_info()
+                    .and_then(|v| v.default_v_cpus())
+                    .and_then(|v| u32::try_from(v).ok())
+                    .unwrap_or(0),
+                memory_gib: t
+                    .memory_info()
+                    .and_then(|m| m.size_in_mib())
+                    .and_then(|m| u32::try_from(m / 1024).ok())
+                    .unwrap_or(0),
+                arch: t
+                    .processor_info()
+                    .and_then(|p| p.supported_architectures().first())
+                    .map(|a| a.as_str().to_string())
+                    .unwrap_or_default(),
+                gpus: gpus
+                    .iter()
+                    .filter_map(|g| g.count())
+                    .map(|c| u32::try_from(c).unwrap_or(0))
+                    .sum(),
+                gpu: gpus.first().and_then(|g| g.name()).map(str::to_string),
+                gpu_memory_gib: gpus
+                    .first()
+                    .and_then(|g| g.memory_info())
+                    .and_then(|m| m.size_in_mib())
+                    .and_then(|m| u32::try_from(m / 1024).ok()),
+            }
+        }))
     }
 }

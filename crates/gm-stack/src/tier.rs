@@ -107,6 +107,8 @@ pub struct Stack {
     pub services: Vec<&'static Service>,
     /// Where it runs and why.
     pub placement: Placement,
+    /// What the tier needs from its instance type (checked again against AWS's own data).
+    pub needs: Needs,
     /// SSM parameter names of its secrets (values are generated at deploy, never shown).
     pub secret_parameters: Vec<String>,
     /// The compose file.
@@ -270,6 +272,7 @@ pub fn compile(r: &StackRequest) -> Result<Stack, CompileError> {
         spec_yaml,
         services,
         placement,
+        needs,
         secret_parameters: secrets
             .iter()
             .map(|s| user_data::parameter_name(&r.name, s))

@@ -176,6 +176,32 @@ pub async fn run(ctx: &Ctx<'_>, a: &DeployArgs) -> Result<u8, CliError> {
         }
     }
     let stack = compile(&req)?;
+    // The catalog chose the type; AWS confirms it has what the tier needs (GPU memory above all).
+    let chosen = &stack.placement.instance_type;
+    match engine.cloud().instance_type_info(chosen).await {
+        Ok(Some(info)) => {
+            if let Some(why) = stack.needs.misfit(chosen, &info) {
+                return Err(CliError::new(
+                    "GM-STACK-002",
+                    format!("AWS reports that {why}"),
+                    exit::USAGE,
+                )
+                .hint("choose another --instance-type, or leave it out to let GeuseMaker choose"));
+            }
+        }
+        Ok(None) => {
+            return Err(CliError::new(
+                "GM-STACK-003",
+                format!("{chosen} is not offered in {region}"),
+                exit::USAGE,
+            )
+            .hint("choose another --instance-type or --region"))
+        }
+        Err(e) => ctx.out.say(&format!(
+            "note: could not check {chosen} with DescribeInstanceTypes ({})",
+            e.short()
+        )),
+    }
     let cost = estimate(&stack);
     let desired = gm_plan::desire(&stack.spec);
     let (actual, plan) = engine.plan(&desired).await?;
