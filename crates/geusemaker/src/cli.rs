@@ -194,9 +194,9 @@ pub struct StackArgs {
     /// Use this instance type (checked against what the tier needs).
     #[arg(long, env = "GEUSEMAKER_INSTANCE_TYPE")]
     pub instance_type: Option<String>,
-    /// Spot (default) or on-demand.
-    #[arg(long, value_enum, default_value_t = MarketArg::Spot, env = "GEUSEMAKER_MARKET")]
-    pub market: MarketArg,
+    /// Spot (the default) or on-demand.
+    #[arg(long, value_enum, env = "GEUSEMAKER_MARKET")]
+    pub market: Option<MarketArg>,
     /// Ollama model pulled on first boot (default: llama3.2:3b on CPU, llama3.1:8b on GPU).
     #[arg(long)]
     pub model: Option<String>,
@@ -205,9 +205,13 @@ pub struct StackArgs {
 /// Options of `deploy`.
 #[derive(Debug, Args)]
 pub struct DeployArgs {
-    /// The tier.
+    /// A stack file with the same choices (name, tier, region, services, instance_type, market,
+    /// budget, ssh_cidr, public_cidr, key_pair, subnet, model); flags override it.
+    #[arg(long, short = 'f', value_name = "FILE")]
+    pub file: Option<PathBuf>,
+    /// The tier (required unless the stack file names it).
     #[arg(long, value_enum, env = "GEUSEMAKER_TIER")]
-    pub tier: TierArg,
+    pub tier: Option<TierArg>,
     /// Deployment name [default: ai-TIER].
     #[arg(long, env = "GEUSEMAKER_NAME")]
     pub name: Option<String>,
@@ -219,9 +223,9 @@ pub struct DeployArgs {
     /// Allow SSH from this CIDR (your address, e.g. 203.0.113.7/32); no SSH otherwise.
     #[arg(long, env = "GEUSEMAKER_SSH_CIDR")]
     pub ssh_cidr: Option<String>,
-    /// Who may reach n8n's web UI.
-    #[arg(long, default_value = "0.0.0.0/0")]
-    pub public_cidr: String,
+    /// Who may reach n8n's web UI [default: 0.0.0.0/0].
+    #[arg(long)]
+    pub public_cidr: Option<String>,
     /// Existing key pair for SSH.
     #[arg(long)]
     pub key_pair: Option<String>,

@@ -271,3 +271,33 @@ fn wait_healthy_fails_when_nothing_answers() {
     assert!(err.contains("n8n is not healthy after 2 s"), "{err}");
     let _ = env.gm_json(&["destroy", &d, "--yes"], 0);
 }
+
+#[test]
+fn a_stack_file_sets_the_choices_and_flags_override_it() {
+    let env = Env::new();
+    let file = env.dir.path().join("stack.yaml");
+    std::fs::write(
+        &file,
+        "name: from-file\ntier: automation\nservices: [n8n, qdrant]\nmarket: on-demand\n",
+    )
+    .unwrap();
+    let f = file.to_str().unwrap();
+    let d = name("fileflag");
+    let out = env.gm_json(&["deploy", "-f", f, "--name", &d, "--dry-run"], 0);
+    assert_eq!(out["deployment"], d.as_str(), "the flag wins over the file");
+    let spec = out["spec"].as_str().unwrap();
+    assert!(
+        spec.contains("qdrant"),
+        "services come from the file: {spec}"
+    );
+    assert!(spec.contains("market: on-demand"), "{spec}");
+    std::fs::write(&file, "tier: automation\nservcies: [n8n]\n").unwrap();
+    let bad = env.gm(&["deploy", "-f", f, "--dry-run"]);
+    assert_eq!(bad.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        err.contains("stack.yaml:2:1: unknown field `servcies`")
+            && err.contains("did you mean `services`?"),
+        "{err}"
+    );
+}

@@ -11,7 +11,7 @@ mod validate;
 pub mod yaml;
 
 pub use error::{Diagnostics, Problem, SpecError};
-pub use load::{load, load_str, LoadedSpec};
+pub use load::{load, load_str, parse_typed, LoadedSpec};
 pub use types::*;
 pub use validate::{is_aws_id, parse_range, AMI_ALIASES};
 

@@ -39,6 +39,34 @@ pub fn load_str(file: &str, text: &str, base: &Path) -> Result<LoadedSpec, SpecE
             problems,
         })
     };
+    let (spec, doc): (Spec, _) = parse_typed(file, text)?;
+    let mut problems = Vec::new();
+    let user_data = validate::validate(&spec, &doc.index, base, &mut problems);
+    if problems.is_empty() {
+        Ok(LoadedSpec {
+            spec,
+            file: file.to_string(),
+            user_data,
+        })
+    } else {
+        problems.sort_by_key(|p| (p.pos.line, p.pos.col));
+        Err(invalid(problems))
+    }
+}
+
+/// Reads any YAML document into a typed value with the spec's located errors (used for the
+/// spec itself and for other GeuseMaker files, such as stack files). Returns the position index
+/// for further checks.
+pub fn parse_typed<T: serde::de::DeserializeOwned>(
+    file: &str,
+    text: &str,
+) -> Result<(T, yaml::Document), SpecError> {
+    let invalid = |problems: Vec<Problem>| {
+        SpecError::Invalid(Diagnostics {
+            file: file.to_string(),
+            problems,
+        })
+    };
     let doc = yaml::parse(text).map_err(|e| {
         invalid(vec![Problem {
             code: "GM-SPEC-002",
@@ -51,21 +79,9 @@ pub fn load_str(file: &str, text: &str, base: &Path) -> Result<LoadedSpec, SpecE
             ),
         }])
     })?;
-    let spec: Spec = match serde_path_to_error::deserialize(&doc.value) {
-        Ok(s) => s,
-        Err(e) => return Err(invalid(vec![typing_problem(&e, &doc.index)])),
-    };
-    let mut problems = Vec::new();
-    let user_data = validate::validate(&spec, &doc.index, base, &mut problems);
-    if problems.is_empty() {
-        Ok(LoadedSpec {
-            spec,
-            file: file.to_string(),
-            user_data,
-        })
-    } else {
-        problems.sort_by_key(|p| (p.pos.line, p.pos.col));
-        Err(invalid(problems))
+    match serde_path_to_error::deserialize(&doc.value) {
+        Ok(v) => Ok((v, doc)),
+        Err(e) => Err(invalid(vec![typing_problem(&e, &doc.index)])),
     }
 }
 

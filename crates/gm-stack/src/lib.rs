@@ -5,6 +5,7 @@
 
 pub mod catalog;
 pub mod compose;
+pub mod file;
 pub mod health;
 pub mod tier;
 pub mod user_data;

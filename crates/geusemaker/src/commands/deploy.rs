@@ -54,7 +54,7 @@ pub(super) fn request(
         region: region.to_string(),
         services: s.services.clone(),
         instance_type: s.instance_type.clone(),
-        spot: s.market == MarketArg::Spot,
+        spot: s.market != Some(MarketArg::OnDemand),
         ssh_cidr: None,
         public_cidr: "0.0.0.0/0".into(),
         key_pair: None,
@@ -147,17 +147,75 @@ async fn probe_health(
 }
 
 pub async fn run(ctx: &Ctx<'_>, a: &DeployArgs) -> Result<u8, CliError> {
-    let t = tier(a.tier);
+    let file = match &a.file {
+        Some(p) => gm_stack::file::load(p)?,
+        None => gm_stack::file::StackFile::default(),
+    };
+    let t = match (a.tier, file.tier.as_deref()) {
+        (Some(t), _) => tier(t),
+        (None, Some(s)) => Tier::parse(s).ok_or_else(|| {
+            CliError::new(
+                "GM-STACK-004",
+                format!("unknown tier `{s}` in the stack file"),
+                exit::USAGE,
+            )
+            .hint("tiers: dev, automation, gpu")
+        })?,
+        (None, None) => {
+            return Err(CliError::new(
+                "GM-CLI-005",
+                "name a tier with --tier or in the stack file",
+                exit::USAGE,
+            )
+            .hint("e.g. geusemaker deploy --tier dev"))
+        }
+    };
     let name = a
         .name
         .clone()
+        .or(file.name.clone())
         .unwrap_or_else(|| format!("ai-{}", t.as_str()));
-    let region = region(ctx);
-    let mut req = request(&name, t, &region, &a.stack, Vec::new());
-    req.ssh_cidr = a.ssh_cidr.clone();
-    req.public_cidr = a.public_cidr.clone();
-    req.key_pair = a.key_pair.clone();
-    req.subnet = a.subnet.clone();
+    let region = ctx
+        .global
+        .region
+        .clone()
+        .or_else(|| std::env::var("AWS_REGION").ok().filter(|r| !r.is_empty()))
+        .or(file.region.clone())
+        .unwrap_or_else(|| gm_cloud::DEFAULT_REGION.to_string());
+    let mut stack_args = StackArgs {
+        services: if a.stack.services.is_empty() {
+            file.services.clone().unwrap_or_default()
+        } else {
+            a.stack.services.clone()
+        },
+        instance_type: a.stack.instance_type.clone().or(file.instance_type.clone()),
+        market: a.stack.market,
+        model: a.stack.model.clone().or(file.model.clone()),
+    };
+    if stack_args.market.is_none() {
+        stack_args.market = match file.market.as_deref() {
+            None | Some("spot") => None,
+            Some("on-demand") => Some(MarketArg::OnDemand),
+            Some(other) => {
+                return Err(CliError::new(
+                    "GM-STACK-004",
+                    format!("unknown market `{other}` in the stack file"),
+                    exit::USAGE,
+                )
+                .hint("markets: spot, on-demand"))
+            }
+        };
+    }
+    let mut req = request(&name, t, &region, &stack_args, Vec::new());
+    req.ssh_cidr = a.ssh_cidr.clone().or(file.ssh_cidr.clone());
+    req.public_cidr = a
+        .public_cidr
+        .clone()
+        .or(file.public_cidr.clone())
+        .unwrap_or_else(|| "0.0.0.0/0".into());
+    req.key_pair = a.key_pair.clone().or(file.key_pair.clone());
+    req.subnet = a.subnet.clone().or(file.subnet.clone());
+    let budget = a.budget.or(file.budget);
     // First compile offline (validates the request), then with live spot prices for placement.
     let draft = compile(&req)?;
     let opts = EngineOptions {
@@ -217,7 +275,7 @@ pub async fn run(ctx: &Ctx<'_>, a: &DeployArgs) -> Result<u8, CliError> {
         );
         return Ok(exit::OK);
     }
-    if let Some(b) = a.budget {
+    if let Some(b) = budget {
         if let Some(w) = cost.over_budget(b) {
             ctx.out.say(&format!("warning: {w}"));
             confirm(
