@@ -109,6 +109,12 @@ pub enum Command {
     ///
     /// Example: geusemaker inspect ai-dev --show-secrets
     Inspect(InspectArgs),
+    /// List what a region already has that a deployment could reuse: VPCs, subnets (zone, CIDR,
+    /// free addresses, public or not), security groups, key pairs, load balancers, EFS file
+    /// systems and CloudFront distributions. Cached (--ttl, --refresh).
+    ///
+    /// Example: geusemaker discover --region eu-west-1 --vpc vpc-0abc12345def67890
+    Discover(DiscoverArgs),
     /// Estimate what a tier costs, from the dated price catalog (and live spot prices with --live).
     ///
     /// Example: geusemaker cost --compare-tiers --regions us-east-1,us-west-2
@@ -267,6 +273,20 @@ pub struct CostArgs {
     /// Fetch live spot prices (DescribeSpotPriceHistory) instead of using on-demand as the bound.
     #[arg(long)]
     pub live: bool,
+}
+
+/// Options of `discover`.
+#[derive(Debug, Args)]
+pub struct DiscoverArgs {
+    /// Only this VPC's subnets, security groups and load balancers.
+    #[arg(long)]
+    pub vpc: Option<String>,
+    /// Read AWS even if a cached answer is fresh.
+    #[arg(long)]
+    pub refresh: bool,
+    /// How old a cached answer may be, in seconds.
+    #[arg(long, default_value_t = 900, value_name = "SECONDS")]
+    pub ttl: u64,
 }
 
 /// Options of `inspect`.

@@ -5,6 +5,7 @@
 mod audit;
 mod counter;
 mod describe;
+mod discover;
 mod error;
 mod identity;
 mod launch;
@@ -21,6 +22,10 @@ use aws_config::{BehaviorVersion, Region};
 
 pub use audit::{AuditRecord, AuditSink, NoAudit};
 pub use counter::RequestCounter;
+pub use discover::{
+    Discovery, DistributionInfo, FileSystemInfo, GroupInfo, KeyPairInfo, LoadBalancerInfo,
+    SubnetInfo, VpcInfo,
+};
 pub use error::{CloudError, ErrorKind};
 pub use identity::{generate_secret, SECRETS_POLICY};
 pub use launch::{BlockDeviceRequest, ImageInfo, LaunchOutcome, LaunchRequest, SpotRequest};
@@ -48,6 +53,9 @@ pub struct Cloud {
     ec2: aws_sdk_ec2::Client,
     iam: aws_sdk_iam::Client,
     ssm: aws_sdk_ssm::Client,
+    elb: aws_sdk_elasticloadbalancingv2::Client,
+    efs: aws_sdk_efs::Client,
+    cloudfront: aws_sdk_cloudfront::Client,
     region: String,
     counter: Arc<RequestCounter>,
     audit: Arc<dyn AuditSink>,
@@ -106,7 +114,26 @@ impl Cloud {
         let ssm_conf = aws_sdk_ssm::config::Builder::from(&sdk)
             .interceptor(counter::CountingInterceptor(counter.clone()))
             .build();
+        let count = counter::CountingInterceptor(counter.clone());
+        let elb = aws_sdk_elasticloadbalancingv2::Client::from_conf(
+            aws_sdk_elasticloadbalancingv2::config::Builder::from(&sdk)
+                .interceptor(count.clone())
+                .build(),
+        );
+        let efs = aws_sdk_efs::Client::from_conf(
+            aws_sdk_efs::config::Builder::from(&sdk)
+                .interceptor(count.clone())
+                .build(),
+        );
+        let cloudfront = aws_sdk_cloudfront::Client::from_conf(
+            aws_sdk_cloudfront::config::Builder::from(&sdk)
+                .interceptor(count)
+                .build(),
+        );
         Cloud {
+            elb,
+            efs,
+            cloudfront,
             ec2: aws_sdk_ec2::Client::from_conf(ec2_conf),
             iam: aws_sdk_iam::Client::from_conf(iam_conf),
             ssm: aws_sdk_ssm::Client::from_conf(ssm_conf),

@@ -161,7 +161,7 @@ pub struct Store {
     path: PathBuf,
 }
 
-const SCHEMA_VERSION: i64 = 1;
+const SCHEMA_VERSION: i64 = 2;
 
 fn now() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
@@ -256,6 +256,46 @@ impl Store {
                 )
                 .map_err(q("creating the schema"))?;
         }
+        if version < 2 {
+            self.conn
+                .execute_batch(
+                    "BEGIN;
+                     CREATE TABLE cache (
+                        key TEXT PRIMARY KEY,
+                        value TEXT NOT NULL,
+                        fetched_at INTEGER NOT NULL);
+                     PRAGMA user_version = 2;
+                     COMMIT;",
+                )
+                .map_err(q("adding the cache table"))?;
+        }
+        Ok(())
+    }
+
+    /// A cached value no older than `max_age_secs`, with its age in seconds.
+    pub fn cache_get(&self, key: &str, max_age_secs: i64) -> Result<Option<(String, i64)>> {
+        let now = chrono::Utc::now().timestamp();
+        let row: Option<(String, i64)> = self
+            .conn
+            .query_row(
+                "SELECT value, fetched_at FROM cache WHERE key = ?1",
+                [key],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()
+            .map_err(q("reading the cache"))?;
+        Ok(row.and_then(|(v, at)| (now - at <= max_age_secs).then_some((v, now - at))))
+    }
+
+    /// Caches a value now.
+    pub fn cache_put(&self, key: &str, value: &str) -> Result<()> {
+        self.conn
+            .execute(
+                "INSERT INTO cache(key, value, fetched_at) VALUES (?1, ?2, ?3)
+                 ON CONFLICT(key) DO UPDATE SET value = ?2, fetched_at = ?3",
+                params![key, value, chrono::Utc::now().timestamp()],
+            )
+            .map_err(q("writing the cache"))?;
         Ok(())
     }
 
@@ -645,6 +685,23 @@ mod tests {
         let v = s.export().unwrap();
         assert_eq!(v["deployments"][0]["name"], "demo");
         assert_eq!(v["deployments"][0]["region"], "eu-west-1");
+    }
+
+    #[test]
+    fn cache_entries_expire() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(&dir.path().join("state.db")).unwrap();
+        assert_eq!(s.cache_get("k", 60).unwrap(), None);
+        s.cache_put("k", "v").unwrap();
+        assert_eq!(
+            s.cache_get("k", 60).unwrap().map(|x| x.0),
+            Some("v".to_string())
+        );
+        assert_eq!(
+            s.cache_get("k", -1).unwrap(),
+            None,
+            "older than the age asked for"
+        );
     }
 
     #[test]

@@ -4,6 +4,7 @@ mod apply;
 mod cost;
 mod deploy;
 mod destroy;
+mod discover;
 mod inspect;
 mod list;
 mod monitor;
@@ -28,6 +29,7 @@ pub async fn run(ctx: &Ctx<'_>, command: &Command) -> Result<u8, CliError> {
         Command::Destroy(a) => destroy::run(ctx, a).await,
         Command::Deploy(a) => deploy::run(ctx, a).await,
         Command::Cost(a) => cost::run(ctx, a).await,
+        Command::Discover(a) => discover::run(ctx, a).await,
         Command::Inspect(a) => inspect::run(ctx, a).await,
         Command::List => list::run(ctx),
         Command::Schema => schema::run(ctx),
