@@ -58,14 +58,37 @@ impl Ctx<'_> {
     /// Connects to AWS. Region: flag, AWS_REGION, the spec, then us-east-1. Profile: flag, the
     /// spec, then the SDK's default chain.
     pub async fn cloud(&self, spec: Option<&LoadedSpec>) -> Cloud {
+        Cloud::connect(&self.cloud_options(None, spec)).await
+    }
+
+    /// Connects to AWS in `region` (when a command knows the region from elsewhere: the state
+    /// store, a stack file, a list of regions).
+    pub async fn cloud_in(&self, region: &str) -> Cloud {
+        Cloud::connect(&self.cloud_options(Some(region.to_string()), None)).await
+    }
+
+    /// An engine for `deployment` in `region`.
+    pub async fn engine_in(
+        &self,
+        deployment: &str,
+        region: &str,
+        opts: EngineOptions,
+    ) -> Result<Engine, CliError> {
+        let store = self.store()?;
+        let cloud = self
+            .cloud_in(region)
+            .await
+            .with_audit(deployment, Arc::new(JsonlAudit::new(&self.audit_path())));
+        Ok(Engine::new(cloud, store, opts))
+    }
+
+    fn cloud_options(&self, region: Option<String>, spec: Option<&LoadedSpec>) -> CloudOptions {
         let env_region = ["AWS_REGION", "AWS_DEFAULT_REGION"]
             .iter()
             .find_map(|k| std::env::var(k).ok().filter(|v| !v.is_empty()));
-        let opts = CloudOptions {
-            region: self
-                .global
-                .region
-                .clone()
+        CloudOptions {
+            region: region
+                .or_else(|| self.global.region.clone())
                 .or(env_region)
                 .or_else(|| spec.and_then(|s| s.spec.region.clone())),
             profile: self
@@ -75,8 +98,7 @@ impl Ctx<'_> {
                 .or_else(|| spec.and_then(|s| s.spec.profile.clone())),
             endpoint_url: self.global.endpoint_url.clone(),
             max_attempts: None,
-        };
-        Cloud::connect(&opts).await
+        }
     }
 
     /// An engine for `deployment`, recording mutating calls in the audit log.

@@ -150,6 +150,7 @@ fn stack_boot_scripts_are_shellcheck_clean_for_every_tier() {
             public_cidr: "0.0.0.0/0".into(),
             key_pair: None,
             subnet: None,
+            vpc: None,
             model: None,
             quotes: Vec::new(),
         })

@@ -301,3 +301,83 @@ fn a_stack_file_sets_the_choices_and_flags_override_it() {
         "{err}"
     );
 }
+
+#[test]
+fn reused_resources_are_checked_before_anything_is_made() {
+    let env = Env::new();
+    let d = name("reuse");
+    let out = env.gm(&[
+        "deploy",
+        "--tier",
+        "automation",
+        "--name",
+        &d,
+        "--key-pair",
+        "no-such-key",
+        "--yes",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("key pair `no-such-key` does not exist in us-east-1"),
+        "{err}"
+    );
+    let out = env.gm(&[
+        "deploy",
+        "--tier",
+        "automation",
+        "--name",
+        &d,
+        "--subnet",
+        "subnet-0123456789abcdef0",
+        "--yes",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr)
+        .contains("subnet `subnet-0123456789abcdef0` does not exist"));
+    assert!(live_instances(&d).is_empty());
+    // A subnet of another VPC puts the security group in that VPC.
+    let (vpc, subnet) = block_on(async {
+        let vpc = ec2()
+            .create_vpc()
+            .cidr_block("10.88.0.0/16")
+            .send()
+            .await
+            .unwrap()
+            .vpc()
+            .unwrap()
+            .vpc_id()
+            .unwrap()
+            .to_string();
+        let subnet = ec2()
+            .create_subnet()
+            .vpc_id(&vpc)
+            .cidr_block("10.88.1.0/24")
+            .availability_zone("us-east-1a")
+            .send()
+            .await
+            .unwrap()
+            .subnet()
+            .unwrap()
+            .subnet_id()
+            .unwrap()
+            .to_string();
+        (vpc, subnet)
+    });
+    let dry = env.gm_json(
+        &[
+            "deploy",
+            "--tier",
+            "automation",
+            "--name",
+            &d,
+            "--subnet",
+            &subnet,
+            "--dry-run",
+        ],
+        0,
+    );
+    let spec = dry["spec"].as_str().unwrap();
+    assert!(spec.contains(&format!("vpc: {vpc}")), "{spec}");
+    assert!(spec.contains(&format!("subnet: {subnet}")), "{spec}");
+}

@@ -291,3 +291,63 @@ impl Cloud {
         Ok(out)
     }
 }
+
+impl Cloud {
+    /// Whether a key pair exists in the region.
+    pub async fn key_pair_exists(&self, name: &str) -> Result<bool, CloudError> {
+        match self.ec2.describe_key_pairs().key_names(name).send().await {
+            Ok(out) => Ok(!out.key_pairs().is_empty()),
+            Err(e) => {
+                let e = CloudError::from_sdk("DescribeKeyPairs", e);
+                if e.kind == crate::ErrorKind::NotFound {
+                    Ok(false)
+                } else {
+                    Err(e)
+                }
+            }
+        }
+    }
+
+    /// One subnet, if it exists.
+    pub async fn subnet(&self, id: &str) -> Result<Option<SubnetInfo>, CloudError> {
+        let mut call = self.ec2.describe_subnets();
+        call = call.subnet_ids(id);
+        match call.send().await {
+            Ok(out) => Ok(out.subnets().first().map(|s| SubnetInfo {
+                id: s.subnet_id().unwrap_or_default().into(),
+                vpc_id: s.vpc_id().unwrap_or_default().into(),
+                availability_zone: s.availability_zone().unwrap_or_default().into(),
+                cidr: s.cidr_block().unwrap_or_default().into(),
+                free_ips: s.available_ip_address_count().unwrap_or(0),
+                public: s.map_public_ip_on_launch().unwrap_or(false),
+                name: plain_tags(s.tags()).remove("Name"),
+            })),
+            Err(e) => {
+                let e = CloudError::from_sdk("DescribeSubnets", e);
+                if e.kind == crate::ErrorKind::NotFound {
+                    Ok(None)
+                } else {
+                    Err(e)
+                }
+            }
+        }
+    }
+
+    /// Whether an instance type is offered in an availability zone.
+    pub async fn offered_in_zone(
+        &self,
+        instance_type: &str,
+        zone: &str,
+    ) -> Result<bool, CloudError> {
+        let out = self
+            .ec2
+            .describe_instance_type_offerings()
+            .location_type(aws_sdk_ec2::types::LocationType::AvailabilityZone)
+            .filters(filter("location", &[zone]))
+            .filters(filter("instance-type", &[instance_type]))
+            .send()
+            .await
+            .map_err(|e| CloudError::from_sdk("DescribeInstanceTypeOfferings", e))?;
+        Ok(!out.instance_type_offerings().is_empty())
+    }
+}

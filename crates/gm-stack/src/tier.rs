@@ -90,6 +90,8 @@ pub struct StackRequest {
     pub key_pair: Option<String>,
     /// Existing subnet.
     pub subnet: Option<String>,
+    /// The VPC the security group goes in (the subnet's; the default VPC otherwise).
+    pub vpc: Option<String>,
     /// Ollama model to pull first.
     pub model: Option<String>,
     /// Live spot quotes for placement.
@@ -250,7 +252,12 @@ pub fn compile(r: &StackRequest) -> Result<Stack, CompileError> {
         "deployment": r.name,
         "region": r.region,
         "tags": {"stack": "ai"},
-        "security_groups": [{"name": "stack", "description": format!("GeuseMaker {} stack {}", r.tier.as_str(), r.name), "ingress": ingress}],
+        "security_groups": [{
+            "name": "stack",
+            "description": format!("GeuseMaker {} stack {}", r.tier.as_str(), r.name),
+            "vpc": r.vpc.clone().unwrap_or_else(|| "default".into()),
+            "ingress": ingress,
+        }],
         // Generated per deployment, kept in SSM, read by the instance at boot through its role.
         "secrets": secrets.iter().map(|s| json!({"name": user_data::secret_name(s)})).collect::<Vec<_>>(),
         "roles": [{"name": "stack", "read_secrets": true}],

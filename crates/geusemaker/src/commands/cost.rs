@@ -44,21 +44,8 @@ pub async fn run(ctx: &Ctx<'_>, a: &CostArgs) -> Result<u8, CliError> {
     let mut rows = Vec::new();
     for r in &regions {
         let quotes = if a.live {
-            let global = crate::cli::Global {
-                region: Some(r.clone()),
-                profile: ctx.global.profile.clone(),
-                endpoint_url: ctx.global.endpoint_url.clone(),
-                state: ctx.global.state.clone(),
-                output: ctx.global.output,
-                quiet: ctx.global.quiet,
-                verbose: ctx.global.verbose,
-            };
-            let sub = Ctx {
-                global: &global,
-                out: ctx.out,
-            };
             let types: Vec<String> = gm_cost::catalog().instance_types.keys().cloned().collect();
-            sub.cloud(None).await.spot_prices(&types).await?
+            ctx.cloud_in(r).await.spot_prices(&types).await?
         } else {
             Vec::new()
         };

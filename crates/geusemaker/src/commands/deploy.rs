@@ -59,6 +59,7 @@ pub(super) fn request(
         public_cidr: "0.0.0.0/0".into(),
         key_pair: None,
         subnet: None,
+        vpc: None,
         model: s.model.clone(),
         quotes,
     }
@@ -216,6 +217,43 @@ pub async fn run(ctx: &Ctx<'_>, a: &DeployArgs) -> Result<u8, CliError> {
     req.key_pair = a.key_pair.clone().or(file.key_pair.clone());
     req.subnet = a.subnet.clone().or(file.subnet.clone());
     let budget = a.budget.or(file.budget);
+    // Choices that name existing resources are checked before anything is created.
+    let checker = ctx.cloud_in(&region).await;
+    let mut zone = None;
+    if let Some(k) = &req.key_pair {
+        if !checker.key_pair_exists(k).await? {
+            let known: Vec<String> = checker
+                .key_pairs()
+                .await
+                .unwrap_or_default()
+                .into_iter()
+                .map(|k| k.name)
+                .collect();
+            return Err(CliError::new(
+                "GM-STACK-005",
+                format!("key pair `{k}` does not exist in {region}"),
+                exit::USAGE,
+            )
+            .hint(if known.is_empty() {
+                "create or import one (aws ec2 import-key-pair), or leave --key-pair out"
+                    .to_string()
+            } else {
+                format!("key pairs here: {}", known.join(", "))
+            }));
+        }
+    }
+    if let Some(s) = &req.subnet {
+        let Some(info) = checker.subnet(s).await? else {
+            return Err(CliError::new(
+                "GM-STACK-006",
+                format!("subnet `{s}` does not exist in {region}"),
+                exit::USAGE,
+            )
+            .hint("`geusemaker discover` lists the subnets"));
+        };
+        req.vpc = Some(info.vpc_id.clone());
+        zone = Some(info.availability_zone.clone());
+    }
     // First compile offline (validates the request), then with live spot prices for placement.
     let draft = compile(&req)?;
     let opts = EngineOptions {
@@ -259,6 +297,16 @@ pub async fn run(ctx: &Ctx<'_>, a: &DeployArgs) -> Result<u8, CliError> {
             "note: could not check {chosen} with DescribeInstanceTypes ({})",
             e.short()
         )),
+    }
+    if let Some(z) = &zone {
+        if !engine.cloud().offered_in_zone(chosen, z).await? {
+            return Err(CliError::new(
+                "GM-STACK-007",
+                format!("{chosen} is not offered in {z}, the zone of the subnet"),
+                exit::USAGE,
+            )
+            .hint("choose a subnet in another zone, or another --instance-type"));
+        }
     }
     let cost = estimate(&stack);
     let desired = gm_plan::desire(&stack.spec);

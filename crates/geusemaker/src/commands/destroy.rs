@@ -36,22 +36,7 @@ pub async fn run(ctx: &Ctx<'_>, a: &DestroyArgs) -> Result<u8, CliError> {
         }
     }
     let engine = match engine_region_hint {
-        Some(region) => {
-            let global = crate::cli::Global {
-                region: Some(region),
-                profile: ctx.global.profile.clone(),
-                endpoint_url: ctx.global.endpoint_url.clone(),
-                state: ctx.global.state.clone(),
-                output: ctx.global.output,
-                quiet: ctx.global.quiet,
-                verbose: ctx.global.verbose,
-            };
-            let sub = Ctx {
-                global: &global,
-                out: ctx.out,
-            };
-            sub.engine(&name, None, opts).await?
-        }
+        Some(region) => ctx.engine_in(&name, &region, opts).await?,
         None => ctx.engine(&name, loaded.as_ref(), opts).await?,
     };
     let plan = engine.destroy_plan(&name).await?;

@@ -20,23 +20,7 @@ pub async fn run(ctx: &Ctx<'_>, a: &DiscoverArgs) -> Result<u8, CliError> {
     {
         Some((d, age)) => (d, Some(age)),
         None => {
-            let global = crate::cli::Global {
-                region: Some(region.clone()),
-                profile: ctx.global.profile.clone(),
-                endpoint_url: ctx.global.endpoint_url.clone(),
-                state: ctx.global.state.clone(),
-                output: ctx.global.output,
-                quiet: ctx.global.quiet,
-                verbose: ctx.global.verbose,
-            };
-            let d = Ctx {
-                global: &global,
-                out: ctx.out,
-            }
-            .cloud(None)
-            .await
-            .discover(a.vpc.as_deref())
-            .await;
+            let d = ctx.cloud_in(&region).await.discover(a.vpc.as_deref()).await;
             if d.errors.is_empty() {
                 store.cache_put(&key, &serde_json::to_string(&d).unwrap_or_default())?;
             }

@@ -35,26 +35,9 @@ pub async fn run(ctx: &Ctx<'_>, a: &InspectArgs) -> Result<u8, CliError> {
         .map(|r| (r.aws_id.clone(), None))
         .collect();
     if a.show_secrets && !secrets.is_empty() {
-        let global = crate::cli::Global {
-            region: Some(
-                ctx.global
-                    .region
-                    .clone()
-                    .unwrap_or_else(|| dep.region.clone()),
-            ),
-            profile: ctx.global.profile.clone(),
-            endpoint_url: ctx.global.endpoint_url.clone(),
-            state: ctx.global.state.clone(),
-            output: ctx.global.output,
-            quiet: ctx.global.quiet,
-            verbose: ctx.global.verbose,
-        };
-        let cloud = Ctx {
-            global: &global,
-            out: ctx.out,
-        }
-        .cloud(None)
-        .await;
+        let cloud = ctx
+            .cloud_in(ctx.global.region.as_deref().unwrap_or(&dep.region))
+            .await;
         for (name, value) in secrets.iter_mut() {
             *value = Some(cloud.secret_value(name).await?);
         }

@@ -15,6 +15,7 @@ fn request(tier: Tier) -> StackRequest {
         public_cidr: "0.0.0.0/0".into(),
         key_pair: None,
         subnet: None,
+        vpc: None,
         model: None,
         quotes: Vec::new(),
     }
