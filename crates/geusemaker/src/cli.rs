@@ -25,7 +25,7 @@ pub struct Cli {
 }
 
 /// Options every command takes.
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct Global {
     /// Use this named AWS profile (otherwise `profile:` in the spec, then the SDK's default
     /// chain: environment variables first).
@@ -251,6 +251,9 @@ pub struct DeployArgs {
     /// Deploy without asking (required when stdin is not a terminal).
     #[arg(long, short = 'y')]
     pub yes: bool,
+    /// Ask for every choice step by step (also what `deploy` with no tier does on a terminal).
+    #[arg(long, short = 'i')]
+    pub interactive: bool,
     /// Bound on every wait, in seconds.
     #[arg(long, default_value_t = 600, value_name = "SECONDS")]
     pub timeout: u64,

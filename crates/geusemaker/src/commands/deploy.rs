@@ -148,6 +148,19 @@ async fn probe_health(
 }
 
 pub async fn run(ctx: &Ctx<'_>, a: &DeployArgs) -> Result<u8, CliError> {
+    use std::io::IsTerminal;
+    if a.interactive || (a.tier.is_none() && a.file.is_none() && std::io::stdin().is_terminal()) {
+        let (answers, region) = super::interactive::questions(ctx, a).await?;
+        let global = crate::cli::Global {
+            region: Some(region),
+            ..ctx.global.clone()
+        };
+        let sub = Ctx {
+            global: &global,
+            out: ctx.out,
+        };
+        return Box::pin(run(&sub, &answers)).await;
+    }
     let file = match &a.file {
         Some(p) => gm_stack::file::load(p)?,
         None => gm_stack::file::StackFile::default(),

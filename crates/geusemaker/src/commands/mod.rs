@@ -6,6 +6,7 @@ mod deploy;
 mod destroy;
 mod discover;
 mod inspect;
+mod interactive;
 mod list;
 mod monitor;
 mod plan;
