@@ -115,6 +115,11 @@ pub enum Command {
     ///
     /// Example: geusemaker discover --region eu-west-1 --vpc vpc-0abc12345def67890
     Discover(DiscoverArgs),
+    /// Bring a deployment back to its last applied spec: relaunch what is gone (a reclaimed spot
+    /// instance, say) with its kept data volumes reattached, and fix any drift.
+    ///
+    /// Example: geusemaker heal ai-dev --yes
+    Heal(HealArgs),
     /// Estimate what a tier costs, from the dated price catalog (and live spot prices with --live).
     ///
     /// Example: geusemaker cost --compare-tiers --regions us-east-1,us-west-2
@@ -290,6 +295,19 @@ pub struct DiscoverArgs {
     /// How old a cached answer may be, in seconds.
     #[arg(long, default_value_t = 900, value_name = "SECONDS")]
     pub ttl: u64,
+}
+
+/// Options of `heal`.
+#[derive(Debug, Args)]
+pub struct HealArgs {
+    /// The deployment's name.
+    pub name: String,
+    /// Heal without asking (required when stdin is not a terminal).
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    /// Bound on every wait, in seconds.
+    #[arg(long, default_value_t = 600, value_name = "SECONDS")]
+    pub timeout: u64,
 }
 
 /// Options of `inspect`.

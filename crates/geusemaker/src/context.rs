@@ -152,3 +152,39 @@ pub fn confirm(question: &str, yes: bool, token: Option<&str>) -> Result<(), Cli
         ))
     }
 }
+
+/// What the state keeps of a spec so `heal` can re-apply it anywhere: the spec with user data
+/// inlined as it was launched, and GeuseMaker's own tags (a stack's tier) kept aside.
+pub fn spec_record(loaded: &LoadedSpec) -> serde_json::Value {
+    let mut spec = loaded.spec.clone();
+    for (g, ud) in spec.instances.iter_mut().zip(&loaded.user_data) {
+        g.user_data = ud.as_ref().map(|u| gm_spec::UserDataSpec {
+            file: None,
+            inline: Some(u.clone()),
+            monitor: false,
+        });
+    }
+    let own: gm_plan::Tags = spec
+        .tags
+        .iter()
+        .filter(|(k, _)| k.starts_with("geusemaker:"))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    spec.tags.retain(|k, _| !k.starts_with("geusemaker:"));
+    serde_json::json!({"spec": spec, "own_tags": own})
+}
+
+/// The spec a deployment was last applied from, as recorded by [`spec_record`].
+pub fn spec_from_record(name: &str, v: &serde_json::Value) -> Result<LoadedSpec, CliError> {
+    let yaml = gm_spec::yaml::to_yaml(&v["spec"]);
+    let mut loaded =
+        gm_spec::load_str(&format!("<recorded spec of {name}>"), &yaml, Path::new("."))?;
+    if let Some(own) = v["own_tags"].as_object() {
+        for (k, val) in own {
+            if let Some(s) = val.as_str() {
+                loaded.spec.tags.insert(k.clone(), s.to_string());
+            }
+        }
+    }
+    Ok(loaded)
+}

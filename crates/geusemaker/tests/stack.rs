@@ -381,3 +381,62 @@ fn reused_resources_are_checked_before_anything_is_made() {
     assert!(spec.contains(&format!("vpc: {vpc}")), "{spec}");
     assert!(spec.contains(&format!("subnet: {subnet}")), "{spec}");
 }
+
+#[test]
+fn heal_relaunches_a_reclaimed_stack_on_its_kept_data_volume() {
+    let env = Env::new();
+    let d = name("heal");
+    env.gm_json(
+        &["deploy", "--tier", "automation", "--name", &d, "--yes"],
+        0,
+    );
+    let first = live_instances(&d).remove(0);
+    let data_before: Vec<String> = volumes(&d)
+        .iter()
+        .filter(|v| v.attachments().first().and_then(|a| a.device()) == Some("/dev/sdf"))
+        .map(|v| v.volume_id().unwrap().to_string())
+        .collect();
+    assert_eq!(data_before.len(), 1, "{:#?}", volumes(&d));
+    // AWS reclaims the spot instance.
+    block_on(async {
+        ec2()
+            .terminate_instances()
+            .instance_ids(first.instance_id().unwrap())
+            .send()
+            .await
+            .unwrap()
+    });
+    assert!(live_instances(&d).is_empty());
+
+    let report = env.gm_json(&["heal", &d, "--yes"], 0);
+    assert_eq!(report["outcome"], "ok", "{report:#}");
+    let healed = live_instances(&d);
+    assert_eq!(healed.len(), 1);
+    let new = &healed[0];
+    assert_ne!(new.instance_id(), first.instance_id());
+    assert_eq!(
+        tag(new.tags(), "geusemaker:tier"),
+        Some("automation"),
+        "the stack's own tags survive"
+    );
+    let on_sdf: Vec<String> = new
+        .block_device_mappings()
+        .iter()
+        .filter(|m| m.device_name() == Some("/dev/sdf"))
+        .filter_map(|m| m.ebs().and_then(|e| e.volume_id()).map(str::to_string))
+        .collect();
+    assert_eq!(
+        on_sdf, data_before,
+        "the kept data volume is attached again, no new one is made"
+    );
+    // Only the old data volume is on /dev/sdf or loose; the root volume (also 30 GiB) is new.
+    let data_volumes = volumes(&d)
+        .into_iter()
+        .filter(|v| v.attachments().first().and_then(|a| a.device()) != Some("/dev/xvda"))
+        .count();
+    assert_eq!(data_volumes, 1);
+    let again = env.gm_json(&["heal", &d, "--yes"], 0);
+    assert_eq!(again["changes"], 0, "{again:#}");
+    env.gm_json(&["destroy", &d, "--yes"], 0);
+    assert!(volumes(&d).is_empty());
+}

@@ -84,6 +84,8 @@ pub struct LaunchRequest {
     pub instance_tags: gm_plan::Tags,
     /// Tags on its volumes, set at creation.
     pub volume_tags: gm_plan::Tags,
+    /// Launch in this zone (to take over a kept volume there).
+    pub availability_zone: Option<String>,
 }
 
 /// What a launch produced.
@@ -360,6 +362,13 @@ impl Cloud {
                             ))
                             .build(),
                     )
+                    .build(),
+            );
+        }
+        if let Some(z) = &req.availability_zone {
+            call = call.placement(
+                aws_sdk_ec2::types::Placement::builder()
+                    .availability_zone(z)
                     .build(),
             );
         }

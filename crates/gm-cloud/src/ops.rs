@@ -186,6 +186,33 @@ impl Cloud {
         .await
     }
 
+    /// Attaches a volume to an instance at a device.
+    pub async fn attach_volume(
+        &self,
+        volume_id: &str,
+        instance_id: &str,
+        device: &str,
+    ) -> Result<(), CloudError> {
+        let call = self
+            .ec2
+            .attach_volume()
+            .volume_id(volume_id)
+            .instance_id(instance_id)
+            .device(device);
+        self.mutate(
+            "AttachVolume",
+            &[volume_id.to_string(), instance_id.to_string()],
+            |_| vec![],
+            async {
+                call.send()
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| CloudError::from_sdk("AttachVolume", e))
+            },
+        )
+        .await
+    }
+
     /// Deletes a volume that is not attached.
     pub async fn delete_volume(&self, id: &str) -> Result<(), CloudError> {
         let call = self.ec2.delete_volume().volume_id(id);

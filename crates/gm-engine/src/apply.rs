@@ -433,13 +433,15 @@ impl Engine {
         plan: &Plan,
         sg_ids: &HashMap<String, String>,
     ) -> Result<(), StepError> {
-        let launches: Vec<(&DesiredInstance, Option<&str>)> = plan
+        let launches: Vec<(&DesiredInstance, Option<&str>, &[gm_plan::Reattach])> = plan
             .changes
             .iter()
             .filter_map(|c| match &c.action {
-                Action::CreateInstance { instance } => Some((instance.as_ref(), None)),
+                Action::CreateInstance { instance, reattach } => {
+                    Some((instance.as_ref(), None, reattach.as_slice()))
+                }
                 Action::ReplaceInstance { instance, old_id } => {
-                    Some((instance.as_ref(), Some(old_id.as_str())))
+                    Some((instance.as_ref(), Some(old_id.as_str()), &[][..]))
                 }
                 _ => None,
             })
@@ -447,7 +449,7 @@ impl Engine {
         if launches.is_empty() {
             return Ok(());
         }
-        let mut amis: Vec<String> = launches.iter().map(|(d, _)| d.ami.clone()).collect();
+        let mut amis: Vec<String> = launches.iter().map(|(d, _, _)| d.ami.clone()).collect();
         amis.sort();
         amis.dedup();
         run.images = self
@@ -456,10 +458,22 @@ impl Engine {
             .await
             .map_err(|e| (format!("image/{}", amis.join(",")), e))?;
         let mut jobs = Vec::with_capacity(launches.len());
-        for (d, old) in &launches {
-            let req = self
+        let mut reattach_by_address: HashMap<String, Vec<gm_plan::Reattach>> = HashMap::new();
+        for (d, old, reattach) in &launches {
+            let mut req = self
                 .launch_request(run, &desired.deployment, d, sg_ids)
                 .map_err(|e| (d.id.clone(), e))?;
+            if !reattach.is_empty() {
+                // The kept volumes replace the new ones at their devices; the instance goes to
+                // their zone, since a volume attaches only within its zone.
+                req.block_devices.retain(|b| {
+                    !reattach.iter().any(|r| {
+                        gm_plan::diff::device_key(&r.device) == gm_plan::diff::device_key(&b.device)
+                    })
+                });
+                req.availability_zone = Some(reattach[0].availability_zone.clone());
+                reattach_by_address.insert(d.id.clone(), reattach.to_vec());
+            }
             let step = self.intent(
                 run,
                 &d.id,
@@ -528,13 +542,34 @@ impl Engine {
         if let Some(e) = first_error {
             return Err(e);
         }
-        if self.opts.wait && !new_ids.is_empty() {
+        if (self.opts.wait || !reattach_by_address.is_empty()) && !new_ids.is_empty() {
             run.progress.phase("waiting for instances to run", 1);
             self.cloud
                 .wait_instances(&new_ids, WaitTarget::Running, self.opts.timeout)
                 .await
                 .map_err(|e| ("instances".to_string(), e))?;
             run.progress.step("instances", "running");
+        }
+        for (address, instance_id) in run.created_instances.clone() {
+            for r in reattach_by_address.get(&address).into_iter().flatten() {
+                let step = self.intent(
+                    run,
+                    &address,
+                    "reattach-volume",
+                    json!({"volume": r.volume_id, "device": r.device}),
+                )?;
+                let res = self
+                    .cloud
+                    .attach_volume(&r.volume_id, &instance_id, &r.device)
+                    .await;
+                self.result(step, std::slice::from_ref(&r.volume_id), &res);
+                res.map_err(|e| (address.clone(), e))?;
+                run.report.updated.push(Done {
+                    address: format!("{address}:{}", r.device),
+                    aws_id: r.volume_id.clone(),
+                    what: format!("kept volume reattached to {instance_id}"),
+                });
+            }
         }
         Ok(())
     }
@@ -613,6 +648,7 @@ impl Engine {
             block_devices,
             instance_tags: d.tags.clone(),
             volume_tags: d.volume_tags.clone(),
+            availability_zone: None,
         })
     }
 
@@ -928,16 +964,17 @@ impl Engine {
         {
             return Ok(());
         }
-        let created: HashSet<&str> = run
-            .created_instances
-            .iter()
-            .map(|(a, _)| a.as_str())
-            .collect();
         let actual = self
             .cloud
             .describe_deployment_with(&desired.deployment, run.identity)
             .await
             .map_err(|e| ("verify".to_string(), e))?;
+        self.tag_kept_devices(run, &actual).await?;
+        let created: HashSet<String> = run
+            .created_instances
+            .iter()
+            .map(|(a, _)| a.clone())
+            .collect();
         let plan = gm_plan::diff(desired, &actual);
         let fixes: Vec<_> = plan
             .changes
@@ -972,6 +1009,51 @@ impl Engine {
                     c.details.join(", ")
                 ));
             }
+        }
+        Ok(())
+    }
+
+    /// Marks the volumes kept on termination with their device (one `CreateTags` per device), so
+    /// a later instance at the same address can take them over.
+    async fn tag_kept_devices(&self, run: &mut Run<'_>, actual: &Actual) -> Result<(), StepError> {
+        let created: HashSet<&str> = run
+            .created_instances
+            .iter()
+            .map(|(_, id)| id.as_str())
+            .collect();
+        let mut by_device: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for i in actual
+            .instances
+            .iter()
+            .filter(|i| created.contains(i.id.as_str()))
+        {
+            for b in i.block_devices.iter().filter(|b| !b.delete_on_termination) {
+                let tagged = actual
+                    .volumes
+                    .iter()
+                    .find(|v| v.id == b.volume_id)
+                    .is_some_and(|v| v.tags.contains_key(gm_plan::TAG_DEVICE));
+                if !tagged {
+                    by_device
+                        .entry(b.device.clone())
+                        .or_default()
+                        .push(b.volume_id.clone());
+                }
+            }
+        }
+        for (device, ids) in by_device {
+            let tags: Tags = [(gm_plan::TAG_DEVICE.to_string(), device.clone())]
+                .into_iter()
+                .collect();
+            let step = self.intent(
+                run,
+                &format!("volumes:{device}"),
+                "tag-device",
+                json!({"volumes": ids}),
+            )?;
+            let r = self.cloud.create_tags(&ids, &tags).await;
+            self.result(step, &ids, &r);
+            r.map_err(|e| (format!("volumes:{device}"), e))?;
         }
         Ok(())
     }

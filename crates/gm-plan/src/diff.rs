@@ -9,8 +9,8 @@ use gm_spec::VolumeType;
 
 use crate::{
     is_aws_tag, Actual, ActualInstance, ActualVolume, Desired, DesiredInstance, DesiredSg,
-    GroupRef, Rule, RuleSource, Tags, LAUNCH_TAGS, TAG_AMI, TAG_INSTANCE, TAG_LAUNCH, TAG_MARKET,
-    TAG_USER_DATA,
+    GroupRef, Rule, RuleSource, Tags, LAUNCH_TAGS, TAG_AMI, TAG_DEVICE, TAG_INSTANCE, TAG_LAUNCH,
+    TAG_MARKET, TAG_USER_DATA,
 };
 
 /// What kind of change; the symbol is what the plan shows.
@@ -99,6 +99,8 @@ pub enum Action {
     CreateInstance {
         /// The instance.
         instance: Box<DesiredInstance>,
+        /// Kept volumes of an earlier instance at this address, attached instead of new ones.
+        reattach: Vec<Reattach>,
     },
     /// Launch a new instance, then terminate the old one.
     ReplaceInstance {
@@ -173,6 +175,17 @@ pub enum Action {
         /// Parameter name.
         parameter: String,
     },
+}
+
+/// A kept volume a new instance takes over.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Reattach {
+    /// `vol-…`.
+    pub volume_id: String,
+    /// Device it belongs at.
+    pub device: String,
+    /// Its zone: the instance is launched there.
+    pub availability_zone: String,
 }
 
 /// One line of a plan.
@@ -423,6 +436,7 @@ pub fn diff(desired: &Desired, actual: &Actual) -> Plan {
         m
     };
     let mut instance_deletes = Vec::new();
+    let mut reattached: BTreeSet<String> = BTreeSet::new();
     let wanted: BTreeSet<&str> = desired.instances.iter().map(|d| d.id.as_str()).collect();
     for (lid, list) in &by_id {
         let keep = usize::from(wanted.contains(lid));
@@ -446,14 +460,24 @@ pub fn diff(desired: &Desired, actual: &Actual) -> Plan {
     }
     for d in &desired.instances {
         let Some(a) = by_id.get(d.id.as_str()).and_then(|l| l.first()) else {
+            let reattach = kept_volumes_for(d, actual);
+            let mut details = launch_details(d);
+            for r in &reattach {
+                details.push(format!(
+                    "reattaches kept volume {} at {} (launches in {})",
+                    r.volume_id, r.device, r.availability_zone
+                ));
+                reattached.insert(r.volume_id.clone());
+            }
             plan.changes.push(Change {
                 kind: ChangeKind::Create,
                 address: d.id.clone(),
                 aws_id: None,
-                details: launch_details(d),
+                details,
                 disruptive: false,
                 action: Action::CreateInstance {
                     instance: Box::new(d.clone()),
+                    reattach,
                 },
             });
             continue;
@@ -527,7 +551,7 @@ pub fn diff(desired: &Desired, actual: &Actual) -> Plan {
         volume_changes(&mut plan, d, a, volumes_of.get(a.id.as_str()));
     }
     for v in &actual.volumes {
-        if v.attachments.is_empty() {
+        if v.attachments.is_empty() && !reattached.contains(&v.id) {
             let was = v
                 .tags
                 .get(TAG_INSTANCE)
@@ -653,6 +677,33 @@ fn identity_changes(
             });
         }
     }
+}
+
+/// Detached volumes kept from an earlier instance at `d`'s address, one per kept device of the
+/// spec, all in one zone (an instance lives in one zone).
+fn kept_volumes_for(d: &DesiredInstance, actual: &Actual) -> Vec<Reattach> {
+    let mut out: Vec<Reattach> = Vec::new();
+    for want in d.volumes.iter().filter(|v| !v.delete_on_termination) {
+        let found = actual.volumes.iter().find(|v| {
+            v.attachments.is_empty()
+                && v.state == "available"
+                && v.tags.get(TAG_INSTANCE).map(String::as_str) == Some(d.id.as_str())
+                && v.tags
+                    .get(TAG_DEVICE)
+                    .is_some_and(|dev| device_key(dev) == device_key(&want.device))
+                && out
+                    .first()
+                    .is_none_or(|r| Some(&r.availability_zone) == v.availability_zone.as_ref())
+        });
+        if let Some(v) = found {
+            out.push(Reattach {
+                volume_id: v.id.clone(),
+                device: want.device.clone(),
+                availability_zone: v.availability_zone.clone().unwrap_or_default(),
+            });
+        }
+    }
+    out
 }
 
 fn show_group(g: &GroupRef) -> String {

@@ -13,7 +13,7 @@ pub use desired::{
     desire, iam_path, role_name, secrets_path, Desired, DesiredInstance, DesiredRole,
     DesiredSecret, DesiredSg, GroupRef, Rule, RuleSource, VpcRef,
 };
-pub use diff::{diff, Action, Change, ChangeKind, Plan, VolumeChange};
+pub use diff::{diff, Action, Change, ChangeKind, Plan, Reattach, VolumeChange};
 
 use std::collections::BTreeMap;
 
@@ -37,9 +37,20 @@ pub const TAG_LAUNCH: &str = "geusemaker:launch";
 /// On volumes: the instance they were launched with.
 pub const TAG_INSTANCE: &str = "geusemaker:instance";
 
+/// On volumes kept on termination: the device they belong at, so a new instance at the same
+/// address gets them back.
+pub const TAG_DEVICE: &str = "geusemaker:device";
+
 /// Tags set at launch that describe how a resource was made; a difference means replacement,
 /// so tag updates leave them alone.
-pub const LAUNCH_TAGS: &[&str] = &[TAG_AMI, TAG_USER_DATA, TAG_MARKET, TAG_LAUNCH, TAG_INSTANCE];
+pub const LAUNCH_TAGS: &[&str] = &[
+    TAG_AMI,
+    TAG_USER_DATA,
+    TAG_MARKET,
+    TAG_LAUNCH,
+    TAG_INSTANCE,
+    TAG_DEVICE,
+];
 
 /// True for tags no one but AWS may change.
 pub fn is_aws_tag(key: &str) -> bool {

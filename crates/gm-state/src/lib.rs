@@ -161,7 +161,7 @@ pub struct Store {
     path: PathBuf,
 }
 
-const SCHEMA_VERSION: i64 = 2;
+const SCHEMA_VERSION: i64 = 3;
 
 fn now() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
@@ -269,6 +269,16 @@ impl Store {
                 )
                 .map_err(q("adding the cache table"))?;
         }
+        if version < 3 {
+            self.conn
+                .execute_batch(
+                    "BEGIN;
+                     ALTER TABLE deployments ADD COLUMN spec TEXT;
+                     PRAGMA user_version = 3;
+                     COMMIT;",
+                )
+                .map_err(q("adding the spec column"))?;
+        }
         Ok(())
     }
 
@@ -318,6 +328,31 @@ impl Store {
             )
             .map_err(q("recording the deployment"))?;
         Ok(())
+    }
+
+    /// Records the spec a deployment was last applied from (so `heal` can re-apply it).
+    pub fn set_spec(&self, name: &str, spec: &serde_json::Value) -> Result<()> {
+        self.conn
+            .execute(
+                "UPDATE deployments SET spec = ?2 WHERE name = ?1",
+                params![name, spec.to_string()],
+            )
+            .map_err(q("recording the spec"))?;
+        Ok(())
+    }
+
+    /// The spec a deployment was last applied from.
+    pub fn spec(&self, name: &str) -> Result<Option<serde_json::Value>> {
+        let v: Option<Option<String>> = self
+            .conn
+            .query_row(
+                "SELECT spec FROM deployments WHERE name = ?1",
+                [name],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(q("reading the spec"))?;
+        Ok(v.flatten().and_then(|s| serde_json::from_str(&s).ok()))
     }
 
     /// Sets a deployment's status.

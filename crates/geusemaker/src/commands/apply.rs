@@ -38,6 +38,16 @@ pub async fn run(ctx: &Ctx<'_>, a: &ApplyArgs) -> Result<u8, CliError> {
         eprint!("{}{}", plan.to_text(), cost.to_text());
     }
     confirm("Apply these changes?", a.yes, None)?;
+    {
+        let store = engine.store();
+        store.upsert_deployment(
+            &desired.deployment,
+            engine.cloud().region(),
+            Some(&loaded.file),
+            "applying",
+        )?;
+        store.set_spec(&desired.deployment, &crate::context::spec_record(&loaded))?;
+    }
     let bars = Bars::new(ctx.out.quiet, ctx.global.verbose > 0);
     let result = engine
         .apply(&desired, &actual, &plan, Some(&loaded.file), &bars)

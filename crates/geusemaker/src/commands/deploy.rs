@@ -363,6 +363,16 @@ pub async fn run(ctx: &Ctx<'_>, a: &DeployArgs) -> Result<u8, CliError> {
             a.yes,
             None,
         )?;
+        {
+            let store = engine.store();
+            store.upsert_deployment(
+                &name,
+                engine.cloud().region(),
+                Some(&format!("<{} tier>", t.as_str())),
+                "applying",
+            )?;
+            store.set_spec(&name, &crate::context::spec_record(&stack.spec))?;
+        }
         let bars = Bars::new(ctx.out.quiet, ctx.global.verbose > 0);
         let r = engine
             .apply(

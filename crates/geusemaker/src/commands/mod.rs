@@ -5,6 +5,7 @@ mod cost;
 mod deploy;
 mod destroy;
 mod discover;
+mod heal;
 mod inspect;
 mod interactive;
 mod list;
@@ -31,6 +32,7 @@ pub async fn run(ctx: &Ctx<'_>, command: &Command) -> Result<u8, CliError> {
         Command::Deploy(a) => deploy::run(ctx, a).await,
         Command::Cost(a) => cost::run(ctx, a).await,
         Command::Discover(a) => discover::run(ctx, a).await,
+        Command::Heal(a) => heal::run(ctx, a).await,
         Command::Inspect(a) => inspect::run(ctx, a).await,
         Command::List => list::run(ctx),
         Command::Schema => schema::run(ctx),

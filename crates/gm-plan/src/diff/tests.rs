@@ -374,3 +374,38 @@ fn role_policy_changes_are_updates() {
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn a_new_instance_takes_over_its_kept_volume() {
+    let text = SPEC
+        .replace("count: 2", "count: 1")
+        .replace("iops: 4000}", "iops: 4000, delete_on_termination: false}");
+    let d = desired(&text);
+    let mut a = converged(&d);
+    a.instances.clear();
+    let v = &mut a.volumes[0];
+    v.attachments.clear();
+    v.state = "available".into();
+    v.availability_zone = Some("us-east-1c".into());
+    v.tags.insert(crate::TAG_DEVICE.into(), "/dev/sdf".into());
+    let p = diff(&d, &a);
+    let create = p
+        .changes
+        .iter()
+        .find(|c| c.address == "instance/web/0")
+        .unwrap();
+    match &create.action {
+        Action::CreateInstance { reattach, .. } => {
+            assert_eq!(reattach.len(), 1);
+            assert_eq!(reattach[0].availability_zone, "us-east-1c");
+            assert_eq!(reattach[0].device, "/dev/sdf");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(
+        p.kept.is_empty(),
+        "a volume taken over is not listed as kept: {:?}",
+        p.kept
+    );
+    assert!(p.to_text().contains("reattaches kept volume"));
+}

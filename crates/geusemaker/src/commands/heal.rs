@@ -1,0 +1,74 @@
+//! `geusemaker heal`: re-apply a deployment's recorded spec — relaunch what is gone, with its
+//! kept volumes — through the same engine.
+
+use std::time::Duration;
+
+use gm_engine::{ApplyReport, EngineError, EngineOptions};
+
+use crate::cli::HealArgs;
+use crate::context::{confirm, spec_from_record, Ctx};
+use crate::error::{exit, CliError};
+use crate::progress::Bars;
+
+pub async fn run(ctx: &Ctx<'_>, a: &HealArgs) -> Result<u8, CliError> {
+    let store = ctx.store()?;
+    let Some(dep) = store.deployment(&a.name)? else {
+        return Err(CliError::new(
+            "GM-STATE-002",
+            format!(
+                "no deployment `{}` in {}",
+                a.name,
+                ctx.state_path().display()
+            ),
+            exit::FAILED,
+        )
+        .hint("`geusemaker list` shows the deployments this state store knows"));
+    };
+    let Some(record) = store.spec(&a.name)? else {
+        return Err(CliError::new(
+            "GM-HEAL-001",
+            format!("`{}` has no recorded spec to heal from", a.name),
+            exit::FAILED,
+        )
+        .hint("run `geusemaker apply -f SPEC` (or `deploy`) once; it records the spec"));
+    };
+    drop(store);
+    let loaded = spec_from_record(&a.name, &record)?;
+    let desired = gm_plan::desire(&loaded);
+    let opts = EngineOptions {
+        timeout: Duration::from_secs(a.timeout),
+        ..EngineOptions::default()
+    };
+    let region = ctx.global.region.clone().unwrap_or(dep.region);
+    let engine = ctx.engine_in(&a.name, &region, opts).await?;
+    let (actual, plan) = engine.plan(&desired).await?;
+    if plan.is_empty() {
+        let report = ApplyReport::unchanged(&a.name, &actual, &plan, engine.cloud().requests());
+        ctx.out.data(&report, || {
+            format!("Nothing to heal: `{}` matches its spec.\n", a.name)
+        });
+        return Ok(exit::OK);
+    }
+    if !ctx.out.is_machine() && !ctx.out.quiet {
+        eprint!("{}", plan.to_text());
+    }
+    confirm(&format!("Heal `{}`?", a.name), a.yes, None)?;
+    let bars = Bars::new(ctx.out.quiet, ctx.global.verbose > 0);
+    let r = engine
+        .apply(&desired, &actual, &plan, dep.spec_file.as_deref(), &bars)
+        .await;
+    bars.finish();
+    match r {
+        Ok(report) => {
+            ctx.out.data(&report, || report.to_text());
+            Ok(exit::OK)
+        }
+        Err(EngineError::Failed(report)) => {
+            ctx.out.data(&report, || report.to_text());
+            let mut e: CliError = EngineError::Failed(report).into();
+            e.reported = true;
+            Err(e)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
