@@ -437,6 +437,12 @@ fn destroy_removes_only_ours_and_keeps_referenced_resources() {
     );
     let report = env.gm_json(&["destroy", "-f", path.to_str().unwrap(), "--yes"], 0);
     assert!(report["remaining"].as_array().unwrap().is_empty());
+    let kept = report["kept"].as_array().unwrap();
+    assert!(
+        kept.iter()
+            .any(|k| k.as_str().unwrap().contains(&existing_sg)),
+        "the report names what it kept: {kept:?}"
+    );
     assert!(live_instances(&d).is_empty());
     assert!(groups(&d).is_empty());
     let still = block_on(async {

@@ -69,6 +69,9 @@ pub struct DestroyReport {
     pub destroyed: Vec<Done>,
     /// What AWS still reports afterwards (empty when done).
     pub remaining: Vec<String>,
+    /// What the deployment used but did not create, left as it was (security groups, subnets,
+    /// key pairs and images referenced by id).
+    pub kept: Vec<String>,
     /// HTTP requests sent, retries included.
     pub requests: u64,
     /// Wall time in milliseconds.
@@ -132,6 +135,13 @@ impl Engine {
             deployment: deployment.to_string(),
             destroyed: Vec::new(),
             remaining: Vec::new(),
+            kept: self
+                .store()
+                .resources(deployment)?
+                .into_iter()
+                .filter(|r| r.provenance == Provenance::Referenced && r.status == "live")
+                .map(|r| format!("{} ({}): referenced, not created here", r.address, r.aws_id))
+                .collect(),
             requests: 0,
             duration_ms: 0,
         };

@@ -78,6 +78,9 @@ pub async fn run(ctx: &Ctx<'_>, a: &DestroyArgs) -> Result<u8, CliError> {
         for r in &report.remaining {
             s.push_str(&format!("still there: {r}\n"));
         }
+        for k in &report.kept {
+            s.push_str(&format!("     kept {k}\n"));
+        }
         s.push_str(&format!(
             "\nDestroy {}: {} resource(s) removed in {:.1} s, {} AWS requests.\n",
             if report.remaining.is_empty() {
