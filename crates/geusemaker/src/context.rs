@@ -48,6 +48,22 @@ impl Ctx<'_> {
         Ok(Store::open(&self.state_path())?)
     }
 
+    /// A deployment the state store knows, or an error that says how to find the right name.
+    pub fn deployment(
+        &self,
+        store: &Store,
+        name: &str,
+    ) -> Result<gm_state::DeploymentRecord, CliError> {
+        store.deployment(name)?.ok_or_else(|| {
+            CliError::new(
+                "GM-STATE-002",
+                format!("no deployment `{name}` in {}", self.state_path().display()),
+                exit::FAILED,
+            )
+            .hint("`geusemaker list` shows the deployments this state store knows")
+        })
+    }
+
     /// Loads and validates a spec, and derives what it wants.
     pub fn spec(&self, path: &Path) -> Result<(LoadedSpec, Desired), CliError> {
         let loaded = gm_spec::load(path)?;

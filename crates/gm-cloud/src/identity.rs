@@ -159,13 +159,7 @@ impl Cloud {
                     .role_name(name)
                     .policy_name(SECRETS_POLICY)
                     .policy_document(doc);
-                self.mutate("PutRolePolicy", &ids, |_| vec![], async {
-                    call.send()
-                        .await
-                        .map(|_| ())
-                        .map_err(|e| CloudError::from_sdk("PutRolePolicy", e))
-                })
-                .await?;
+                self.mutate_unit("PutRolePolicy", &ids, call.send()).await?;
             }
             (Some(false), _) => {
                 let call = self
@@ -174,13 +168,8 @@ impl Cloud {
                     .role_name(name)
                     .policy_name(SECRETS_POLICY);
                 gone_is_ok(
-                    self.mutate("DeleteRolePolicy", &ids, |_| vec![], async {
-                        call.send()
-                            .await
-                            .map(|_| ())
-                            .map_err(|e| CloudError::from_sdk("DeleteRolePolicy", e))
-                    })
-                    .await,
+                    self.mutate_unit("DeleteRolePolicy", &ids, call.send())
+                        .await,
                 )?;
             }
             _ => {}
@@ -191,16 +180,10 @@ impl Cloud {
                 .attach_role_policy()
                 .role_name(name)
                 .policy_arn(arn);
-            self.mutate(
+            self.mutate_unit(
                 "AttachRolePolicy",
                 &[name.clone(), arn.clone()],
-                |_| vec![],
-                async {
-                    call.send()
-                        .await
-                        .map(|_| ())
-                        .map_err(|e| CloudError::from_sdk("AttachRolePolicy", e))
-                },
+                call.send(),
             )
             .await?;
         }
@@ -211,16 +194,10 @@ impl Cloud {
                 .role_name(name)
                 .policy_arn(arn);
             gone_is_ok(
-                self.mutate(
+                self.mutate_unit(
                     "DetachRolePolicy",
                     &[name.clone(), arn.clone()],
-                    |_| vec![],
-                    async {
-                        call.send()
-                            .await
-                            .map(|_| ())
-                            .map_err(|e| CloudError::from_sdk("DetachRolePolicy", e))
-                    },
+                    call.send(),
                 )
                 .await,
             )?;
@@ -233,12 +210,7 @@ impl Cloud {
                 .path(&role.path)
                 .set_tags(Some(iam_tags(&role.tags)));
             let created = self
-                .mutate("CreateInstanceProfile", &ids, |_| vec![], async {
-                    call.send()
-                        .await
-                        .map(|_| ())
-                        .map_err(|e| CloudError::from_sdk("CreateInstanceProfile", e))
-                })
+                .mutate_unit("CreateInstanceProfile", &ids, call.send())
                 .await;
             match created {
                 Err(e) if e.code.as_deref() == Some("EntityAlreadyExists") => {}
@@ -250,12 +222,7 @@ impl Cloud {
                 .instance_profile_name(name)
                 .role_name(name);
             let added = self
-                .mutate("AddRoleToInstanceProfile", &ids, |_| vec![], async {
-                    call.send()
-                        .await
-                        .map(|_| ())
-                        .map_err(|e| CloudError::from_sdk("AddRoleToInstanceProfile", e))
-                })
+                .mutate_unit("AddRoleToInstanceProfile", &ids, call.send())
                 .await;
             match added {
                 Err(e)
@@ -276,26 +243,16 @@ impl Cloud {
             .instance_profile_name(name)
             .role_name(name);
         gone_is_ok(
-            self.mutate("RemoveRoleFromInstanceProfile", &ids, |_| vec![], async {
-                call.send()
-                    .await
-                    .map(|_| ())
-                    .map_err(|e| CloudError::from_sdk("RemoveRoleFromInstanceProfile", e))
-            })
-            .await,
+            self.mutate_unit("RemoveRoleFromInstanceProfile", &ids, call.send())
+                .await,
         )?;
         let call = self
             .iam
             .delete_instance_profile()
             .instance_profile_name(name);
         gone_is_ok(
-            self.mutate("DeleteInstanceProfile", &ids, |_| vec![], async {
-                call.send()
-                    .await
-                    .map(|_| ())
-                    .map_err(|e| CloudError::from_sdk("DeleteInstanceProfile", e))
-            })
-            .await,
+            self.mutate_unit("DeleteInstanceProfile", &ids, call.send())
+                .await,
         )?;
         let attached = match self
             .iam
@@ -325,16 +282,10 @@ impl Cloud {
                 .role_name(name)
                 .policy_arn(arn);
             gone_is_ok(
-                self.mutate(
+                self.mutate_unit(
                     "DetachRolePolicy",
                     &[name.to_string(), arn.clone()],
-                    |_| vec![],
-                    async {
-                        call.send()
-                            .await
-                            .map(|_| ())
-                            .map_err(|e| CloudError::from_sdk("DetachRolePolicy", e))
-                    },
+                    call.send(),
                 )
                 .await,
             )?;
@@ -345,24 +296,11 @@ impl Cloud {
             .role_name(name)
             .policy_name(SECRETS_POLICY);
         gone_is_ok(
-            self.mutate("DeleteRolePolicy", &ids, |_| vec![], async {
-                call.send()
-                    .await
-                    .map(|_| ())
-                    .map_err(|e| CloudError::from_sdk("DeleteRolePolicy", e))
-            })
-            .await,
+            self.mutate_unit("DeleteRolePolicy", &ids, call.send())
+                .await,
         )?;
         let call = self.iam.delete_role().role_name(name);
-        gone_is_ok(
-            self.mutate("DeleteRole", &ids, |_| vec![], async {
-                call.send()
-                    .await
-                    .map(|_| ())
-                    .map_err(|e| CloudError::from_sdk("DeleteRole", e))
-            })
-            .await,
-        )
+        gone_is_ok(self.mutate_unit("DeleteRole", &ids, call.send()).await)
     }
 
     /// Secrets under an SSM path (names only).
@@ -414,17 +352,7 @@ impl Cloud {
                     .collect(),
             ));
         let r = self
-            .mutate(
-                "PutParameter",
-                &[parameter.to_string()],
-                |_| vec![],
-                async {
-                    call.send()
-                        .await
-                        .map(|_| ())
-                        .map_err(|e| CloudError::from_sdk("PutParameter", e))
-                },
-            )
+            .mutate_unit("PutParameter", &[parameter.to_string()], call.send())
             .await;
         match r {
             Ok(()) => Ok(true),
@@ -437,13 +365,8 @@ impl Cloud {
     pub async fn delete_secrets(&self, parameters: &[String]) -> Result<(), CloudError> {
         for chunk in parameters.chunks(10) {
             let call = self.ssm.delete_parameters().set_names(Some(chunk.to_vec()));
-            self.mutate("DeleteParameters", chunk, |_| vec![], async {
-                call.send()
-                    .await
-                    .map(|_| ())
-                    .map_err(|e| CloudError::from_sdk("DeleteParameters", e))
-            })
-            .await?;
+            self.mutate_unit("DeleteParameters", chunk, call.send())
+                .await?;
         }
         Ok(())
     }

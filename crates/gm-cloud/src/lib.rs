@@ -195,6 +195,29 @@ impl Cloud {
     }
 }
 
+impl Cloud {
+    /// Sends a mutating call whose answer carries nothing needed, classifying its error and
+    /// recording it in the audit trail.
+    async fn mutate_unit<T, E, R, Fut>(
+        &self,
+        action: &str,
+        ids: &[String],
+        send: Fut,
+    ) -> Result<(), CloudError>
+    where
+        Fut: Future<Output = Result<T, aws_sdk_ec2::error::SdkError<E, R>>>,
+        E: aws_sdk_ec2::error::ProvideErrorMetadata + std::error::Error + 'static,
+        R: std::fmt::Debug,
+    {
+        self.mutate(action, ids, |_| vec![], async {
+            send.await
+                .map(|_| ())
+                .map_err(|e| CloudError::from_sdk(action, e))
+        })
+        .await
+    }
+}
+
 /// Tags in the SDK's form.
 fn sdk_tags(tags: &gm_plan::Tags) -> Vec<aws_sdk_ec2::types::Tag> {
     tags.iter()

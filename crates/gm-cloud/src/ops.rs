@@ -24,13 +24,7 @@ impl Cloud {
                 .create_tags()
                 .set_resources(Some(chunk.to_vec()))
                 .set_tags(Some(sdk_tags(tags)));
-            self.mutate("CreateTags", chunk, |_| vec![], async {
-                call.send()
-                    .await
-                    .map(|_| ())
-                    .map_err(|e| CloudError::from_sdk("CreateTags", e))
-            })
-            .await?;
+            self.mutate_unit("CreateTags", chunk, call.send()).await?;
         }
         Ok(())
     }
@@ -48,13 +42,7 @@ impl Cloud {
                 .set_tags(Some(
                     keys.iter().map(|k| Tag::builder().key(k).build()).collect(),
                 ));
-            self.mutate("DeleteTags", chunk, |_| vec![], async {
-                call.send()
-                    .await
-                    .map(|_| ())
-                    .map_err(|e| CloudError::from_sdk("DeleteTags", e))
-            })
-            .await?;
+            self.mutate_unit("DeleteTags", chunk, call.send()).await?;
         }
         Ok(())
     }
@@ -66,13 +54,8 @@ impl Cloud {
                 .ec2
                 .terminate_instances()
                 .set_instance_ids(Some(chunk.to_vec()));
-            self.mutate("TerminateInstances", chunk, |_| vec![], async {
-                call.send()
-                    .await
-                    .map(|_| ())
-                    .map_err(|e| CloudError::from_sdk("TerminateInstances", e))
-            })
-            .await?;
+            self.mutate_unit("TerminateInstances", chunk, call.send())
+                .await?;
         }
         Ok(())
     }
@@ -84,13 +67,8 @@ impl Cloud {
                 .ec2
                 .stop_instances()
                 .set_instance_ids(Some(chunk.to_vec()));
-            self.mutate("StopInstances", chunk, |_| vec![], async {
-                call.send()
-                    .await
-                    .map(|_| ())
-                    .map_err(|e| CloudError::from_sdk("StopInstances", e))
-            })
-            .await?;
+            self.mutate_unit("StopInstances", chunk, call.send())
+                .await?;
         }
         Ok(())
     }
@@ -102,13 +80,8 @@ impl Cloud {
                 .ec2
                 .start_instances()
                 .set_instance_ids(Some(chunk.to_vec()));
-            self.mutate("StartInstances", chunk, |_| vec![], async {
-                call.send()
-                    .await
-                    .map(|_| ())
-                    .map_err(|e| CloudError::from_sdk("StartInstances", e))
-            })
-            .await?;
+            self.mutate_unit("StartInstances", chunk, call.send())
+                .await?;
         }
         Ok(())
     }
@@ -128,18 +101,8 @@ impl Cloud {
                     .value(InstanceType::from(instance_type).as_str())
                     .build(),
             );
-        self.mutate(
-            "ModifyInstanceAttribute",
-            &[id.to_string()],
-            |_| vec![],
-            async {
-                call.send()
-                    .await
-                    .map(|_| ())
-                    .map_err(|e| CloudError::from_sdk("ModifyInstanceAttribute", e))
-            },
-        )
-        .await
+        self.mutate_unit("ModifyInstanceAttribute", &[id.to_string()], call.send())
+            .await
     }
 
     /// Replaces an instance's security groups.
@@ -153,18 +116,8 @@ impl Cloud {
             .modify_instance_attribute()
             .instance_id(id)
             .set_groups(Some(group_ids.to_vec()));
-        self.mutate(
-            "ModifyInstanceAttribute",
-            &[id.to_string()],
-            |_| vec![],
-            async {
-                call.send()
-                    .await
-                    .map(|_| ())
-                    .map_err(|e| CloudError::from_sdk("ModifyInstanceAttribute", e))
-            },
-        )
-        .await
+        self.mutate_unit("ModifyInstanceAttribute", &[id.to_string()], call.send())
+            .await
     }
 
     /// Changes a volume's size, type, IOPS or throughput in place.
@@ -177,13 +130,8 @@ impl Cloud {
             .set_volume_type(c.volume_type.as_deref().map(VolumeType::from))
             .set_iops(c.iops)
             .set_throughput(c.throughput);
-        self.mutate("ModifyVolume", &[id.to_string()], |_| vec![], async {
-            call.send()
-                .await
-                .map(|_| ())
-                .map_err(|e| CloudError::from_sdk("ModifyVolume", e))
-        })
-        .await
+        self.mutate_unit("ModifyVolume", &[id.to_string()], call.send())
+            .await
     }
 
     /// Attaches a volume to an instance at a device.
@@ -199,16 +147,10 @@ impl Cloud {
             .volume_id(volume_id)
             .instance_id(instance_id)
             .device(device);
-        self.mutate(
+        self.mutate_unit(
             "AttachVolume",
             &[volume_id.to_string(), instance_id.to_string()],
-            |_| vec![],
-            async {
-                call.send()
-                    .await
-                    .map(|_| ())
-                    .map_err(|e| CloudError::from_sdk("AttachVolume", e))
-            },
+            call.send(),
         )
         .await
     }
@@ -216,13 +158,8 @@ impl Cloud {
     /// Deletes a volume that is not attached.
     pub async fn delete_volume(&self, id: &str) -> Result<(), CloudError> {
         let call = self.ec2.delete_volume().volume_id(id);
-        self.mutate("DeleteVolume", &[id.to_string()], |_| vec![], async {
-            call.send()
-                .await
-                .map(|_| ())
-                .map_err(|e| CloudError::from_sdk("DeleteVolume", e))
-        })
-        .await
+        self.mutate_unit("DeleteVolume", &[id.to_string()], call.send())
+            .await
     }
 
     /// Creates a security group, tagged at creation; returns its id.
@@ -273,16 +210,10 @@ impl Cloud {
             .authorize_security_group_ingress()
             .group_id(sg_id)
             .set_ip_permissions(Some(rules.iter().map(permission).collect()));
-        self.mutate(
+        self.mutate_unit(
             "AuthorizeSecurityGroupIngress",
             &[sg_id.to_string()],
-            |_| vec![],
-            async {
-                call.send()
-                    .await
-                    .map(|_| ())
-                    .map_err(|e| CloudError::from_sdk("AuthorizeSecurityGroupIngress", e))
-            },
+            call.send(),
         )
         .await
     }
@@ -297,16 +228,10 @@ impl Cloud {
             .revoke_security_group_ingress()
             .group_id(sg_id)
             .set_ip_permissions(Some(rules.iter().map(permission).collect()));
-        self.mutate(
+        self.mutate_unit(
             "RevokeSecurityGroupIngress",
             &[sg_id.to_string()],
-            |_| vec![],
-            async {
-                call.send()
-                    .await
-                    .map(|_| ())
-                    .map_err(|e| CloudError::from_sdk("RevokeSecurityGroupIngress", e))
-            },
+            call.send(),
         )
         .await
     }
@@ -314,18 +239,8 @@ impl Cloud {
     /// Deletes a security group.
     pub async fn delete_security_group(&self, sg_id: &str) -> Result<(), CloudError> {
         let call = self.ec2.delete_security_group().group_id(sg_id);
-        self.mutate(
-            "DeleteSecurityGroup",
-            &[sg_id.to_string()],
-            |_| vec![],
-            async {
-                call.send()
-                    .await
-                    .map(|_| ())
-                    .map_err(|e| CloudError::from_sdk("DeleteSecurityGroup", e))
-            },
-        )
-        .await
+        self.mutate_unit("DeleteSecurityGroup", &[sg_id.to_string()], call.send())
+            .await
     }
 
     /// The instance's console output (what user data writes to /dev/console), decoded.

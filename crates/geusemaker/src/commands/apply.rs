@@ -3,7 +3,7 @@
 use std::time::{Duration, Instant};
 
 use gm_engine::monitor::UdState;
-use gm_engine::{ApplyReport, Engine, EngineError, EngineOptions};
+use gm_engine::{ApplyReport, Engine, EngineOptions};
 
 use crate::cli::ApplyArgs;
 use crate::context::{confirm, Ctx};
@@ -61,13 +61,7 @@ pub async fn run(ctx: &Ctx<'_>, a: &ApplyArgs) -> Result<u8, CliError> {
             }
             Ok(exit::OK)
         }
-        Err(EngineError::Failed(report)) => {
-            ctx.out.data(&report, || report.to_text());
-            let mut e: CliError = EngineError::Failed(report).into();
-            e.reported = true;
-            Err(e)
-        }
-        Err(e) => Err(e.into()),
+        Err(e) => Err(super::apply_failed(ctx, e)),
     }
 }
 

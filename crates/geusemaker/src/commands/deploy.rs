@@ -5,7 +5,7 @@ use std::time::Duration;
 use serde::Serialize;
 use serde_json::json;
 
-use gm_engine::{ApplyReport, EngineError, EngineOptions};
+use gm_engine::{ApplyReport, EngineOptions};
 use gm_stack::{Stack, StackRequest, Tier};
 
 use crate::cli::{DeployArgs, MarketArg, StackArgs, TierArg};
@@ -386,13 +386,7 @@ pub async fn run(ctx: &Ctx<'_>, a: &DeployArgs) -> Result<u8, CliError> {
         bars.finish();
         match r {
             Ok(r) => r,
-            Err(EngineError::Failed(report)) => {
-                ctx.out.data(&report, || report.to_text());
-                let mut e: CliError = EngineError::Failed(report).into();
-                e.reported = true;
-                return Err(e);
-            }
-            Err(e) => return Err(e.into()),
+            Err(e) => return Err(super::apply_failed(ctx, e)),
         }
     };
     let host = report

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use gm_engine::{ApplyReport, EngineError, EngineOptions};
+use gm_engine::{ApplyReport, EngineOptions};
 
 use crate::cli::HealArgs;
 use crate::context::{confirm, spec_from_record, Ctx};
@@ -12,18 +12,7 @@ use crate::progress::Bars;
 
 pub async fn run(ctx: &Ctx<'_>, a: &HealArgs) -> Result<u8, CliError> {
     let store = ctx.store()?;
-    let Some(dep) = store.deployment(&a.name)? else {
-        return Err(CliError::new(
-            "GM-STATE-002",
-            format!(
-                "no deployment `{}` in {}",
-                a.name,
-                ctx.state_path().display()
-            ),
-            exit::FAILED,
-        )
-        .hint("`geusemaker list` shows the deployments this state store knows"));
-    };
+    let dep = ctx.deployment(&store, &a.name)?;
     let Some(record) = store.spec(&a.name)? else {
         return Err(CliError::new(
             "GM-HEAL-001",
@@ -63,12 +52,6 @@ pub async fn run(ctx: &Ctx<'_>, a: &HealArgs) -> Result<u8, CliError> {
             ctx.out.data(&report, || report.to_text());
             Ok(exit::OK)
         }
-        Err(EngineError::Failed(report)) => {
-            ctx.out.data(&report, || report.to_text());
-            let mut e: CliError = EngineError::Failed(report).into();
-            e.reported = true;
-            Err(e)
-        }
-        Err(e) => Err(e.into()),
+        Err(e) => Err(super::apply_failed(ctx, e)),
     }
 }

@@ -10,18 +10,7 @@ use crate::error::{exit, CliError};
 
 pub async fn run(ctx: &Ctx<'_>, a: &InspectArgs) -> Result<u8, CliError> {
     let store = ctx.store()?;
-    let Some(dep) = store.deployment(&a.name)? else {
-        return Err(CliError::new(
-            "GM-STATE-002",
-            format!(
-                "no deployment `{}` in {}",
-                a.name,
-                ctx.state_path().display()
-            ),
-            exit::FAILED,
-        )
-        .hint("`geusemaker list` shows the deployments this state store knows"));
-    };
+    let dep = ctx.deployment(&store, &a.name)?;
     let resources: Vec<_> = store
         .resources(&a.name)?
         .into_iter()

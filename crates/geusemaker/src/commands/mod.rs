@@ -20,6 +20,20 @@ use crate::cli::Command;
 use crate::context::Ctx;
 use crate::error::CliError;
 
+/// A failed apply: prints its report (what was done, undone, and why) as the command's result,
+/// then returns the error, marked as already reported.
+pub(crate) fn apply_failed(ctx: &Ctx<'_>, e: gm_engine::EngineError) -> CliError {
+    match e {
+        gm_engine::EngineError::Failed(report) => {
+            ctx.out.data(&report, || report.to_text());
+            let mut err: CliError = gm_engine::EngineError::Failed(report).into();
+            err.reported = true;
+            err
+        }
+        other => other.into(),
+    }
+}
+
 /// Runs a command; returns the exit code.
 pub async fn run(ctx: &Ctx<'_>, command: &Command) -> Result<u8, CliError> {
     match command {
