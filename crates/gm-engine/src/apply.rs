@@ -202,7 +202,7 @@ impl Engine {
     }
 
     /// Journals a step's result (a journal failure after the call is reported, not fatal).
-    fn result<T>(&self, step: i64, ids: &[String], r: &Result<T, CloudError>) {
+    pub(crate) fn result<T>(&self, step: i64, ids: &[String], r: &Result<T, CloudError>) {
         let (outcome, err) = match r {
             Ok(_) => ("ok", None),
             Err(e) => ("failed", Some(e.short())),

@@ -225,12 +225,7 @@ impl Engine {
                     .await
                     .map(|_| ());
             }
-            self.store().step_result(
-                step,
-                if r.is_ok() { "ok" } else { "failed" },
-                &ids,
-                r.as_ref().err().map(|e| e.short()).as_deref(),
-            )?;
+            self.result(step, &ids, &r);
             r?;
             for d in &instances {
                 report.destroyed.push(Done {
@@ -262,12 +257,7 @@ impl Engine {
                 &json!({"volume": v.id}),
             )?;
             let r = self.cloud.delete_volume(&v.id).await;
-            self.store().step_result(
-                step,
-                if r.is_ok() { "ok" } else { "failed" },
-                std::slice::from_ref(&v.id),
-                r.as_ref().err().map(|e| e.short()).as_deref(),
-            )?;
+            self.result(step, std::slice::from_ref(&v.id), &r);
             r?;
             report.destroyed.push(Done {
                 address,
@@ -283,12 +273,7 @@ impl Engine {
                 &json!({"role": d.aws_id}),
             )?;
             let r = self.cloud.delete_role(&d.aws_id).await;
-            self.store().step_result(
-                step,
-                if r.is_ok() { "ok" } else { "failed" },
-                std::slice::from_ref(&d.aws_id),
-                r.as_ref().err().map(|e| e.short()).as_deref(),
-            )?;
+            self.result(step, std::slice::from_ref(&d.aws_id), &r);
             r?;
             report.destroyed.push(Done {
                 address: d.address.clone(),
@@ -306,12 +291,7 @@ impl Engine {
                 &json!({"parameters": names}),
             )?;
             let r = self.cloud.delete_secrets(&names).await;
-            self.store().step_result(
-                step,
-                if r.is_ok() { "ok" } else { "failed" },
-                &names,
-                r.as_ref().err().map(|e| e.short()).as_deref(),
-            )?;
+            self.result(step, &names, &r);
             r?;
             for d in secrets {
                 report.destroyed.push(Done {
@@ -326,12 +306,7 @@ impl Engine {
                 self.store()
                     .step_intent(run, &d.address, "delete", &json!({"group": d.aws_id}))?;
             let r = self.delete_group_when_free(&d.aws_id).await;
-            self.store().step_result(
-                step,
-                if r.is_ok() { "ok" } else { "failed" },
-                std::slice::from_ref(&d.aws_id),
-                r.as_ref().err().map(|e| e.short()).as_deref(),
-            )?;
+            self.result(step, std::slice::from_ref(&d.aws_id), &r);
             r?;
             report.destroyed.push(Done {
                 address: d.address.clone(),
