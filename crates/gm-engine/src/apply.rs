@@ -1275,7 +1275,11 @@ impl Engine {
             .into_iter()
             .filter(|r| r.kind == "image" && r.status == "live")
             .collect();
-        for (spec, img) in images {
+        // Only what the spec named (the resolver's map also holds the ids aliases resolved to).
+        for (spec, img) in images
+            .iter()
+            .filter(|(s, _)| desired.instances.iter().any(|d| &d.ami == *s))
+        {
             referenced.push(record(
                 &format!("ref/image/{spec}"),
                 "image",
