@@ -268,8 +268,12 @@ pub struct DeployArgs {
 #[derive(Debug, Args)]
 pub struct CostArgs {
     /// The tier to price.
-    #[arg(long, value_enum, required_unless_present = "compare_tiers")]
+    #[arg(long, value_enum, required_unless_present_any = ["compare_tiers", "refresh_prices"])]
     pub tier: Option<TierArg>,
+    /// Fetch current on-demand prices from the AWS Pricing API (for --regions, or the catalog's
+    /// regions) and use them from now on instead of the embedded ones.
+    #[arg(long)]
+    pub refresh_prices: bool,
     /// Price all three tiers side by side.
     #[arg(long)]
     pub compare_tiers: bool,

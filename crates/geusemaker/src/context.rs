@@ -43,6 +43,11 @@ impl Ctx<'_> {
         state.with_file_name(format!("{stem}.audit.jsonl"))
     }
 
+    /// Where prices refreshed from the AWS Pricing API are kept, beside the state.
+    pub fn prices_path(&self) -> PathBuf {
+        self.state_path().with_file_name("prices.json")
+    }
+
     /// Opens the state store.
     pub fn store(&self) -> Result<Store, CliError> {
         Ok(Store::open(&self.state_path())?)

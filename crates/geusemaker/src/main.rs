@@ -36,6 +36,7 @@ fn main() -> ExitCode {
         global: &cli.global,
         out,
     };
+    gm_cost::use_refreshed_prices(&ctx.prices_path());
     match runtime.block_on(commands::run(&ctx, &cli.command)) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {

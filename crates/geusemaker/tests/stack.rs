@@ -440,3 +440,45 @@ fn heal_relaunches_a_reclaimed_stack_on_its_kept_data_volume() {
     env.gm_json(&["destroy", &d, "--yes"], 0);
     assert!(volumes(&d).is_empty());
 }
+
+#[test]
+fn refreshing_prices_without_a_pricing_api_keeps_the_catalog_and_says_why() {
+    // moto has no Pricing API: the refresh fails with a hint and the dated catalog stays in use.
+    let env = Env::new();
+    let out = env.gm(&["cost", "--refresh-prices", "--regions", "us-east-1"]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("GetProducts"), "{err}");
+    assert!(
+        err.contains("catalog dated 2025-01-15 stays in use"),
+        "{err}"
+    );
+    assert!(!env.dir.path().join("prices.json").exists());
+}
+
+#[test]
+fn refreshed_prices_beside_the_state_are_used_and_cited() {
+    let env = Env::new();
+    std::fs::write(
+        env.dir.path().join("prices.json"),
+        r#"{"date":"2026-11-23","source":"AWS Pricing API, Linux shared tenancy","on_demand_hourly":{"us-east-1":{"g4dn.xlarge":0.5}}}"#,
+    )
+    .unwrap();
+    let rows = env.gm_json(&["cost", "--tier", "gpu", "--market", "on-demand"], 0);
+    let gpu = &rows[0];
+    let expected = 0.5 + 0.005 + 160.0 * 0.08 / 730.0;
+    assert!(
+        (gpu["hourly"].as_f64().unwrap() - expected).abs() < 1e-9,
+        "{gpu:#}"
+    );
+    let text = String::from_utf8_lossy(&env.gm(&["cost", "--tier", "gpu"]).stdout).to_string();
+    assert!(
+        text.contains("on-demand: AWS Pricing API") && text.contains("embedded catalog 2025-01-15"),
+        "{text}"
+    );
+}

@@ -10,6 +10,7 @@ mod error;
 mod identity;
 mod launch;
 mod ops;
+mod pricing;
 mod wait;
 
 use std::future::Future;
@@ -29,6 +30,7 @@ pub use discover::{
 pub use error::{CloudError, ErrorKind};
 pub use identity::{generate_secret, SECRETS_POLICY};
 pub use launch::{BlockDeviceRequest, ImageInfo, LaunchOutcome, LaunchRequest, SpotRequest};
+pub use pricing::on_demand_price;
 pub use wait::{Backoff, WaitTarget};
 
 /// The region used when neither flag, environment nor spec names one.
@@ -56,6 +58,7 @@ pub struct Cloud {
     elb: aws_sdk_elasticloadbalancingv2::Client,
     efs: aws_sdk_efs::Client,
     cloudfront: aws_sdk_cloudfront::Client,
+    pricing: aws_sdk_pricing::Client,
     region: String,
     counter: Arc<RequestCounter>,
     audit: Arc<dyn AuditSink>,
@@ -130,7 +133,24 @@ impl Cloud {
                 .interceptor(count)
                 .build(),
         );
+        // The Pricing API answers in us-east-1 (and ap-south-1) for every region.
+        let pricing = aws_sdk_pricing::Client::from_conf(
+            aws_sdk_pricing::config::Builder::from(&sdk)
+                .region(Region::new("us-east-1"))
+                // A refresh is optional: fail fast when the API is not there (GetProducts answers
+                // in well under a second where it is).
+                .retry_config(RetryConfig::standard().with_max_attempts(2))
+                .timeout_config(
+                    TimeoutConfig::builder()
+                        .connect_timeout(Duration::from_secs(3))
+                        .operation_attempt_timeout(Duration::from_secs(4))
+                        .build(),
+                )
+                .interceptor(counter::CountingInterceptor(counter.clone()))
+                .build(),
+        );
         Cloud {
+            pricing,
             elb,
             efs,
             cloudfront,

@@ -65,10 +65,60 @@ pub struct Catalog {
     pub cloudfront_gb_out: f64,
 }
 
-/// The embedded catalog.
+/// On-demand prices refreshed from the AWS Pricing API, kept beside the state.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Refreshed {
+    /// When they were fetched (YYYY-MM-DD).
+    pub date: String,
+    /// Where from.
+    pub source: String,
+    /// Region → type → USD/hour.
+    pub on_demand_hourly: BTreeMap<String, BTreeMap<String, f64>>,
+}
+
+static REFRESHED: std::sync::Mutex<Option<std::path::PathBuf>> = std::sync::Mutex::new(None);
+
+/// Makes `catalog()` use refreshed on-demand prices from `path` when the file exists. Call it
+/// before the first `catalog()`.
+pub fn use_refreshed_prices(path: &std::path::Path) {
+    if let Ok(mut p) = REFRESHED.lock() {
+        *p = Some(path.to_path_buf());
+    }
+}
+
+/// The embedded catalog with refreshed on-demand prices laid over it; the catalog's date and
+/// source then say which prices are which.
+pub fn merge(mut c: Catalog, r: Refreshed) -> Catalog {
+    for (region, prices) in r.on_demand_hourly {
+        c.on_demand_hourly.entry(region).or_default().extend(prices);
+    }
+    c.source = format!(
+        "on-demand: {} ({}); storage and network: embedded catalog {}",
+        r.source, r.date, c.date
+    );
+    c.date = r.date;
+    c
+}
+
+/// The price catalog: embedded, with refreshed on-demand prices if `use_refreshed_prices` named
+/// a file that exists.
 pub fn catalog() -> &'static Catalog {
     static CATALOG: OnceLock<Catalog> = OnceLock::new();
     CATALOG.get_or_init(|| {
+        let embedded = embedded();
+        let path = REFRESHED.lock().ok().and_then(|p| p.clone());
+        match path
+            .and_then(|p| std::fs::read_to_string(p).ok())
+            .and_then(|s| serde_json::from_str::<Refreshed>(&s).ok())
+        {
+            Some(r) => merge(embedded, r),
+            None => embedded,
+        }
+    })
+}
+
+fn embedded() -> Catalog {
+    {
         // The file ships inside the binary and is parsed by a unit test, so this cannot fail
         // for a user; should it ever, an empty catalog makes every estimate say "unknown".
         serde_json::from_str(include_str!("catalog.json")).unwrap_or_else(|_| Catalog {
@@ -88,7 +138,7 @@ pub fn catalog() -> &'static Catalog {
             alb_lcu_hourly: 0.0,
             cloudfront_gb_out: 0.0,
         })
-    })
+    }
 }
 
 impl Catalog {

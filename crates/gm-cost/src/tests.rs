@@ -221,3 +221,30 @@ fn a_forced_type_must_fit() {
     let ok = place(&["us-east-1".into()], &gpu, false, &[], Some("g5.xlarge")).unwrap();
     assert_eq!(ok.instance_type, "g5.xlarge");
 }
+
+#[test]
+fn refreshed_prices_lay_over_the_catalog_and_say_so() {
+    let r = Refreshed {
+        date: "2026-11-23".into(),
+        source: "AWS Pricing API".into(),
+        on_demand_hourly: [(
+            "us-east-1".to_string(),
+            [("t3.small".to_string(), 0.0210)].into_iter().collect(),
+        )]
+        .into_iter()
+        .collect(),
+    };
+    let c = merge(catalog().clone(), r);
+    assert_eq!(c.on_demand("us-east-1", "t3.small"), Some(0.0210));
+    assert_eq!(
+        c.on_demand("us-east-1", "t3.micro"),
+        Some(0.0104),
+        "others stay"
+    );
+    assert_eq!(c.date, "2026-11-23");
+    assert!(
+        c.source.contains("embedded catalog 2025-01-15"),
+        "{}",
+        c.source
+    );
+}

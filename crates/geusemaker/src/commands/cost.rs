@@ -24,7 +24,59 @@ struct Row {
     estimate: gm_cost::Estimate,
 }
 
+/// Fetches on-demand prices from the Pricing API and keeps them beside the state.
+async fn refresh(ctx: &Ctx<'_>, a: &CostArgs) -> Result<u8, CliError> {
+    let c = gm_cost::catalog();
+    let regions: Vec<String> = if a.regions.is_empty() {
+        c.regions().iter().map(|r| r.to_string()).collect()
+    } else {
+        a.regions.clone()
+    };
+    let types: Vec<String> = c.instance_types.keys().cloned().collect();
+    let prices = ctx.cloud_in(&region(ctx)).await.refresh_on_demand(&regions, &types).await.map_err(|e| {
+        let mut err: CliError = e.into();
+        err.hint = Some(format!(
+            "the Pricing API (api.pricing.us-east-1.amazonaws.com) must be reachable with pricing:GetProducts; until then the catalog dated {} stays in use",
+            c.date
+        ));
+        err
+    })?;
+    let count: usize = prices.values().map(|m| m.len()).sum();
+    let refreshed = gm_cost::Refreshed {
+        date: chrono::Utc::now().format("%Y-%m-%d").to_string(),
+        source: "AWS Pricing API, Linux shared tenancy".into(),
+        on_demand_hourly: prices,
+    };
+    let path = ctx.prices_path();
+    if let Some(dir) = path.parent() {
+        let _ = std::fs::create_dir_all(dir);
+    }
+    std::fs::write(
+        &path,
+        serde_json::to_string_pretty(&refreshed).unwrap_or_default(),
+    )
+    .map_err(|e| {
+        CliError::new(
+            "GM-COST-002",
+            format!("cannot write {}: {e}", path.display()),
+            exit::FAILED,
+        )
+    })?;
+    ctx.out.data(&refreshed, || {
+        format!(
+            "Refreshed {count} on-demand prices in {} region(s) from the AWS Pricing API ({}); kept in {}.\n",
+            regions.len(),
+            refreshed.date,
+            path.display()
+        )
+    });
+    Ok(exit::OK)
+}
+
 pub async fn run(ctx: &Ctx<'_>, a: &CostArgs) -> Result<u8, CliError> {
+    if a.refresh_prices {
+        return refresh(ctx, a).await;
+    }
     let tiers: Vec<Tier> = match (a.compare_tiers, a.tier) {
         (true, _) => vec![Tier::Dev, Tier::Automation, Tier::Gpu],
         (false, Some(t)) => vec![tier(t)],
