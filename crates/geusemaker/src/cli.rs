@@ -228,6 +228,10 @@ pub struct DeployArgs {
     pub name: Option<String>,
     #[command(flatten)]
     pub stack: StackArgs,
+    /// Other regions the stack may go to when their spot prices are lower (not with --key-pair
+    /// or --subnet, which are regional).
+    #[arg(long, value_delimiter = ',', value_name = "REGIONS")]
+    pub allow_regions: Vec<String>,
     /// Hourly budget in USD: over it, deploy warns and asks again.
     #[arg(long, env = "GEUSEMAKER_BUDGET", value_name = "USD")]
     pub budget: Option<f64>,

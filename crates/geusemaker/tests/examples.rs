@@ -143,6 +143,7 @@ fn stack_boot_scripts_are_shellcheck_clean_for_every_tier() {
             name: "shellcheck".into(),
             tier,
             region: "us-east-1".into(),
+            other_regions: Vec::new(),
             services: Vec::new(),
             instance_type: None,
             spot: true,

@@ -76,6 +76,9 @@ pub struct StackRequest {
     pub tier: Tier,
     /// Region.
     pub region: String,
+    /// Other regions placement may choose when they are cheaper (key pairs and subnets are
+    /// regional, so these are ignored when either is given).
+    pub other_regions: Vec<String>,
     /// Services (the tier's default when empty).
     pub services: Vec<String>,
     /// `--instance-type`, checked against the tier's needs.
@@ -190,8 +193,16 @@ pub fn compile(r: &StackRequest) -> Result<Stack, CompileError> {
         min_gpu_memory_gib: if gpu { 16 } else { 0 },
         arch: Some("x86_64".into()),
     };
+    let mut regions = vec![r.region.clone()];
+    if r.key_pair.is_none() && r.subnet.is_none() {
+        for o in &r.other_regions {
+            if !regions.contains(o) {
+                regions.push(o.clone());
+            }
+        }
+    }
     let placement = gm_cost::place(
-        std::slice::from_ref(&r.region),
+        &regions,
         &needs,
         r.spot,
         &r.quotes,
@@ -213,7 +224,7 @@ pub fn compile(r: &StackRequest) -> Result<Stack, CompileError> {
     let secrets = compose::secret_names(&services);
     let boot = user_data::render(&BootConfig {
         deployment: r.name.clone(),
-        region: r.region.clone(),
+        region: placement.region.clone(),
         compose: compose.clone(),
         secrets: secrets.clone(),
         gpu,
@@ -250,7 +261,7 @@ pub fn compile(r: &StackRequest) -> Result<Stack, CompileError> {
     let spec = json!({
         "version": 1,
         "deployment": r.name,
-        "region": r.region,
+        "region": placement.region,
         "tags": {"stack": "ai"},
         "security_groups": [{
             "name": "stack",

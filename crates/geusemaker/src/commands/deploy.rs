@@ -52,6 +52,7 @@ pub(super) fn request(
         name: name.to_string(),
         tier: t,
         region: region.to_string(),
+        other_regions: Vec::new(),
         services: s.services.clone(),
         instance_type: s.instance_type.clone(),
         spot: s.market != Some(MarketArg::OnDemand),
@@ -267,24 +268,33 @@ pub async fn run(ctx: &Ctx<'_>, a: &DeployArgs) -> Result<u8, CliError> {
         req.vpc = Some(info.vpc_id.clone());
         zone = Some(info.availability_zone.clone());
     }
+    req.other_regions = a.allow_regions.clone();
     // First compile offline (validates the request), then with live spot prices for placement.
-    let draft = compile(&req)?;
+    compile(&req)?;
     let opts = EngineOptions {
         timeout: Duration::from_secs(a.timeout),
         ..EngineOptions::default()
     };
-    let engine = ctx.engine(&name, Some(&draft.spec), opts).await?;
     if req.spot {
         let types: Vec<String> = gm_cost::catalog().instance_types.keys().cloned().collect();
-        match engine.cloud().spot_prices(&types).await {
-            Ok(q) => req.quotes = q,
-            Err(e) => ctx.out.say(&format!(
-                "note: no live spot prices ({}); placing by on-demand price",
-                e.short()
-            )),
+        let mut regions = vec![region.clone()];
+        if req.key_pair.is_none() && req.subnet.is_none() {
+            regions.extend(req.other_regions.iter().filter(|r| **r != region).cloned());
+        }
+        for r in &regions {
+            match ctx.cloud_in(r).await.spot_prices(&types).await {
+                Ok(q) => req.quotes.extend(q),
+                Err(e) => ctx.out.say(&format!(
+                    "note: no live spot prices in {r} ({}); placing by on-demand price there",
+                    e.short()
+                )),
+            }
         }
     }
     let stack = compile(&req)?;
+    // Placement may have chosen another allowed region: everything from here happens there.
+    let region = stack.placement.region.clone();
+    let engine = ctx.engine_in(&name, &region, opts).await?;
     // The catalog chose the type; AWS confirms it has what the tier needs (GPU memory above all).
     let chosen = &stack.placement.instance_type;
     match engine.cloud().instance_type_info(chosen).await {

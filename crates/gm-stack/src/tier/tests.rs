@@ -8,6 +8,7 @@ fn request(tier: Tier) -> StackRequest {
         name: "ai-demo".into(),
         tier,
         region: "us-east-1".into(),
+        other_regions: Vec::new(),
         services: Vec::new(),
         instance_type: None,
         spot: true,
@@ -207,4 +208,36 @@ fn the_compiled_spec_round_trips_through_the_validator() {
     let s = compile(&request(Tier::Gpu)).unwrap();
     let again = gm_spec::load_str("x.yaml", &s.spec_yaml, std::path::Path::new(".")).unwrap();
     assert_eq!(again.spec.instances, s.spec.spec.instances);
+}
+
+#[test]
+fn placement_may_choose_another_allowed_region_but_not_with_regional_choices() {
+    let mut r = request(Tier::Automation);
+    r.other_regions = vec!["us-west-2".into()];
+    r.quotes = vec![
+        SpotQuote {
+            region: "us-east-1".into(),
+            availability_zone: "us-east-1a".into(),
+            instance_type: "t3.medium".into(),
+            usd_per_hour: 0.0150,
+            timestamp: "t".into(),
+        },
+        SpotQuote {
+            region: "us-west-2".into(),
+            availability_zone: "us-west-2c".into(),
+            instance_type: "t3.medium".into(),
+            usd_per_hour: 0.0110,
+            timestamp: "t".into(),
+        },
+    ];
+    let s = compile(&r).unwrap();
+    assert_eq!(s.placement.region, "us-west-2");
+    assert_eq!(s.spec.spec.region.as_deref(), Some("us-west-2"));
+    assert!(
+        s.user_data.contains("REGION=us-west-2"),
+        "the boot script reads secrets where they are"
+    );
+    r.key_pair = Some("mine".into());
+    let s = compile(&r).unwrap();
+    assert_eq!(s.placement.region, "us-east-1", "key pairs are regional");
 }
