@@ -136,6 +136,18 @@ fn keep<T>(errors: &mut Vec<String>, what: &str, r: Result<Vec<T>, CloudError>) 
     }
 }
 
+fn subnet_info(s: &aws_sdk_ec2::types::Subnet) -> SubnetInfo {
+    SubnetInfo {
+        id: s.subnet_id().unwrap_or_default().into(),
+        vpc_id: s.vpc_id().unwrap_or_default().into(),
+        availability_zone: s.availability_zone().unwrap_or_default().into(),
+        cidr: s.cidr_block().unwrap_or_default().into(),
+        free_ips: s.available_ip_address_count().unwrap_or(0),
+        public: s.map_public_ip_on_launch().unwrap_or(false),
+        name: plain_tags(s.tags()).remove("Name"),
+    }
+}
+
 impl Cloud {
     /// Reads every kind concurrently; `vpc` narrows subnets, groups and load balancers.
     pub async fn discover(&self, vpc: Option<&str>) -> Discovery {
@@ -187,15 +199,7 @@ impl Cloud {
         let mut out = Vec::new();
         while let Some(page) = pages.next().await {
             let page = page.map_err(|e| CloudError::from_sdk("DescribeSubnets", e))?;
-            out.extend(page.subnets().iter().map(|s| SubnetInfo {
-                id: s.subnet_id().unwrap_or_default().into(),
-                vpc_id: s.vpc_id().unwrap_or_default().into(),
-                availability_zone: s.availability_zone().unwrap_or_default().into(),
-                cidr: s.cidr_block().unwrap_or_default().into(),
-                free_ips: s.available_ip_address_count().unwrap_or(0),
-                public: s.map_public_ip_on_launch().unwrap_or(false),
-                name: plain_tags(s.tags()).remove("Name"),
-            }));
+            out.extend(page.subnets().iter().map(subnet_info));
         }
         Ok(out)
     }
@@ -313,15 +317,7 @@ impl Cloud {
         let mut call = self.ec2.describe_subnets();
         call = call.subnet_ids(id);
         match call.send().await {
-            Ok(out) => Ok(out.subnets().first().map(|s| SubnetInfo {
-                id: s.subnet_id().unwrap_or_default().into(),
-                vpc_id: s.vpc_id().unwrap_or_default().into(),
-                availability_zone: s.availability_zone().unwrap_or_default().into(),
-                cidr: s.cidr_block().unwrap_or_default().into(),
-                free_ips: s.available_ip_address_count().unwrap_or(0),
-                public: s.map_public_ip_on_launch().unwrap_or(false),
-                name: plain_tags(s.tags()).remove("Name"),
-            })),
+            Ok(out) => Ok(out.subnets().first().map(subnet_info)),
             Err(e) => {
                 let e = CloudError::from_sdk("DescribeSubnets", e);
                 if e.kind == crate::ErrorKind::NotFound {

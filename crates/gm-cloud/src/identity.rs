@@ -162,15 +162,7 @@ impl Cloud {
                 self.mutate_unit("PutRolePolicy", &ids, call.send()).await?;
             }
             (Some(false), _) => {
-                let call = self
-                    .iam
-                    .delete_role_policy()
-                    .role_name(name)
-                    .policy_name(SECRETS_POLICY);
-                gone_is_ok(
-                    self.mutate_unit("DeleteRolePolicy", &ids, call.send())
-                        .await,
-                )?;
+                self.delete_secrets_policy(name).await?;
             }
             _ => {}
         }
@@ -188,19 +180,7 @@ impl Cloud {
             .await?;
         }
         for arn in detach {
-            let call = self
-                .iam
-                .detach_role_policy()
-                .role_name(name)
-                .policy_arn(arn);
-            gone_is_ok(
-                self.mutate_unit(
-                    "DetachRolePolicy",
-                    &[name.clone(), arn.clone()],
-                    call.send(),
-                )
-                .await,
-            )?;
+            self.detach_policy(name, arn).await?;
         }
         if repair_profile {
             let call = self
@@ -234,6 +214,36 @@ impl Cloud {
         Ok(())
     }
 
+    /// Detaches a managed policy; already detached is fine.
+    async fn detach_policy(&self, role: &str, arn: &str) -> Result<(), CloudError> {
+        let call = self
+            .iam
+            .detach_role_policy()
+            .role_name(role)
+            .policy_arn(arn);
+        gone_is_ok(
+            self.mutate_unit(
+                "DetachRolePolicy",
+                &[role.to_string(), arn.to_string()],
+                call.send(),
+            )
+            .await,
+        )
+    }
+
+    /// Deletes the secrets policy; already gone is fine.
+    async fn delete_secrets_policy(&self, role: &str) -> Result<(), CloudError> {
+        let call = self
+            .iam
+            .delete_role_policy()
+            .role_name(role)
+            .policy_name(SECRETS_POLICY);
+        gone_is_ok(
+            self.mutate_unit("DeleteRolePolicy", &[role.to_string()], call.send())
+                .await,
+        )
+    }
+
     /// Deletes a role with everything hanging off it; pieces already gone are fine.
     pub async fn delete_role(&self, name: &str) -> Result<(), CloudError> {
         let ids = [name.to_string()];
@@ -254,7 +264,7 @@ impl Cloud {
             self.mutate_unit("DeleteInstanceProfile", &ids, call.send())
                 .await,
         )?;
-        let attached = match self
+        let attached: Vec<String> = match self
             .iam
             .list_attached_role_policies()
             .role_name(name)
@@ -274,31 +284,10 @@ impl Cloud {
                 return Err(e);
             }
         };
-        let attached: Vec<String> = attached;
         for arn in &attached {
-            let call = self
-                .iam
-                .detach_role_policy()
-                .role_name(name)
-                .policy_arn(arn);
-            gone_is_ok(
-                self.mutate_unit(
-                    "DetachRolePolicy",
-                    &[name.to_string(), arn.clone()],
-                    call.send(),
-                )
-                .await,
-            )?;
+            self.detach_policy(name, arn).await?;
         }
-        let call = self
-            .iam
-            .delete_role_policy()
-            .role_name(name)
-            .policy_name(SECRETS_POLICY);
-        gone_is_ok(
-            self.mutate_unit("DeleteRolePolicy", &ids, call.send())
-                .await,
-        )?;
+        self.delete_secrets_policy(name).await?;
         let call = self.iam.delete_role().role_name(name);
         gone_is_ok(self.mutate_unit("DeleteRole", &ids, call.send()).await)
     }
