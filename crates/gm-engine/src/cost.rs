@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-use gm_cost::{estimate, Estimate, InstanceLine, VolumeLine};
+use gm_cost::{estimate, Estimate, InstanceLine, SpotQuote, VolumeLine};
 use gm_plan::{Actual, Desired};
 use gm_spec::Market;
 
@@ -43,7 +43,7 @@ impl CostDelta {
 
 /// Prices `desired` (after) against `actual` (now) in `region`.
 pub fn cost_delta(region: &str, desired: &Desired, actual: &Actual) -> CostDelta {
-    let after = estimate_desired(region, desired);
+    let after = estimate_desired(region, desired, &[]);
     let now = estimate_actual(region, actual);
     CostDelta {
         hourly_now: now.hourly,
@@ -52,8 +52,9 @@ pub fn cost_delta(region: &str, desired: &Desired, actual: &Actual) -> CostDelta
     }
 }
 
-/// The estimate of what a spec asks for.
-pub fn estimate_desired(region: &str, d: &Desired) -> Estimate {
+/// The estimate of what a spec asks for; spot instances use the cheapest of `quotes` for their
+/// type in `region` (their on-demand price is the upper bound otherwise).
+pub fn estimate_desired(region: &str, d: &Desired, quotes: &[SpotQuote]) -> Estimate {
     let mut instances: Vec<InstanceLine> = Vec::new();
     let mut volumes: Vec<VolumeLine> = Vec::new();
     for i in &d.instances {
@@ -61,7 +62,11 @@ pub fn estimate_desired(region: &str, d: &Desired) -> Estimate {
             instance_type: i.instance_type.clone(),
             count: 1,
             spot: i.market == Market::Spot,
-            quote: None,
+            quote: quotes
+                .iter()
+                .filter(|q| q.region == region && q.instance_type == i.instance_type)
+                .min_by(|a, b| a.usd_per_hour.total_cmp(&b.usd_per_hour))
+                .cloned(),
             // Default subnets give instances a public address; a named subnet may not.
             public_ip: i.subnet.is_none(),
         });

@@ -68,34 +68,10 @@ pub(super) fn request(
 
 /// The stack's estimate, with the live spot price the placement rests on.
 pub(super) fn estimate(stack: &Stack) -> gm_cost::Estimate {
-    let g = &stack.spec.spec.instances[0];
-    let mut volumes = vec![gm_cost::VolumeLine {
-        volume_type: "gp3".into(),
-        size_gib: g.root_volume.as_ref().and_then(|r| r.size).unwrap_or(8),
-        iops: None,
-        throughput: None,
-        count: 1,
-    }];
-    for v in &g.volumes {
-        volumes.push(gm_cost::VolumeLine {
-            volume_type: v.volume_type.as_str().into(),
-            size_gib: v.size,
-            iops: v.iops,
-            throughput: v.throughput,
-            count: 1,
-        });
-    }
-    gm_cost::estimate(
+    gm_engine::cost::estimate_desired(
         &stack.placement.region,
-        &[gm_cost::InstanceLine {
-            instance_type: g.instance_type.clone(),
-            count: 1,
-            spot: g.market == gm_spec::Market::Spot,
-            quote: stack.placement.quote.clone(),
-            public_ip: true,
-        }],
-        &volumes,
-        &[],
+        &gm_plan::desire(&stack.spec),
+        stack.placement.quote.as_slice(),
     )
 }
 
