@@ -103,15 +103,26 @@ impl Ctx<'_> {
         Ok(Engine::new(cloud, store, opts))
     }
 
+    /// The region, by the documented precedence: --region (or GEUSEMAKER_REGION), AWS_REGION,
+    /// AWS_DEFAULT_REGION, the spec's or stack file's `region:`, then us-east-1.
+    pub fn region(&self, from_file: Option<&str>) -> String {
+        self.global
+            .region
+            .clone()
+            .or_else(|| {
+                ["AWS_REGION", "AWS_DEFAULT_REGION"]
+                    .iter()
+                    .find_map(|k| std::env::var(k).ok().filter(|v| !v.is_empty()))
+            })
+            .or_else(|| from_file.map(str::to_string))
+            .unwrap_or_else(|| gm_cloud::DEFAULT_REGION.to_string())
+    }
+
     fn cloud_options(&self, region: Option<String>, spec: Option<&LoadedSpec>) -> CloudOptions {
-        let env_region = ["AWS_REGION", "AWS_DEFAULT_REGION"]
-            .iter()
-            .find_map(|k| std::env::var(k).ok().filter(|v| !v.is_empty()));
         CloudOptions {
-            region: region
-                .or_else(|| self.global.region.clone())
-                .or(env_region)
-                .or_else(|| spec.and_then(|s| s.spec.region.clone())),
+            region: Some(
+                region.unwrap_or_else(|| self.region(spec.and_then(|s| s.spec.region.as_deref()))),
+            ),
             profile: self
                 .global
                 .profile

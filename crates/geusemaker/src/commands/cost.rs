@@ -8,7 +8,7 @@ use crate::cli::CostArgs;
 use crate::context::Ctx;
 use crate::error::{exit, CliError};
 
-use super::deploy::{compile, estimate, region, request, tier};
+use super::deploy::{compile, estimate, request, tier};
 
 #[derive(Serialize)]
 struct Row {
@@ -33,7 +33,7 @@ async fn refresh(ctx: &Ctx<'_>, a: &CostArgs) -> Result<u8, CliError> {
         a.regions.clone()
     };
     let types: Vec<String> = c.instance_types.keys().cloned().collect();
-    let prices = ctx.cloud_in(&region(ctx)).await.refresh_on_demand(&regions, &types).await.map_err(|e| {
+    let prices = ctx.cloud_in(&ctx.region(None)).await.refresh_on_demand(&regions, &types).await.map_err(|e| {
         let mut err: CliError = e.into();
         err.hint = Some(format!(
             "the Pricing API (api.pricing.us-east-1.amazonaws.com) must be reachable with pricing:GetProducts; until then the catalog dated {} stays in use",
@@ -89,7 +89,7 @@ pub async fn run(ctx: &Ctx<'_>, a: &CostArgs) -> Result<u8, CliError> {
         }
     };
     let regions = if a.regions.is_empty() {
-        vec![region(ctx)]
+        vec![ctx.region(None)]
     } else {
         a.regions.clone()
     };

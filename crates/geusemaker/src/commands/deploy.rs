@@ -22,15 +22,6 @@ pub(super) fn tier(t: TierArg) -> Tier {
     }
 }
 
-/// The region: flag, AWS_REGION, then us-east-1.
-pub(super) fn region(ctx: &Ctx<'_>) -> String {
-    ctx.global
-        .region
-        .clone()
-        .or_else(|| std::env::var("AWS_REGION").ok().filter(|r| !r.is_empty()))
-        .unwrap_or_else(|| gm_cloud::DEFAULT_REGION.to_string())
-}
-
 /// Compiles a stack request, turning its errors into user errors.
 pub(super) fn compile(r: &StackRequest) -> Result<Stack, CliError> {
     gm_stack::compile(r).map_err(|e| match e {
@@ -166,13 +157,7 @@ pub async fn run(ctx: &Ctx<'_>, a: &DeployArgs) -> Result<u8, CliError> {
         .clone()
         .or(file.name.clone())
         .unwrap_or_else(|| format!("ai-{}", t.as_str()));
-    let region = ctx
-        .global
-        .region
-        .clone()
-        .or_else(|| std::env::var("AWS_REGION").ok().filter(|r| !r.is_empty()))
-        .or(file.region.clone())
-        .unwrap_or_else(|| gm_cloud::DEFAULT_REGION.to_string());
+    let region = ctx.region(file.region.as_deref());
     let mut stack_args = StackArgs {
         services: if a.stack.services.is_empty() {
             file.services.clone().unwrap_or_default()

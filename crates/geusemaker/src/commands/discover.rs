@@ -7,7 +7,7 @@ use crate::context::Ctx;
 use crate::error::{exit, CliError};
 
 pub async fn run(ctx: &Ctx<'_>, a: &DiscoverArgs) -> Result<u8, CliError> {
-    let region = super::deploy::region(ctx);
+    let region = ctx.region(None);
     let key = format!("discover/{region}/{}", a.vpc.as_deref().unwrap_or("*"));
     let store = ctx.store()?;
     let cached = if a.refresh {

@@ -64,7 +64,7 @@ pub async fn questions(ctx: &Ctx<'_>, base: &DeployArgs) -> Result<(DeployArgs, 
         "GeuseMaker deploys the AI stack (n8n + PostgreSQL, Ollama, Qdrant, Crawl4AI) on EC2."
     );
     eprintln!("Answer each question, press Enter for the default, or q to stop; nothing is created until you confirm.\n");
-    let default_region = super::deploy::region(ctx);
+    let default_region = ctx.region(None);
     let region = ask("Region", &default_region)?;
     let price = |t: Tier| {
         let r = gm_stack::StackRequest {
