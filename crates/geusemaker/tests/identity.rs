@@ -5,27 +5,11 @@ mod support;
 use support::*;
 
 fn iam() -> aws_sdk_iam::Client {
-    let conf = aws_sdk_iam::Config::builder()
-        .behavior_version(aws_sdk_iam::config::BehaviorVersion::latest())
-        .region(aws_sdk_iam::config::Region::new("us-east-1"))
-        .endpoint_url(moto().url())
-        .credentials_provider(aws_sdk_iam::config::Credentials::new(
-            "testing", "testing", None, None, "test",
-        ))
-        .build();
-    aws_sdk_iam::Client::from_conf(conf)
+    aws_sdk_iam::Client::new(&sdk_config())
 }
 
 fn ssm() -> aws_sdk_ssm::Client {
-    let conf = aws_sdk_ssm::Config::builder()
-        .behavior_version(aws_sdk_ssm::config::BehaviorVersion::latest())
-        .region(aws_sdk_ssm::config::Region::new("us-east-1"))
-        .endpoint_url(moto().url())
-        .credentials_provider(aws_sdk_ssm::config::Credentials::new(
-            "testing", "testing", None, None, "test",
-        ))
-        .build();
-    aws_sdk_ssm::Client::from_conf(conf)
+    aws_sdk_ssm::Client::new(&sdk_config())
 }
 
 fn spec(d: &str) -> String {

@@ -162,15 +162,19 @@ impl Env {
 
 /// An SDK client on the shared moto, for checking what really exists.
 pub fn ec2() -> aws_sdk_ec2::Client {
-    let conf = aws_sdk_ec2::Config::builder()
-        .behavior_version(aws_sdk_ec2::config::BehaviorVersion::latest())
-        .region(aws_sdk_ec2::config::Region::new("us-east-1"))
+    aws_sdk_ec2::Client::new(&sdk_config())
+}
+
+/// SDK configuration for any service client on the shared moto (us-east-1, test credentials).
+pub fn sdk_config() -> aws_config::SdkConfig {
+    aws_config::SdkConfig::builder()
+        .behavior_version(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("us-east-1"))
         .endpoint_url(moto().url())
-        .credentials_provider(aws_sdk_ec2::config::Credentials::new(
-            "testing", "testing", None, None, "test",
+        .credentials_provider(aws_sdk_ec2::config::SharedCredentialsProvider::new(
+            aws_sdk_ec2::config::Credentials::new("testing", "testing", None, None, "test"),
         ))
-        .build();
-    aws_sdk_ec2::Client::from_conf(conf)
+        .build()
 }
 
 /// A runtime for SDK checks inside plain tests.
