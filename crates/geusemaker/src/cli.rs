@@ -211,6 +211,30 @@ pub struct StackArgs {
     /// Ollama model pulled on first boot (default: llama3.2:3b on CPU, llama3.1:8b on GPU).
     #[arg(long)]
     pub model: Option<String>,
+    /// Put an Application Load Balancer in front of n8n (n8n then takes traffic only from it).
+    #[arg(long)]
+    pub alb: bool,
+    /// ACM certificate ARN: HTTPS on the load balancer, HTTP redirected (implies --alb).
+    #[arg(long, env = "GEUSEMAKER_CERTIFICATE_ARN", value_name = "ARN")]
+    pub certificate_arn: Option<String>,
+    /// Put CloudFront in front of the load balancer (implies --alb).
+    #[arg(long)]
+    pub cdn: bool,
+    /// Subnets for the load balancer, two zones or more [default: the default VPC's].
+    #[arg(long, value_delimiter = ',', value_name = "SUBNETS")]
+    pub alb_subnets: Vec<String>,
+}
+
+impl StackArgs {
+    /// The edge these flags ask for, if any.
+    pub fn edge(&self) -> Option<gm_stack::EdgeRequest> {
+        (self.alb || self.cdn || self.certificate_arn.is_some() || !self.alb_subnets.is_empty())
+            .then(|| gm_stack::EdgeRequest {
+                certificate_arn: self.certificate_arn.clone(),
+                cdn: self.cdn,
+                subnets: self.alb_subnets.clone(),
+            })
+    }
 }
 
 /// Options of `deploy`.

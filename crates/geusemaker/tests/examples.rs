@@ -154,6 +154,7 @@ fn stack_boot_scripts_are_shellcheck_clean_for_every_tier() {
             vpc: None,
             model: None,
             quotes: Vec::new(),
+            edge: None,
         })
         .unwrap();
         let raw = dir.path().join(format!("{}.sh", tier.as_str()));

@@ -2,7 +2,7 @@
 
 use aws_sdk_ec2::types::{Instance, IpPermission, SecurityGroup, Volume};
 use gm_plan::{
-    Actual, ActualInstance, ActualSg, ActualVolume, Attachment, BlockDevice, GroupRef, Rule,
+    Actual, ActualInstance, ActualSg, ActualVolume, Attachment, BlockDevice, GroupRef, Reads, Rule,
     RuleSource, TAG_DEPLOYMENT,
 };
 
@@ -27,32 +27,52 @@ impl Cloud {
             instances,
             volumes,
             security_groups,
-            roles: Vec::new(),
-            secrets: Vec::new(),
+            ..Actual::default()
         })
     }
 
-    /// Everything of a deployment, roles and secrets included (two more reads, under the
-    /// deployment's IAM and SSM paths) when `identity` is true.
+    /// Everything of a deployment `reads` asks for, all reads concurrent: roles and secrets
+    /// (under the deployment's IAM and SSM paths) and the edge (load balancer, target group,
+    /// distributions) on top of the three EC2 describes.
     pub async fn describe_deployment_with(
         &self,
         deployment: &str,
-        identity: bool,
+        reads: Reads,
     ) -> Result<Actual, CloudError> {
-        if !identity {
-            return self.describe_deployment(deployment).await;
-        }
         let (iam_path, ssm_path) = (
             gm_plan::iam_path(deployment),
             gm_plan::secrets_path(deployment),
         );
-        let (mut actual, roles, secrets) = tokio::try_join!(
+        let (mut actual, identity, edge) = tokio::try_join!(
             self.describe_deployment(deployment),
-            self.describe_roles(&iam_path),
-            self.describe_secrets(&ssm_path),
+            async {
+                if reads.identity {
+                    tokio::try_join!(
+                        self.describe_roles(&iam_path),
+                        self.describe_secrets(&ssm_path)
+                    )
+                    .map(Some)
+                } else {
+                    Ok(None)
+                }
+            },
+            async {
+                if reads.edge {
+                    self.describe_edge(deployment).await.map(Some)
+                } else {
+                    Ok(None)
+                }
+            },
         )?;
-        actual.roles = roles;
-        actual.secrets = secrets;
+        if let Some((roles, secrets)) = identity {
+            actual.roles = roles;
+            actual.secrets = secrets;
+        }
+        if let Some(e) = edge {
+            actual.load_balancer = e.load_balancer;
+            actual.target_group = e.target_group;
+            actual.distributions = e.distributions;
+        }
         Ok(actual)
     }
 

@@ -57,7 +57,7 @@ impl CloudError {
             Some(c)
                 if c.contains("NotFound")
                     || c.starts_with("InvalidAMIID")
-                    || c == "NoSuchEntity" =>
+                    || c.starts_with("NoSuch") =>
             {
                 ErrorKind::NotFound
             }
@@ -74,7 +74,13 @@ impl CloudError {
             Some("Throttling" | "ThrottlingException" | "RequestLimitExceeded") => {
                 ErrorKind::Throttled
             }
-            Some("DependencyViolation" | "InvalidGroup.InUse" | "VolumeInUse") => ErrorKind::InUse,
+            Some(
+                "DependencyViolation"
+                | "InvalidGroup.InUse"
+                | "VolumeInUse"
+                | "ResourceInUse"
+                | "DistributionNotDisabled",
+            ) => ErrorKind::InUse,
             Some(c)
                 if c.starts_with("Invalid")
                     || c.contains("Malformed")

@@ -6,6 +6,7 @@ mod audit;
 mod counter;
 mod describe;
 mod discover;
+mod edge;
 mod error;
 mod identity;
 mod launch;
@@ -27,6 +28,7 @@ pub use discover::{
     Discovery, DistributionInfo, FileSystemInfo, GroupInfo, KeyPairInfo, LoadBalancerInfo,
     SubnetInfo, VpcInfo,
 };
+pub use edge::ActualEdge;
 pub use error::{CloudError, ErrorKind};
 pub use identity::{generate_secret, SECRETS_POLICY};
 pub use launch::{BlockDeviceRequest, ImageInfo, LaunchOutcome, LaunchRequest, SpotRequest};

@@ -18,14 +18,16 @@ use gm_cloud::{
     SpotRequest, WaitTarget,
 };
 use gm_plan::{
-    Action, Actual, Desired, DesiredInstance, GroupRef, Plan, Rule, RuleSource, Tags, TAG_ID,
-    TAG_INSTANCE,
+    Action, Actual, Desired, DesiredInstance, GroupRef, Plan, Reads, Rule, RuleSource, Tags,
+    TAG_ID, TAG_INSTANCE,
 };
 use gm_spec::{Market, SpotFallback};
 use gm_state::{Provenance, ResourceRecord};
 
 use crate::report::{instance_summaries, Done, Failure, Outcome};
 use crate::{ApplyReport, Engine, EngineError, Progress};
+
+mod edge;
 
 /// A step failure: the address being worked on and the AWS error.
 type StepError = (String, CloudError);
@@ -59,8 +61,12 @@ struct Run<'a> {
     created_roles: Vec<(String, String)>,
     /// Secrets created by this run: (address, parameter).
     created_secrets: Vec<(String, String)>,
-    /// Whether reads include IAM and SSM.
-    identity: bool,
+    /// Which reads beyond EC2 refreshes make.
+    reads: Reads,
+    /// The load balancer this run created: (ARN, target group ARN).
+    created_lb: Option<(String, String)>,
+    /// The distribution this run created.
+    created_cdn: Option<String>,
 }
 
 impl Engine {
@@ -109,7 +115,9 @@ impl Engine {
             final_actual: None,
             created_roles: Vec::new(),
             created_secrets: Vec::new(),
-            identity: self.needs_identity(desired)?,
+            reads: self.reads_for(desired)?,
+            created_lb: None,
+            created_cdn: None,
         };
         let result = self.execute(&mut run, desired, actual, plan).await;
         if let Err((address, err)) = result {
@@ -130,7 +138,7 @@ impl Engine {
             Some(a) => Ok(a),
             None => {
                 self.cloud
-                    .describe_deployment_with(deployment, run.identity)
+                    .describe_deployment_with(deployment, run.reads)
                     .await
             }
         };
@@ -236,7 +244,8 @@ impl Engine {
         self.launch_all(run, desired, plan, &sg_ids).await?;
         self.update_in_place(run, plan, &sg_ids).await?;
         self.remove(run, plan).await?;
-        self.converge(run, desired).await
+        self.converge(run, desired).await?;
+        self.apply_edge(run, desired, plan, &sg_ids).await
     }
 
     /// Roles and secrets come first: instances launch with the profile and read the secrets.
@@ -869,6 +878,7 @@ impl Engine {
                 _ => None,
             })
             .collect();
+        self.remove_edge(run, plan).await?;
         if doomed.is_empty() && groups.is_empty() && roles.is_empty() && secrets.is_empty() {
             return Ok(());
         }
@@ -966,7 +976,7 @@ impl Engine {
         }
         let actual = self
             .cloud
-            .describe_deployment_with(&desired.deployment, run.identity)
+            .describe_deployment_with(&desired.deployment, run.reads)
             .await
             .map_err(|e| ("verify".to_string(), e))?;
         self.tag_kept_devices(run, &actual).await?;
@@ -1062,6 +1072,7 @@ impl Engine {
     /// response was lost, found by tag), their kept volumes, then security groups.
     async fn rollback(&self, run: &mut Run<'_>, deployment: &str) {
         run.progress.phase("rolling back", 1);
+        self.rollback_edge(run).await;
         let mut doomed: Vec<(String, String)> = run.created_instances.clone();
         match self.cloud.describe_deployment(deployment).await {
             Ok(a) => {
@@ -1227,6 +1238,7 @@ impl Engine {
                 json!({"arn": r.arn, "profile": r.profile}),
             ));
         }
+        edge::record_edge(a, &mut created);
         for x in &a.secrets {
             // Only the name: values never enter the state.
             created.push(record(

@@ -92,8 +92,26 @@ pub fn estimate_desired(region: &str, d: &Desired, quotes: &[SpotQuote]) -> Esti
         region,
         &merge_instances(instances),
         &merge_volumes(volumes),
-        &[],
+        &edge_extras(d.load_balancer.is_some(), d.cdn.is_some()),
     )
+}
+
+/// Average load an estimate assumes for the edge: one LCU on the load balancer, 10 GB a month
+/// out of CloudFront (a small team's n8n). Each line in the estimate says so.
+const ALB_LCUS: f64 = 1.0;
+const CDN_GB_PER_MONTH: f64 = 10.0;
+
+fn edge_extras(lb: bool, cdn: bool) -> Vec<gm_cost::Extra> {
+    let mut out = Vec::new();
+    if lb {
+        out.push(gm_cost::Extra::Alb { lcus: ALB_LCUS });
+    }
+    if cdn {
+        out.push(gm_cost::Extra::CloudFront {
+            gb_per_month: CDN_GB_PER_MONTH,
+        });
+    }
+    out
 }
 
 /// The estimate of what exists.
@@ -125,7 +143,7 @@ pub fn estimate_actual(region: &str, a: &Actual) -> Estimate {
         region,
         &merge_instances(instances),
         &merge_volumes(volumes),
-        &[],
+        &edge_extras(a.load_balancer.is_some(), !a.distributions.is_empty()),
     )
 }
 

@@ -8,7 +8,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use gm_cloud::WaitTarget;
-use gm_plan::{Actual, TAG_DEPLOYMENT, TAG_ID, TAG_MANAGED};
+use gm_plan::{Actual, Reads, TAG_DEPLOYMENT, TAG_ID, TAG_MANAGED};
 use gm_state::Provenance;
 
 use crate::report::{natural, Done};
@@ -17,7 +17,8 @@ use crate::{Engine, EngineError, Progress};
 /// One resource destroy will remove.
 #[derive(Debug, Clone, Serialize)]
 pub struct Doomed {
-    /// `instance`, `volume` or `security-group`.
+    /// `instance`, `volume`, `security-group`, `role`, `secret`, `load-balancer`, `target-group`
+    /// or `cdn`.
     pub kind: String,
     /// Logical address.
     pub address: String,
@@ -87,7 +88,7 @@ impl Engine {
     /// Finds everything `deployment` created: by tag, plus instances the state says it created
     /// that have lost their tags.
     pub async fn destroy_plan(&self, deployment: &str) -> Result<DestroyPlan, EngineError> {
-        let mut actual = self.refresh(deployment, true).await?;
+        let mut actual = self.refresh(deployment, Reads::ALL).await?;
         let known: HashSet<String> = actual.instances.iter().map(|i| i.id.clone()).collect();
         let from_state: Vec<String> = self
             .store()
@@ -146,7 +147,7 @@ impl Engine {
             duration_ms: 0,
         };
         let result = self.destroy_steps(run, plan, progress, &mut report).await;
-        let after = self.refresh(deployment, true).await;
+        let after = self.refresh(deployment, Reads::ALL).await;
         let outcome = match (&result, &after) {
             (Ok(()), Ok(a)) => {
                 report.remaining = leftovers(a, deployment);
@@ -207,6 +208,57 @@ impl Engine {
         progress: &dyn Progress,
         report: &mut DestroyReport,
     ) -> Result<(), EngineError> {
+        // The edge first: the distribution fronts the load balancer, which fronts the instances
+        // and holds network interfaces in the security groups.
+        for d in plan.items.iter().filter(|d| d.kind == "cdn") {
+            progress.phase("deleting the CDN (disable, then delete)", 1);
+            let step = self.store().step_intent(
+                run,
+                &d.address,
+                "delete-distribution",
+                &json!({"id": d.aws_id}),
+            )?;
+            let r = self.cloud.delete_cdn(&d.aws_id, self.opts.timeout).await;
+            self.result(step, std::slice::from_ref(&d.aws_id), &r);
+            r?;
+            report.destroyed.push(Done {
+                address: d.address.clone(),
+                aws_id: d.aws_id.clone(),
+                what: "distribution disabled and deleted".into(),
+            });
+        }
+        let lb = plan.items.iter().find(|d| d.kind == "load-balancer");
+        let tg = plan.items.iter().find(|d| d.kind == "target-group");
+        if lb.is_some() || tg.is_some() {
+            let ids: Vec<String> = lb
+                .iter()
+                .chain(tg.iter())
+                .map(|d| d.aws_id.clone())
+                .collect();
+            let step = self.store().step_intent(
+                run,
+                gm_plan::LB_ADDRESS,
+                "delete-load-balancer",
+                &json!({"ids": ids}),
+            )?;
+            let r = self
+                .cloud
+                .delete_lb(
+                    lb.map(|d| d.aws_id.as_str()),
+                    tg.map(|d| d.aws_id.as_str()),
+                    self.opts.timeout,
+                )
+                .await;
+            self.result(step, &ids, &r);
+            r?;
+            for d in lb.iter().chain(tg.iter()) {
+                report.destroyed.push(Done {
+                    address: d.address.clone(),
+                    aws_id: d.aws_id.clone(),
+                    what: format!("{} deleted", d.kind.replace('-', " ")),
+                });
+            }
+        }
         let instances: Vec<&Doomed> = plan.items.iter().filter(|d| d.kind == "instance").collect();
         if !instances.is_empty() {
             progress.phase("terminating instances", 1);
@@ -329,6 +381,33 @@ fn leftovers(a: &Actual, deployment: &str) -> Vec<String> {
 
 fn plan_from(deployment: &str, a: &Actual) -> DestroyPlan {
     let mut items = Vec::new();
+    for d in &a.distributions {
+        items.push(Doomed {
+            kind: "cdn".into(),
+            address: gm_plan::CDN_ADDRESS.into(),
+            aws_id: d.id.clone(),
+            detail: format!(
+                "CloudFront distribution {} (disabled, then deleted)",
+                d.domain_name
+            ),
+        });
+    }
+    if let Some(lb) = &a.load_balancer {
+        items.push(Doomed {
+            kind: "load-balancer".into(),
+            address: gm_plan::LB_ADDRESS.into(),
+            aws_id: lb.arn.clone(),
+            detail: format!("{} ({}) with its listeners", lb.name, lb.dns_name),
+        });
+    }
+    if let Some(tg) = &a.target_group {
+        items.push(Doomed {
+            kind: "target-group".into(),
+            address: gm_plan::TG_ADDRESS.into(),
+            aws_id: tg.arn.clone(),
+            detail: format!("{}, {} target(s)", tg.name, tg.targets.len()),
+        });
+    }
     let mut instances: Vec<_> = a
         .instances
         .iter()

@@ -21,7 +21,7 @@ pub use report::{ApplyReport, Done, Failure, InstanceSummary, Outcome};
 pub use status::{InstanceStatus, StatusReport};
 
 use gm_cloud::{Cloud, CloudError};
-use gm_plan::{Actual, Desired, Plan};
+use gm_plan::{Actual, Desired, Plan, Reads};
 use gm_state::{StateError, Store};
 
 /// How the engine runs.
@@ -111,10 +111,10 @@ impl Engine {
     }
 
     /// What AWS has for a deployment, found by tag; roles and secrets too when `identity`.
-    pub async fn refresh(&self, deployment: &str, identity: bool) -> Result<Actual, EngineError> {
+    pub async fn refresh(&self, deployment: &str, reads: Reads) -> Result<Actual, EngineError> {
         let mut actual = self
             .cloud
-            .describe_deployment_with(deployment, identity)
+            .describe_deployment_with(deployment, reads)
             .await?;
         let recorded: std::collections::HashSet<String> = self
             .store()
@@ -132,21 +132,31 @@ impl Engine {
     /// Whether reading `desired`'s deployment must include IAM and SSM: it asks for roles or
     /// secrets, or the store remembers some (so removing them from the spec removes them).
     /// Plain EC2 deployments keep their three-request refresh.
-    pub fn needs_identity(&self, desired: &Desired) -> Result<bool, EngineError> {
-        if !desired.roles.is_empty() || !desired.secrets.is_empty() {
-            return Ok(true);
-        }
-        Ok(self
+    /// Likewise the edge (load balancer, target group, distribution): read when the spec has
+    /// one or the store remembers one.
+    pub fn reads_for(&self, desired: &Desired) -> Result<Reads, EngineError> {
+        let live: Vec<String> = self
             .store()
             .resources(&desired.deployment)?
-            .iter()
-            .any(|r| (r.kind == "role" || r.kind == "secret") && r.status == "live"))
+            .into_iter()
+            .filter(|r| r.status == "live")
+            .map(|r| r.kind)
+            .collect();
+        let has = |kinds: &[&str]| live.iter().any(|k| kinds.contains(&k.as_str()));
+        Ok(Reads {
+            identity: !desired.roles.is_empty()
+                || !desired.secrets.is_empty()
+                || has(&["role", "secret"]),
+            edge: desired.load_balancer.is_some()
+                || desired.cdn.is_some()
+                || has(&["load-balancer", "target-group", "cdn"]),
+        })
     }
 
     /// Reads AWS and diffs it against `desired`.
     pub async fn plan(&self, desired: &Desired) -> Result<(Actual, Plan), EngineError> {
-        let identity = self.needs_identity(desired)?;
-        let actual = self.refresh(&desired.deployment, identity).await?;
+        let reads = self.reads_for(desired)?;
+        let actual = self.refresh(&desired.deployment, reads).await?;
         let plan = gm_plan::diff(desired, &actual);
         Ok((actual, plan))
     }

@@ -50,6 +50,19 @@ pub struct UdStatus {
     pub steps: Vec<UdStep>,
     /// The script's last output lines.
     pub log_tail: Vec<String>,
+    /// Container health the instance last reported (`health service=… state=…` markers), in
+    /// first-reported order.
+    pub services: Vec<ServiceState>,
+}
+
+/// A container's health as the instance reported it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ServiceState {
+    /// Compose service name.
+    pub service: String,
+    /// `healthy`, `unhealthy`, `starting`, or the container state when it has no health check
+    /// (`running`, `exited`, …).
+    pub state: String,
 }
 
 fn field<'a>(rest: &'a str, key: &str) -> Option<&'a str> {
@@ -64,6 +77,7 @@ pub fn parse_console(console: &str, tail: usize) -> UdStatus {
         exit_code: None,
         steps: Vec::new(),
         log_tail: Vec::new(),
+        services: Vec::new(),
     };
     for line in console.lines() {
         // The console may prefix lines (timestamps, cloud-init); find the marker anywhere.
@@ -115,6 +129,18 @@ pub fn parse_console(console: &str, tail: usize) -> UdStatus {
                     st.log_tail.remove(0);
                 }
             }
+            "health" => {
+                if let (Some(service), Some(state)) = (field(args, "service"), field(args, "state"))
+                {
+                    match st.services.iter_mut().find(|s| s.service == service) {
+                        Some(s) => s.state = state.to_string(),
+                        None => st.services.push(ServiceState {
+                            service: service.to_string(),
+                            state: state.to_string(),
+                        }),
+                    }
+                }
+            }
             "exit" => {
                 let rc = field(args, "rc").and_then(|v| v.parse::<i32>().ok());
                 st.exit_code = rc;
@@ -133,6 +159,36 @@ pub fn parse_console(console: &str, tail: usize) -> UdStatus {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn container_health_reports_are_read_latest_first_order_kept() {
+        let text = "GEUSEMAKER-UD start ts=1\n\
+                    GEUSEMAKER-UD exit rc=0 ts=2\n\
+                    GEUSEMAKER-UD health service=postgres state=healthy\n\
+                    GEUSEMAKER-UD health service=ollama state=starting\n\
+                    [ 400.2] GEUSEMAKER-UD health service=ollama state=healthy\n\
+                    GEUSEMAKER-UD health service=crawl4ai state=unhealthy\n\
+                    GEUSEMAKER-UD health state=orphan\n";
+        let s = parse_console(text, 5);
+        assert_eq!(
+            s.state,
+            UdState::Succeeded,
+            "health lines come after the exit"
+        );
+        let seen: Vec<(&str, &str)> = s
+            .services
+            .iter()
+            .map(|x| (x.service.as_str(), x.state.as_str()))
+            .collect();
+        assert_eq!(
+            seen,
+            [
+                ("postgres", "healthy"),
+                ("ollama", "healthy"),
+                ("crawl4ai", "unhealthy")
+            ]
+        );
+    }
 
     #[test]
     fn no_markers_means_pending() {

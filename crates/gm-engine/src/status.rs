@@ -110,7 +110,7 @@ impl Engine {
         deployment: &str,
         tail: usize,
     ) -> Result<Vec<InstanceStatus>, EngineError> {
-        let actual = self.refresh(deployment, false).await?;
+        let actual = self.refresh(deployment, gm_plan::Reads::EC2).await?;
         let summaries = instance_summaries(&actual);
         let cloud = &self.cloud;
         let results: Vec<Result<InstanceStatus, EngineError>> = stream::iter(summaries)
@@ -128,6 +128,7 @@ impl Engine {
                             exit_code: None,
                             steps: Vec::new(),
                             log_tail: Vec::new(),
+                            services: Vec::new(),
                         }
                     } else if s.state == "pending" {
                         UdStatus {
@@ -135,6 +136,7 @@ impl Engine {
                             exit_code: None,
                             steps: Vec::new(),
                             log_tail: Vec::new(),
+                            services: Vec::new(),
                         }
                     } else {
                         parse_console(&cloud.console_output(&s.id).await?, tail)

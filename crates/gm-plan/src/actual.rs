@@ -17,6 +17,12 @@ pub struct Actual {
     pub roles: Vec<ActualRole>,
     /// Secrets under the deployment's SSM path (names only, never values).
     pub secrets: Vec<ActualSecret>,
+    /// The deployment's load balancer (read only when the deployment has an edge).
+    pub load_balancer: Option<crate::ActualLb>,
+    /// Its target group.
+    pub target_group: Option<crate::ActualTargetGroup>,
+    /// Distributions carrying the deployment's comment.
+    pub distributions: Vec<crate::ActualCdn>,
 }
 
 /// An IAM role of the deployment, with its instance profile.

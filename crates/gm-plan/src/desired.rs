@@ -25,6 +25,10 @@ pub struct Desired {
     pub roles: Vec<DesiredRole>,
     /// Generated secrets in SSM Parameter Store.
     pub secrets: Vec<DesiredSecret>,
+    /// The load balancer in front of an instance group.
+    pub load_balancer: Option<crate::DesiredLb>,
+    /// The distribution in front of the load balancer.
+    pub cdn: Option<crate::DesiredCdn>,
 }
 
 /// An IAM role (and its instance profile of the same name) the deployment owns.
@@ -314,12 +318,42 @@ pub fn desire(loaded: &LoadedSpec) -> Desired {
             }
         })
         .collect();
+    let load_balancer = spec.load_balancer.as_ref().map(|lb| {
+        let aws_name = crate::lb_name(&spec.deployment);
+        let mut tags = base(crate::LB_ADDRESS, aws_name.clone());
+        tags.extend(lb.tags.clone());
+        crate::DesiredLb {
+            aws_name,
+            target: lb.target.clone(),
+            port: lb.port,
+            health_check: lb.health_check.clone(),
+            certificate_arn: lb.certificate_arn.clone(),
+            subnets: lb.subnets.clone(),
+            security_groups: lb.security_groups.iter().map(|s| group_ref(s)).collect(),
+            tags,
+        }
+    });
+    let cdn = spec.cdn.as_ref().map(|c| {
+        let mut tags = base(crate::CDN_ADDRESS, format!("{}-cdn", spec.deployment));
+        tags.extend(c.tags.clone());
+        crate::DesiredCdn {
+            comment: crate::cdn_comment(&spec.deployment),
+            price_class: c.price_class.as_api().to_string(),
+            https_origin: spec
+                .load_balancer
+                .as_ref()
+                .is_some_and(|lb| lb.certificate_arn.is_some()),
+            tags,
+        }
+    });
     Desired {
         deployment: spec.deployment.clone(),
         security_groups,
         instances,
         roles,
         secrets,
+        load_balancer,
+        cdn,
     }
 }
 

@@ -175,6 +175,67 @@ pub enum Action {
         /// Parameter name.
         parameter: String,
     },
+    /// Create the load balancer, its target group (or take over `target_group_arn`), its
+    /// listeners, and register the target instances.
+    CreateLb {
+        /// The load balancer.
+        lb: Box<crate::DesiredLb>,
+        /// A target group of ours that already exists.
+        target_group_arn: Option<String>,
+    },
+    /// Delete the old load balancer and target group, then create them anew.
+    ReplaceLb {
+        /// The load balancer.
+        lb: Box<crate::DesiredLb>,
+        /// ARN of the one to delete.
+        old_arn: String,
+        /// ARN of its target group.
+        old_target_group_arn: Option<String>,
+    },
+    /// Recreate the listeners and/or change the health check.
+    UpdateLb {
+        /// The load balancer as it should be.
+        lb: Box<crate::DesiredLb>,
+        /// Its ARN.
+        arn: String,
+        /// Its target group's ARN.
+        target_group_arn: String,
+        /// Listeners differ.
+        listeners: bool,
+        /// Health check differs.
+        health_check: bool,
+    },
+    /// Register the group's instances as targets and deregister others.
+    SyncTargets {
+        /// Instance group.
+        group: String,
+        /// Target group ARN.
+        target_group_arn: String,
+    },
+    /// Delete the load balancer (listeners go with it), then its target group.
+    DeleteLb {
+        /// Load balancer ARN, when it exists.
+        arn: Option<String>,
+        /// Target group ARN, when it exists.
+        target_group_arn: Option<String>,
+    },
+    /// Create the distribution in front of the load balancer.
+    CreateCdn {
+        /// The distribution.
+        cdn: Box<crate::DesiredCdn>,
+    },
+    /// Point the distribution at the load balancer again, or change its settings.
+    UpdateCdn {
+        /// The distribution as it should be.
+        cdn: Box<crate::DesiredCdn>,
+        /// Its id.
+        id: String,
+    },
+    /// Disable the distribution, wait until that is deployed, delete it.
+    DeleteCdn {
+        /// Its id.
+        id: String,
+    },
 }
 
 /// A kept volume a new instance takes over.
@@ -302,6 +363,7 @@ pub fn diff(desired: &Desired, actual: &Actual) -> Plan {
     let mut deletes = Vec::new();
 
     identity_changes(&mut plan, &mut deletes, desired, actual);
+    let mut edge_deletes = Vec::new();
 
     // Security groups by logical id; extra copies are duplicates to remove.
     let mut sg_by_id: BTreeMap<&str, &crate::ActualSg> = BTreeMap::new();
@@ -563,6 +625,8 @@ pub fn diff(desired: &Desired, actual: &Actual) -> Plan {
             ));
         }
     }
+    crate::edge::edge_changes(&mut plan, &mut edge_deletes, desired, actual);
+    plan.changes.extend(edge_deletes);
     plan.changes.extend(instance_deletes);
     plan.changes.extend(deletes);
     plan

@@ -4,6 +4,7 @@
 pub mod actual;
 pub mod desired;
 pub mod diff;
+pub mod edge;
 
 pub use actual::{
     Actual, ActualInstance, ActualRole, ActualSecret, ActualSg, ActualVolume, Attachment,
@@ -14,6 +15,32 @@ pub use desired::{
     DesiredSecret, DesiredSg, GroupRef, Rule, RuleSource, VpcRef,
 };
 pub use diff::{diff, Action, Change, ChangeKind, Plan, Reattach, VolumeChange};
+pub use edge::{
+    cdn_comment, lb_name, ActualCdn, ActualLb, ActualTargetGroup, DesiredCdn, DesiredLb, Listener,
+    CDN_ADDRESS, LB_ADDRESS, TG_ADDRESS,
+};
+
+/// Which reads beyond EC2 a refresh makes: each costs requests, so plain deployments skip them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Reads {
+    /// IAM roles and SSM secrets under the deployment's paths.
+    pub identity: bool,
+    /// The load balancer, target group and distribution.
+    pub edge: bool,
+}
+
+impl Reads {
+    /// Everything (destroy sweeps all kinds).
+    pub const ALL: Reads = Reads {
+        identity: true,
+        edge: true,
+    };
+    /// EC2 only.
+    pub const EC2: Reads = Reads {
+        identity: false,
+        edge: false,
+    };
+}
 
 use std::collections::BTreeMap;
 

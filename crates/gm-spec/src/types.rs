@@ -35,6 +35,81 @@ pub struct Spec {
     /// Groups of identical instances.
     #[serde(default)]
     pub instances: Vec<InstanceGroupSpec>,
+    /// An Application Load Balancer in front of one instance group: HTTP on 80, and HTTPS on 443
+    /// when a certificate is given (then port 80 redirects to HTTPS).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub load_balancer: Option<LoadBalancerSpec>,
+    /// A CloudFront distribution in front of the load balancer (needs `load_balancer`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cdn: Option<CdnSpec>,
+}
+
+/// An Application Load Balancer the deployment creates and owns, with its target group.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LoadBalancerSpec {
+    /// The instance group (from `instances`) whose instances receive the traffic.
+    pub target: String,
+    /// The port the instances listen on.
+    pub port: u16,
+    /// Path the load balancer probes on each instance (default `/`); `200-399` is healthy.
+    #[serde(default = "root_path")]
+    pub health_check: String,
+    /// ACM certificate ARN: adds an HTTPS listener on 443 and redirects HTTP to it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub certificate_arn: Option<String>,
+    /// `subnet-…` ids in at least two availability zones; the default VPC's default subnets
+    /// otherwise.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub subnets: Vec<String>,
+    /// Names from `security_groups` or existing `sg-…` ids for the load balancer itself.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub security_groups: Vec<String>,
+    /// Extra tags for the load balancer and its target group.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub tags: BTreeMap<String, String>,
+}
+
+fn root_path() -> String {
+    "/".into()
+}
+
+/// A CloudFront distribution whose origin is the deployment's load balancer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CdnSpec {
+    /// Edge locations used: `100` (North America and Europe, the cheapest), `200` or `all`.
+    #[serde(default)]
+    pub price_class: PriceClass,
+    /// Extra tags for the distribution.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub tags: BTreeMap<String, String>,
+}
+
+/// CloudFront price class.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+pub enum PriceClass {
+    /// North America and Europe.
+    #[default]
+    #[serde(rename = "100")]
+    P100,
+    /// Adds Asia, the Middle East and Africa.
+    #[serde(rename = "200")]
+    P200,
+    /// Every edge location.
+    #[serde(rename = "all")]
+    All,
+}
+
+impl PriceClass {
+    /// The CloudFront API spelling.
+    pub fn as_api(self) -> &'static str {
+        match self {
+            PriceClass::P100 => "PriceClass_100",
+            PriceClass::P200 => "PriceClass_200",
+            PriceClass::All => "PriceClass_All",
+        }
+    }
 }
 
 /// A generated secret.

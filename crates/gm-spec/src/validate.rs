@@ -218,7 +218,98 @@ pub fn validate(
         }
         out.push(check_group(&mut c, &p, g, &sg_names, base));
     }
+    check_edge(&mut c, spec, &sg_names);
     out
+}
+
+/// The load balancer and the CDN in front of it.
+fn check_edge(c: &mut Ctx<'_>, spec: &Spec, sg_names: &HashSet<&str>) {
+    if let Some(lb) = &spec.load_balancer {
+        match spec.instances.iter().find(|g| g.name == lb.target) {
+            None => c.err(
+                "GM-SPEC-070",
+                "load_balancer.target".into(),
+                format!("`{}` is not an instance group of this spec", lb.target),
+                Some("name a group from `instances:`".to_string()),
+            ),
+            Some(g) if g.count == 0 => c.err(
+                "GM-SPEC-070",
+                "load_balancer.target".into(),
+                format!("instance group `{}` has `count: 0`", lb.target),
+                Some("a load balancer needs at least one instance behind it".to_string()),
+            ),
+            Some(_) => {}
+        }
+        if lb.port == 0 {
+            c.err(
+                "GM-SPEC-071",
+                "load_balancer.port".into(),
+                "port 0 is not a port".into(),
+                Some("the port the instances serve on, e.g. `5678`".to_string()),
+            );
+        }
+        if !lb.health_check.starts_with('/') || lb.health_check.len() > 1024 {
+            c.err(
+                "GM-SPEC-071",
+                "load_balancer.health_check".into(),
+                format!("`{}` is not a URL path", lb.health_check),
+                Some("write a path such as `/healthz`".to_string()),
+            );
+        }
+        if let Some(arn) = &lb.certificate_arn {
+            if !arn.starts_with("arn:aws")
+                || !(arn.contains(":certificate/") || arn.contains(":server-certificate/"))
+            {
+                c.err(
+                    "GM-SPEC-072",
+                    "load_balancer.certificate_arn".into(),
+                    format!("`{arn}` is not a certificate ARN"),
+                    Some("request or import one in ACM (same region) and paste its ARN: `arn:aws:acm:REGION:ACCOUNT:certificate/ID`".to_string()),
+                );
+            }
+        }
+        if lb.subnets.len() == 1 {
+            c.err(
+                "GM-SPEC-073",
+                "load_balancer.subnets".into(),
+                "an Application Load Balancer needs subnets in at least two availability zones"
+                    .into(),
+                Some("list two or more subnets, or none for the default VPC's".to_string()),
+            );
+        }
+        for (i, s) in lb.subnets.iter().enumerate() {
+            if !is_aws_id(s, "subnet") {
+                c.err(
+                    "GM-SPEC-073",
+                    format!("load_balancer.subnets[{i}]"),
+                    format!("`{s}` is not a subnet id"),
+                    None,
+                );
+            }
+        }
+        for (i, g) in lb.security_groups.iter().enumerate() {
+            if !sg_names.contains(g.as_str()) && !is_aws_id(g, "sg") {
+                c.err(
+                    "GM-SPEC-017",
+                    format!("load_balancer.security_groups[{i}]"),
+                    format!("`{g}` is neither a group in this spec nor an `sg-…` id"),
+                    None,
+                );
+            }
+        }
+        check_tags(c, "load_balancer.tags", &lb.tags);
+    }
+    if let Some(cdn) = &spec.cdn {
+        if spec.load_balancer.is_none() {
+            c.err(
+                "GM-SPEC-074",
+                "cdn".into(),
+                "a CDN needs a `load_balancer` as its origin".into(),
+                Some("add `load_balancer:` or remove `cdn:`".to_string()),
+            );
+        }
+        check_tags(c, "cdn.tags", &cdn.tags);
+    }
 }
 
 fn check_group(

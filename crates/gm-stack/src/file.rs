@@ -35,6 +35,14 @@ pub struct StackFile {
     pub subnet: Option<String>,
     /// Ollama model.
     pub model: Option<String>,
+    /// Put an Application Load Balancer in front of n8n.
+    pub alb: Option<bool>,
+    /// ACM certificate ARN for HTTPS on the load balancer (implies `alb`).
+    pub certificate_arn: Option<String>,
+    /// Put CloudFront in front of the load balancer (implies `alb`).
+    pub cdn: Option<bool>,
+    /// Subnets of the load balancer.
+    pub alb_subnets: Option<Vec<String>>,
 }
 
 /// Reads a stack file, with `file:line:column` errors like a spec's.

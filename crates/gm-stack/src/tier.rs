@@ -99,6 +99,20 @@ pub struct StackRequest {
     pub model: Option<String>,
     /// Live spot quotes for placement.
     pub quotes: Vec<SpotQuote>,
+    /// An Application Load Balancer (and CloudFront) in front of n8n.
+    pub edge: Option<EdgeRequest>,
+}
+
+/// The optional edge: n8n reached through a load balancer (HTTPS with a certificate), and
+/// CloudFront in front of that; the instance then takes n8n traffic only from the load balancer.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EdgeRequest {
+    /// ACM certificate for HTTPS on the load balancer.
+    pub certificate_arn: Option<String>,
+    /// Put CloudFront in front.
+    pub cdn: bool,
+    /// Subnets of the load balancer (two zones or more; default VPC's otherwise).
+    pub subnets: Vec<String>,
 }
 
 /// A compiled stack: the engine spec and everything it was made from.
@@ -235,7 +249,33 @@ pub fn compile(r: &StackRequest) -> Result<Stack, CompileError> {
     if let Some(cidr) = &r.ssh_cidr {
         ingress.push(json!({"protocol": "tcp", "port": 22, "cidr": cidr, "description": "SSH from the operator"}));
     }
-    if services.contains(&&N8N) {
+    let mut groups = Vec::new();
+    if let Some(edge) = &r.edge {
+        if !services.contains(&&N8N) {
+            return Err(CompileError::MissingService(
+                "the load balancer fronts n8n: include `n8n` in --services".into(),
+            ));
+        }
+        if r.vpc.as_deref().is_some_and(|v| v != "default") && edge.subnets.is_empty() {
+            return Err(CompileError::MissingService(
+                "with --subnet outside the default VPC, name the load balancer's subnets (two zones) with --alb-subnets".into(),
+            ));
+        }
+        // n8n only through the load balancer.
+        ingress.push(json!({"protocol": "tcp", "port": 5678, "source_group": "alb", "description": "n8n from the load balancer"}));
+        let mut alb_in = vec![
+            json!({"protocol": "tcp", "port": 80, "cidr": r.public_cidr, "description": "HTTP (redirects to HTTPS when a certificate is set)"}),
+        ];
+        if edge.certificate_arn.is_some() {
+            alb_in.push(json!({"protocol": "tcp", "port": 443, "cidr": r.public_cidr, "description": "HTTPS"}));
+        }
+        groups.push(json!({
+            "name": "alb",
+            "description": format!("GeuseMaker {} load balancer {}", r.tier.as_str(), r.name),
+            "vpc": r.vpc.clone().unwrap_or_else(|| "default".into()),
+            "ingress": alb_in,
+        }));
+    } else if services.contains(&&N8N) {
         ingress.push(json!({"protocol": "tcp", "port": 5678, "cidr": r.public_cidr, "description": "n8n web UI (its own login)"}));
     }
     let mut instance = json!({
@@ -258,22 +298,44 @@ pub fn compile(r: &StackRequest) -> Result<Stack, CompileError> {
             instance[k] = json!(v);
         }
     }
-    let spec = json!({
-        "version": 1,
-        "deployment": r.name,
-        "region": placement.region,
-        "tags": {"stack": "ai"},
-        "security_groups": [{
+    groups.insert(
+        0,
+        json!({
             "name": "stack",
             "description": format!("GeuseMaker {} stack {}", r.tier.as_str(), r.name),
             "vpc": r.vpc.clone().unwrap_or_else(|| "default".into()),
             "ingress": ingress,
-        }],
+        }),
+    );
+    let mut spec = json!({
+        "version": 1,
+        "deployment": r.name,
+        "region": placement.region,
+        "tags": {"stack": "ai"},
+        "security_groups": groups,
         // Generated per deployment, kept in SSM, read by the instance at boot through its role.
         "secrets": secrets.iter().map(|s| json!({"name": user_data::secret_name(s)})).collect::<Vec<_>>(),
         "roles": [{"name": "stack", "read_secrets": true}],
         "instances": [instance],
     });
+    if let Some(edge) = &r.edge {
+        let mut lb = json!({
+            "target": "stack",
+            "port": 5678,
+            "health_check": "/healthz",
+            "security_groups": ["alb"],
+        });
+        if let Some(c) = &edge.certificate_arn {
+            lb["certificate_arn"] = json!(c);
+        }
+        if !edge.subnets.is_empty() {
+            lb["subnets"] = json!(edge.subnets);
+        }
+        spec["load_balancer"] = lb;
+        if edge.cdn {
+            spec["cdn"] = json!({"price_class": "100"});
+        }
+    }
     let spec_yaml = gm_spec::yaml::to_yaml(&spec);
     let mut loaded = gm_spec::load_str(
         &format!("<{} tier>", r.tier.as_str()),

@@ -151,6 +151,42 @@ UNIT
 }}
 
 {model_step}
+# Each container's health goes to the console every five minutes, as
+# `GEUSEMAKER-UD health service=NAME state=STATE` lines that `geusemaker status` and `monitor` read
+# (the private services cannot be probed from outside, by design).
+health_reporter() {{
+  cat > /usr/local/sbin/geusemaker-health <<'HEALTH'
+#!/bin/bash
+docker compose -f /data/stack/compose.yaml ps --all --format '{{{{.Service}}}} {{{{.State}}}} {{{{.Health}}}}' 2>/dev/null |
+while read -r service state health; do
+  printf 'GEUSEMAKER-UD health service=%s state=%s\n' "$service" "${{health:-$state}}" >> /dev/console
+done
+HEALTH
+  chmod 755 /usr/local/sbin/geusemaker-health
+  cat > /etc/systemd/system/geusemaker-health.service <<'UNIT'
+[Unit]
+Description=Report the AI stack's container health on the console
+
+[Service]
+Type=oneshot
+ExecStart=/usr/local/sbin/geusemaker-health
+UNIT
+  cat > /etc/systemd/system/geusemaker-health.timer <<'UNIT'
+[Unit]
+Description=Report the AI stack's container health every five minutes
+
+[Timer]
+OnBootSec=2min
+OnUnitActiveSec=5min
+
+[Install]
+WantedBy=timers.target
+UNIT
+  systemctl daemon-reload
+  systemctl enable --now geusemaker-health.timer
+  /usr/local/sbin/geusemaker-health
+}}
+
 spot_watcher() {{
   cat > /usr/local/sbin/geusemaker-spot-watch <<'WATCH'
 #!/bin/bash
@@ -188,7 +224,8 @@ gm_step docker install_docker
 gm_step secrets write_env
 gm_step compose write_compose
 gm_step start start_stack
-{model_call}gm_step spot-watcher spot_watcher
+{model_call}gm_step health health_reporter
+gm_step spot-watcher spot_watcher
 "##,
         deployment = c.deployment,
         region = c.region,

@@ -54,6 +54,7 @@ pub(super) fn request(
         vpc: None,
         model: s.model.clone(),
         quotes,
+        edge: s.edge(),
     }
 }
 
@@ -87,6 +88,33 @@ struct DeployResult<'a> {
     ssh: Option<String>,
     next_steps: Vec<String>,
     report: &'a ApplyReport,
+}
+
+/// The public address of n8n when an edge fronts it: the distribution's, else the load
+/// balancer's (HTTPS when it has a certificate), as recorded by the apply.
+fn edge_url(
+    engine: &gm_engine::Engine,
+    name: &str,
+    desired: &gm_plan::Desired,
+) -> Result<Option<String>, CliError> {
+    let records = engine.store().resources(name)?;
+    let attr = |kind: &str, key: &str| {
+        records
+            .iter()
+            .find(|r| r.kind == kind && r.status == "live")
+            .and_then(|r| r.attributes.get(key).and_then(|v| v.as_str()))
+            .map(str::to_string)
+    };
+    let https = desired
+        .load_balancer
+        .as_ref()
+        .is_some_and(|l| l.certificate_arn.is_some());
+    Ok(attr("cdn", "domain")
+        .map(|d| format!("https://{d}"))
+        .or_else(|| {
+            attr("load-balancer", "dns")
+                .map(|d| format!("{}://{d}", if https { "https" } else { "http" }))
+        }))
 }
 
 /// Probes the stack once, or until its public services are healthy (bounded by `timeout`).
@@ -167,6 +195,18 @@ pub async fn run(ctx: &Ctx<'_>, a: &DeployArgs) -> Result<u8, CliError> {
         instance_type: a.stack.instance_type.clone().or(file.instance_type.clone()),
         market: a.stack.market,
         model: a.stack.model.clone().or(file.model.clone()),
+        alb: a.stack.alb || file.alb.unwrap_or(false),
+        certificate_arn: a
+            .stack
+            .certificate_arn
+            .clone()
+            .or(file.certificate_arn.clone()),
+        cdn: a.stack.cdn || file.cdn.unwrap_or(false),
+        alb_subnets: if a.stack.alb_subnets.is_empty() {
+            file.alb_subnets.clone().unwrap_or_default()
+        } else {
+            a.stack.alb_subnets.clone()
+        },
     };
     if stack_args.market.is_none() {
         stack_args.market = match file.market.as_deref() {
@@ -389,12 +429,21 @@ pub async fn run(ctx: &Ctx<'_>, a: &DeployArgs) -> Result<u8, CliError> {
             .hint(format!("follow the boot with `geusemaker monitor`; the deployment stays (remove it with `geusemaker destroy {name}`)")));
         }
     }
+    let edge_url = edge_url(&engine, &name, &desired)?;
     let services: Vec<ServiceAccess> = stack
         .services
         .iter()
         .map(|s| {
             let port = s.ports.first().map_or(0, |p| p.port);
             let public = s.ports.iter().any(|p| p.public_ok);
+            if let (Some(url), true) = (&edge_url, public) {
+                return ServiceAccess {
+                    name: s.name,
+                    title: s.title,
+                    url: url.clone(),
+                    access: "public through the load balancer (its own login)".into(),
+                };
+            }
             ServiceAccess {
                 name: s.name,
                 title: s.title,

@@ -82,6 +82,7 @@ pub async fn questions(ctx: &Ctx<'_>, base: &DeployArgs) -> Result<(DeployArgs, 
             vpc: None,
             model: None,
             quotes: Vec::new(),
+            edge: None,
         };
         match gm_stack::compile(&r) {
             Ok(s) => format!(
@@ -190,6 +191,10 @@ pub async fn questions(ctx: &Ctx<'_>, base: &DeployArgs) -> Result<(DeployArgs, 
                 MarketArg::Spot
             }),
             model: base.stack.model.clone(),
+            alb: base.stack.alb,
+            certificate_arn: base.stack.certificate_arn.clone(),
+            cdn: base.stack.cdn,
+            alb_subnets: base.stack.alb_subnets.clone(),
         },
         budget: base.budget,
         allow_regions: Vec::new(),

@@ -65,6 +65,12 @@ fn render(statuses: &[InstanceStatus]) -> String {
         for line in &ud.log_tail {
             s.push_str(&format!("    | {line}\n"));
         }
+        if !ud.services.is_empty() {
+            s.push_str("    services, as the instance last reported them:\n");
+            for x in &ud.services {
+                s.push_str(&format!("      {:<10} {}\n", x.service, x.state));
+            }
+        }
     }
     s
 }

@@ -409,3 +409,183 @@ fn a_new_instance_takes_over_its_kept_volume() {
     );
     assert!(p.to_text().contains("reattaches kept volume"));
 }
+
+mod edge {
+    use super::*;
+    use crate::{ActualCdn, ActualLb, ActualTargetGroup};
+
+    fn with_edge(extra: &str) -> Desired {
+        desired(&format!(
+            "{SPEC}load_balancer:\n  target: web\n  port: 8080\n  health_check: /ready\n{extra}"
+        ))
+    }
+
+    /// `converged` plus the edge as the cloud layer would read it back.
+    fn edge_converged(d: &Desired) -> Actual {
+        let mut a = converged(d);
+        let lb = d.load_balancer.as_ref().unwrap();
+        let mut listeners = lb.listeners();
+        listeners.reverse(); // AWS's order is not ours
+        a.load_balancer = Some(ActualLb {
+            arn: "arn:lb".into(),
+            name: lb.aws_name.clone(),
+            dns_name: "lb.example".into(),
+            listeners,
+            ..ActualLb::default()
+        });
+        a.target_group = Some(ActualTargetGroup {
+            arn: "arn:tg".into(),
+            name: lb.aws_name.clone(),
+            port: i32::from(lb.port),
+            health_check: lb.health_check.clone(),
+            targets: a.instances.iter().map(|i| i.id.clone()).collect(),
+            health: Vec::new(),
+        });
+        if let Some(c) = &d.cdn {
+            a.distributions.push(ActualCdn {
+                id: "E1".into(),
+                domain_name: "d1.cloudfront.net".into(),
+                enabled: true,
+                status: "Deployed".into(),
+                origin: "lb.example".into(),
+                price_class: c.price_class.clone(),
+                ..ActualCdn::default()
+            });
+        }
+        a
+    }
+
+    fn actions(p: &Plan) -> Vec<(ChangeKind, String)> {
+        p.changes
+            .iter()
+            .map(|c| (c.kind, c.address.clone()))
+            .collect()
+    }
+
+    #[test]
+    fn a_new_edge_is_created_after_the_instances() {
+        let d = with_edge("cdn: {price_class: '200'}\n");
+        let p = diff(&d, &Actual::default());
+        let a = actions(&p);
+        let lb = a.iter().position(|x| x.1 == "load-balancer").unwrap();
+        let cdn = a.iter().position(|x| x.1 == "cdn").unwrap();
+        let last_instance = a
+            .iter()
+            .rposition(|x| x.1.starts_with("instance/"))
+            .unwrap();
+        assert!(last_instance < lb && lb < cdn, "{a:?}");
+        assert!(matches!(
+            p.changes[cdn].action,
+            Action::CreateCdn { ref cdn } if cdn.price_class == "PriceClass_200" && !cdn.https_origin
+        ));
+    }
+
+    #[test]
+    fn a_converged_edge_plans_nothing_whatever_the_listener_order() {
+        let d = with_edge(
+            "  certificate_arn: arn:aws:acm:us-east-1:123456789012:certificate/abc\ncdn: {}\n",
+        );
+        assert_eq!(d.load_balancer.as_ref().unwrap().listeners().len(), 2);
+        assert!(d.cdn.as_ref().unwrap().https_origin);
+        let p = diff(&d, &edge_converged(&d));
+        assert!(p.is_empty(), "{}", p.to_text());
+    }
+
+    #[test]
+    fn a_certificate_added_later_recreates_the_listeners_in_place() {
+        let before = with_edge("");
+        let a = edge_converged(&before);
+        let after =
+            with_edge("  certificate_arn: arn:aws:acm:us-east-1:123456789012:certificate/abc\n");
+        let p = diff(&after, &a);
+        assert_eq!(
+            actions(&p),
+            [(ChangeKind::Update, "load-balancer".to_string())]
+        );
+        assert!(matches!(
+            p.changes[0].action,
+            Action::UpdateLb {
+                listeners: true,
+                health_check: false,
+                ..
+            }
+        ));
+        assert!(
+            p.changes[0].details[0].contains("HTTP:80→HTTPS"),
+            "{:?}",
+            p.changes[0].details
+        );
+    }
+
+    #[test]
+    fn a_new_port_replaces_the_load_balancer_and_moves_the_cdn_origin() {
+        let before = with_edge("cdn: {}\n");
+        let a = edge_converged(&before);
+        let after = desired(&format!(
+            "{SPEC}load_balancer:\n  target: web\n  port: 9090\n  health_check: /ready\ncdn: {{}}\n"
+        ));
+        let p = diff(&after, &a);
+        assert_eq!(
+            actions(&p),
+            [
+                (ChangeKind::Replace, "load-balancer".to_string()),
+                (ChangeKind::Update, "cdn".to_string())
+            ]
+        );
+    }
+
+    #[test]
+    fn scaling_the_target_group_resyncs_targets() {
+        let d = with_edge("");
+        let a = edge_converged(&d);
+        let bigger = desired(
+            &format!("{SPEC}load_balancer:\n  target: web\n  port: 8080\n  health_check: /ready\n")
+                .replace("count: 2", "count: 3"),
+        );
+        let p = diff(&bigger, &a);
+        assert!(
+            p.changes
+                .iter()
+                .any(|c| matches!(c.action, Action::SyncTargets { .. })),
+            "{}",
+            p.to_text()
+        );
+    }
+
+    #[test]
+    fn a_removed_edge_goes_before_anything_else_is_deleted_cdn_first() {
+        let d = with_edge("cdn: {}\n");
+        let mut a = edge_converged(&d);
+        // A duplicate distribution from a lost create answer goes too.
+        a.distributions.push(ActualCdn {
+            id: "E2".into(),
+            ..a.distributions[0].clone()
+        });
+        let plain = desired(&SPEC.replace("count: 2", "count: 1"));
+        let p = diff(&plain, &a);
+        let a = actions(&p);
+        assert_eq!(
+            &a[..3],
+            [
+                (ChangeKind::Delete, "cdn".to_string()),
+                (ChangeKind::Delete, "cdn".to_string()),
+                (ChangeKind::Delete, "load-balancer".to_string())
+            ],
+            "{a:?}"
+        );
+        assert!(a.iter().any(|x| x.1 == "instance/web/1"), "{a:?}");
+    }
+
+    #[test]
+    fn long_deployment_names_give_valid_elb_names() {
+        let n = crate::lb_name("a-very-long-deployment-name-for-the-load-balancer");
+        assert!(n.len() <= 32, "{n}");
+        assert!(n.starts_with("gm-a-very-long"));
+        assert!(!n.ends_with('-'));
+        assert_ne!(
+            n,
+            crate::lb_name("a-very-long-deployment-name-for-the-load-balancer-2")
+        );
+        assert_eq!(crate::lb_name("demo"), "gm-demo");
+    }
+}

@@ -19,6 +19,7 @@ fn request(tier: Tier) -> StackRequest {
         vpc: None,
         model: None,
         quotes: Vec::new(),
+        edge: None,
     }
 }
 
@@ -240,4 +241,65 @@ fn placement_may_choose_another_allowed_region_but_not_with_regional_choices() {
     r.key_pair = Some("mine".into());
     let s = compile(&r).unwrap();
     assert_eq!(s.placement.region, "us-east-1", "key pairs are regional");
+}
+
+#[test]
+fn an_edge_puts_n8n_behind_the_load_balancer_with_https_and_cloudfront() {
+    let mut r = request(Tier::Gpu);
+    r.edge = Some(crate::EdgeRequest {
+        certificate_arn: Some("arn:aws:acm:us-east-1:123456789012:certificate/abc".into()),
+        cdn: true,
+        subnets: Vec::new(),
+    });
+    let s = compile(&r).unwrap();
+    let spec = &s.spec.spec;
+    let lb = spec.load_balancer.as_ref().unwrap();
+    assert_eq!((lb.target.as_str(), lb.port), ("stack", 5678));
+    assert_eq!(lb.health_check, "/healthz");
+    assert_eq!(lb.security_groups, ["alb"]);
+    assert!(spec.cdn.is_some());
+    let stack = spec
+        .security_groups
+        .iter()
+        .find(|g| g.name == "stack")
+        .unwrap();
+    let n8n = stack.ingress.iter().find(|x| x.port == Some(5678)).unwrap();
+    assert_eq!(n8n.source_group.as_deref(), Some("alb"));
+    assert!(n8n.cidr.is_none(), "n8n is not open to the internet");
+    let alb = spec
+        .security_groups
+        .iter()
+        .find(|g| g.name == "alb")
+        .unwrap();
+    let mut ports: Vec<u16> = alb.ingress.iter().filter_map(|x| x.port).collect();
+    ports.sort();
+    assert_eq!(ports, [80, 443]);
+    // Without a certificate: HTTP only, no 443 rule.
+    r.edge = Some(crate::EdgeRequest::default());
+    let s = compile(&r).unwrap();
+    let alb = s
+        .spec
+        .spec
+        .security_groups
+        .iter()
+        .find(|g| g.name == "alb")
+        .unwrap();
+    assert_eq!(alb.ingress.len(), 1);
+    assert!(s.spec.spec.cdn.is_none());
+    // A load balancer needs n8n to front.
+    r.services = vec!["ollama".into()];
+    assert!(matches!(compile(&r), Err(CompileError::MissingService(_))));
+}
+
+#[test]
+fn the_boot_script_reports_container_health_on_the_console() {
+    let s = compile(&request(Tier::Dev)).unwrap();
+    assert!(s.user_data.contains("gm_step health health_reporter"));
+    assert!(s
+        .user_data
+        .contains("printf 'GEUSEMAKER-UD health service=%s state=%s\\n'"));
+    assert!(s
+        .user_data
+        .contains("--format '{{.Service}} {{.State}} {{.Health}}'"));
+    assert!(s.user_data.contains("OnUnitActiveSec=5min"));
 }

@@ -1,0 +1,448 @@
+//! The edge in front of instances: an Application Load Balancer with its target group and
+//! listeners, and a CloudFront distribution whose origin is that load balancer.
+//!
+//! Names are derived from the deployment (load balancer and target group names are unique per
+//! account and region), so a deployment's edge is found with one named describe and confirmed by
+//! its `geusemaker:deployment` tag; the distribution carries the deployment in its comment, the
+//! one field `ListDistributions` returns that we control.
+
+use std::collections::BTreeSet;
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::diff::{Action, Change, ChangeKind, Plan};
+use crate::{Actual, Desired, GroupRef, Tags};
+
+/// Logical address of the load balancer.
+pub const LB_ADDRESS: &str = "load-balancer";
+/// Logical address of its target group.
+pub const TG_ADDRESS: &str = "target-group";
+/// Logical address of the distribution.
+pub const CDN_ADDRESS: &str = "cdn";
+
+/// The load balancer (and target group) name of a deployment: `gm-DEPLOYMENT`, shortened with a
+/// hash past the 32 characters ELB allows.
+pub fn lb_name(deployment: &str) -> String {
+    let full = format!("gm-{deployment}");
+    if full.len() <= 32 {
+        return full;
+    }
+    let h = Sha256::digest(full.as_bytes());
+    format!(
+        "{}-{}",
+        full[..23].trim_end_matches('-'),
+        &hex::encode(&h[..4])
+    )
+}
+
+/// The comment that marks a deployment's distribution.
+pub fn cdn_comment(deployment: &str) -> String {
+    format!("geusemaker:{deployment}")
+}
+
+/// An Application Load Balancer the deployment owns.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DesiredLb {
+    /// Load balancer and target group name.
+    pub aws_name: String,
+    /// Instance group whose instances are the targets.
+    pub target: String,
+    /// Instance port.
+    pub port: u16,
+    /// Health check path.
+    pub health_check: String,
+    /// ACM certificate for the HTTPS listener.
+    pub certificate_arn: Option<String>,
+    /// Subnets (empty: the default VPC's default subnets, resolved at apply).
+    pub subnets: Vec<String>,
+    /// Its security groups.
+    pub security_groups: Vec<GroupRef>,
+    /// Final tags.
+    pub tags: Tags,
+}
+
+impl DesiredLb {
+    /// The listeners it should have: (port, protocol, certificate, redirects to HTTPS).
+    pub fn listeners(&self) -> Vec<Listener> {
+        match &self.certificate_arn {
+            None => vec![Listener {
+                port: 80,
+                protocol: "HTTP".into(),
+                certificate_arn: None,
+                redirect_https: false,
+            }],
+            Some(c) => vec![
+                Listener {
+                    port: 80,
+                    protocol: "HTTP".into(),
+                    certificate_arn: None,
+                    redirect_https: true,
+                },
+                Listener {
+                    port: 443,
+                    protocol: "HTTPS".into(),
+                    certificate_arn: Some(c.clone()),
+                    redirect_https: false,
+                },
+            ],
+        }
+    }
+}
+
+/// A CloudFront distribution the deployment owns.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DesiredCdn {
+    /// The comment that finds it again.
+    pub comment: String,
+    /// `PriceClass_100`, …
+    pub price_class: String,
+    /// Talk HTTPS to the origin (the load balancer has a certificate).
+    pub https_origin: bool,
+    /// Final tags.
+    pub tags: Tags,
+}
+
+/// A listener, as wanted or as found.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct Listener {
+    /// Port.
+    pub port: i32,
+    /// `HTTP` or `HTTPS`.
+    pub protocol: String,
+    /// Default certificate (HTTPS).
+    pub certificate_arn: Option<String>,
+    /// Its default action redirects to HTTPS (otherwise it forwards to the target group).
+    pub redirect_https: bool,
+}
+
+/// The deployment's load balancer as AWS reports it.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ActualLb {
+    /// ARN.
+    pub arn: String,
+    /// Name.
+    pub name: String,
+    /// Public DNS name.
+    pub dns_name: String,
+    /// provisioning, active, failed, …
+    pub state: String,
+    /// VPC.
+    pub vpc_id: String,
+    /// Subnets.
+    pub subnets: Vec<String>,
+    /// Security group ids.
+    pub security_groups: Vec<String>,
+    /// Tags.
+    pub tags: Tags,
+    /// Listeners.
+    pub listeners: Vec<Listener>,
+}
+
+/// The deployment's target group as AWS reports it.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ActualTargetGroup {
+    /// ARN.
+    pub arn: String,
+    /// Name.
+    pub name: String,
+    /// Instance port.
+    pub port: i32,
+    /// Health check path.
+    pub health_check: String,
+    /// Registered instance ids.
+    pub targets: Vec<String>,
+    /// Target health by instance id (`healthy`, `unhealthy`, `initial`, …).
+    pub health: Vec<(String, String)>,
+}
+
+/// A distribution of the deployment.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ActualCdn {
+    /// Distribution id.
+    pub id: String,
+    /// ARN.
+    pub arn: String,
+    /// `dxxxx.cloudfront.net`.
+    pub domain_name: String,
+    /// Enabled.
+    pub enabled: bool,
+    /// `InProgress` or `Deployed`.
+    pub status: String,
+    /// Domain of its (first) origin.
+    pub origin: String,
+    /// Price class.
+    pub price_class: String,
+}
+
+/// The edge changes: creates and updates go to `plan` (after the instances, which they need),
+/// removals to `deletes` (before security groups, which they use).
+pub(crate) fn edge_changes(
+    plan: &mut Plan,
+    deletes: &mut Vec<Change>,
+    desired: &Desired,
+    actual: &Actual,
+) {
+    let mut lb_new = false;
+    match (&desired.load_balancer, &actual.load_balancer) {
+        (Some(d), None) => {
+            lb_new = true;
+            let mut details = vec![format!(
+                "application load balancer {}, forwarding to instance/{}/* port {} (health check {})",
+                d.aws_name, d.target, d.port, d.health_check
+            )];
+            for l in d.listeners() {
+                details.push(listener_text(&l));
+            }
+            plan.changes.push(Change {
+                kind: ChangeKind::Create,
+                address: LB_ADDRESS.into(),
+                aws_id: None,
+                details,
+                disruptive: false,
+                action: Action::CreateLb {
+                    lb: Box::new(d.clone()),
+                    // A target group left by an earlier failed run is taken over, not duplicated.
+                    target_group_arn: actual.target_group.as_ref().map(|t| t.arn.clone()),
+                },
+            });
+        }
+        (Some(d), Some(a)) => {
+            let tg = actual.target_group.as_ref();
+            let port_changed = tg.is_some_and(|t| t.port != i32::from(d.port));
+            let subnets_changed = !d.subnets.is_empty() && {
+                let want: BTreeSet<&String> = d.subnets.iter().collect();
+                let have: BTreeSet<&String> = a.subnets.iter().collect();
+                want != have
+            };
+            if port_changed || subnets_changed || tg.is_none() {
+                lb_new = true;
+                let mut details = Vec::new();
+                if port_changed {
+                    details.push(format!(
+                        "target port: {} → {}",
+                        tg.map_or(0, |t| t.port),
+                        d.port
+                    ));
+                }
+                if subnets_changed {
+                    details.push(format!(
+                        "subnets: {} → {}",
+                        a.subnets.join(","),
+                        d.subnets.join(",")
+                    ));
+                }
+                if tg.is_none() {
+                    details.push("its target group is missing".into());
+                }
+                details.push("new DNS name; the CDN origin follows".into());
+                plan.changes.push(Change {
+                    kind: ChangeKind::Replace,
+                    address: LB_ADDRESS.into(),
+                    aws_id: Some(a.arn.clone()),
+                    details,
+                    disruptive: true,
+                    action: Action::ReplaceLb {
+                        lb: Box::new(d.clone()),
+                        old_arn: a.arn.clone(),
+                        old_target_group_arn: tg.map(|t| t.arn.clone()),
+                    },
+                });
+            } else {
+                let mut want = d.listeners();
+                want.sort();
+                let mut have = a.listeners.clone();
+                have.sort();
+                let listeners = want != have;
+                let health = tg.is_some_and(|t| t.health_check != d.health_check);
+                let mut details = Vec::new();
+                if listeners {
+                    details.push(format!(
+                        "listeners: {} → {}",
+                        have.iter()
+                            .map(listener_short)
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                        want.iter()
+                            .map(listener_short)
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ));
+                }
+                if health {
+                    details.push(format!(
+                        "health check: {} → {}",
+                        tg.map_or("", |t| t.health_check.as_str()),
+                        d.health_check
+                    ));
+                }
+                if !details.is_empty() {
+                    plan.changes.push(Change {
+                        kind: ChangeKind::Update,
+                        address: LB_ADDRESS.into(),
+                        aws_id: Some(a.arn.clone()),
+                        details,
+                        disruptive: false,
+                        action: Action::UpdateLb {
+                            lb: Box::new(d.clone()),
+                            arn: a.arn.clone(),
+                            target_group_arn: tg.map(|t| t.arn.clone()).unwrap_or_default(),
+                            listeners,
+                            health_check: health,
+                        },
+                    });
+                }
+            }
+            if !lb_new {
+                if let Some(t) = tg {
+                    target_sync(plan, d, t, actual);
+                }
+            }
+        }
+        (None, a) => {
+            let a = a.as_ref();
+            if a.is_some() || actual.target_group.is_some() {
+                deletes.push(Change {
+                    kind: ChangeKind::Delete,
+                    address: LB_ADDRESS.into(),
+                    aws_id: a.map(|a| a.arn.clone()),
+                    details: vec![format!(
+                        "load balancer {} with its listeners and target group",
+                        a.map_or_else(
+                            || actual.target_group.as_ref().map_or("", |t| t.name.as_str()),
+                            |a| a.name.as_str()
+                        )
+                    )],
+                    disruptive: true,
+                    action: Action::DeleteLb {
+                        arn: a.map(|a| a.arn.clone()),
+                        target_group_arn: actual.target_group.as_ref().map(|t| t.arn.clone()),
+                    },
+                });
+            }
+        }
+    }
+
+    let mut cdns = actual.distributions.iter();
+    match (&desired.cdn, cdns.next()) {
+        (Some(d), None) => plan.changes.push(Change {
+            kind: ChangeKind::Create,
+            address: CDN_ADDRESS.into(),
+            aws_id: None,
+            details: vec![format!(
+                "CloudFront distribution ({}), origin: the load balancer over {}",
+                d.price_class,
+                if d.https_origin { "HTTPS" } else { "HTTP" }
+            )],
+            disruptive: false,
+            action: Action::CreateCdn {
+                cdn: Box::new(d.clone()),
+            },
+        }),
+        (Some(d), Some(a)) => {
+            let origin_moved = lb_new
+                || actual
+                    .load_balancer
+                    .as_ref()
+                    .is_some_and(|lb| lb.dns_name != a.origin);
+            let mut details = Vec::new();
+            if origin_moved {
+                details.push(format!("origin: {} → the load balancer", a.origin));
+            }
+            if a.price_class != d.price_class {
+                details.push(format!(
+                    "price class: {} → {}",
+                    a.price_class, d.price_class
+                ));
+            }
+            if !a.enabled {
+                details.push("enabled: false → true".into());
+            }
+            if !details.is_empty() {
+                plan.changes.push(Change {
+                    kind: ChangeKind::Update,
+                    address: CDN_ADDRESS.into(),
+                    aws_id: Some(a.id.clone()),
+                    details,
+                    disruptive: false,
+                    action: Action::UpdateCdn {
+                        cdn: Box::new(d.clone()),
+                        id: a.id.clone(),
+                    },
+                });
+            }
+        }
+        (None, Some(a)) => deletes.insert(0, cdn_delete(a)),
+        (None, None) => {}
+    }
+    // Extra distributions with our comment (a create whose answer was lost) go too.
+    for a in cdns {
+        deletes.insert(0, cdn_delete(a));
+    }
+}
+
+fn cdn_delete(a: &ActualCdn) -> Change {
+    Change {
+        kind: ChangeKind::Delete,
+        address: CDN_ADDRESS.into(),
+        aws_id: Some(a.id.clone()),
+        details: vec![format!(
+            "distribution {} (disabled first, deleted once deployed)",
+            a.domain_name
+        )],
+        disruptive: true,
+        action: Action::DeleteCdn { id: a.id.clone() },
+    }
+}
+
+/// Registers new instances of the target group and drops gone ones; planned when the registered
+/// set differs from the group's instances or the instances themselves change.
+fn target_sync(plan: &mut Plan, d: &DesiredLb, tg: &ActualTargetGroup, actual: &Actual) {
+    let prefix = format!("instance/{}/", d.target);
+    let live: BTreeSet<&str> = actual
+        .instances
+        .iter()
+        .filter(|i| i.logical_id().is_some_and(|l| l.starts_with(&prefix)))
+        .map(|i| i.id.as_str())
+        .collect();
+    let registered: BTreeSet<&str> = tg.targets.iter().map(String::as_str).collect();
+    let instances_change = plan
+        .changes
+        .iter()
+        .any(|c| c.address.starts_with(&prefix) && c.kind != ChangeKind::Update);
+    if live == registered && !instances_change {
+        return;
+    }
+    plan.changes.push(Change {
+        kind: ChangeKind::Update,
+        address: TG_ADDRESS.into(),
+        aws_id: Some(tg.arn.clone()),
+        details: vec![format!(
+            "targets follow instance/{}/*: {} registered now",
+            d.target,
+            registered.len()
+        )],
+        disruptive: false,
+        action: Action::SyncTargets {
+            group: d.target.clone(),
+            target_group_arn: tg.arn.clone(),
+        },
+    });
+}
+
+fn listener_short(l: &Listener) -> String {
+    format!(
+        "{}:{}{}",
+        l.protocol,
+        l.port,
+        if l.redirect_https { "→HTTPS" } else { "" }
+    )
+}
+
+fn listener_text(l: &Listener) -> String {
+    match (&l.certificate_arn, l.redirect_https) {
+        (_, true) => format!("listener {} {}: redirect to HTTPS 443", l.protocol, l.port),
+        (Some(c), _) => format!("listener {} {}: certificate {c}", l.protocol, l.port),
+        (None, false) => format!("listener {} {}: forward", l.protocol, l.port),
+    }
+}
