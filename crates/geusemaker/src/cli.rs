@@ -131,6 +131,127 @@ pub enum Command {
     /// Inspect the state store.
     #[command(subcommand)]
     State(StateCommand),
+    /// Inventory of everything in your AWS accounts: scan, list, show, stats, status, history,
+    /// export. Read-only against AWS.
+    ///
+    /// Example: geusemaker inventory scan --regions us-east-1,eu-west-1 && geusemaker inventory list --type ec2:instance
+    #[command(subcommand)]
+    Inventory(InventoryCommand),
+}
+
+/// `inventory` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum InventoryCommand {
+    /// List every resource of the chosen types in the chosen accounts and regions into the
+    /// inventory, recording what was added, removed and changed since the last scan.
+    ///
+    /// Example: geusemaker inventory scan --regions all --types ec2:instance,ec2:volume
+    Scan(InventoryScanArgs),
+    /// One page of the inventory, filtered and sorted.
+    ///
+    /// Example: geusemaker inventory list --type ec2:instance --status running --sort name
+    List(InventoryListArgs),
+    /// Everything stored about one resource (by ARN or id): metadata, tags, raw JSON.
+    Show {
+        /// ARN or id.
+        resource: String,
+    },
+    /// Resource counts by type, account and region.
+    Stats,
+    /// Last sync per account and region, with the types that failed and why.
+    Status,
+    /// What each scan added, removed and changed (field by field).
+    History {
+        /// Only changes at or after this date or time (RFC 3339 or YYYY-MM-DD).
+        #[arg(long, value_name = "DATE")]
+        since: Option<String>,
+    },
+    /// Write the inventory (with the same filters as `list`) to a file.
+    ///
+    /// Example: geusemaker inventory export --format csv --type ec2:instance --to instances.csv
+    Export(InventoryExportArgs),
+    /// The resource types a scan can collect.
+    Types,
+}
+
+/// Options of `inventory scan`.
+#[derive(Debug, Args)]
+pub struct InventoryScanArgs {
+    /// Regions to scan, comma-separated, or `all` (every region enabled in the account).
+    /// [default: the configured region]
+    #[arg(long, value_delimiter = ',', value_name = "REGIONS")]
+    pub regions: Vec<String>,
+    /// Resource types to collect (see `inventory types`) [default: all].
+    #[arg(long, value_delimiter = ',', value_name = "TYPES")]
+    pub types: Vec<String>,
+    /// Parts (account × region × type) running at once.
+    #[arg(long, default_value_t = 16, value_name = "N")]
+    pub concurrency: usize,
+    /// Parts running at once within one account.
+    #[arg(long, default_value_t = 8, value_name = "N")]
+    pub per_account: usize,
+    /// Days a resource no longer seen stays in the latest view.
+    #[arg(long, default_value_t = 30, value_name = "DAYS")]
+    pub retention_days: u32,
+}
+
+/// Filters shared by `inventory list` and `inventory export`.
+#[derive(Debug, Args, Clone)]
+pub struct InventoryFilterArgs {
+    /// Only this resource type (e.g. `ec2:instance`).
+    #[arg(long = "type", value_name = "TYPE")]
+    pub rtype: Option<String>,
+    /// Only this account.
+    #[arg(long)]
+    pub account: Option<String>,
+    /// Only this region (`global` for global types).
+    #[arg(long)]
+    pub region: Option<String>,
+    /// Only this status.
+    #[arg(long)]
+    pub status: Option<String>,
+    /// Text in the id, name or ARN.
+    #[arg(long)]
+    pub search: Option<String>,
+    /// Sort by: type, name, account, region, status, created, last-seen.
+    #[arg(long, default_value = "type")]
+    pub sort: String,
+    /// Include resources the last scans no longer saw (kept for the retention period).
+    #[arg(long)]
+    pub include_gone: bool,
+}
+
+/// Options of `inventory list`.
+#[derive(Debug, Args)]
+pub struct InventoryListArgs {
+    #[command(flatten)]
+    pub filter: InventoryFilterArgs,
+    /// Page number, from 1.
+    #[arg(long, default_value_t = 1)]
+    pub page: u64,
+    /// Rows per page: 25, 50 or 100.
+    #[arg(long, default_value_t = 25, value_parser = per_page)]
+    pub per_page: u64,
+}
+
+fn per_page(s: &str) -> Result<u64, String> {
+    match s {
+        "25" | "50" | "100" => s.parse().map_err(|e| format!("{e}")),
+        _ => Err("rows per page are 25, 50 or 100".into()),
+    }
+}
+
+/// Options of `inventory export`.
+#[derive(Debug, Args)]
+pub struct InventoryExportArgs {
+    #[command(flatten)]
+    pub filter: InventoryFilterArgs,
+    /// csv or json.
+    #[arg(long, value_parser = ["csv", "json"])]
+    pub format: String,
+    /// The file to write (`-o` is the global output format, so the destination is `--to`).
+    #[arg(long, value_name = "FILE")]
+    pub to: PathBuf,
 }
 
 /// A spec file.

@@ -118,6 +118,11 @@ impl Ctx<'_> {
             .unwrap_or_else(|| gm_cloud::DEFAULT_REGION.to_string())
     }
 
+    /// Connection options for `region` (profile and endpoint from the flags).
+    pub fn cloud_options_in(&self, region: &str) -> CloudOptions {
+        self.cloud_options(Some(region.to_string()), None)
+    }
+
     fn cloud_options(&self, region: Option<String>, spec: Option<&LoadedSpec>) -> CloudOptions {
         CloudOptions {
             region: Some(

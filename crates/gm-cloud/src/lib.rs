@@ -78,37 +78,15 @@ impl std::fmt::Debug for Cloud {
 impl Cloud {
     /// Builds clients from options; no request is sent until the first call.
     pub async fn connect(opts: &CloudOptions) -> Cloud {
-        let region = opts
-            .region
-            .clone()
-            .or_else(|| std::env::var("AWS_REGION").ok().filter(|s| !s.is_empty()))
-            .or_else(|| {
-                std::env::var("AWS_DEFAULT_REGION")
-                    .ok()
-                    .filter(|s| !s.is_empty())
-            })
-            .unwrap_or_else(|| DEFAULT_REGION.to_string());
-        let mut loader = aws_config::defaults(BehaviorVersion::latest())
-            .region(Region::new(region.clone()))
-            .retry_config(
-                RetryConfig::adaptive()
-                    .with_max_attempts(opts.max_attempts.unwrap_or(8))
-                    .with_initial_backoff(Duration::from_millis(100))
-                    .with_max_backoff(Duration::from_secs(20)),
-            )
-            .timeout_config(
-                TimeoutConfig::builder()
-                    .connect_timeout(Duration::from_secs(5))
-                    .operation_attempt_timeout(Duration::from_secs(60))
-                    .build(),
-            );
-        if let Some(p) = &opts.profile {
-            loader = loader.profile_name(p);
-        }
-        if let Some(url) = &opts.endpoint_url {
-            loader = loader.endpoint_url(url);
-        }
-        let sdk = loader.load().await;
+        let sdk = sdk_config(opts).await;
+        let region = sdk
+            .region()
+            .map_or_else(|| DEFAULT_REGION.to_string(), |r| r.to_string());
+        Cloud::from_sdk(&sdk, region)
+    }
+
+    fn from_sdk(sdk: &aws_config::SdkConfig, region: String) -> Cloud {
+        let sdk = sdk.clone();
         let counter = Arc::new(RequestCounter::default());
         let ec2_conf = aws_sdk_ec2::config::Builder::from(&sdk)
             .interceptor(counter::CountingInterceptor(counter.clone()))
@@ -238,6 +216,42 @@ impl Cloud {
         })
         .await
     }
+}
+
+/// The SDK configuration every client is built from: region by precedence, adaptive retries
+/// with backoff, timeouts, profile and endpoint override. No request is sent.
+pub async fn sdk_config(opts: &CloudOptions) -> aws_config::SdkConfig {
+    let region = opts
+        .region
+        .clone()
+        .or_else(|| std::env::var("AWS_REGION").ok().filter(|s| !s.is_empty()))
+        .or_else(|| {
+            std::env::var("AWS_DEFAULT_REGION")
+                .ok()
+                .filter(|s| !s.is_empty())
+        })
+        .unwrap_or_else(|| DEFAULT_REGION.to_string());
+    let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        .region(Region::new(region.clone()))
+        .retry_config(
+            RetryConfig::adaptive()
+                .with_max_attempts(opts.max_attempts.unwrap_or(8))
+                .with_initial_backoff(Duration::from_millis(100))
+                .with_max_backoff(Duration::from_secs(20)),
+        )
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(Duration::from_secs(5))
+                .operation_attempt_timeout(Duration::from_secs(60))
+                .build(),
+        );
+    if let Some(p) = &opts.profile {
+        loader = loader.profile_name(p);
+    }
+    if let Some(url) = &opts.endpoint_url {
+        loader = loader.endpoint_url(url);
+    }
+    loader.load().await
 }
 
 /// Tags in the SDK's form.

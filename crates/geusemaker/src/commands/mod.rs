@@ -8,6 +8,7 @@ mod discover;
 mod heal;
 mod inspect;
 mod interactive;
+mod inventory;
 mod list;
 mod monitor;
 mod plan;
@@ -51,5 +52,6 @@ pub async fn run(ctx: &Ctx<'_>, command: &Command) -> Result<u8, CliError> {
         Command::List => list::run(ctx),
         Command::Schema => schema::run(ctx),
         Command::State(s) => state::run(ctx, s),
+        Command::Inventory(c) => inventory::run(ctx, c).await,
     }
 }

@@ -1,0 +1,367 @@
+//! `geusemaker inventory …`: scan accounts into the inventory, and read it back.
+
+use std::io::Write;
+
+use serde_json::json;
+
+use gm_inventory::store::{SqliteStore, Stored};
+use gm_inventory::{Filter, InventoryStore, ScanOptions, Sort, Target};
+
+use crate::cli::{InventoryCommand, InventoryExportArgs, InventoryFilterArgs, InventoryScanArgs};
+use crate::context::Ctx;
+use crate::error::{exit, CliError};
+
+impl From<gm_inventory::store::StoreError> for CliError {
+    fn from(e: gm_inventory::store::StoreError) -> Self {
+        CliError::new("GM-INV-001", e.to_string(), exit::FAILED)
+            .hint("check that the state file is writable (`geusemaker state path`)")
+    }
+}
+
+fn aws_error(what: &str, e: gm_inventory::CollectError) -> CliError {
+    CliError::new(
+        &format!("GM-INV-{}", e.code),
+        format!("{what}: {}", e.message),
+        exit::FAILED,
+    )
+    .hint("check the credentials (`aws sts get-caller-identity`), --profile and --endpoint-url")
+}
+
+pub async fn run(ctx: &Ctx<'_>, c: &InventoryCommand) -> Result<u8, CliError> {
+    let mut store = SqliteStore::open(&ctx.state_path())?;
+    match c {
+        InventoryCommand::Scan(a) => scan(ctx, a, &mut store).await,
+        InventoryCommand::List(a) => {
+            let (f, sort) = filter(&a.filter)?;
+            let page = store.list(&f, sort, a.page, a.per_page)?;
+            ctx.out.data(&page, || {
+                let mut s = table(&page.items);
+                let pages = page.total.div_ceil(page.per_page.max(1)).max(1);
+                s.push_str(&format!(
+                    "page {}/{pages}, {} resource(s)\n",
+                    page.page, page.total
+                ));
+                s
+            });
+            Ok(exit::OK)
+        }
+        InventoryCommand::Show { resource } => {
+            let found = store.find(resource)?;
+            if found.is_empty() {
+                return Err(CliError::new(
+                    "GM-INV-003",
+                    format!("no resource with ARN or id `{resource}` in the inventory"),
+                    exit::FAILED,
+                )
+                .hint("`geusemaker inventory list --search TEXT` finds it by part of its name, id or ARN; `inventory scan` refreshes the inventory"));
+            }
+            ctx.out.data(&found, || {
+                found
+                    .iter()
+                    .map(|s| serde_json::to_string_pretty(s).unwrap_or_default() + "\n")
+                    .collect()
+            });
+            Ok(exit::OK)
+        }
+        InventoryCommand::Stats => {
+            let stats = store.stats()?;
+            ctx.out.data(&stats, || {
+                let mut s = format!("{} resource(s)\n", stats["total"]);
+                for (title, key) in [
+                    ("by type", "by_type"),
+                    ("by account", "by_account"),
+                    ("by region", "by_region"),
+                ] {
+                    s.push_str(&format!("\n{title}:\n"));
+                    if let Some(m) = stats[key].as_object() {
+                        for (k, v) in m {
+                            s.push_str(&format!("  {k:<32} {v}\n"));
+                        }
+                    }
+                }
+                s
+            });
+            Ok(exit::OK)
+        }
+        InventoryCommand::Status => {
+            let status = store.status()?;
+            ctx.out.data(&status, || {
+                if status.is_empty() {
+                    return "No scans yet: run `geusemaker inventory scan`.\n".into();
+                }
+                let mut s = format!(
+                    "{:<14} {:<16} {:<26} {:>7}  ERRORS\n",
+                    "ACCOUNT", "REGION", "LAST SYNC", "FOUND"
+                );
+                for x in &status {
+                    s.push_str(&format!(
+                        "{:<14} {:<16} {:<26} {:>7}  {}\n",
+                        x.account,
+                        x.region,
+                        x.last_finished.as_deref().unwrap_or("running"),
+                        x.found,
+                        x.errors.len()
+                    ));
+                    for e in &x.errors {
+                        s.push_str(&format!("    {}: {} {}\n", e.rtype, e.code, e.message));
+                    }
+                }
+                s
+            });
+            Ok(exit::OK)
+        }
+        InventoryCommand::History { since } => {
+            let changes = store.history(since.as_deref())?;
+            ctx.out.data(&changes, || {
+                let mut s = String::new();
+                for c in &changes {
+                    s.push_str(&format!(
+                        "{} scan {} {:<8} {} {} {} {}\n",
+                        c.at, c.scan, c.change, c.account, c.region, c.rtype, c.id
+                    ));
+                    if let Some(fields) = c.fields.as_array() {
+                        for f in fields {
+                            s.push_str(&format!(
+                                "      {}: {} → {}\n",
+                                f["path"].as_str().unwrap_or(""),
+                                f["old"],
+                                f["new"]
+                            ));
+                        }
+                    }
+                }
+                if s.is_empty() {
+                    s = "No changes recorded.\n".into();
+                }
+                s
+            });
+            Ok(exit::OK)
+        }
+        InventoryCommand::Export(a) => export(ctx, a, &store),
+        InventoryCommand::Types => {
+            let types: Vec<serde_json::Value> = gm_inventory::registry()
+                .iter()
+                .map(|c| json!({"type": c.rtype, "scope": if c.global { "global" } else { "regional" }}))
+                .collect();
+            ctx.out.data(&types, || {
+                types
+                    .iter()
+                    .map(|t| {
+                        format!(
+                            "{:<28} {}\n",
+                            t["type"].as_str().unwrap_or(""),
+                            t["scope"].as_str().unwrap_or("")
+                        )
+                    })
+                    .collect()
+            });
+            Ok(exit::OK)
+        }
+    }
+}
+
+async fn scan(
+    ctx: &Ctx<'_>,
+    a: &InventoryScanArgs,
+    store: &mut SqliteStore,
+) -> Result<u8, CliError> {
+    let region = ctx.region(None);
+    let config = gm_cloud::sdk_config(&ctx.cloud_options_in(&region)).await;
+    let all = gm_inventory::registry();
+    let collectors = if a.types.is_empty() {
+        all
+    } else {
+        let mut chosen = Vec::new();
+        for t in &a.types {
+            match all.iter().find(|c| c.rtype == t) {
+                Some(c) => chosen.push(*c),
+                None => {
+                    return Err(CliError::new(
+                        "GM-INV-004",
+                        format!("unknown resource type `{t}`"),
+                        exit::USAGE,
+                    )
+                    .hint("`geusemaker inventory types` lists them"))
+                }
+            }
+        }
+        chosen
+    };
+    let account = gm_inventory::accounts::caller_account(&config)
+        .await
+        .map_err(|e| aws_error("cannot tell which account the credentials belong to", e))?;
+    let regions = if a.regions.is_empty() {
+        vec![region.clone()]
+    } else if a.regions.iter().any(|r| r == "all") {
+        gm_inventory::accounts::enabled_regions(&config)
+            .await
+            .map_err(|e| aws_error("cannot list the account's regions", e))?
+    } else {
+        a.regions.clone()
+    };
+    ctx.out.say(&format!(
+        "Scanning {} type(s) in account {account}, {} region(s)…",
+        collectors.len(),
+        regions.len()
+    ));
+    let opts = ScanOptions {
+        regions,
+        collectors,
+        concurrency: a.concurrency,
+        per_account: a.per_account,
+        retention_days: a.retention_days,
+    };
+    let targets = [Target { account, config }];
+    let summary = gm_inventory::scan(&targets, &opts, store).await?;
+    ctx.out.data(&summary, || {
+        let mut s = format!(
+            "Scan {}: {} resource(s) in {:.1} s — {} added, {} changed, {} removed.\n",
+            summary.scan,
+            summary.found,
+            summary.duration_ms as f64 / 1000.0,
+            summary.added,
+            summary.changed,
+            summary.removed
+        );
+        for (t, n) in &summary.by_type {
+            s.push_str(&format!("  {t:<28} {n}\n"));
+        }
+        for e in &summary.errors {
+            s.push_str(&format!(
+                "  not listed: {} in {} {}: {} {}\n",
+                e.rtype, e.account, e.region, e.code, e.message
+            ));
+        }
+        s
+    });
+    Ok(exit::OK)
+}
+
+fn filter(a: &InventoryFilterArgs) -> Result<(Filter, Sort), CliError> {
+    let sort = Sort::parse(&a.sort).ok_or_else(|| {
+        CliError::new(
+            "GM-INV-005",
+            format!("cannot sort by `{}`", a.sort),
+            exit::USAGE,
+        )
+        .hint("sort by type, name, account, region, status, created or last-seen")
+    })?;
+    Ok((
+        Filter {
+            rtype: a.rtype.clone(),
+            account: a.account.clone(),
+            region: a.region.clone(),
+            status: a.status.clone(),
+            search: a.search.clone(),
+            include_gone: a.include_gone,
+        },
+        sort,
+    ))
+}
+
+fn table(items: &[Stored]) -> String {
+    let mut s = format!(
+        "{:<24} {:<14} {:<14} {:<24} {:<28} STATUS\n",
+        "TYPE", "ACCOUNT", "REGION", "ID", "NAME"
+    );
+    for x in items {
+        let r = &x.record;
+        s.push_str(&format!(
+            "{:<24} {:<14} {:<14} {:<24} {:<28} {}\n",
+            r.rtype,
+            r.account,
+            r.region,
+            r.id,
+            r.name.as_deref().unwrap_or("-"),
+            r.status.as_deref().unwrap_or("-")
+        ));
+    }
+    s
+}
+
+/// One CSV field, quoted when it must be.
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+fn export(ctx: &Ctx<'_>, a: &InventoryExportArgs, store: &SqliteStore) -> Result<u8, CliError> {
+    let (f, sort) = filter(&a.filter)?;
+    let io = |e: std::io::Error| {
+        CliError::new(
+            "GM-INV-006",
+            format!("cannot write {}: {e}", a.to.display()),
+            exit::FAILED,
+        )
+    };
+    let file = std::fs::File::create(&a.to).map_err(io)?;
+    let mut w = std::io::BufWriter::new(file);
+    let exported_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let store_err = |e: std::io::Error| gm_inventory::store::StoreError::from_io(&e);
+    let n = match a.format.as_str() {
+        "csv" => {
+            writeln!(
+                w,
+                "account,region,type,id,arn,name,status,created,first_seen,last_seen,tags"
+            )
+            .map_err(io)?;
+            store.each(&f, sort, &mut |x| {
+                let r = &x.record;
+                let tags: Vec<String> = r.tags.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                let row = [
+                    r.account.as_str(),
+                    &r.region,
+                    &r.rtype,
+                    &r.id,
+                    &r.arn,
+                    r.name.as_deref().unwrap_or(""),
+                    r.status.as_deref().unwrap_or(""),
+                    r.created.as_deref().unwrap_or(""),
+                    &x.first_seen,
+                    &x.last_seen,
+                    &tags.join("; "),
+                ]
+                .iter()
+                .map(|s| csv_field(s))
+                .collect::<Vec<_>>()
+                .join(",");
+                writeln!(w, "{row}").map_err(store_err)
+            })?
+        }
+        _ => {
+            // A header object first (the audit trail), then one resource per line inside
+            // `resources`: streamed, so exports of any size use little memory.
+            write!(
+                w,
+                "{{\"exported_at\":{},\"filters\":{},\"resources\":[",
+                json!(exported_at),
+                serde_json::to_string(&f).unwrap_or_default()
+            )
+            .map_err(io)?;
+            let mut first = true;
+            let n = store.each(&f, sort, &mut |x| {
+                if !first {
+                    w.write_all(b",\n").map_err(store_err)?;
+                }
+                first = false;
+                serde_json::to_writer(&mut w, &x)
+                    .map_err(|e| gm_inventory::store::StoreError::from_io(&e.into()))
+            })?;
+            writeln!(w, "]}}").map_err(io)?;
+            n
+        }
+    };
+    w.flush().map_err(io)?;
+    let out = json!({"file": a.to, "format": a.format, "resources": n, "filters": f, "exported_at": exported_at});
+    ctx.out.data(&out, || {
+        format!(
+            "Exported {n} resource(s) to {} ({}).\n",
+            a.to.display(),
+            a.format
+        )
+    });
+    Ok(exit::OK)
+}

@@ -1,0 +1,315 @@
+//! The inventory against moto: every collected type seeded in two regions (global types once),
+//! scanned, and found with its id, name, tags, region and account; a second scan records what
+//! was added, removed and changed; a type AWS refuses is reported and the scan goes on; SSM's
+//! 10-per-page answers exercise pagination. The moto server is shared by the tests of this
+//! file, so assertions look for each test's own resources, never at totals.
+
+mod support;
+
+use std::collections::BTreeMap;
+
+use support::*;
+
+fn seed(region: &str, tag: &str, extra: &[&str]) -> BTreeMap<String, Vec<String>> {
+    let out = std::process::Command::new("python3")
+        .arg(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("tests/support/seed_inventory.py"),
+        )
+        .args([&moto().url(), region, tag])
+        .args(extra)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// Every stored resource of one type, by id (one page of 100 is enough for a test's own).
+fn listed(env: &Env, rtype: &str, search: &str) -> Vec<serde_json::Value> {
+    let page = env.gm_json(
+        &[
+            "inventory",
+            "list",
+            "--type",
+            rtype,
+            "--search",
+            search,
+            "--per-page",
+            "100",
+        ],
+        0,
+    );
+    page["items"].as_array().unwrap().clone()
+}
+
+#[test]
+fn a_scan_finds_every_type_in_two_regions_with_ids_names_tags_and_history() {
+    let env = Env::new();
+    let tag = name("inv");
+    let east = seed("us-east-1", &tag, &["--global", "--params", "23"]);
+    let west = seed("us-west-2", &tag, &[]);
+    let types = env.gm_json(&["inventory", "types"], 0);
+    assert!(types.as_array().unwrap().len() >= 27);
+
+    let scan = env.gm_json(
+        &["inventory", "scan", "--regions", "us-east-1,us-west-2"],
+        0,
+    );
+    assert!(scan["errors"].as_array().unwrap().is_empty(), "{scan:#}");
+    let account = scan["accounts"][0].as_str().unwrap().to_string();
+    assert_eq!(account, "123456789012");
+
+    for (region, seeded) in [("us-east-1", &east), ("us-west-2", &west)] {
+        for (rtype, ids) in seeded.iter() {
+            let global = rtype.starts_with("iam:") || rtype.starts_with("cloudfront:");
+            let want_region = if global { "global" } else { region };
+            // Search by id (every type's id or ARN contains it).
+            for id in ids {
+                let found = env.gm_json(&["inventory", "show", id], 0);
+                let rows: Vec<&serde_json::Value> = found
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .filter(|r| r["type"] == rtype.as_str() && r["region"] == want_region)
+                    .collect();
+                assert_eq!(rows.len(), 1, "{rtype} {id} in {want_region}: {found:#}");
+                let r = rows[0];
+                assert_eq!(r["account"], account.as_str());
+                assert!(r["arn"].as_str().unwrap().starts_with("arn:aws:"), "{r:#}");
+                assert!(
+                    r["raw"].is_object(),
+                    "{rtype}: raw metadata is JSON: {}",
+                    r["raw"]
+                );
+                // Tags where the list call returns them.
+                let tagged = !matches!(
+                    rtype.as_str(),
+                    "ssm:parameter"
+                        | "iam:group"
+                        | "cloudfront:distribution"
+                        | "iam:role"
+                        | "iam:user"
+                        | "iam:policy"
+                        | "iam:instance-profile"
+                );
+                if tagged {
+                    assert_eq!(r["tags"]["inv"], tag.as_str(), "{rtype}: {r:#}");
+                }
+                let own_name = matches!(
+                    rtype.as_str(),
+                    "ec2:security-group" | "ec2:key-pair" | "ec2:launch-template" | "ec2:image"
+                );
+                if rtype.starts_with("ec2:") && tagged && !own_name {
+                    assert_eq!(r["name"], tag.as_str(), "{rtype}: the Name tag is the name");
+                }
+                if own_name {
+                    assert!(
+                        r["name"].as_str().unwrap().starts_with(&tag),
+                        "{rtype}: {r:#}"
+                    );
+                }
+            }
+        }
+    }
+    // 23 parameters under the test's path came back across moto's 10-per-page answers.
+    let params = listed(&env, "ssm:parameter", &format!("/{tag}/"));
+    let east_params = params.iter().filter(|p| p["region"] == "us-east-1").count();
+    assert_eq!(east_params, 23, "pagination to the end");
+    assert_eq!(params.len(), 23 + 3);
+    let instance = &east["ec2:instance"][0];
+    let rows = listed(&env, "ec2:instance", instance);
+    assert_eq!(rows[0]["status"], "running");
+
+    // Changes, then a second scan: tag changed, volume removed, parameter added.
+    let ec2 = ec2();
+    block_on(async {
+        ec2.create_tags()
+            .resources(instance)
+            .tags(
+                aws_sdk_ec2::types::Tag::builder()
+                    .key("team")
+                    .value("ml")
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+        ec2.delete_volume()
+            .volume_id(&east["ec2:volume"][0])
+            .send()
+            .await
+            .unwrap();
+        aws_sdk_ssm::Client::new(&sdk_config())
+            .put_parameter()
+            .name(format!("/{tag}/late"))
+            .value("v")
+            .r#type(aws_sdk_ssm::types::ParameterType::String)
+            .send()
+            .await
+            .unwrap();
+    });
+    let second = env.gm_json(
+        &["inventory", "scan", "--regions", "us-east-1,us-west-2"],
+        0,
+    );
+    assert!(second["added"].as_u64().unwrap() >= 1, "{second:#}");
+    assert!(second["removed"].as_u64().unwrap() >= 1, "{second:#}");
+    let scan2 = second["scan"].as_i64().unwrap();
+    let history = env.gm_json(&["inventory", "history"], 0);
+    let mine = |change: &str, id: &str| {
+        history
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["scan"] == scan2 && c["change"] == change && c["id"] == id)
+            .cloned()
+    };
+    let changed = mine("changed", instance).expect("the tagged instance changed");
+    let paths: Vec<&str> = changed["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["path"].as_str().unwrap())
+        .collect();
+    assert!(paths.contains(&"tags.team"), "field-level diff: {paths:?}");
+    assert!(paths.iter().any(|p| p.starts_with("raw.tags")), "{paths:?}");
+    assert!(mine("removed", &east["ec2:volume"][0]).is_some());
+    assert!(mine("added", &format!("/{tag}/late")).is_some());
+    // Gone from the latest view, still there with --include-gone.
+    assert!(listed(&env, "ec2:volume", &east["ec2:volume"][0]).is_empty());
+    let with_gone = env.gm_json(
+        &[
+            "inventory",
+            "list",
+            "--type",
+            "ec2:volume",
+            "--search",
+            &east["ec2:volume"][0],
+            "--include-gone",
+        ],
+        0,
+    );
+    assert!(with_gone["items"][0]["gone_at"].is_string());
+
+    // Stats and status.
+    let stats = env.gm_json(&["inventory", "stats"], 0);
+    assert!(stats["by_region"]["us-west-2"].as_u64().unwrap() >= west.len() as u64);
+    assert!(stats["by_region"]["global"].as_u64().unwrap() >= 6);
+    let status = env.gm_json(&["inventory", "status"], 0);
+    let regions: Vec<&str> = status
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["region"].as_str().unwrap())
+        .collect();
+    assert_eq!(regions, ["global", "us-east-1", "us-west-2"]);
+
+    // Exports with the same filters: CSV and JSON.
+    let csv = env.dir.path().join("volumes.csv");
+    env.gm_json(
+        &[
+            "inventory",
+            "export",
+            "--format",
+            "csv",
+            "--type",
+            "ec2:instance",
+            "--search",
+            &tag,
+            "--to",
+            csv.to_str().unwrap(),
+        ],
+        0,
+    );
+    let text = std::fs::read_to_string(&csv).unwrap();
+    let mut lines = text.lines();
+    assert_eq!(
+        lines.next().unwrap(),
+        "account,region,type,id,arn,name,status,created,first_seen,last_seen,tags"
+    );
+    let rows: Vec<&str> = lines.collect();
+    assert_eq!(rows.len(), 2, "one instance per region: {text}");
+    assert!(rows.iter().all(|r| r.contains(",ec2:instance,")));
+    let json_path = env.dir.path().join("all.json");
+    let out = env.gm_json(
+        &[
+            "inventory",
+            "export",
+            "--format",
+            "json",
+            "--region",
+            "us-west-2",
+            "--search",
+            &tag,
+            "--to",
+            json_path.to_str().unwrap(),
+        ],
+        0,
+    );
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json_path).unwrap()).unwrap();
+    assert_eq!(doc["filters"]["region"], "us-west-2");
+    assert!(doc["exported_at"].is_string());
+    let exported = doc["resources"].as_array().unwrap();
+    assert_eq!(exported.len() as u64, out["resources"].as_u64().unwrap());
+    assert!(exported.iter().all(|r| r["region"] == "us-west-2"));
+}
+
+#[test]
+fn a_refused_type_is_reported_and_the_scan_goes_on() {
+    let proxy = Proxy::start(vec![Fault {
+        action: "DescribeNatGateways",
+        body_contains: None,
+        after: 0,
+        times: usize::MAX,
+        code: "UnauthorizedOperation",
+        status: 403,
+    }]);
+    let env = Env::via(&proxy);
+    let tag = name("deny");
+    let seeded = seed("us-east-1", &tag, &[]);
+    let scan = env.gm_json(
+        &[
+            "inventory",
+            "scan",
+            "--regions",
+            "us-east-1",
+            "--types",
+            "ec2:nat-gateway,ec2:vpc,ssm:parameter",
+        ],
+        0,
+    );
+    let errors = scan["errors"].as_array().unwrap();
+    assert_eq!(errors.len(), 1, "{scan:#}");
+    assert_eq!(errors[0]["type"], "ec2:nat-gateway");
+    assert_eq!(errors[0]["code"], "UnauthorizedOperation");
+    assert!(scan["by_type"]["ec2:vpc"].as_u64().unwrap() >= 1);
+    assert!(!listed(&env, "ec2:vpc", &seeded["ec2:vpc"][0]).is_empty());
+    let status = env.gm_json(&["inventory", "status"], 0);
+    assert_eq!(status[0]["errors"][0]["type"], "ec2:nat-gateway");
+    assert!(proxy.count("DescribeNatGateways") >= 1);
+}
+
+#[test]
+fn bad_inventory_input_gets_a_clear_error() {
+    let env = Env::new();
+    let out = env.gm(&["inventory", "scan", "--types", "ec2:instanse"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("unknown resource type `ec2:instanse`"),
+        "{err}"
+    );
+    assert!(err.contains("inventory types"), "{err}");
+    let out = env.gm(&["inventory", "list", "--sort", "size"]);
+    assert_eq!(out.status.code(), Some(2));
+    let out = env.gm(&["inventory", "list", "--per-page", "30"]);
+    assert_eq!(out.status.code(), Some(2));
+    let out = env.gm(&["inventory", "show", "i-nothere"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--search"));
+}

@@ -1,0 +1,36 @@
+//! `ec2:network-acl`: `DescribeNetworkAcls`, paginated.
+
+use aws_sdk_ec2::types::NetworkAcl;
+
+use super::{collector, ec2_tags, named, CollectError, Cx};
+
+collector!("ec2:network-acl", regional, collect);
+
+async fn collect(cx: Cx) -> Result<u64, CollectError> {
+    let client = aws_sdk_ec2::Client::new(&cx.config);
+    let mut pages = client.describe_network_acls().into_paginator().send();
+    let mut n = 0;
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(CollectError::sdk)?;
+        for x in page.network_acls() {
+            emit(&cx, x).await?;
+            n += 1;
+        }
+    }
+    Ok(n)
+}
+
+async fn emit(cx: &Cx, x: &NetworkAcl) -> Result<(), CollectError> {
+    let id = x.network_acl_id().unwrap_or_default();
+    let mut r = cx.record(
+        &C,
+        id,
+        cx.arn("ec2", &format!("network-acl/{id}")),
+        crate::raw::to_json(x),
+    );
+    r.status = None;
+    r.created = None;
+    r.tags = ec2_tags(x.tags());
+    r.name = None;
+    cx.emit(named(r)).await
+}

@@ -1,0 +1,40 @@
+//! `ec2:snapshot`: `DescribeSnapshots` (owned by the account), paginated.
+
+use aws_sdk_ec2::types::Snapshot;
+
+use super::{collector, ec2_tags, named, time, CollectError, Cx};
+
+collector!("ec2:snapshot", regional, collect);
+
+async fn collect(cx: Cx) -> Result<u64, CollectError> {
+    let client = aws_sdk_ec2::Client::new(&cx.config);
+    let mut pages = client
+        .describe_snapshots()
+        .owner_ids("self")
+        .into_paginator()
+        .send();
+    let mut n = 0;
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(CollectError::sdk)?;
+        for x in page.snapshots() {
+            emit(&cx, x).await?;
+            n += 1;
+        }
+    }
+    Ok(n)
+}
+
+async fn emit(cx: &Cx, x: &Snapshot) -> Result<(), CollectError> {
+    let id = x.snapshot_id().unwrap_or_default();
+    let mut r = cx.record(
+        &C,
+        id,
+        cx.arn("ec2", &format!("snapshot/{id}")),
+        crate::raw::to_json(x),
+    );
+    r.status = x.state().map(|s| s.as_str().to_string());
+    r.created = time(x.start_time());
+    r.tags = ec2_tags(x.tags());
+    r.name = None;
+    cx.emit(named(r)).await
+}

@@ -1,0 +1,243 @@
+//! One collector per resource type, each in its own file, all registered in [`registry`].
+//!
+//! A collector lists every resource of its type in one account and region (global types once
+//! per account), paginating to the end, and streams each record to the scan's writer as soon as
+//! its page arrives, so memory stays flat however many resources there are.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::pin::Pin;
+
+use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+use tokio::sync::mpsc;
+
+use crate::model::{Msg, Record};
+
+mod cloudfront_distribution;
+mod ec2_address;
+mod ec2_dhcp_options;
+mod ec2_image;
+mod ec2_instance;
+mod ec2_internet_gateway;
+mod ec2_key_pair;
+mod ec2_launch_template;
+mod ec2_nat_gateway;
+mod ec2_network_acl;
+mod ec2_network_interface;
+mod ec2_route_table;
+mod ec2_security_group;
+mod ec2_snapshot;
+mod ec2_subnet;
+mod ec2_volume;
+mod ec2_vpc;
+mod ec2_vpc_endpoint;
+mod efs_file_system;
+mod elbv2_load_balancer;
+mod elbv2_target_group;
+mod iam_group;
+mod iam_instance_profile;
+mod iam_policy;
+mod iam_role;
+mod iam_user;
+mod ssm_parameter;
+
+/// Every collector, in the order a scan starts them.
+pub fn registry() -> Vec<Collector> {
+    vec![
+        ec2_instance::C,
+        ec2_volume::C,
+        ec2_snapshot::C,
+        ec2_image::C,
+        ec2_address::C,
+        ec2_network_interface::C,
+        ec2_key_pair::C,
+        ec2_launch_template::C,
+        ec2_vpc::C,
+        ec2_subnet::C,
+        ec2_route_table::C,
+        ec2_internet_gateway::C,
+        ec2_nat_gateway::C,
+        ec2_vpc_endpoint::C,
+        ec2_security_group::C,
+        ec2_network_acl::C,
+        ec2_dhcp_options::C,
+        elbv2_load_balancer::C,
+        elbv2_target_group::C,
+        efs_file_system::C,
+        ssm_parameter::C,
+        iam_role::C,
+        iam_user::C,
+        iam_group::C,
+        iam_policy::C,
+        iam_instance_profile::C,
+        cloudfront_distribution::C,
+    ]
+}
+
+/// What a collector runs with: one account's credentials in one region, and the writer.
+#[derive(Clone)]
+pub struct Cx {
+    /// SDK configuration (credentials and region of this account and region).
+    pub config: aws_config::SdkConfig,
+    /// Account id.
+    pub account: String,
+    /// Region (for global types: the region their endpoint is called in).
+    pub region: String,
+    /// Where records go.
+    pub tx: mpsc::Sender<Msg>,
+}
+
+/// A collector's running list call.
+pub type Run = Pin<Box<dyn Future<Output = Result<u64, CollectError>> + Send>>;
+
+/// A resource type and how to list it.
+#[derive(Clone, Copy)]
+pub struct Collector {
+    /// `service:kind`.
+    pub rtype: &'static str,
+    /// Listed once per account (IAM, CloudFront, …), recorded with region `global`.
+    pub global: bool,
+    /// Lists everything of the type in `cx`'s account and region; returns how many.
+    pub run: fn(Cx) -> Run,
+}
+
+impl std::fmt::Debug for Collector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Collector")
+            .field("rtype", &self.rtype)
+            .field("global", &self.global)
+            .finish()
+    }
+}
+
+/// Why a type could not be listed.
+#[derive(Debug, Clone)]
+pub struct CollectError {
+    /// AWS's code, or `Transport`/`Closed`.
+    pub code: String,
+    /// Message.
+    pub message: String,
+}
+
+impl CollectError {
+    /// From any SDK error.
+    pub fn sdk<E, R>(e: SdkError<E, R>) -> Self
+    where
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+        R: std::fmt::Debug,
+    {
+        match &e {
+            SdkError::ServiceError(s) => CollectError {
+                code: s.err().code().unwrap_or("Unknown").to_string(),
+                message: s
+                    .err()
+                    .message()
+                    .map(str::to_string)
+                    .unwrap_or_else(|| s.err().to_string()),
+            },
+            _ => {
+                let mut message = e.to_string();
+                let mut src = std::error::Error::source(&e);
+                while let Some(s) = src {
+                    message = format!("{message}: {s}");
+                    src = s.source();
+                }
+                CollectError {
+                    code: "Transport".into(),
+                    message,
+                }
+            }
+        }
+    }
+}
+
+impl Cx {
+    /// Sends one record to the writer.
+    pub async fn emit(&self, r: Record) -> Result<(), CollectError> {
+        self.tx
+            .send(Msg::Record(Box::new(r)))
+            .await
+            .map_err(|_| CollectError {
+                code: "Closed".into(),
+                message: "the scan's writer stopped".into(),
+            })
+    }
+
+    /// The region a record of a type is filed under.
+    pub fn record_region(&self, global: bool) -> String {
+        if global {
+            "global".into()
+        } else {
+            self.region.clone()
+        }
+    }
+
+    /// A record with the common fields filled; the collector adds name, status, …
+    pub fn record(&self, c: &Collector, id: &str, arn: String, raw: serde_json::Value) -> Record {
+        Record {
+            account: self.account.clone(),
+            region: self.record_region(c.global),
+            rtype: c.rtype.to_string(),
+            id: id.to_string(),
+            arn,
+            name: None,
+            status: None,
+            created: None,
+            tags: BTreeMap::new(),
+            raw,
+        }
+    }
+
+    /// `arn:aws:SERVICE:REGION:ACCOUNT:RESOURCE` for APIs that return no ARN.
+    pub fn arn(&self, service: &str, resource: &str) -> String {
+        format!(
+            "arn:aws:{service}:{}:{}:{resource}",
+            self.region, self.account
+        )
+    }
+}
+
+/// Defines a collector's `C` from its type, scope and async list function.
+macro_rules! collector {
+    ($rtype:literal, global, $run:ident) => {
+        $crate::collectors::collector!(@def $rtype, true, $run);
+    };
+    ($rtype:literal, regional, $run:ident) => {
+        $crate::collectors::collector!(@def $rtype, false, $run);
+    };
+    (@def $rtype:literal, $global:expr, $run:ident) => {
+        pub(crate) const C: $crate::collectors::Collector = $crate::collectors::Collector {
+            rtype: $rtype,
+            global: $global,
+            run: start,
+        };
+
+        // A named function, not a closure in the const: the const's value is used inside
+        // `$run`, so checking its future is `Send` must not need the const's body.
+        fn start(cx: $crate::collectors::Cx) -> $crate::collectors::Run {
+            Box::pin($run(cx))
+        }
+    };
+}
+pub(crate) use collector;
+
+/// EC2-style tags as a map.
+pub(crate) fn ec2_tags(tags: &[aws_sdk_ec2::types::Tag]) -> BTreeMap<String, String> {
+    tags.iter()
+        .filter_map(|t| Some((t.key()?.to_string(), t.value().unwrap_or("").to_string())))
+        .collect()
+}
+
+/// An RFC 3339 time from an SDK time.
+pub(crate) fn time(t: Option<&aws_smithy_types::DateTime>) -> Option<String> {
+    t.and_then(|t| t.fmt(aws_smithy_types::date_time::Format::DateTime).ok())
+}
+
+/// Fills a record's name from its `Name` tag when it has no name of its own.
+pub(crate) fn named(mut r: Record) -> Record {
+    if r.name.is_none() {
+        r.name = r.tags.get("Name").cloned();
+    }
+    r
+}

@@ -1,0 +1,14 @@
+//! The AWS inventory: collectors per resource type, scans across accounts and regions, storage
+//! with history, and exports. Read-only against AWS: nothing here mutates an account.
+
+pub mod accounts;
+pub mod collectors;
+pub mod model;
+pub mod raw;
+pub mod scan;
+pub mod store;
+
+pub use collectors::{registry, CollectError, Collector, Cx};
+pub use model::{Msg, Record, ScanError};
+pub use scan::{scan, ScanOptions, ScanSummary, Target};
+pub use store::{Filter, InventoryStore, Page, Sort};

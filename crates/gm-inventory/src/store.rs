@@ -1,0 +1,783 @@
+//! Where the inventory lives: the latest view (one row per resource, first and last seen), the
+//! history of every scan (added, removed, changed with a field-level diff) and the sync status
+//! per account and region. SQLite by default, in the same file as the engine's state.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use rusqlite::{params, params_from_iter, Connection, OptionalExtension};
+use serde::Serialize;
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+
+use crate::model::{Record, ScanError};
+
+/// A store failure.
+#[derive(Debug, thiserror::Error)]
+#[error("inventory store: {0}")]
+pub struct StoreError(String);
+
+impl StoreError {
+    /// A write to an export file failed.
+    pub fn from_io(e: &std::io::Error) -> Self {
+        StoreError(format!("writing the export: {e}"))
+    }
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        StoreError(e.to_string())
+    }
+}
+
+/// Filters for `list` and `export`.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Filter {
+    /// Resource type.
+    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
+    pub rtype: Option<String>,
+    /// Account id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
+    /// Region.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    /// Status.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    /// Text found in the id, name or ARN.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub search: Option<String>,
+    /// Include resources no longer seen (kept until the retention period ends).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub include_gone: bool,
+}
+
+/// Sort column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Sort {
+    /// Type, then name.
+    #[default]
+    Type,
+    /// Name.
+    Name,
+    /// Account.
+    Account,
+    /// Region.
+    Region,
+    /// Status.
+    Status,
+    /// Creation time.
+    Created,
+    /// Last seen, newest first.
+    LastSeen,
+}
+
+impl Sort {
+    /// Parses a column name.
+    pub fn parse(s: &str) -> Option<Sort> {
+        Some(match s {
+            "type" => Sort::Type,
+            "name" => Sort::Name,
+            "account" => Sort::Account,
+            "region" => Sort::Region,
+            "status" => Sort::Status,
+            "created" => Sort::Created,
+            "last-seen" | "last_seen" => Sort::LastSeen,
+            _ => return None,
+        })
+    }
+
+    fn order_by(self) -> &'static str {
+        match self {
+            Sort::Type => "rtype, name, key",
+            Sort::Name => "name, key",
+            Sort::Account => "account, rtype, key",
+            Sort::Region => "region, rtype, key",
+            Sort::Status => "status, rtype, key",
+            Sort::Created => "created DESC, key",
+            Sort::LastSeen => "last_seen DESC, key",
+        }
+    }
+}
+
+/// A resource as stored, with when it was seen.
+#[derive(Debug, Clone, Serialize)]
+pub struct Stored {
+    /// The record.
+    #[serde(flatten)]
+    pub record: Record,
+    /// First scan that saw it (RFC 3339).
+    pub first_seen: String,
+    /// Last scan that saw it.
+    pub last_seen: String,
+    /// When a scan stopped seeing it, if one did.
+    pub gone_at: Option<String>,
+}
+
+/// One page of a listing.
+#[derive(Debug, Clone, Serialize)]
+pub struct Page {
+    /// Rows matching the filter, all pages.
+    pub total: u64,
+    /// Page number, from 1.
+    pub page: u64,
+    /// Rows per page.
+    pub per_page: u64,
+    /// This page's rows.
+    pub items: Vec<Stored>,
+}
+
+/// One change a scan recorded.
+#[derive(Debug, Clone, Serialize)]
+pub struct Change {
+    /// Scan id.
+    pub scan: i64,
+    /// When.
+    pub at: String,
+    /// `added`, `removed` or `changed`.
+    pub change: String,
+    /// Account.
+    pub account: String,
+    /// Region.
+    pub region: String,
+    /// Type.
+    #[serde(rename = "type")]
+    pub rtype: String,
+    /// Resource id.
+    pub id: String,
+    /// For `changed`: `[{path, old, new}]`.
+    pub fields: Value,
+}
+
+/// Sync status of one account and region.
+#[derive(Debug, Clone, Serialize)]
+pub struct SyncStatus {
+    /// Account.
+    pub account: String,
+    /// Region (`global` for the global types).
+    pub region: String,
+    /// Last scan start.
+    pub last_started: Option<String>,
+    /// Last scan end.
+    pub last_finished: Option<String>,
+    /// Resources found by the last scan.
+    pub found: u64,
+    /// Types that failed in the last scan, with why.
+    pub errors: Vec<ScanError>,
+}
+
+/// What `upsert` saw.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct Counts {
+    /// New resources (or ones back after being gone).
+    pub added: u64,
+    /// Resources whose metadata or tags changed.
+    pub changed: u64,
+    /// Resources no longer seen.
+    pub removed: u64,
+}
+
+/// The inventory store. SQLite here; the same trait for PostgreSQL.
+pub trait InventoryStore {
+    /// Starts a scan; returns its id.
+    fn begin_scan(&mut self, meta: &Value) -> Result<i64, StoreError>;
+    /// Stores a batch of records seen by `scan`, recording additions and changes.
+    fn upsert(&mut self, scan: i64, records: &[Record]) -> Result<Counts, StoreError>;
+    /// A part (account, region, type) finished listing: what it did not see is gone.
+    fn part_done(
+        &mut self,
+        scan: i64,
+        account: &str,
+        region: &str,
+        rtype: &str,
+    ) -> Result<u64, StoreError>;
+    /// A part failed: recorded, and its resources are left as they were.
+    fn part_failed(&mut self, scan: i64, e: &ScanError) -> Result<(), StoreError>;
+    /// Ends a scan: sync status, totals, and rows gone for longer than `retention_days` dropped.
+    fn finish_scan(
+        &mut self,
+        scan: i64,
+        summary: &Value,
+        retention_days: u32,
+    ) -> Result<(), StoreError>;
+    /// A filtered, sorted page.
+    fn list(&self, f: &Filter, sort: Sort, page: u64, per_page: u64) -> Result<Page, StoreError>;
+    /// Every matching row, in sort order, passed to `each` (exports stream through this).
+    fn each(
+        &self,
+        f: &Filter,
+        sort: Sort,
+        each: &mut dyn FnMut(Stored) -> Result<(), StoreError>,
+    ) -> Result<u64, StoreError>;
+    /// Resources whose ARN or id is `needle`.
+    fn find(&self, needle: &str) -> Result<Vec<Stored>, StoreError>;
+    /// Counts by type, by account and by region (present resources).
+    fn stats(&self) -> Result<Value, StoreError>;
+    /// Sync status per account and region.
+    fn status(&self) -> Result<Vec<SyncStatus>, StoreError>;
+    /// Changes since an RFC 3339 time (all when `None`), oldest first.
+    fn history(&self, since: Option<&str>) -> Result<Vec<Change>, StoreError>;
+    /// Scans, newest first.
+    fn scans(&self) -> Result<Vec<Value>, StoreError>;
+}
+
+/// A stored row as `upsert` compares it.
+struct OldRow {
+    digest: String,
+    raw: String,
+    tags: String,
+    name: Option<String>,
+    status: Option<String>,
+    created: Option<String>,
+    arn: String,
+    gone_at: Option<String>,
+}
+
+/// The embedded store.
+pub struct SqliteStore {
+    conn: Connection,
+}
+
+const SCHEMA: &str = r#"
+CREATE TABLE IF NOT EXISTS inv_resources (
+    key TEXT PRIMARY KEY,
+    account TEXT NOT NULL,
+    region TEXT NOT NULL,
+    rtype TEXT NOT NULL,
+    id TEXT NOT NULL,
+    arn TEXT NOT NULL,
+    name TEXT,
+    status TEXT,
+    created TEXT,
+    tags TEXT NOT NULL,
+    raw TEXT NOT NULL,
+    digest TEXT NOT NULL,
+    first_seen TEXT NOT NULL,
+    last_seen TEXT NOT NULL,
+    last_scan INTEGER NOT NULL,
+    gone_at TEXT
+);
+CREATE INDEX IF NOT EXISTS inv_part ON inv_resources (account, region, rtype, last_scan);
+CREATE INDEX IF NOT EXISTS inv_by_type ON inv_resources (rtype, name, key);
+CREATE INDEX IF NOT EXISTS inv_by_name ON inv_resources (name, key);
+CREATE INDEX IF NOT EXISTS inv_by_account ON inv_resources (account, rtype, key);
+CREATE INDEX IF NOT EXISTS inv_by_region ON inv_resources (region, rtype, key);
+CREATE INDEX IF NOT EXISTS inv_by_status ON inv_resources (status, rtype, key);
+CREATE INDEX IF NOT EXISTS inv_by_created ON inv_resources (created);
+CREATE INDEX IF NOT EXISTS inv_by_seen ON inv_resources (last_seen);
+CREATE INDEX IF NOT EXISTS inv_by_arn ON inv_resources (arn);
+CREATE INDEX IF NOT EXISTS inv_by_id ON inv_resources (id);
+CREATE TABLE IF NOT EXISTS inv_scans (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    started TEXT NOT NULL,
+    finished TEXT,
+    meta TEXT NOT NULL,
+    summary TEXT
+);
+CREATE TABLE IF NOT EXISTS inv_changes (
+    scan INTEGER NOT NULL,
+    at TEXT NOT NULL,
+    change TEXT NOT NULL,
+    key TEXT NOT NULL,
+    account TEXT NOT NULL,
+    region TEXT NOT NULL,
+    rtype TEXT NOT NULL,
+    id TEXT NOT NULL,
+    fields TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS inv_changes_at ON inv_changes (at);
+CREATE TABLE IF NOT EXISTS inv_parts (
+    scan INTEGER NOT NULL,
+    account TEXT NOT NULL,
+    region TEXT NOT NULL,
+    rtype TEXT NOT NULL,
+    outcome TEXT NOT NULL,
+    found INTEGER NOT NULL,
+    code TEXT,
+    message TEXT,
+    at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS inv_parts_scan ON inv_parts (scan);
+"#;
+
+fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+/// What a record's digest covers: everything but when it was seen.
+fn doc(r: &Record) -> Value {
+    json!({"name": r.name, "status": r.status, "created": r.created, "arn": r.arn,
+           "tags": r.tags, "raw": r.raw})
+}
+
+fn digest(v: &Value) -> String {
+    hex::encode(&Sha256::digest(v.to_string().as_bytes())[..12])
+}
+
+/// Field-level differences between two documents: `[{path, old, new}]`, at most `limit`.
+pub fn diff_fields(old: &Value, new: &Value, limit: usize) -> Vec<Value> {
+    fn walk(path: &str, a: &Value, b: &Value, out: &mut Vec<Value>, limit: usize) {
+        if out.len() >= limit || a == b {
+            return;
+        }
+        match (a, b) {
+            (Value::Object(x), Value::Object(y)) => {
+                let keys: std::collections::BTreeSet<&String> = x.keys().chain(y.keys()).collect();
+                for k in keys {
+                    let p = if path.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{path}.{k}")
+                    };
+                    walk(
+                        &p,
+                        x.get(k).unwrap_or(&Value::Null),
+                        y.get(k).unwrap_or(&Value::Null),
+                        out,
+                        limit,
+                    );
+                }
+            }
+            (Value::Array(x), Value::Array(y)) if x.len() == y.len() => {
+                for (i, (a, b)) in x.iter().zip(y).enumerate() {
+                    walk(&format!("{path}[{i}]"), a, b, out, limit);
+                }
+            }
+            _ => out.push(json!({"path": path, "old": a, "new": b})),
+        }
+    }
+    let mut out = Vec::new();
+    walk("", old, new, &mut out, limit);
+    out
+}
+
+impl SqliteStore {
+    /// Opens (creating) the store in the SQLite file at `path`.
+    pub fn open(path: &Path) -> Result<SqliteStore, StoreError> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| StoreError(e.to_string()))?;
+        }
+        let conn = Connection::open(path)?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        conn.execute_batch(SCHEMA)?;
+        Ok(SqliteStore { conn })
+    }
+
+    fn where_clause(f: &Filter) -> (String, Vec<String>) {
+        let mut w = Vec::new();
+        let mut args = Vec::new();
+        for (col, v) in [
+            ("rtype", &f.rtype),
+            ("account", &f.account),
+            ("region", &f.region),
+            ("status", &f.status),
+        ] {
+            if let Some(v) = v {
+                w.push(format!("{col} = ?"));
+                args.push(v.clone());
+            }
+        }
+        if let Some(s) = &f.search {
+            w.push(
+                "(id LIKE ? ESCAPE '\\' OR name LIKE ? ESCAPE '\\' OR arn LIKE ? ESCAPE '\\')"
+                    .into(),
+            );
+            let pat = format!(
+                "%{}%",
+                s.replace('\\', "\\\\")
+                    .replace('%', "\\%")
+                    .replace('_', "\\_")
+            );
+            args.extend([pat.clone(), pat.clone(), pat]);
+        }
+        if !f.include_gone {
+            w.push("gone_at IS NULL".into());
+        }
+        let clause = if w.is_empty() {
+            String::new()
+        } else {
+            format!("WHERE {}", w.join(" AND "))
+        };
+        (clause, args)
+    }
+
+    fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Stored> {
+        let tags: String = r.get("tags")?;
+        let raw: String = r.get("raw")?;
+        Ok(Stored {
+            record: Record {
+                account: r.get("account")?,
+                region: r.get("region")?,
+                rtype: r.get("rtype")?,
+                id: r.get("id")?,
+                arn: r.get("arn")?,
+                name: r.get("name")?,
+                status: r.get("status")?,
+                created: r.get("created")?,
+                tags: serde_json::from_str(&tags).unwrap_or_default(),
+                raw: serde_json::from_str(&raw).unwrap_or(Value::Null),
+            },
+            first_seen: r.get("first_seen")?,
+            last_seen: r.get("last_seen")?,
+            gone_at: r.get("gone_at")?,
+        })
+    }
+
+    fn record_change(
+        tx: &rusqlite::Transaction<'_>,
+        scan: i64,
+        at: &str,
+        change: &str,
+        key: &str,
+        r: (&str, &str, &str, &str),
+        fields: &Value,
+    ) -> Result<(), StoreError> {
+        tx.execute(
+            "INSERT INTO inv_changes (scan, at, change, key, account, region, rtype, id, fields)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            params![
+                scan,
+                at,
+                change,
+                key,
+                r.0,
+                r.1,
+                r.2,
+                r.3,
+                fields.to_string()
+            ],
+        )?;
+        Ok(())
+    }
+}
+
+impl InventoryStore for SqliteStore {
+    fn begin_scan(&mut self, meta: &Value) -> Result<i64, StoreError> {
+        self.conn.execute(
+            "INSERT INTO inv_scans (started, meta) VALUES (?1, ?2)",
+            params![now(), meta.to_string()],
+        )?;
+        Ok(self.conn.last_insert_rowid())
+    }
+
+    fn upsert(&mut self, scan: i64, records: &[Record]) -> Result<Counts, StoreError> {
+        let at = now();
+        let tx = self.conn.transaction()?;
+        let mut counts = Counts::default();
+        for r in records {
+            let key = r.key();
+            let d = doc(r);
+            let dg = digest(&d);
+            let old: Option<OldRow> = tx
+                .query_row(
+                    "SELECT digest, raw, tags, name, status, created, arn, gone_at FROM inv_resources WHERE key = ?1",
+                    params![key],
+                    |row| {
+                        Ok(OldRow {
+                            digest: row.get(0)?,
+                            raw: row.get(1)?,
+                            tags: row.get(2)?,
+                            name: row.get(3)?,
+                            status: row.get(4)?,
+                            created: row.get(5)?,
+                            arn: row.get(6)?,
+                            gone_at: row.get(7)?,
+                        })
+                    },
+                )
+                .optional()?;
+            let tags = serde_json::to_string(&r.tags).unwrap_or_else(|_| "{}".into());
+            let raw = r.raw.to_string();
+            let who = (
+                r.account.as_str(),
+                r.region.as_str(),
+                r.rtype.as_str(),
+                r.id.as_str(),
+            );
+            match old {
+                None => {
+                    tx.execute(
+                        "INSERT INTO inv_resources (key, account, region, rtype, id, arn, name, status, created, tags, raw, digest, first_seen, last_seen, last_scan)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?13, ?14)",
+                        params![key, r.account, r.region, r.rtype, r.id, r.arn, r.name, r.status, r.created, tags, raw, dg, at, scan],
+                    )?;
+                    Self::record_change(&tx, scan, &at, "added", &key, who, &Value::Null)?;
+                    counts.added += 1;
+                }
+                Some(o) => {
+                    if o.gone_at.is_some() {
+                        Self::record_change(
+                            &tx,
+                            scan,
+                            &at,
+                            "added",
+                            &key,
+                            who,
+                            &json!({"back_after": o.gone_at}),
+                        )?;
+                        counts.added += 1;
+                    } else if o.digest != dg {
+                        let before = json!({"name": o.name, "status": o.status, "created": o.created, "arn": o.arn,
+                            "tags": serde_json::from_str::<Value>(&o.tags).unwrap_or(Value::Null),
+                            "raw": serde_json::from_str::<Value>(&o.raw).unwrap_or(Value::Null)});
+                        let fields = Value::Array(diff_fields(&before, &d, 50));
+                        Self::record_change(&tx, scan, &at, "changed", &key, who, &fields)?;
+                        counts.changed += 1;
+                    }
+                    tx.execute(
+                        "UPDATE inv_resources SET arn = ?2, name = ?3, status = ?4, created = ?5, tags = ?6, raw = ?7, digest = ?8,
+                                last_seen = ?9, last_scan = ?10, gone_at = NULL WHERE key = ?1",
+                        params![key, r.arn, r.name, r.status, r.created, tags, raw, dg, at, scan],
+                    )?;
+                }
+            }
+        }
+        tx.commit()?;
+        Ok(counts)
+    }
+
+    fn part_done(
+        &mut self,
+        scan: i64,
+        account: &str,
+        region: &str,
+        rtype: &str,
+    ) -> Result<u64, StoreError> {
+        let at = now();
+        let tx = self.conn.transaction()?;
+        let gone: Vec<(String, String)> = {
+            let mut st = tx.prepare(
+                "SELECT key, id FROM inv_resources
+                 WHERE account = ?1 AND region = ?2 AND rtype = ?3 AND last_scan <> ?4 AND gone_at IS NULL",
+            )?;
+            let rows = st.query_map(params![account, region, rtype, scan], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })?;
+            rows.collect::<Result<_, _>>()?
+        };
+        for (key, id) in &gone {
+            tx.execute(
+                "UPDATE inv_resources SET gone_at = ?2 WHERE key = ?1",
+                params![key, at],
+            )?;
+            Self::record_change(
+                &tx,
+                scan,
+                &at,
+                "removed",
+                key,
+                (account, region, rtype, id),
+                &Value::Null,
+            )?;
+        }
+        let found: i64 = tx.query_row(
+            "SELECT COUNT(*) FROM inv_resources WHERE account = ?1 AND region = ?2 AND rtype = ?3 AND last_scan = ?4",
+            params![account, region, rtype, scan],
+            |r| r.get(0),
+        )?;
+        tx.execute(
+            "INSERT INTO inv_parts (scan, account, region, rtype, outcome, found, at) VALUES (?1, ?2, ?3, ?4, 'ok', ?5, ?6)",
+            params![scan, account, region, rtype, found, at],
+        )?;
+        tx.commit()?;
+        Ok(gone.len() as u64)
+    }
+
+    fn part_failed(&mut self, scan: i64, e: &ScanError) -> Result<(), StoreError> {
+        self.conn.execute(
+            "INSERT INTO inv_parts (scan, account, region, rtype, outcome, found, code, message, at)
+             VALUES (?1, ?2, ?3, ?4, 'error', 0, ?5, ?6, ?7)",
+            params![scan, e.account, e.region, e.rtype, e.code, e.message, now()],
+        )?;
+        Ok(())
+    }
+
+    fn finish_scan(
+        &mut self,
+        scan: i64,
+        summary: &Value,
+        retention_days: u32,
+    ) -> Result<(), StoreError> {
+        let cutoff = (chrono::Utc::now() - chrono::Duration::days(i64::from(retention_days)))
+            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        let tx = self.conn.transaction()?;
+        tx.execute(
+            "UPDATE inv_scans SET finished = ?2, summary = ?3 WHERE id = ?1",
+            params![scan, now(), summary.to_string()],
+        )?;
+        tx.execute(
+            "DELETE FROM inv_resources WHERE last_seen < ?1",
+            params![cutoff],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn list(&self, f: &Filter, sort: Sort, page: u64, per_page: u64) -> Result<Page, StoreError> {
+        let (w, args) = Self::where_clause(f);
+        let total: i64 = self.conn.query_row(
+            &format!("SELECT COUNT(*) FROM inv_resources {w}"),
+            params_from_iter(args.iter()),
+            |r| r.get(0),
+        )?;
+        let page = page.max(1);
+        let mut st = self.conn.prepare(&format!(
+            "SELECT * FROM inv_resources {w} ORDER BY {} LIMIT {} OFFSET {}",
+            sort.order_by(),
+            per_page,
+            (page - 1) * per_page
+        ))?;
+        let items = st
+            .query_map(params_from_iter(args.iter()), Self::row)?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Page {
+            total: u64::try_from(total).unwrap_or(0),
+            page,
+            per_page,
+            items,
+        })
+    }
+
+    fn each(
+        &self,
+        f: &Filter,
+        sort: Sort,
+        each: &mut dyn FnMut(Stored) -> Result<(), StoreError>,
+    ) -> Result<u64, StoreError> {
+        let (w, args) = Self::where_clause(f);
+        let mut st = self.conn.prepare(&format!(
+            "SELECT * FROM inv_resources {w} ORDER BY {}",
+            sort.order_by()
+        ))?;
+        let mut rows = st.query(params_from_iter(args.iter()))?;
+        let mut n = 0;
+        while let Some(r) = rows.next()? {
+            each(Self::row(r)?)?;
+            n += 1;
+        }
+        Ok(n)
+    }
+
+    fn find(&self, needle: &str) -> Result<Vec<Stored>, StoreError> {
+        let mut st = self
+            .conn
+            .prepare("SELECT * FROM inv_resources WHERE arn = ?1 OR id = ?1 OR key = ?1")?;
+        let rows = st
+            .query_map(params![needle], Self::row)?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(rows)
+    }
+
+    fn stats(&self) -> Result<Value, StoreError> {
+        let group = |col: &str| -> Result<BTreeMap<String, i64>, StoreError> {
+            let mut st = self.conn.prepare(&format!(
+                "SELECT {col}, COUNT(*) FROM inv_resources WHERE gone_at IS NULL GROUP BY {col}"
+            ))?;
+            let rows = st
+                .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?
+                .collect::<Result<BTreeMap<_, _>, _>>()?;
+            Ok(rows)
+        };
+        let by_type = group("rtype")?;
+        let total: i64 = by_type.values().sum();
+        Ok(json!({
+            "total": total,
+            "by_type": by_type,
+            "by_account": group("account")?,
+            "by_region": group("region")?,
+        }))
+    }
+
+    fn status(&self) -> Result<Vec<SyncStatus>, StoreError> {
+        // The newest scan that touched each account and region.
+        let mut st = self.conn.prepare(
+            "SELECT p.account, p.region, MAX(p.scan) FROM inv_parts p GROUP BY p.account, p.region ORDER BY p.account, p.region",
+        )?;
+        let latest: Vec<(String, String, i64)> = st
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+            .collect::<Result<_, _>>()?;
+        let mut out = Vec::new();
+        for (account, region, scan) in latest {
+            let (started, finished): (Option<String>, Option<String>) = self.conn.query_row(
+                "SELECT started, finished FROM inv_scans WHERE id = ?1",
+                params![scan],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )?;
+            let found: i64 = self.conn.query_row(
+                "SELECT COALESCE(SUM(found), 0) FROM inv_parts WHERE scan = ?1 AND account = ?2 AND region = ?3",
+                params![scan, account, region],
+                |r| r.get(0),
+            )?;
+            let mut es = self.conn.prepare(
+                "SELECT rtype, code, message FROM inv_parts WHERE scan = ?1 AND account = ?2 AND region = ?3 AND outcome = 'error' ORDER BY rtype",
+            )?;
+            let errors = es
+                .query_map(params![scan, account, region], |r| {
+                    Ok(ScanError {
+                        account: account.clone(),
+                        region: region.clone(),
+                        rtype: r.get(0)?,
+                        code: r.get::<_, Option<String>>(1)?.unwrap_or_default(),
+                        message: r.get::<_, Option<String>>(2)?.unwrap_or_default(),
+                    })
+                })?
+                .collect::<Result<Vec<_>, _>>()?;
+            out.push(SyncStatus {
+                account,
+                region,
+                last_started: started,
+                last_finished: finished,
+                found: u64::try_from(found).unwrap_or(0),
+                errors,
+            });
+        }
+        Ok(out)
+    }
+
+    fn history(&self, since: Option<&str>) -> Result<Vec<Change>, StoreError> {
+        let mut st = self.conn.prepare(
+            "SELECT scan, at, change, account, region, rtype, id, fields FROM inv_changes
+             WHERE at >= ?1 ORDER BY rowid",
+        )?;
+        let rows = st
+            .query_map(params![since.unwrap_or("")], |r| {
+                let fields: String = r.get(7)?;
+                Ok(Change {
+                    scan: r.get(0)?,
+                    at: r.get(1)?,
+                    change: r.get(2)?,
+                    account: r.get(3)?,
+                    region: r.get(4)?,
+                    rtype: r.get(5)?,
+                    id: r.get(6)?,
+                    fields: serde_json::from_str(&fields).unwrap_or(Value::Null),
+                })
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(rows)
+    }
+
+    fn scans(&self) -> Result<Vec<Value>, StoreError> {
+        let mut st = self.conn.prepare(
+            "SELECT id, started, finished, meta, summary FROM inv_scans ORDER BY id DESC",
+        )?;
+        let rows = st
+            .query_map([], |r| {
+                let meta: String = r.get(3)?;
+                let summary: Option<String> = r.get(4)?;
+                Ok(json!({
+                    "id": r.get::<_, i64>(0)?,
+                    "started": r.get::<_, String>(1)?,
+                    "finished": r.get::<_, Option<String>>(2)?,
+                    "meta": serde_json::from_str::<Value>(&meta).unwrap_or(Value::Null),
+                    "summary": summary.and_then(|s| serde_json::from_str::<Value>(&s).ok()),
+                }))
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(rows)
+    }
+}
