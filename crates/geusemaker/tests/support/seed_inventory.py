@@ -66,7 +66,82 @@ for i in range(params):
     name = f"/{tag}/p{i:03d}"
     ssm.put_parameter(Name=name, Value="v", Type="String", Tags=[{"Key": "inv", "Value": tag}])
     out["ssm:parameter"].append(name)
+# The other services, one of each (tagged where the create call takes tags).
+ktags = [{"Key": "inv", "Value": tag}]
+elb1 = boto3.client("elb", **kw)
+elb1.create_load_balancer(LoadBalancerName=f"{tag}-clb"[:32], Listeners=[{"Protocol": "HTTP", "LoadBalancerPort": 80, "InstancePort": 80}], AvailabilityZones=zones[:1], Tags=ktags)
+out["elb:load-balancer"] = [f"{tag}-clb"[:32]]
+asg = boto3.client("autoscaling", **kw)
+asg.create_launch_configuration(LaunchConfigurationName=f"{tag}-lc", ImageId=ami, InstanceType="t3.micro")
+asg.create_auto_scaling_group(AutoScalingGroupName=f"{tag}-asg", LaunchConfigurationName=f"{tag}-lc", MinSize=0, MaxSize=1, DesiredCapacity=0, VPCZoneIdentifier=sub_a, Tags=[{"Key": "inv", "Value": tag, "PropagateAtLaunch": False}])
+out["autoscaling:launch-configuration"] = [f"{tag}-lc"]
+out["autoscaling:group"] = [f"{tag}-asg"]
+iam_for_lambda = boto3.client("iam", **kw)
+try:
+    role_arn = iam_for_lambda.create_role(RoleName=f"{tag}-{region}-fn", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+except iam_for_lambda.exceptions.EntityAlreadyExistsException:
+    role_arn = iam_for_lambda.get_role(RoleName=f"{tag}-{region}-fn")["Role"]["Arn"]
+import io, zipfile
+buf = io.BytesIO()
+with zipfile.ZipFile(buf, "w") as z:
+    z.writestr("index.py", "def handler(e, c):\n    return 1\n")
+lam = boto3.client("lambda", **kw)
+lam.create_function(FunctionName=f"{tag}-fn", Runtime="python3.11", Role=role_arn, Handler="index.handler", Code={"ZipFile": buf.getvalue()}, Tags={"inv": tag})
+out["lambda:function"] = [f"{tag}-fn"]
+ecs = boto3.client("ecs", **kw)
+cluster = ecs.create_cluster(clusterName=f"{tag}-cluster", tags=[{"key": "inv", "value": tag}])["cluster"]["clusterArn"]
+td = ecs.register_task_definition(family=f"{tag}-td", cpu="256", memory="512", containerDefinitions=[{"name": "app", "image": "nginx:1.27", "memory": 128}])["taskDefinition"]["taskDefinitionArn"]
+svc = ecs.create_service(cluster=cluster, serviceName=f"{tag}-svc", taskDefinition=td, desiredCount=0, tags=[{"key": "inv", "value": tag}])["service"]["serviceArn"]
+ecs.register_container_instance(cluster=cluster, instanceIdentityDocument=json.dumps({"instanceId": inst, "region": region, "availabilityZone": zones[0], "accountId": "123456789012", "imageId": ami, "instanceType": "t3.micro"}))
+task = ecs.run_task(cluster=cluster, taskDefinition=td, count=1, tags=[{"key": "inv", "value": tag}])["tasks"][0]["taskArn"]
+out["ecs:cluster"] = [cluster]
+out["ecs:task-definition"] = [td]
+out["ecs:service"] = [svc]
+out["ecs:task"] = [task]
+eks = boto3.client("eks", **kw)
+eks.create_cluster(name=f"{tag}-eks", roleArn=role_arn, resourcesVpcConfig={"subnetIds": [sub_a, sub_b]}, tags={"inv": tag})
+out["eks:cluster"] = [f"{tag}-eks"]
+boto3.client("ecr", **kw).create_repository(repositoryName=f"{tag}-repo", tags=ktags)
+out["ecr:repository"] = [f"{tag}-repo"]
+rds = boto3.client("rds", **kw)
+rds.create_db_instance(DBInstanceIdentifier=f"{tag}-db", DBInstanceClass="db.t3.micro", Engine="postgres", MasterUsername="u", MasterUserPassword="password123", AllocatedStorage=20, Tags=ktags)
+rds.create_db_cluster(DBClusterIdentifier=f"{tag}-aurora", Engine="aurora-postgresql", MasterUsername="u", MasterUserPassword="password123", Tags=ktags)
+# moto 5.2.1 refuses engine `docdb` in CreateDBCluster (its enum lacks it), through the rds and
+# the docdb clients alike: DocumentDB clusters cannot be seeded (docs/emulator-gaps.md).
+rds.create_db_snapshot(DBSnapshotIdentifier=f"{tag}-snap", DBInstanceIdentifier=f"{tag}-db", Tags=ktags)
+out["rds:db-instance"] = [f"{tag}-db"]
+out["rds:db-cluster"] = [f"{tag}-aurora"]
+out["rds:db-snapshot"] = [f"{tag}-snap"]
+boto3.client("dynamodb", **kw).create_table(TableName=f"{tag}-table", KeySchema=[{"AttributeName": "k", "KeyType": "HASH"}], AttributeDefinitions=[{"AttributeName": "k", "AttributeType": "S"}], BillingMode="PAY_PER_REQUEST")
+out["dynamodb:table"] = [f"{tag}-table"]
+boto3.client("elasticache", **kw).create_cache_cluster(CacheClusterId=f"{tag}-cache"[:40], Engine="redis", CacheNodeType="cache.t3.micro", NumCacheNodes=1)
+out["elasticache:cluster"] = [f"{tag}-cache"[:40]]
+boto3.client("redshift", **kw).create_cluster(ClusterIdentifier=f"{tag}-rs", NodeType="dc2.large", MasterUsername="u", MasterUserPassword="Password123", ClusterType="single-node", Tags=ktags)
+out["redshift:cluster"] = [f"{tag}-rs"]
+kms = boto3.client("kms", **kw)
+out["kms:key"] = [kms.create_key(Description=f"{tag} key", Tags=[{"TagKey": "inv", "TagValue": tag}])["KeyMetadata"]["KeyId"]]
+out["secretsmanager:secret"] = [boto3.client("secretsmanager", **kw).create_secret(Name=f"{tag}-secret", SecretString="s", Tags=ktags)["ARN"]]
+out["acm:certificate"] = [boto3.client("acm", **kw).request_certificate(DomainName=f"{tag}.example.org")["CertificateArn"]]
+out["sns:topic"] = [boto3.client("sns", **kw).create_topic(Name=f"{tag}-topic", Tags=[{"Key": "inv", "Value": tag}])["TopicArn"]]
+boto3.client("sqs", **kw).create_queue(QueueName=f"{tag}-queue", tags={"inv": tag})
+out["sqs:queue"] = [f"{tag}-queue"]
+boto3.client("kinesis", **kw).create_stream(StreamName=f"{tag}-stream", ShardCount=1)
+out["kinesis:stream"] = [f"{tag}-stream"]
+out["states:state-machine"] = [boto3.client("stepfunctions", **kw).create_state_machine(name=f"{tag}-sm", definition=json.dumps({"StartAt": "A", "States": {"A": {"Type": "Pass", "End": True}}}), roleArn=role_arn)["stateMachineArn"]]
+out["events:rule"] = [boto3.client("events", **kw).put_rule(Name=f"{tag}-rule", ScheduleExpression="rate(1 day)")["RuleArn"]]
+boto3.client("cloudwatch", **kw).put_metric_alarm(AlarmName=f"{tag}-alarm", MetricName="CPUUtilization", Namespace="AWS/EC2", Statistic="Average", Period=60, EvaluationPeriods=1, Threshold=90, ComparisonOperator="GreaterThanThreshold")
+out["cloudwatch:alarm"] = [f"{tag}-alarm"]
+boto3.client("logs", **kw).create_log_group(logGroupName=f"/{tag}/logs", tags={"inv": tag})
+out["logs:log-group"] = [f"/{tag}/logs"]
+cfn = boto3.client("cloudformation", **kw)
+out["cloudformation:stack"] = [cfn.create_stack(StackName=f"{tag}-stack", TemplateBody=json.dumps({"Resources": {"T": {"Type": "AWS::SNS::Topic"}}}), Tags=ktags)["StackId"]]
+out["apigateway:rest-api"] = [boto3.client("apigateway", **kw).create_rest_api(name=f"{tag}-rest", tags={"inv": tag})["id"]]
+out["apigateway:http-api"] = [boto3.client("apigatewayv2", **kw).create_api(Name=f"{tag}-http", ProtocolType="HTTP", Tags={"inv": tag})["ApiId"]]
 if want_global:
+    s3 = boto3.client("s3", **kw)
+    s3.create_bucket(Bucket=f"{tag}-bucket")
+    out["s3:bucket"] = [f"{tag}-bucket"]
+    out["route53:hosted-zone"] = [boto3.client("route53", **kw).create_hosted_zone(Name=f"{tag}.example.org", CallerReference=tag)["HostedZone"]["Id"].split("/")[-1]]
     iam = boto3.client("iam", **kw)
     itags = [{"Key": "inv", "Value": tag}]
     out["iam:role"] = [iam.create_role(RoleName=f"{tag}-role", AssumeRolePolicyDocument="{}", Tags=itags)["Role"]["RoleId"]]

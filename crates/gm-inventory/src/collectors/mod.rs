@@ -14,7 +14,16 @@ use tokio::sync::mpsc;
 
 use crate::model::{Msg, Record};
 
+mod acm_certificate;
+mod apigateway_http_api;
+mod apigateway_rest_api;
+mod autoscaling_group;
+mod autoscaling_launch_configuration;
+mod cloudformation_stack;
 mod cloudfront_distribution;
+mod cloudwatch_alarm;
+mod docdb_cluster;
+mod dynamodb_table;
 mod ec2_address;
 mod ec2_dhcp_options;
 mod ec2_image;
@@ -32,14 +41,37 @@ mod ec2_subnet;
 mod ec2_volume;
 mod ec2_vpc;
 mod ec2_vpc_endpoint;
+mod ecr_repository;
+mod ecs_cluster;
+mod ecs_service;
+mod ecs_task;
+mod ecs_task_definition;
 mod efs_file_system;
+mod eks_cluster;
+mod elasticache_cluster;
+mod elb_load_balancer;
 mod elbv2_load_balancer;
 mod elbv2_target_group;
+mod events_rule;
 mod iam_group;
 mod iam_instance_profile;
 mod iam_policy;
 mod iam_role;
 mod iam_user;
+mod kinesis_stream;
+mod kms_key;
+mod lambda_function;
+mod logs_log_group;
+mod rds_db_cluster;
+mod rds_db_instance;
+mod rds_db_snapshot;
+mod redshift_cluster;
+mod route53_hosted_zone;
+mod s3_bucket;
+mod secretsmanager_secret;
+mod sfn_state_machine;
+mod sns_topic;
+mod sqs_queue;
 mod ssm_parameter;
 
 /// Every collector, in the order a scan starts them.
@@ -72,6 +104,38 @@ pub fn registry() -> Vec<Collector> {
         iam_policy::C,
         iam_instance_profile::C,
         cloudfront_distribution::C,
+        elb_load_balancer::C,
+        autoscaling_group::C,
+        autoscaling_launch_configuration::C,
+        lambda_function::C,
+        ecs_cluster::C,
+        ecs_service::C,
+        ecs_task::C,
+        ecs_task_definition::C,
+        eks_cluster::C,
+        ecr_repository::C,
+        rds_db_instance::C,
+        rds_db_cluster::C,
+        docdb_cluster::C,
+        rds_db_snapshot::C,
+        dynamodb_table::C,
+        elasticache_cluster::C,
+        redshift_cluster::C,
+        s3_bucket::C,
+        kms_key::C,
+        secretsmanager_secret::C,
+        acm_certificate::C,
+        route53_hosted_zone::C,
+        sns_topic::C,
+        sqs_queue::C,
+        kinesis_stream::C,
+        sfn_state_machine::C,
+        events_rule::C,
+        cloudwatch_alarm::C,
+        logs_log_group::C,
+        cloudformation_stack::C,
+        apigateway_rest_api::C,
+        apigateway_http_api::C,
     ]
 }
 
@@ -136,20 +200,29 @@ impl CollectError {
                     .map(str::to_string)
                     .unwrap_or_else(|| s.err().to_string()),
             },
-            _ => {
-                let mut message = e.to_string();
-                let mut src = std::error::Error::source(&e);
-                while let Some(s) = src {
-                    message = format!("{message}: {s}");
-                    src = s.source();
-                }
-                CollectError {
-                    code: "Transport".into(),
-                    message,
-                }
-            }
+            SdkError::ResponseError(_) => CollectError {
+                code: UNPARSABLE.into(),
+                message: chain(&e),
+            },
+            _ => CollectError {
+                code: "Transport".into(),
+                message: chain(&e),
+            },
         }
     }
+}
+
+/// The code of an answer the SDK could not read (a malformed or unexpected response).
+pub const UNPARSABLE: &str = "UnparsableResponse";
+
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut message = e.to_string();
+    let mut src = e.source();
+    while let Some(s) = src {
+        message = format!("{message}: {s}");
+        src = s.source();
+    }
+    message
 }
 
 impl Cx {

@@ -1,0 +1,28 @@
+//! `ecr:repository`: `DescribeRepositories`, paginated. Tags would cost one call per
+//! repository and are left out.
+
+use super::{collector, time, CollectError, Cx};
+
+collector!("ecr:repository", regional, collect);
+
+async fn collect(cx: Cx) -> Result<u64, CollectError> {
+    let client = aws_sdk_ecr::Client::new(&cx.config);
+    let mut pages = client.describe_repositories().into_paginator().send();
+    let mut n = 0;
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(CollectError::sdk)?;
+        for x in page.repositories() {
+            let name = x.repository_name().unwrap_or_default();
+            let arn = x
+                .repository_arn()
+                .map(str::to_string)
+                .unwrap_or_else(|| cx.arn("ecr", &format!("repository/{name}")));
+            let mut r = cx.record(&C, name, arn, crate::raw::to_json(x));
+            r.name = Some(name.to_string());
+            r.created = time(x.created_at());
+            cx.emit(r).await?;
+            n += 1;
+        }
+    }
+    Ok(n)
+}
