@@ -177,6 +177,21 @@ pub enum InventoryCommand {
 /// Options of `inventory scan`.
 #[derive(Debug, Args)]
 pub struct InventoryScanArgs {
+    /// Accounts to scan: `all` (every active account of the AWS Organization) or ids,
+    /// comma-separated [default: the credentials' own account]. Other accounts are entered
+    /// with STS AssumeRole into --role.
+    #[arg(long, value_delimiter = ',', value_name = "all|ID,…")]
+    pub accounts: Vec<String>,
+    /// Role assumed in the other accounts: a name, or an ARN with `ACCOUNT` where the id goes.
+    #[arg(
+        long,
+        default_value = "OrganizationAccountAccessRole",
+        value_name = "NAME"
+    )]
+    pub role: String,
+    /// External id the role requires, if any.
+    #[arg(long, env = "GEUSEMAKER_EXTERNAL_ID", value_name = "ID")]
+    pub external_id: Option<String>,
     /// Regions to scan, comma-separated, or `all` (every region enabled in the account).
     /// [default: the configured region]
     #[arg(long, value_delimiter = ',', value_name = "REGIONS")]

@@ -333,3 +333,120 @@ fn bad_inventory_input_gets_a_clear_error() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--search"));
 }
+
+fn seed_org(tag: &str) -> serde_json::Value {
+    let out = std::process::Command::new("python3")
+        .arg(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/seed_org.py"))
+        .args([&moto().url(), tag])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn every_account_of_the_organization_is_scanned_through_assume_role() {
+    let env = Env::new();
+    let tag = name("org");
+    let member = seed_org(&tag);
+    let member_id = member["account"].as_str().unwrap().to_string();
+    let scan = env.gm_json(
+        &[
+            "inventory",
+            "scan",
+            "--accounts",
+            "all",
+            "--regions",
+            "us-east-1",
+            "--types",
+            "ec2:vpc",
+        ],
+        0,
+    );
+    let accounts: Vec<&str> = scan["accounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap())
+        .collect();
+    assert!(accounts.contains(&"123456789012"), "{accounts:?}");
+    assert!(accounts.contains(&member_id.as_str()), "{accounts:?}");
+    let found = env.gm_json(&["inventory", "show", member["vpc"].as_str().unwrap()], 0);
+    assert_eq!(found[0]["account"], member_id.as_str());
+    assert_eq!(found[0]["name"], tag.as_str());
+    let mine = env.gm_json(
+        &[
+            "inventory",
+            "list",
+            "--type",
+            "ec2:vpc",
+            "--account",
+            &member_id,
+        ],
+        0,
+    );
+    assert!(mine["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|r| r["account"] == member_id.as_str()));
+}
+
+#[test]
+fn an_account_that_refuses_the_role_is_reported_and_the_others_are_scanned() {
+    let tag = name("refuse");
+    let member = seed_org(&tag);
+    let member_id: &'static str = Box::leak(
+        member["account"]
+            .as_str()
+            .unwrap()
+            .to_string()
+            .into_boxed_str(),
+    );
+    let proxy = Proxy::start(vec![Fault {
+        action: "AssumeRole",
+        body_contains: Some(member_id),
+        after: 0,
+        times: usize::MAX,
+        code: "AccessDenied",
+        status: 403,
+    }]);
+    let env = Env::via(&proxy);
+    let scan = env.gm_json(
+        &[
+            "inventory",
+            "scan",
+            "--accounts",
+            &format!("123456789012,{member_id}"),
+            "--regions",
+            "us-east-1",
+            "--types",
+            "ec2:vpc",
+            "--external-id",
+            "ext-42",
+        ],
+        0,
+    );
+    let errors = scan["errors"].as_array().unwrap();
+    assert_eq!(errors.len(), 1, "{scan:#}");
+    assert_eq!(errors[0]["account"], member_id);
+    assert_eq!(errors[0]["code"], "AssumeRoleFailed");
+    assert!(errors[0]["message"]
+        .as_str()
+        .unwrap()
+        .contains("OrganizationAccountAccessRole"));
+    assert!(
+        scan["by_type"]["ec2:vpc"].as_u64().unwrap() >= 1,
+        "the caller's account is scanned"
+    );
+    let status = env.gm_json(&["inventory", "status"], 0);
+    assert!(status
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|s| s["account"] == member_id && s["errors"][0]["code"] == "AssumeRoleFailed"));
+}

@@ -199,9 +199,64 @@ async fn scan(
     } else {
         a.regions.clone()
     };
+    let ids: Vec<String> = if a.accounts.is_empty() {
+        vec![account.clone()]
+    } else if a.accounts.iter().any(|x| x == "all") {
+        let org = gm_inventory::accounts::organization_accounts(&config)
+            .await
+            .map_err(|e| {
+                aws_error("cannot list the organization's accounts", e).hint(
+                    "`--accounts all` needs organizations:ListAccounts from the management (or a delegated administrator) account; or name the accounts: --accounts 111111111111,222222222222",
+                )
+            })?;
+        let mut ids: Vec<String> = org.into_iter().map(|o| o.id).collect();
+        if !ids.contains(&account) {
+            ids.insert(0, account.clone());
+        }
+        ids
+    } else {
+        for id in &a.accounts {
+            if id.len() != 12 || !id.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(CliError::new(
+                    "GM-INV-007",
+                    format!("`{id}` is not an AWS account id"),
+                    exit::USAGE,
+                )
+                .hint("account ids are 12 digits; or use --accounts all"));
+            }
+        }
+        a.accounts.clone()
+    };
+    // Every other account through AssumeRole; one that refuses is reported, the rest go on.
+    let mut targets = Vec::new();
+    let mut refused = Vec::new();
+    for id in ids {
+        if id == account {
+            targets.push(Target {
+                account: id,
+                config: config.clone(),
+            });
+            continue;
+        }
+        match gm_inventory::accounts::assume(&config, &id, &a.role, a.external_id.as_deref()).await
+        {
+            Ok(c) => targets.push(Target {
+                account: id,
+                config: c,
+            }),
+            Err(e) => refused.push(gm_inventory::ScanError {
+                account: id,
+                region: "global".into(),
+                rtype: "*".into(),
+                code: e.code,
+                message: e.message,
+            }),
+        }
+    }
     ctx.out.say(&format!(
-        "Scanning {} type(s) in account {account}, {} region(s)…",
+        "Scanning {} type(s) in {} account(s), {} region(s)…",
         collectors.len(),
+        targets.len(),
         regions.len()
     ));
     let opts = ScanOptions {
@@ -211,8 +266,12 @@ async fn scan(
         per_account: a.per_account,
         retention_days: a.retention_days,
     };
-    let targets = [Target { account, config }];
-    let summary = gm_inventory::scan(&targets, &opts, store).await?;
+    let mut summary = gm_inventory::scan(&targets, &opts, store).await?;
+    for e in refused {
+        store.part_failed(summary.scan, &e)?;
+        summary.accounts.push(e.account.clone());
+        summary.errors.push(e);
+    }
     ctx.out.data(&summary, || {
         let mut s = format!(
             "Scan {}: {} resource(s) in {:.1} s — {} added, {} changed, {} removed.\n",
