@@ -261,9 +261,13 @@ fn per_page(s: &str) -> Result<u64, String> {
 pub struct InventoryExportArgs {
     #[command(flatten)]
     pub filter: InventoryFilterArgs,
-    /// csv or json.
-    #[arg(long, value_parser = ["csv", "json"])]
+    /// xlsx (one sheet: audit header with the filters and time, typed columns, frozen header,
+    /// autofilter), csv or json.
+    #[arg(long, value_parser = ["xlsx", "csv", "json"])]
     pub format: String,
+    /// Tags as one `tags` column (`k=v; k=v`) or one column per tag key (`tag:KEY`).
+    #[arg(long, default_value = "column", value_parser = ["column", "columns"])]
+    pub tags: String,
     /// The file to write (`-o` is the global output format, so the destination is `--to`).
     #[arg(long, value_name = "FILE")]
     pub to: PathBuf,

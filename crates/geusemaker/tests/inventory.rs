@@ -254,6 +254,48 @@ fn a_scan_finds_every_type_in_two_regions_with_ids_names_tags_and_history() {
     let rows: Vec<&str> = lines.collect();
     assert_eq!(rows.len(), 2, "one instance per region: {text}");
     assert!(rows.iter().all(|r| r.contains(",ec2:instance,")));
+    // XLSX: the audit header (time, filters), the table header and only the filtered rows.
+    let xlsx = env.dir.path().join("west.xlsx");
+    let out = env.gm_json(
+        &[
+            "inventory",
+            "export",
+            "--format",
+            "xlsx",
+            "--region",
+            "us-west-2",
+            "--type",
+            "ec2:vpc",
+            "--search",
+            &tag,
+            "--tags",
+            "columns",
+            "--to",
+            xlsx.to_str().unwrap(),
+        ],
+        0,
+    );
+    assert_eq!(out["resources"], 1);
+    {
+        use calamine::{open_workbook, Data, Reader, Xlsx};
+        let mut wb: Xlsx<_> = open_workbook(&xlsx).unwrap();
+        let sheet = wb.worksheet_range("inventory").unwrap();
+        let cell = |r: u32, c: u32| sheet.get_value((r, c)).cloned().unwrap_or(Data::Empty);
+        assert_eq!(
+            cell(1, 1),
+            Data::String(out["exported_at"].as_str().unwrap().into())
+        );
+        assert_eq!(
+            cell(2, 1),
+            Data::String(format!("type=ec2:vpc, region=us-west-2, search={tag}"))
+        );
+        assert_eq!(cell(4, 3), Data::String("id".into()));
+        assert_eq!(cell(5, 3), Data::String(west["ec2:vpc"][0].clone()));
+        assert_eq!(cell(5, 1), Data::String("us-west-2".into()));
+        assert_eq!(cell(4, 11), Data::String("tag:inv".into()));
+        assert_eq!(cell(5, 11), Data::String(tag.clone()));
+        assert_eq!(cell(6, 3), Data::Empty);
+    }
     let json_path = env.dir.path().join("all.json");
     let out = env.gm_json(
         &[

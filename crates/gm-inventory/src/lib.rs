@@ -3,6 +3,7 @@
 
 pub mod accounts;
 pub mod collectors;
+pub mod export;
 pub mod model;
 pub mod raw;
 pub mod scan;

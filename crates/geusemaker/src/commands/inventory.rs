@@ -1,7 +1,5 @@
 //! `geusemaker inventory …`: scan accounts into the inventory, and read it back.
 
-use std::io::Write;
-
 use serde_json::json;
 
 use gm_inventory::store::{SqliteStore, Stored};
@@ -338,88 +336,25 @@ fn table(items: &[Stored]) -> String {
     s
 }
 
-/// One CSV field, quoted when it must be.
-fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_string()
-    }
-}
-
 fn export(ctx: &Ctx<'_>, a: &InventoryExportArgs, store: &SqliteStore) -> Result<u8, CliError> {
+    use gm_inventory::export::{ExportFormat, TagLayout};
     let (f, sort) = filter(&a.filter)?;
-    let io = |e: std::io::Error| {
-        CliError::new(
-            "GM-INV-006",
-            format!("cannot write {}: {e}", a.to.display()),
-            exit::FAILED,
-        )
+    let format = ExportFormat::parse(&a.format).unwrap_or(ExportFormat::Csv);
+    let tags = if a.tags == "columns" {
+        TagLayout::Columns
+    } else {
+        TagLayout::Column
     };
-    let file = std::fs::File::create(&a.to).map_err(io)?;
-    let mut w = std::io::BufWriter::new(file);
     let exported_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-    let store_err = |e: std::io::Error| gm_inventory::store::StoreError::from_io(&e);
-    let n = match a.format.as_str() {
-        "csv" => {
-            writeln!(
-                w,
-                "account,region,type,id,arn,name,status,created,first_seen,last_seen,tags"
-            )
-            .map_err(io)?;
-            store.each(&f, sort, &mut |x| {
-                let r = &x.record;
-                let tags: Vec<String> = r.tags.iter().map(|(k, v)| format!("{k}={v}")).collect();
-                let row = [
-                    r.account.as_str(),
-                    &r.region,
-                    &r.rtype,
-                    &r.id,
-                    &r.arn,
-                    r.name.as_deref().unwrap_or(""),
-                    r.status.as_deref().unwrap_or(""),
-                    r.created.as_deref().unwrap_or(""),
-                    &x.first_seen,
-                    &x.last_seen,
-                    &tags.join("; "),
-                ]
-                .iter()
-                .map(|s| csv_field(s))
-                .collect::<Vec<_>>()
-                .join(",");
-                writeln!(w, "{row}").map_err(store_err)
-            })?
-        }
-        _ => {
-            // A header object first (the audit trail), then one resource per line inside
-            // `resources`: streamed, so exports of any size use little memory.
-            write!(
-                w,
-                "{{\"exported_at\":{},\"filters\":{},\"resources\":[",
-                json!(exported_at),
-                serde_json::to_string(&f).unwrap_or_default()
-            )
-            .map_err(io)?;
-            let mut first = true;
-            let n = store.each(&f, sort, &mut |x| {
-                if !first {
-                    w.write_all(b",\n").map_err(store_err)?;
-                }
-                first = false;
-                serde_json::to_writer(&mut w, &x)
-                    .map_err(|e| gm_inventory::store::StoreError::from_io(&e.into()))
-            })?;
-            writeln!(w, "]}}").map_err(io)?;
-            n
-        }
-    };
-    w.flush().map_err(io)?;
+    let n = gm_inventory::export::export(store, &f, sort, format, tags, &a.to, &exported_at)
+        .map_err(|e| CliError::new("GM-INV-006", e.to_string(), exit::FAILED))?;
     let out = json!({"file": a.to, "format": a.format, "resources": n, "filters": f, "exported_at": exported_at});
     ctx.out.data(&out, || {
         format!(
-            "Exported {n} resource(s) to {} ({}).\n",
+            "Exported {n} resource(s) to {} ({}; filters: {}).\n",
             a.to.display(),
-            a.format
+            a.format,
+            gm_inventory::export::describe_filters(&f)
         )
     });
     Ok(exit::OK)
