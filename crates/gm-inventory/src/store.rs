@@ -127,6 +127,8 @@ pub struct Page {
     pub per_page: u64,
     /// This page's rows.
     pub items: Vec<Stored>,
+    /// Time the store took for the count and the page, ms.
+    pub query_ms: f64,
 }
 
 /// One change a scan recorded.
@@ -618,6 +620,7 @@ impl InventoryStore for SqliteStore {
     }
 
     fn list(&self, f: &Filter, sort: Sort, page: u64, per_page: u64) -> Result<Page, StoreError> {
+        let started = std::time::Instant::now();
         let (w, args) = Self::where_clause(f);
         let total: i64 = self.conn.query_row(
             &format!("SELECT COUNT(*) FROM inv_resources {w}"),
@@ -639,6 +642,7 @@ impl InventoryStore for SqliteStore {
             page,
             per_page,
             items,
+            query_ms: started.elapsed().as_secs_f64() * 1000.0,
         })
     }
 
