@@ -135,8 +135,18 @@ pub enum Command {
     /// export. Read-only against AWS.
     ///
     /// Example: geusemaker inventory scan --regions us-east-1,eu-west-1 && geusemaker inventory list --type ec2:instance
+    Inventory(InventoryArgs),
+}
+
+/// `inventory` and where it is kept.
+#[derive(Debug, Args)]
+pub struct InventoryArgs {
+    /// Where the inventory is kept: `postgres://user:password@host:port/database` for a shared
+    /// PostgreSQL, or a SQLite file [default: the state file].
+    #[arg(long, global = true, env = "GEUSEMAKER_STORE", value_name = "URL|FILE")]
+    pub store: Option<String>,
     #[command(subcommand)]
-    Inventory(InventoryCommand),
+    pub command: InventoryCommand,
 }
 
 /// `inventory` subcommands.

@@ -492,3 +492,141 @@ fn an_account_that_refuses_the_role_is_reported_and_the_others_are_scanned() {
         .iter()
         .any(|s| s["account"] == member_id && s["errors"][0]["code"] == "AssumeRoleFailed"));
 }
+
+#[test]
+fn the_inventory_works_the_same_in_postgresql() {
+    let env = Env::new();
+    let tag = name("pg");
+    let url = pg_database(&tag.replace('-', "_"));
+    let seeded = seed("us-east-1", &tag, &[]);
+    let types = "ec2:vpc,ec2:instance,ssm:parameter,sqs:queue";
+    let scan = env.gm_json(
+        &[
+            "inventory",
+            "--store",
+            &url,
+            "scan",
+            "--regions",
+            "us-east-1",
+            "--types",
+            types,
+        ],
+        0,
+    );
+    assert!(scan["errors"].as_array().unwrap().is_empty(), "{scan:#}");
+    let instance = &seeded["ec2:instance"][0];
+    let found = env.gm_json(&["inventory", "--store", &url, "show", instance], 0);
+    assert_eq!(found[0]["name"], tag.as_str());
+    assert_eq!(found[0]["tags"]["inv"], tag.as_str());
+    assert!(found[0]["raw"].is_object());
+    let page = env.gm_json(
+        &[
+            "inventory",
+            "--store",
+            &url,
+            "list",
+            "--type",
+            "ssm:parameter",
+            "--search",
+            &tag,
+            "--sort",
+            "name",
+        ],
+        0,
+    );
+    assert_eq!(page["total"], 3);
+    let names: Vec<&str> = page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].as_str().unwrap())
+        .collect();
+    let mut sorted = names.clone();
+    sorted.sort();
+    assert_eq!(names, sorted);
+
+    // A change, a second scan, the history.
+    block_on(async {
+        ec2()
+            .create_tags()
+            .resources(instance)
+            .tags(
+                aws_sdk_ec2::types::Tag::builder()
+                    .key("stage")
+                    .value("2")
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+    });
+    let second = env.gm_json(
+        &[
+            "inventory",
+            "--store",
+            &url,
+            "scan",
+            "--regions",
+            "us-east-1",
+            "--types",
+            types,
+        ],
+        0,
+    );
+    assert!(second["changed"].as_u64().unwrap() >= 1);
+    let history = env.gm_json(&["inventory", "--store", &url, "history"], 0);
+    let changed = history
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["change"] == "changed" && c["id"] == instance.as_str())
+        .expect("the change is in PostgreSQL's history");
+    assert!(changed["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|f| f["path"] == "tags.stage"));
+    let stats = env.gm_json(&["inventory", "--store", &url, "stats"], 0);
+    assert!(stats["by_type"]["ec2:vpc"].as_u64().unwrap() >= 1);
+    let status = env.gm_json(&["inventory", "--store", &url, "status"], 0);
+    assert_eq!(status[0]["region"], "us-east-1");
+    let csv = env.dir.path().join("pg.csv");
+    let out = env.gm_json(
+        &[
+            "inventory",
+            "--store",
+            &url,
+            "export",
+            "--format",
+            "csv",
+            "--search",
+            &tag,
+            "--type",
+            "sqs:queue",
+            "--to",
+            csv.to_str().unwrap(),
+        ],
+        0,
+    );
+    assert_eq!(out["resources"], 1);
+    // Nothing went to the SQLite state file.
+    assert!(
+        !env.state().exists() || {
+            let local = env.gm_json(&["inventory", "stats"], 0);
+            local["total"] == 0
+        }
+    );
+    // A server that is not there is a clear error.
+    let out = env.gm(&[
+        "inventory",
+        "--store",
+        "postgres://gm:secret@127.0.0.1:1/none",
+        "stats",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("cannot connect") && !err.contains("secret"),
+        "{err}"
+    );
+}

@@ -5,6 +5,7 @@ pub mod accounts;
 pub mod collectors;
 pub mod export;
 pub mod model;
+pub mod pg;
 pub mod raw;
 pub mod scan;
 pub mod store;

@@ -18,6 +18,11 @@ use crate::model::{Record, ScanError};
 pub struct StoreError(String);
 
 impl StoreError {
+    /// A store failure with its message.
+    pub fn new(message: impl Into<String>) -> Self {
+        StoreError(message.into())
+    }
+
     /// A write to an export file failed.
     pub fn from_io(e: &std::io::Error) -> Self {
         StoreError(format!("writing the export: {e}"))
@@ -89,7 +94,7 @@ impl Sort {
         })
     }
 
-    fn order_by(self) -> &'static str {
+    pub(crate) fn order_by(self) -> &'static str {
         match self {
             Sort::Type => "rtype, name, key",
             Sort::Name => "name, key",
@@ -304,17 +309,17 @@ CREATE TABLE IF NOT EXISTS inv_parts (
 CREATE INDEX IF NOT EXISTS inv_parts_scan ON inv_parts (scan);
 "#;
 
-fn now() -> String {
+pub(crate) fn now() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
 /// What a record's digest covers: everything but when it was seen.
-fn doc(r: &Record) -> Value {
+pub(crate) fn doc(r: &Record) -> Value {
     json!({"name": r.name, "status": r.status, "created": r.created, "arn": r.arn,
            "tags": r.tags, "raw": r.raw})
 }
 
-fn digest(v: &Value) -> String {
+pub(crate) fn digest(v: &Value) -> String {
     hex::encode(&Sha256::digest(v.to_string().as_bytes())[..12])
 }
 

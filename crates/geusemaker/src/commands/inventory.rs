@@ -2,10 +2,13 @@
 
 use serde_json::json;
 
+use gm_inventory::pg::PgStore;
 use gm_inventory::store::{SqliteStore, Stored};
 use gm_inventory::{Filter, InventoryStore, ScanOptions, Sort, Target};
 
-use crate::cli::{InventoryCommand, InventoryExportArgs, InventoryFilterArgs, InventoryScanArgs};
+use crate::cli::{
+    InventoryArgs, InventoryCommand, InventoryExportArgs, InventoryFilterArgs, InventoryScanArgs,
+};
 use crate::context::Ctx;
 use crate::error::{exit, CliError};
 
@@ -25,10 +28,28 @@ fn aws_error(what: &str, e: gm_inventory::CollectError) -> CliError {
     .hint("check the credentials (`aws sts get-caller-identity`), --profile and --endpoint-url")
 }
 
-pub async fn run(ctx: &Ctx<'_>, c: &InventoryCommand) -> Result<u8, CliError> {
-    let mut store = SqliteStore::open(&ctx.state_path())?;
-    match c {
-        InventoryCommand::Scan(a) => scan(ctx, a, &mut store).await,
+/// The store `--store` names: PostgreSQL for a URL, SQLite otherwise.
+fn open(ctx: &Ctx<'_>, store: Option<&str>) -> Result<Box<dyn InventoryStore>, CliError> {
+    Ok(match store {
+        Some(u) if u.starts_with("postgres://") || u.starts_with("postgresql://") => {
+            Box::new(PgStore::connect(u).map_err(|e| {
+                CliError::new("GM-INV-008", e.to_string(), exit::FAILED).hint(
+                    "check the URL (postgres://user:password@host:port/database), that the server is up and the database exists",
+                )
+            })?)
+        }
+        Some(path) => Box::new(SqliteStore::open(std::path::Path::new(
+            path.trim_start_matches("sqlite://"),
+        ))?),
+        None => Box::new(SqliteStore::open(&ctx.state_path())?),
+    })
+}
+
+pub async fn run(ctx: &Ctx<'_>, args: &InventoryArgs) -> Result<u8, CliError> {
+    let mut store = open(ctx, args.store.as_deref())?;
+    let store = store.as_mut();
+    match &args.command {
+        InventoryCommand::Scan(a) => scan(ctx, a, store).await,
         InventoryCommand::List(a) => {
             let (f, sort) = filter(&a.filter)?;
             let page = store.list(&f, sort, a.page, a.per_page)?;
@@ -135,7 +156,7 @@ pub async fn run(ctx: &Ctx<'_>, c: &InventoryCommand) -> Result<u8, CliError> {
             });
             Ok(exit::OK)
         }
-        InventoryCommand::Export(a) => export(ctx, a, &store),
+        InventoryCommand::Export(a) => export(ctx, a, store),
         InventoryCommand::Types => {
             let types: Vec<serde_json::Value> = gm_inventory::registry()
                 .iter()
@@ -161,7 +182,7 @@ pub async fn run(ctx: &Ctx<'_>, c: &InventoryCommand) -> Result<u8, CliError> {
 async fn scan(
     ctx: &Ctx<'_>,
     a: &InventoryScanArgs,
-    store: &mut SqliteStore,
+    store: &mut dyn InventoryStore,
 ) -> Result<u8, CliError> {
     let region = ctx.region(None);
     let config = gm_cloud::sdk_config(&ctx.cloud_options_in(&region)).await;
@@ -336,7 +357,11 @@ fn table(items: &[Stored]) -> String {
     s
 }
 
-fn export(ctx: &Ctx<'_>, a: &InventoryExportArgs, store: &SqliteStore) -> Result<u8, CliError> {
+fn export(
+    ctx: &Ctx<'_>,
+    a: &InventoryExportArgs,
+    store: &dyn InventoryStore,
+) -> Result<u8, CliError> {
     use gm_inventory::export::{ExportFormat, TagLayout};
     let (f, sort) = filter(&a.filter)?;
     let format = ExportFormat::parse(&a.format).unwrap_or(ExportFormat::Csv);

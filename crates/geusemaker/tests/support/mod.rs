@@ -34,6 +34,64 @@ fn repo_root() -> PathBuf {
 }
 
 /// The shared moto server, started on first use.
+/// A throwaway PostgreSQL (scripts/pg_launcher.py), one per test binary, gone with it.
+pub fn postgres() -> &'static Moto {
+    static PG: OnceLock<Moto> = OnceLock::new();
+    PG.get_or_init(|| {
+        let port = free_port();
+        let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
+        let mut child = Command::new(python)
+            .arg(repo_root().join("scripts/pg_launcher.py"))
+            .arg(port.to_string())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("python3 to start PostgreSQL");
+        let stdout = child.stdout.take().expect("pg stdout");
+        let mut line = String::new();
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("pg start line");
+        assert!(
+            line.starts_with("ready"),
+            "PostgreSQL did not start: {line:?} (initdb and postgres on PATH?)"
+        );
+        let stdin = child.stdin.take().expect("pg stdin");
+        Moto {
+            port,
+            _child: child,
+            _stdin: stdin,
+        }
+    })
+}
+
+/// A fresh database on the test PostgreSQL; its URL.
+pub fn pg_database(name: &str) -> String {
+    let port = postgres().port;
+    let out = Command::new("psql")
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &port.to_string(),
+            "-U",
+            "gm",
+            "-d",
+            "postgres",
+            "-c",
+        ])
+        .arg(format!("CREATE DATABASE \"{name}\""))
+        .output()
+        .expect("psql");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    format!("postgres://gm@127.0.0.1:{port}/{name}")
+}
+
 pub fn moto() -> &'static Moto {
     static MOTO: OnceLock<Moto> = OnceLock::new();
     MOTO.get_or_init(|| {

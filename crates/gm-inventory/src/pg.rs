@@ -1,0 +1,603 @@
+//! The inventory in PostgreSQL (`--store postgres://…`), for teams and the server: the same
+//! tables, rows and history as the SQLite store, behind the same trait.
+//!
+//! The `postgres` client blocks on its own small runtime; inside the CLI's multi-threaded tokio
+//! runtime every call goes through `block_in_place`, so it neither stalls other tasks nor nests
+//! runtimes.
+
+use std::collections::BTreeMap;
+
+use postgres::types::ToSql;
+use postgres::{Client, NoTls, Row};
+use serde_json::{json, Value};
+
+use crate::model::{Record, ScanError};
+use crate::store::{
+    diff_fields, digest, doc, now, Change, Counts, Filter, InventoryStore, Page, Sort, StoreError,
+    Stored, SyncStatus,
+};
+
+const SCHEMA: &str = r#"
+CREATE TABLE IF NOT EXISTS inv_resources (
+    key TEXT PRIMARY KEY,
+    account TEXT NOT NULL,
+    region TEXT NOT NULL,
+    rtype TEXT NOT NULL,
+    id TEXT NOT NULL,
+    arn TEXT NOT NULL,
+    name TEXT,
+    status TEXT,
+    created TEXT,
+    tags TEXT NOT NULL,
+    raw TEXT NOT NULL,
+    digest TEXT NOT NULL,
+    first_seen TEXT NOT NULL,
+    last_seen TEXT NOT NULL,
+    last_scan BIGINT NOT NULL,
+    gone_at TEXT
+);
+CREATE INDEX IF NOT EXISTS inv_part ON inv_resources (account, region, rtype, last_scan);
+CREATE INDEX IF NOT EXISTS inv_by_type ON inv_resources (rtype, name, key);
+CREATE INDEX IF NOT EXISTS inv_by_name ON inv_resources (name, key);
+CREATE INDEX IF NOT EXISTS inv_by_account ON inv_resources (account, rtype, key);
+CREATE INDEX IF NOT EXISTS inv_by_region ON inv_resources (region, rtype, key);
+CREATE INDEX IF NOT EXISTS inv_by_status ON inv_resources (status, rtype, key);
+CREATE INDEX IF NOT EXISTS inv_by_created ON inv_resources (created);
+CREATE INDEX IF NOT EXISTS inv_by_seen ON inv_resources (last_seen);
+CREATE INDEX IF NOT EXISTS inv_by_arn ON inv_resources (arn);
+CREATE INDEX IF NOT EXISTS inv_by_id ON inv_resources (id);
+CREATE TABLE IF NOT EXISTS inv_scans (
+    id BIGSERIAL PRIMARY KEY,
+    started TEXT NOT NULL,
+    finished TEXT,
+    meta TEXT NOT NULL,
+    summary TEXT
+);
+CREATE TABLE IF NOT EXISTS inv_changes (
+    seq BIGSERIAL PRIMARY KEY,
+    scan BIGINT NOT NULL,
+    at TEXT NOT NULL,
+    change TEXT NOT NULL,
+    key TEXT NOT NULL,
+    account TEXT NOT NULL,
+    region TEXT NOT NULL,
+    rtype TEXT NOT NULL,
+    id TEXT NOT NULL,
+    fields TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS inv_changes_at ON inv_changes (at);
+CREATE TABLE IF NOT EXISTS inv_parts (
+    scan BIGINT NOT NULL,
+    account TEXT NOT NULL,
+    region TEXT NOT NULL,
+    rtype TEXT NOT NULL,
+    outcome TEXT NOT NULL,
+    found BIGINT NOT NULL,
+    code TEXT,
+    message TEXT,
+    at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS inv_parts_scan ON inv_parts (scan);
+"#;
+
+/// Runs blocking client work without stalling (or nesting) the caller's tokio runtime.
+fn blocking<T>(f: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::try_current() {
+        Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(f)
+        }
+        _ => f(),
+    }
+}
+
+impl From<postgres::Error> for StoreError {
+    fn from(e: postgres::Error) -> Self {
+        StoreError::new(format!("PostgreSQL: {e}"))
+    }
+}
+
+/// The PostgreSQL store.
+pub struct PgStore {
+    /// `None` only while being dropped.
+    client: std::cell::RefCell<Option<Client>>,
+}
+
+impl Drop for PgStore {
+    fn drop(&mut self) {
+        // Closing the connection blocks on the client's runtime too.
+        if let Some(c) = self.client.get_mut().take() {
+            blocking(move || drop(c));
+        }
+    }
+}
+
+impl PgStore {
+    /// Connects to `url` (`postgres://user:password@host:port/database`) and creates the tables
+    /// when they are not there.
+    pub fn connect(url: &str) -> Result<PgStore, StoreError> {
+        blocking(|| {
+            let mut client = Client::connect(url, NoTls)
+                .map_err(|e| StoreError::new(format!("cannot connect to {}: {e}", redact(url))))?;
+            client.batch_execute(SCHEMA)?;
+            Ok(PgStore {
+                client: std::cell::RefCell::new(Some(client)),
+            })
+        })
+    }
+
+    fn c(&self) -> std::cell::RefMut<'_, Client> {
+        std::cell::RefMut::map(self.client.borrow_mut(), |c| {
+            c.as_mut()
+                .expect("the client is only taken when the store is dropped")
+        })
+    }
+
+    fn where_clause(f: &Filter) -> (String, Vec<String>) {
+        let mut w = Vec::new();
+        let mut args: Vec<String> = Vec::new();
+        for (col, v) in [
+            ("rtype", &f.rtype),
+            ("account", &f.account),
+            ("region", &f.region),
+            ("status", &f.status),
+        ] {
+            if let Some(v) = v {
+                args.push(v.clone());
+                w.push(format!("{col} = ${}", args.len()));
+            }
+        }
+        if let Some(s) = &f.search {
+            let pat = format!(
+                "%{}%",
+                s.replace('\\', "\\\\")
+                    .replace('%', "\\%")
+                    .replace('_', "\\_")
+            );
+            args.push(pat);
+            let n = args.len();
+            w.push(format!("(id LIKE ${n} OR name LIKE ${n} OR arn LIKE ${n})"));
+        }
+        if !f.include_gone {
+            w.push("gone_at IS NULL".into());
+        }
+        let clause = if w.is_empty() {
+            String::new()
+        } else {
+            format!("WHERE {}", w.join(" AND "))
+        };
+        (clause, args)
+    }
+
+    fn row(r: &Row) -> Stored {
+        let tags: String = r.get("tags");
+        let raw: String = r.get("raw");
+        Stored {
+            record: Record {
+                account: r.get("account"),
+                region: r.get("region"),
+                rtype: r.get("rtype"),
+                id: r.get("id"),
+                arn: r.get("arn"),
+                name: r.get("name"),
+                status: r.get("status"),
+                created: r.get("created"),
+                tags: serde_json::from_str(&tags).unwrap_or_default(),
+                raw: serde_json::from_str(&raw).unwrap_or(Value::Null),
+            },
+            first_seen: r.get("first_seen"),
+            last_seen: r.get("last_seen"),
+            gone_at: r.get("gone_at"),
+        }
+    }
+}
+
+/// A connection string without its password, for messages.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &url[s + 3..at];
+            let user = creds.split(':').next().unwrap_or("");
+            format!("{}{user}:***{}", &url[..s + 3], &url[at..])
+        }
+        _ => url.to_string(),
+    }
+}
+
+fn params(args: &[String]) -> Vec<&(dyn ToSql + Sync)> {
+    args.iter().map(|a| a as &(dyn ToSql + Sync)).collect()
+}
+
+type Tx<'a> = postgres::Transaction<'a>;
+
+fn record_change(
+    tx: &mut Tx<'_>,
+    scan: i64,
+    at: &str,
+    change: &str,
+    key: &str,
+    who: (&str, &str, &str, &str),
+    fields: &Value,
+) -> Result<(), StoreError> {
+    tx.execute(
+        "INSERT INTO inv_changes (scan, at, change, key, account, region, rtype, id, fields)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        &[
+            &scan,
+            &at,
+            &change,
+            &key,
+            &who.0,
+            &who.1,
+            &who.2,
+            &who.3,
+            &fields.to_string(),
+        ],
+    )?;
+    Ok(())
+}
+
+impl InventoryStore for PgStore {
+    fn begin_scan(&mut self, meta: &Value) -> Result<i64, StoreError> {
+        blocking(|| {
+            let row = self.c().query_one(
+                "INSERT INTO inv_scans (started, meta) VALUES ($1, $2) RETURNING id",
+                &[&now(), &meta.to_string()],
+            )?;
+            Ok(row.get(0))
+        })
+    }
+
+    fn upsert(&mut self, scan: i64, records: &[Record]) -> Result<Counts, StoreError> {
+        blocking(|| {
+            let at = now();
+            let mut client = self.c();
+            let mut tx = client.transaction()?;
+            let mut counts = Counts::default();
+            for r in records {
+                let key = r.key();
+                let d = doc(r);
+                let dg = digest(&d);
+                let old = tx.query_opt(
+                    "SELECT digest, raw, tags, name, status, created, arn, gone_at FROM inv_resources WHERE key = $1",
+                    &[&key],
+                )?;
+                let tags = serde_json::to_string(&r.tags).unwrap_or_else(|_| "{}".into());
+                let raw = r.raw.to_string();
+                let who = (
+                    r.account.as_str(),
+                    r.region.as_str(),
+                    r.rtype.as_str(),
+                    r.id.as_str(),
+                );
+                match old {
+                    None => {
+                        tx.execute(
+                            "INSERT INTO inv_resources (key, account, region, rtype, id, arn, name, status, created, tags, raw, digest, first_seen, last_seen, last_scan)
+                             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13, $14)",
+                            &[&key, &r.account, &r.region, &r.rtype, &r.id, &r.arn, &r.name, &r.status, &r.created, &tags, &raw, &dg, &at, &scan],
+                        )?;
+                        record_change(&mut tx, scan, &at, "added", &key, who, &Value::Null)?;
+                        counts.added += 1;
+                    }
+                    Some(o) => {
+                        let gone_at: Option<String> = o.get("gone_at");
+                        let old_digest: String = o.get("digest");
+                        if gone_at.is_some() {
+                            record_change(
+                                &mut tx,
+                                scan,
+                                &at,
+                                "added",
+                                &key,
+                                who,
+                                &json!({"back_after": gone_at}),
+                            )?;
+                            counts.added += 1;
+                        } else if old_digest != dg {
+                            let old_tags: String = o.get("tags");
+                            let old_raw: String = o.get("raw");
+                            let before = json!({
+                                "name": o.get::<_, Option<String>>("name"),
+                                "status": o.get::<_, Option<String>>("status"),
+                                "created": o.get::<_, Option<String>>("created"),
+                                "arn": o.get::<_, String>("arn"),
+                                "tags": serde_json::from_str::<Value>(&old_tags).unwrap_or(Value::Null),
+                                "raw": serde_json::from_str::<Value>(&old_raw).unwrap_or(Value::Null),
+                            });
+                            let fields = Value::Array(diff_fields(&before, &d, 50));
+                            record_change(&mut tx, scan, &at, "changed", &key, who, &fields)?;
+                            counts.changed += 1;
+                        }
+                        tx.execute(
+                            "UPDATE inv_resources SET arn = $2, name = $3, status = $4, created = $5, tags = $6, raw = $7, digest = $8,
+                                    last_seen = $9, last_scan = $10, gone_at = NULL WHERE key = $1",
+                            &[&key, &r.arn, &r.name, &r.status, &r.created, &tags, &raw, &dg, &at, &scan],
+                        )?;
+                    }
+                }
+            }
+            tx.commit()?;
+            Ok(counts)
+        })
+    }
+
+    fn part_done(
+        &mut self,
+        scan: i64,
+        account: &str,
+        region: &str,
+        rtype: &str,
+    ) -> Result<u64, StoreError> {
+        blocking(|| {
+            let at = now();
+            let mut client = self.c();
+            let mut tx = client.transaction()?;
+            let gone = tx.query(
+                "UPDATE inv_resources SET gone_at = $5
+                 WHERE account = $1 AND region = $2 AND rtype = $3 AND last_scan <> $4 AND gone_at IS NULL
+                 RETURNING key, id",
+                &[&account, &region, &rtype, &scan, &at],
+            )?;
+            for r in &gone {
+                let key: String = r.get(0);
+                let id: String = r.get(1);
+                record_change(
+                    &mut tx,
+                    scan,
+                    &at,
+                    "removed",
+                    &key,
+                    (account, region, rtype, &id),
+                    &Value::Null,
+                )?;
+            }
+            let found: i64 = tx
+                .query_one(
+                    "SELECT COUNT(*) FROM inv_resources WHERE account = $1 AND region = $2 AND rtype = $3 AND last_scan = $4",
+                    &[&account, &region, &rtype, &scan],
+                )?
+                .get(0);
+            tx.execute(
+                "INSERT INTO inv_parts (scan, account, region, rtype, outcome, found, at) VALUES ($1, $2, $3, $4, 'ok', $5, $6)",
+                &[&scan, &account, &region, &rtype, &found, &at],
+            )?;
+            tx.commit()?;
+            Ok(gone.len() as u64)
+        })
+    }
+
+    fn part_failed(&mut self, scan: i64, e: &ScanError) -> Result<(), StoreError> {
+        blocking(|| {
+            self.c().execute(
+                "INSERT INTO inv_parts (scan, account, region, rtype, outcome, found, code, message, at)
+                 VALUES ($1, $2, $3, $4, 'error', 0, $5, $6, $7)",
+                &[&scan, &e.account, &e.region, &e.rtype, &e.code, &e.message, &now()],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn finish_scan(
+        &mut self,
+        scan: i64,
+        summary: &Value,
+        retention_days: u32,
+    ) -> Result<(), StoreError> {
+        let cutoff = (chrono::Utc::now() - chrono::Duration::days(i64::from(retention_days)))
+            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        blocking(|| {
+            let mut client = self.c();
+            let mut tx = client.transaction()?;
+            tx.execute(
+                "UPDATE inv_scans SET finished = $2, summary = $3 WHERE id = $1",
+                &[&scan, &now(), &summary.to_string()],
+            )?;
+            tx.execute("DELETE FROM inv_resources WHERE last_seen < $1", &[&cutoff])?;
+            tx.commit()?;
+            Ok(())
+        })
+    }
+
+    fn list(&self, f: &Filter, sort: Sort, page: u64, per_page: u64) -> Result<Page, StoreError> {
+        blocking(|| {
+            let started = std::time::Instant::now();
+            let (w, args) = Self::where_clause(f);
+            let mut client = self.c();
+            let total: i64 = client
+                .query_one(
+                    &format!("SELECT COUNT(*) FROM inv_resources {w}"),
+                    &params(&args),
+                )?
+                .get(0);
+            let page = page.max(1);
+            let rows = client.query(
+                &format!(
+                    "SELECT * FROM inv_resources {w} ORDER BY {} LIMIT {} OFFSET {}",
+                    sort.order_by(),
+                    per_page,
+                    (page - 1) * per_page
+                ),
+                &params(&args),
+            )?;
+            Ok(Page {
+                total: u64::try_from(total).unwrap_or(0),
+                page,
+                per_page,
+                items: rows.iter().map(Self::row).collect(),
+                query_ms: started.elapsed().as_secs_f64() * 1000.0,
+            })
+        })
+    }
+
+    fn each(
+        &self,
+        f: &Filter,
+        sort: Sort,
+        each: &mut dyn FnMut(Stored) -> Result<(), StoreError>,
+    ) -> Result<u64, StoreError> {
+        blocking(|| {
+            use postgres::fallible_iterator::FallibleIterator;
+            let (w, args) = Self::where_clause(f);
+            let mut client = self.c();
+            let mut rows = client.query_raw(
+                &format!(
+                    "SELECT * FROM inv_resources {w} ORDER BY {}",
+                    sort.order_by()
+                ),
+                params(&args),
+            )?;
+            let mut n = 0;
+            while let Some(r) = rows.next()? {
+                each(Self::row(&r))?;
+                n += 1;
+            }
+            Ok(n)
+        })
+    }
+
+    fn find(&self, needle: &str) -> Result<Vec<Stored>, StoreError> {
+        blocking(|| {
+            let rows = self.c().query(
+                "SELECT * FROM inv_resources WHERE arn = $1 OR id = $1 OR key = $1",
+                &[&needle],
+            )?;
+            Ok(rows.iter().map(Self::row).collect())
+        })
+    }
+
+    fn stats(&self) -> Result<Value, StoreError> {
+        blocking(|| {
+            let mut client = self.c();
+            let mut group = |col: &str| -> Result<BTreeMap<String, i64>, StoreError> {
+                let rows = client.query(
+                    &format!("SELECT {col}, COUNT(*) FROM inv_resources WHERE gone_at IS NULL GROUP BY {col}"),
+                    &[],
+                )?;
+                Ok(rows
+                    .iter()
+                    .map(|r| (r.get::<_, String>(0), r.get::<_, i64>(1)))
+                    .collect())
+            };
+            let by_type = group("rtype")?;
+            let total: i64 = by_type.values().sum();
+            Ok(json!({
+                "total": total,
+                "by_type": by_type,
+                "by_account": group("account")?,
+                "by_region": group("region")?,
+            }))
+        })
+    }
+
+    fn status(&self) -> Result<Vec<SyncStatus>, StoreError> {
+        blocking(|| {
+            let mut client = self.c();
+            let latest = client.query(
+                "SELECT account, region, MAX(scan) FROM inv_parts GROUP BY account, region ORDER BY account, region",
+                &[],
+            )?;
+            let mut out = Vec::new();
+            for l in latest {
+                let (account, region, scan): (String, String, i64) = (l.get(0), l.get(1), l.get(2));
+                let s = client.query_one(
+                    "SELECT started, finished FROM inv_scans WHERE id = $1",
+                    &[&scan],
+                )?;
+                let found: i64 = client
+                    .query_one(
+                        "SELECT COALESCE(SUM(found), 0)::BIGINT FROM inv_parts WHERE scan = $1 AND account = $2 AND region = $3",
+                        &[&scan, &account, &region],
+                    )?
+                    .get(0);
+                let errors = client
+                    .query(
+                        "SELECT rtype, code, message FROM inv_parts WHERE scan = $1 AND account = $2 AND region = $3 AND outcome = 'error' ORDER BY rtype",
+                        &[&scan, &account, &region],
+                    )?
+                    .iter()
+                    .map(|r| ScanError {
+                        account: account.clone(),
+                        region: region.clone(),
+                        rtype: r.get(0),
+                        code: r.get::<_, Option<String>>(1).unwrap_or_default(),
+                        message: r.get::<_, Option<String>>(2).unwrap_or_default(),
+                    })
+                    .collect();
+                out.push(SyncStatus {
+                    last_started: s.get(0),
+                    last_finished: s.get(1),
+                    account,
+                    region,
+                    found: u64::try_from(found).unwrap_or(0),
+                    errors,
+                });
+            }
+            Ok(out)
+        })
+    }
+
+    fn history(&self, since: Option<&str>) -> Result<Vec<Change>, StoreError> {
+        blocking(|| {
+            let rows = self.c().query(
+                "SELECT scan, at, change, account, region, rtype, id, fields FROM inv_changes WHERE at >= $1 ORDER BY seq",
+                &[&since.unwrap_or("")],
+            )?;
+            Ok(rows
+                .iter()
+                .map(|r| {
+                    let fields: String = r.get(7);
+                    Change {
+                        scan: r.get(0),
+                        at: r.get(1),
+                        change: r.get(2),
+                        account: r.get(3),
+                        region: r.get(4),
+                        rtype: r.get(5),
+                        id: r.get(6),
+                        fields: serde_json::from_str(&fields).unwrap_or(Value::Null),
+                    }
+                })
+                .collect())
+        })
+    }
+
+    fn scans(&self) -> Result<Vec<Value>, StoreError> {
+        blocking(|| {
+            let rows = self.c().query(
+                "SELECT id, started, finished, meta, summary FROM inv_scans ORDER BY id DESC",
+                &[],
+            )?;
+            Ok(rows
+                .iter()
+                .map(|r| {
+                    let meta: String = r.get(3);
+                    let summary: Option<String> = r.get(4);
+                    json!({
+                        "id": r.get::<_, i64>(0),
+                        "started": r.get::<_, String>(1),
+                        "finished": r.get::<_, Option<String>>(2),
+                        "meta": serde_json::from_str::<Value>(&meta).unwrap_or(Value::Null),
+                        "summary": summary.and_then(|s| serde_json::from_str::<Value>(&s).ok()),
+                    })
+                })
+                .collect())
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact;
+
+    #[test]
+    fn passwords_never_reach_messages() {
+        assert_eq!(
+            redact("postgres://gm:s3cret@db.example:5432/inv"),
+            "postgres://gm:***@db.example:5432/inv"
+        );
+        assert_eq!(
+            redact("postgres://db.example/inv"),
+            "postgres://db.example/inv"
+        );
+    }
+}
