@@ -153,6 +153,8 @@ def count_seeded(binary, env, prefix, want):
         if t in named:
             q += ["--search", prefix]
         found = json.loads(subprocess.run(q, env=env, capture_output=True, text=True, check=True).stdout)["total"]
+        if found < seeded:
+            print(f"  {t}: {found} found of {seeded} seeded", file=sys.stderr)
         n += min(found, seeded)
     return n
 
