@@ -286,6 +286,9 @@ CREATE INDEX IF NOT EXISTS live_region ON inv_resources (region, rtype, name, ke
 CREATE INDEX IF NOT EXISTS live_status ON inv_resources (status, rtype, key) WHERE gone_at IS NULL;
 CREATE INDEX IF NOT EXISTS live_created ON inv_resources (created, key, rtype, account, region, status) WHERE gone_at IS NULL;
 CREATE INDEX IF NOT EXISTS live_seen ON inv_resources (last_seen, key, rtype, account, region, status) WHERE gone_at IS NULL;
+-- Text search over id, name and ARN: trigrams, so any substring of three characters or more is
+-- found through the index instead of reading every row.
+CREATE VIRTUAL TABLE IF NOT EXISTS inv_fts USING fts5(key UNINDEXED, text, tokenize = 'trigram');
 CREATE TABLE IF NOT EXISTS inv_scans (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     started TEXT NOT NULL,
@@ -321,6 +324,11 @@ CREATE INDEX IF NOT EXISTS inv_parts_scan ON inv_parts (scan);
 
 pub(crate) fn now() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+/// What `--search` looks in: id, name and ARN.
+fn search_text(r: &Record) -> String {
+    format!("{} {} {}", r.id, r.name.as_deref().unwrap_or(""), r.arn)
 }
 
 /// What a record's digest covers: everything but when it was seen.
@@ -381,6 +389,18 @@ impl SqliteStore {
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
         conn.execute_batch(SCHEMA)?;
+        // Rows written before the search index existed (or by other tools) are indexed once.
+        let indexed: bool =
+            conn.query_row("SELECT EXISTS (SELECT 1 FROM inv_fts)", [], |r| r.get(0))?;
+        let rows: bool =
+            conn.query_row("SELECT EXISTS (SELECT 1 FROM inv_resources)", [], |r| {
+                r.get(0)
+            })?;
+        if rows && !indexed {
+            conn.execute_batch(
+                "INSERT INTO inv_fts (key, text) SELECT key, id || ' ' || COALESCE(name, '') || ' ' || arn FROM inv_resources",
+            )?;
+        }
         Ok(SqliteStore { conn })
     }
 
@@ -399,17 +419,23 @@ impl SqliteStore {
             }
         }
         if let Some(s) = &f.search {
-            w.push(
-                "(id LIKE ? ESCAPE '\\' OR name LIKE ? ESCAPE '\\' OR arn LIKE ? ESCAPE '\\')"
-                    .into(),
-            );
-            let pat = format!(
-                "%{}%",
-                s.replace('\\', "\\\\")
-                    .replace('%', "\\%")
-                    .replace('_', "\\_")
-            );
-            args.extend([pat.clone(), pat.clone(), pat]);
+            if s.chars().count() >= 3 {
+                // The trigram index: a phrase of the text matches it anywhere, ignoring case.
+                w.push("key IN (SELECT key FROM inv_fts WHERE inv_fts MATCH ?)".into());
+                args.push(format!("text : \"{}\"", s.replace('"', "\"\"")));
+            } else {
+                w.push(
+                    "(id LIKE ? ESCAPE '\\' OR name LIKE ? ESCAPE '\\' OR arn LIKE ? ESCAPE '\\')"
+                        .into(),
+                );
+                let pat = format!(
+                    "%{}%",
+                    s.replace('\\', "\\\\")
+                        .replace('%', "\\%")
+                        .replace('_', "\\_")
+                );
+                args.extend([pat.clone(), pat.clone(), pat]);
+            }
         }
         if !f.include_gone {
             w.push("gone_at IS NULL".into());
@@ -522,6 +548,10 @@ impl InventoryStore for SqliteStore {
                          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?13, ?14)",
                         params![key, r.account, r.region, r.rtype, r.id, r.arn, r.name, r.status, r.created, tags, raw, dg, at, scan],
                     )?;
+                    tx.execute(
+                        "INSERT INTO inv_fts (key, text) VALUES (?1, ?2)",
+                        params![key, search_text(r)],
+                    )?;
                     Self::record_change(&tx, scan, &at, "added", &key, who, &Value::Null)?;
                     counts.added += 1;
                 }
@@ -544,6 +574,13 @@ impl InventoryStore for SqliteStore {
                         let fields = Value::Array(diff_fields(&before, &d, 50));
                         Self::record_change(&tx, scan, &at, "changed", &key, who, &fields)?;
                         counts.changed += 1;
+                    }
+                    if o.name != r.name || o.arn != r.arn {
+                        tx.execute("DELETE FROM inv_fts WHERE key = ?1", params![key])?;
+                        tx.execute(
+                            "INSERT INTO inv_fts (key, text) VALUES (?1, ?2)",
+                            params![key, search_text(r)],
+                        )?;
                     }
                     tx.execute(
                         "UPDATE inv_resources SET arn = ?2, name = ?3, status = ?4, created = ?5, tags = ?6, raw = ?7, digest = ?8,
@@ -625,6 +662,10 @@ impl InventoryStore for SqliteStore {
         tx.execute(
             "UPDATE inv_scans SET finished = ?2, summary = ?3 WHERE id = ?1",
             params![scan, now(), summary.to_string()],
+        )?;
+        tx.execute(
+            "DELETE FROM inv_fts WHERE key IN (SELECT key FROM inv_resources WHERE last_seen < ?1)",
+            params![cutoff],
         )?;
         tx.execute(
             "DELETE FROM inv_resources WHERE last_seen < ?1",
@@ -800,5 +841,79 @@ impl InventoryStore for SqliteStore {
             })?
             .collect::<Result<Vec<_>, _>>()?;
         Ok(rows)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rec(id: &str, name: &str) -> Record {
+        Record {
+            account: "111111111111".into(),
+            region: "us-east-1".into(),
+            rtype: "ec2:vpc".into(),
+            id: id.into(),
+            arn: format!("arn:aws:ec2:us-east-1:111111111111:vpc/{id}"),
+            name: Some(name.into()),
+            status: None,
+            created: None,
+            tags: BTreeMap::new(),
+            raw: json!({}),
+        }
+    }
+
+    fn ids(s: &SqliteStore, search: &str) -> Vec<String> {
+        let f = Filter {
+            search: Some(search.into()),
+            ..Filter::default()
+        };
+        let mut out: Vec<String> = s
+            .list(&f, Sort::Type, 1, 100)
+            .unwrap()
+            .items
+            .into_iter()
+            .map(|x| x.record.id)
+            .collect();
+        out.sort();
+        out
+    }
+
+    #[test]
+    fn search_finds_substrings_of_id_name_and_arn_through_the_index() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = SqliteStore::open(&dir.path().join("s.db")).unwrap();
+        let scan = s.begin_scan(&json!({})).unwrap();
+        s.upsert(
+            scan,
+            &[
+                rec("vpc-aaa111", "Payments-Prod"),
+                rec("vpc-bbb222", "search \"quoted\" name"),
+                rec("vpc-ccc333", "x_y"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(ids(&s, "payments"), ["vpc-aaa111"], "case does not matter");
+        assert_eq!(ids(&s, "b222"), ["vpc-bbb222"], "inside the id");
+        assert_eq!(ids(&s, ":vpc/vpc-c"), ["vpc-ccc333"], "inside the ARN");
+        assert_eq!(ids(&s, "\"quoted\""), ["vpc-bbb222"], "quotes are text");
+        assert_eq!(
+            ids(&s, "x_"),
+            ["vpc-ccc333"],
+            "short terms: LIKE, `_` literal"
+        );
+        assert!(ids(&s, "zzz").is_empty());
+        // A renamed resource is found by its new name only.
+        let scan = s.begin_scan(&json!({})).unwrap();
+        s.upsert(scan, &[rec("vpc-aaa111", "ledger")]).unwrap();
+        assert!(ids(&s, "payments").is_empty());
+        assert_eq!(ids(&s, "ledger"), ["vpc-aaa111"]);
+        // Rows written without the index (an older version) are indexed when the store opens.
+        drop(s);
+        let conn = Connection::open(dir.path().join("s.db")).unwrap();
+        conn.execute_batch("DELETE FROM inv_fts").unwrap();
+        drop(conn);
+        let s = SqliteStore::open(&dir.path().join("s.db")).unwrap();
+        assert_eq!(ids(&s, "ledger"), ["vpc-aaa111"]);
     }
 }
