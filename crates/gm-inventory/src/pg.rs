@@ -36,16 +36,6 @@ CREATE TABLE IF NOT EXISTS inv_resources (
     last_scan BIGINT NOT NULL,
     gone_at TEXT
 );
-CREATE INDEX IF NOT EXISTS inv_part ON inv_resources (account, region, rtype, last_scan);
-CREATE INDEX IF NOT EXISTS inv_by_type ON inv_resources (rtype, name, key);
-CREATE INDEX IF NOT EXISTS inv_by_name ON inv_resources (name, key);
-CREATE INDEX IF NOT EXISTS inv_by_account ON inv_resources (account, rtype, key);
-CREATE INDEX IF NOT EXISTS inv_by_region ON inv_resources (region, rtype, key);
-CREATE INDEX IF NOT EXISTS inv_by_status ON inv_resources (status, rtype, key);
-CREATE INDEX IF NOT EXISTS inv_by_created ON inv_resources (created);
-CREATE INDEX IF NOT EXISTS inv_by_seen ON inv_resources (last_seen);
-CREATE INDEX IF NOT EXISTS inv_by_arn ON inv_resources (arn);
-CREATE INDEX IF NOT EXISTS inv_by_id ON inv_resources (id);
 CREATE TABLE IF NOT EXISTS inv_scans (
     id BIGSERIAL PRIMARY KEY,
     started TEXT NOT NULL,
@@ -65,7 +55,6 @@ CREATE TABLE IF NOT EXISTS inv_changes (
     id TEXT NOT NULL,
     fields TEXT NOT NULL
 );
-CREATE INDEX IF NOT EXISTS inv_changes_at ON inv_changes (at);
 CREATE TABLE IF NOT EXISTS inv_parts (
     scan BIGINT NOT NULL,
     account TEXT NOT NULL,
@@ -77,7 +66,6 @@ CREATE TABLE IF NOT EXISTS inv_parts (
     message TEXT,
     at TEXT NOT NULL
 );
-CREATE INDEX IF NOT EXISTS inv_parts_scan ON inv_parts (scan);
 "#;
 
 /// Runs blocking client work without stalling (or nesting) the caller's tokio runtime.
@@ -119,6 +107,7 @@ impl PgStore {
             let mut client = Client::connect(url, NoTls)
                 .map_err(|e| StoreError::new(format!("cannot connect to {}: {e}", redact(url))))?;
             client.batch_execute(SCHEMA)?;
+            client.batch_execute(crate::store::INDEXES)?;
             Ok(PgStore {
                 client: std::cell::RefCell::new(Some(client)),
             })

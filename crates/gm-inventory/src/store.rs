@@ -247,6 +247,31 @@ pub struct SqliteStore {
     conn: Connection,
 }
 
+/// Indexes, the same in SQLite and PostgreSQL. The latest view (`gone_at IS NULL`) has partial
+/// indexes, one per sort order, each carrying the filter columns, so a page is read in index order
+/// without touching the table for filtering, and counts are index-only.
+pub(crate) const INDEXES: &str = r#"
+CREATE INDEX IF NOT EXISTS inv_part ON inv_resources (account, region, rtype, last_scan);
+CREATE INDEX IF NOT EXISTS inv_by_type ON inv_resources (rtype, name, key);
+CREATE INDEX IF NOT EXISTS inv_by_name ON inv_resources (name, key);
+CREATE INDEX IF NOT EXISTS inv_by_account ON inv_resources (account, rtype, key);
+CREATE INDEX IF NOT EXISTS inv_by_region ON inv_resources (region, rtype, key);
+CREATE INDEX IF NOT EXISTS inv_by_status ON inv_resources (status, rtype, key);
+CREATE INDEX IF NOT EXISTS inv_by_created ON inv_resources (created);
+CREATE INDEX IF NOT EXISTS inv_by_seen ON inv_resources (last_seen);
+CREATE INDEX IF NOT EXISTS inv_by_arn ON inv_resources (arn);
+CREATE INDEX IF NOT EXISTS inv_by_id ON inv_resources (id);
+CREATE INDEX IF NOT EXISTS live_type ON inv_resources (rtype, name, key, status) WHERE gone_at IS NULL;
+CREATE INDEX IF NOT EXISTS live_name ON inv_resources (name, key, rtype, account, region, status) WHERE gone_at IS NULL;
+CREATE INDEX IF NOT EXISTS live_account ON inv_resources (account, region, rtype, key) WHERE gone_at IS NULL;
+CREATE INDEX IF NOT EXISTS live_region ON inv_resources (region, rtype, name, key) WHERE gone_at IS NULL;
+CREATE INDEX IF NOT EXISTS live_status ON inv_resources (status, rtype, key) WHERE gone_at IS NULL;
+CREATE INDEX IF NOT EXISTS live_created ON inv_resources (created, key, rtype, account, region, status) WHERE gone_at IS NULL;
+CREATE INDEX IF NOT EXISTS live_seen ON inv_resources (last_seen, key, rtype, account, region, status) WHERE gone_at IS NULL;
+CREATE INDEX IF NOT EXISTS inv_changes_at ON inv_changes (at);
+CREATE INDEX IF NOT EXISTS inv_parts_scan ON inv_parts (scan);
+"#;
+
 const SCHEMA: &str = r#"
 CREATE TABLE IF NOT EXISTS inv_resources (
     key TEXT PRIMARY KEY,
@@ -266,26 +291,6 @@ CREATE TABLE IF NOT EXISTS inv_resources (
     last_scan INTEGER NOT NULL,
     gone_at TEXT
 );
-CREATE INDEX IF NOT EXISTS inv_part ON inv_resources (account, region, rtype, last_scan);
-CREATE INDEX IF NOT EXISTS inv_by_type ON inv_resources (rtype, name, key);
-CREATE INDEX IF NOT EXISTS inv_by_name ON inv_resources (name, key);
-CREATE INDEX IF NOT EXISTS inv_by_account ON inv_resources (account, rtype, key);
-CREATE INDEX IF NOT EXISTS inv_by_region ON inv_resources (region, rtype, key);
-CREATE INDEX IF NOT EXISTS inv_by_status ON inv_resources (status, rtype, key);
-CREATE INDEX IF NOT EXISTS inv_by_created ON inv_resources (created);
-CREATE INDEX IF NOT EXISTS inv_by_seen ON inv_resources (last_seen);
-CREATE INDEX IF NOT EXISTS inv_by_arn ON inv_resources (arn);
-CREATE INDEX IF NOT EXISTS inv_by_id ON inv_resources (id);
--- The latest view (gone_at IS NULL) has partial indexes, one per sort order, each carrying the
--- filter columns, so a page is read in index order without touching the table for filtering,
--- and counts are index-only.
-CREATE INDEX IF NOT EXISTS live_type ON inv_resources (rtype, name, key, status) WHERE gone_at IS NULL;
-CREATE INDEX IF NOT EXISTS live_name ON inv_resources (name, key, rtype, account, region, status) WHERE gone_at IS NULL;
-CREATE INDEX IF NOT EXISTS live_account ON inv_resources (account, region, rtype, key) WHERE gone_at IS NULL;
-CREATE INDEX IF NOT EXISTS live_region ON inv_resources (region, rtype, name, key) WHERE gone_at IS NULL;
-CREATE INDEX IF NOT EXISTS live_status ON inv_resources (status, rtype, key) WHERE gone_at IS NULL;
-CREATE INDEX IF NOT EXISTS live_created ON inv_resources (created, key, rtype, account, region, status) WHERE gone_at IS NULL;
-CREATE INDEX IF NOT EXISTS live_seen ON inv_resources (last_seen, key, rtype, account, region, status) WHERE gone_at IS NULL;
 -- Text search over id, name and ARN: trigrams, so any substring of three characters or more is
 -- found through the index instead of reading every row.
 CREATE VIRTUAL TABLE IF NOT EXISTS inv_fts USING fts5(key UNINDEXED, text, tokenize = 'trigram');
@@ -307,7 +312,6 @@ CREATE TABLE IF NOT EXISTS inv_changes (
     id TEXT NOT NULL,
     fields TEXT NOT NULL
 );
-CREATE INDEX IF NOT EXISTS inv_changes_at ON inv_changes (at);
 CREATE TABLE IF NOT EXISTS inv_parts (
     scan INTEGER NOT NULL,
     account TEXT NOT NULL,
@@ -319,7 +323,6 @@ CREATE TABLE IF NOT EXISTS inv_parts (
     message TEXT,
     at TEXT NOT NULL
 );
-CREATE INDEX IF NOT EXISTS inv_parts_scan ON inv_parts (scan);
 "#;
 
 pub(crate) fn now() -> String {
@@ -389,6 +392,7 @@ impl SqliteStore {
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
         conn.execute_batch(SCHEMA)?;
+        conn.execute_batch(INDEXES)?;
         // Rows written before the search index existed (or by other tools) are indexed once.
         let indexed: bool =
             conn.query_row("SELECT EXISTS (SELECT 1 FROM inv_fts)", [], |r| r.get(0))?;
