@@ -59,23 +59,8 @@ impl Engine {
                     old_arn,
                     old_target_group_arn,
                 } => {
-                    run.past_no_return = true;
-                    let step = self.intent(
-                        run,
-                        LB_ADDRESS,
-                        "delete-load-balancer",
-                        json!({"arn": old_arn, "target_group": old_target_group_arn}),
-                    )?;
-                    let r = self
-                        .cloud
-                        .delete_lb(
-                            Some(old_arn),
-                            old_target_group_arn.as_deref(),
-                            self.opts.timeout,
-                        )
-                        .await;
-                    self.result(step, std::slice::from_ref(old_arn), &r);
-                    r.map_err(|e| (LB_ADDRESS.to_string(), e))?;
+                    self.delete_lb_step(run, Some(old_arn), old_target_group_arn.as_deref())
+                        .await?;
                     let dns = self.create_lb(run, lb, None, sg_ids, &actual).await?;
                     run.report.replaced.push(Done {
                         address: LB_ADDRESS.into(),
@@ -324,24 +309,9 @@ impl Engine {
                     arn,
                     target_group_arn,
                 } => {
-                    run.past_no_return = true;
-                    let step = self.intent(
-                        run,
-                        LB_ADDRESS,
-                        "delete-load-balancer",
-                        json!({"arn": arn, "target_group": target_group_arn}),
-                    )?;
-                    let r = self
-                        .cloud
-                        .delete_lb(
-                            arn.as_deref(),
-                            target_group_arn.as_deref(),
-                            self.opts.timeout,
-                        )
-                        .await;
-                    let ids: Vec<String> = arn.iter().chain(target_group_arn).cloned().collect();
-                    self.result(step, &ids, &r);
-                    r.map_err(|e| (LB_ADDRESS.to_string(), e))?;
+                    let ids = self
+                        .delete_lb_step(run, arn.as_deref(), target_group_arn.as_deref())
+                        .await?;
                     run.report.destroyed.push(Done {
                         address: LB_ADDRESS.into(),
                         aws_id: ids.join(", "),
@@ -352,6 +322,35 @@ impl Engine {
             }
         }
         Ok(())
+    }
+
+    /// Deletes a load balancer and its target group as one journaled step (past the point of no
+    /// return); returns the ids it removed.
+    async fn delete_lb_step(
+        &self,
+        run: &mut Run<'_>,
+        arn: Option<&str>,
+        target_group_arn: Option<&str>,
+    ) -> Result<Vec<String>, StepError> {
+        run.past_no_return = true;
+        let step = self.intent(
+            run,
+            LB_ADDRESS,
+            "delete-load-balancer",
+            json!({"arn": arn, "target_group": target_group_arn}),
+        )?;
+        let r = self
+            .cloud
+            .delete_lb(arn, target_group_arn, self.opts.timeout)
+            .await;
+        let ids: Vec<String> = arn
+            .iter()
+            .chain(&target_group_arn)
+            .map(|s| s.to_string())
+            .collect();
+        self.result(step, &ids, &r);
+        r.map_err(|e| (LB_ADDRESS.to_string(), e))?;
+        Ok(ids)
     }
 
     /// Undoes this run's distribution and load balancer (found by name when the create's answer
