@@ -16,17 +16,10 @@ fn cloudfront() -> aws_sdk_cloudfront::Client {
 }
 
 fn certificate(domain: &str) -> String {
-    let out = std::process::Command::new("python3")
-        .arg(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/acm_cert.py"))
-        .args([&moto().url(), domain])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap().trim().to_string()
+    String::from_utf8(support_script("acm_cert.py", &[domain]))
+        .unwrap()
+        .trim()
+        .to_string()
 }
 
 /// Load balancers named for the deployment (empty when gone).

@@ -11,21 +11,9 @@ use std::collections::BTreeMap;
 use support::*;
 
 fn seed(region: &str, tag: &str, extra: &[&str]) -> BTreeMap<String, Vec<String>> {
-    let out = std::process::Command::new("python3")
-        .arg(
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("tests/support/seed_inventory.py"),
-        )
-        .args([&moto().url(), region, tag])
-        .args(extra)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
+    let mut args = vec![region, tag];
+    args.extend_from_slice(extra);
+    serde_json::from_slice(&support_script("seed_inventory.py", &args)).unwrap()
 }
 
 /// Every stored resource of one type, by id (one page of 100 is enough for a test's own).
@@ -377,17 +365,7 @@ fn bad_inventory_input_gets_a_clear_error() {
 }
 
 fn seed_org(tag: &str) -> serde_json::Value {
-    let out = std::process::Command::new("python3")
-        .arg(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/seed_org.py"))
-        .args([&moto().url(), tag])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
+    serde_json::from_slice(&support_script("seed_org.py", &[tag])).unwrap()
 }
 
 #[test]

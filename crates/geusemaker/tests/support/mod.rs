@@ -66,6 +66,27 @@ pub fn postgres() -> &'static Moto {
     })
 }
 
+/// Runs `tests/support/NAME` with python3 against the shared moto (its URL first, then `args`);
+/// returns its stdout, failing the test with its stderr when it fails.
+pub fn support_script(name: &str, args: &[&str]) -> Vec<u8> {
+    let out = Command::new("python3")
+        .arg(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("tests/support")
+                .join(name),
+        )
+        .arg(moto().url())
+        .args(args)
+        .output()
+        .expect("python3");
+    assert!(
+        out.status.success(),
+        "{name}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
 /// A fresh database on the test PostgreSQL; its URL.
 pub fn pg_database(name: &str) -> String {
     let port = postgres().port;
