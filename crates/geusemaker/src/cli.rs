@@ -176,10 +176,21 @@ pub enum InventoryCommand {
         #[arg(long, value_name = "DATE")]
         since: Option<String>,
     },
-    /// Write the inventory (with the same filters as `list`) to a file.
+    /// Write the inventory (with the same filters as `list`) to a file, a directory or S3.
+    ///
+    /// xlsx, csv and json write one file. parquet writes a data-lake layout that Athena,
+    /// DuckDB or Spark query in place: `resources/` (the latest view), `history/dt=DAY/`
+    /// (every change, one partition per day) and `athena.sql` with the table definitions.
     ///
     /// Example: geusemaker inventory export --format csv --type ec2:instance --to instances.csv
+    ///
+    /// Example: geusemaker inventory export --format parquet --to s3://audit-bucket/inventory
     Export(InventoryExportArgs),
+    /// Archive the raw JSON of a scan (every record it saw, with all metadata) as gzip JSON
+    /// Lines under `raw/dt=DAY/scan=N/`, in a directory or S3 (`inventory_raw` in athena.sql).
+    ///
+    /// Example: geusemaker inventory archive --to s3://audit-bucket/inventory
+    Archive(InventoryArchiveArgs),
     /// The resource types a scan can collect.
     Types,
 }
@@ -218,6 +229,21 @@ pub struct InventoryScanArgs {
     /// Days a resource no longer seen stays in the latest view.
     #[arg(long, default_value_t = 30, value_name = "DAYS")]
     pub retention_days: u32,
+    /// After the scan, archive its raw JSON there (as `inventory archive --to` does).
+    #[arg(long, value_name = "DIR|s3://BUCKET/PREFIX")]
+    pub archive: Option<String>,
+}
+
+/// Options of `inventory archive`.
+#[derive(Debug, Args)]
+pub struct InventoryArchiveArgs {
+    /// The scan to archive [default: the latest]. Only the latest scan's records are all
+    /// still stored; archive each scan as it ends with `inventory scan --archive`.
+    #[arg(long, value_name = "ID")]
+    pub scan: Option<i64>,
+    /// A local directory, or `s3://bucket/prefix`.
+    #[arg(long, value_name = "DIR|s3://BUCKET/PREFIX")]
+    pub to: String,
 }
 
 /// Filters shared by `inventory list` and `inventory export`.
@@ -272,15 +298,21 @@ pub struct InventoryExportArgs {
     #[command(flatten)]
     pub filter: InventoryFilterArgs,
     /// xlsx (one sheet: audit header with the filters and time, typed columns, frozen header,
-    /// autofilter), csv or json.
-    #[arg(long, value_parser = ["xlsx", "csv", "json"])]
+    /// autofilter), csv, json, or parquet (a directory of tables; see above).
+    #[arg(long, value_parser = ["xlsx", "csv", "json", "parquet"])]
     pub format: String,
     /// Tags as one `tags` column (`k=v; k=v`) or one column per tag key (`tag:KEY`).
+    /// (Parquet keeps them as a map.)
     #[arg(long, default_value = "column", value_parser = ["column", "columns"])]
     pub tags: String,
-    /// The file to write (`-o` is the global output format, so the destination is `--to`).
-    #[arg(long, value_name = "FILE")]
-    pub to: PathBuf,
+    /// Parquet: only history at or after this date or time (RFC 3339 or YYYY-MM-DD).
+    #[arg(long, value_name = "DATE")]
+    pub since: Option<String>,
+    /// Where: a file (xlsx, csv, json), a directory (parquet), or `s3://bucket/key` (a file's
+    /// object key; for parquet the prefix the tables go under). `-o` is the global output
+    /// format, so the destination is `--to`.
+    #[arg(long, value_name = "FILE|DIR|s3://BUCKET/KEY")]
+    pub to: String,
 }
 
 /// A spec file.

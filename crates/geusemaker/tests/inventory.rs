@@ -608,3 +608,192 @@ fn the_inventory_works_the_same_in_postgresql() {
         "{err}"
     );
 }
+
+/// Runs `lake_check.py` (boto3 and DuckDB) against the shared moto; its JSON answer.
+fn lake(args: &[&str]) -> serde_json::Value {
+    let out = support_script("lake_check.py", args);
+    if out.is_empty() {
+        return serde_json::Value::Null;
+    }
+    serde_json::from_slice(&out).unwrap()
+}
+
+#[test]
+fn parquet_history_and_raw_json_land_in_s3_in_a_layout_athena_reads() {
+    let env = Env::new();
+    let tag = name("lake");
+    let seeded = seed("us-east-1", &tag, &[]);
+    let vpc = &seeded["ec2:vpc"][0];
+    let bucket = tag.to_lowercase();
+    lake(&["bucket", &bucket]);
+    let dest = format!("s3://{bucket}/inv");
+
+    // The scan archives its raw JSON as it ends.
+    let scan = env.gm_json(
+        &[
+            "inventory",
+            "scan",
+            "--regions",
+            "us-east-1",
+            "--types",
+            "ec2:vpc,ssm:parameter",
+            "--archive",
+            &dest,
+        ],
+        0,
+    );
+    let id = scan["scan"].as_i64().unwrap();
+    assert_eq!(scan["archive"]["scan"], id, "{scan:#}");
+    assert!(scan["archive"]["records"].as_u64().unwrap() >= 4);
+
+    let out = env.gm_json(
+        &[
+            "inventory",
+            "export",
+            "--format",
+            "parquet",
+            "--type",
+            "ec2:vpc",
+            "--to",
+            &dest,
+        ],
+        0,
+    );
+    assert_eq!(out["destination"], format!("{dest}/"));
+    assert!(out["resources"].as_u64().unwrap() >= 1, "{out:#}");
+    let xlsx = env.gm_json(
+        &[
+            "inventory",
+            "export",
+            "--format",
+            "xlsx",
+            "--to",
+            &format!("s3://{bucket}/reports/inventory.xlsx"),
+        ],
+        0,
+    );
+    assert!(xlsx["resources"].as_u64().unwrap() >= 4);
+
+    let today = chrono_today();
+    let found = lake(&["read", &bucket, "inv"]);
+    let keys: Vec<&str> = found["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|k| k.as_str())
+        .collect();
+    for want in [
+        "inv/athena.sql".to_string(),
+        "inv/resources/part-00000.parquet".into(),
+        format!("inv/history/dt={today}/part-00000.parquet"),
+        format!("inv/raw/dt={today}/scan={id}/records.json.gz"),
+        "reports/inventory.xlsx".into(),
+    ] {
+        assert!(
+            keys.contains(&want.as_str()),
+            "{want} missing from {keys:?}"
+        );
+    }
+    // The latest view: only VPCs (the export's filter), ours with its tags as a map.
+    let resources = found["resources"].as_array().unwrap();
+    assert!(resources.iter().all(|r| r["type"] == "ec2:vpc"));
+    let ours = resources
+        .iter()
+        .find(|r| r["id"] == vpc.as_str())
+        .unwrap_or_else(|| panic!("{vpc} not in {resources:?}"));
+    assert_eq!(ours["region"], "us-east-1");
+    assert!(
+        ours["tags"].to_string().contains(&tag),
+        "tags are a map with the seed's tag: {}",
+        ours["tags"]
+    );
+    assert!(
+        ours["seen_type"].as_str().unwrap().starts_with("TIMESTAMP"),
+        "{ours}"
+    );
+    // The history, partitioned by day: the scan's additions of VPCs, nothing of other types.
+    let history = found["history"].as_array().unwrap();
+    assert!(
+        history
+            .iter()
+            .any(|h| h["dt"] == today.as_str() && h["change"] == "added" && h["type"] == "ec2:vpc"),
+        "{history:?}"
+    );
+    assert!(history.iter().all(|h| h["type"] == "ec2:vpc"));
+    // The raw archive: every record the scan saw, with AWS's own metadata.
+    let raw = found["raw"].as_array().unwrap();
+    let ours = raw
+        .iter()
+        .find(|r| r["id"] == vpc.as_str())
+        .unwrap_or_else(|| panic!("{vpc} not archived"));
+    assert_eq!(ours["scan"], id);
+    assert!(ours["raw"].to_string().contains(vpc.as_str()), "{ours}");
+    for p in &seeded["ssm:parameter"] {
+        assert!(
+            raw.iter().any(|r| r["id"] == p.as_str()),
+            "{p} not archived"
+        );
+    }
+
+    // An export repeated replaces its files: the same keys, no second copy.
+    env.gm_json(
+        &[
+            "inventory",
+            "export",
+            "--format",
+            "parquet",
+            "--type",
+            "ec2:vpc",
+            "--to",
+            &dest,
+        ],
+        0,
+    );
+    let again = lake(&["read", &bucket, "inv"]);
+    assert_eq!(again["keys"], found["keys"]);
+
+    // Bad destinations: a clear refusal before any work, or AWS's reason.
+    let out = env.gm(&[
+        "inventory",
+        "export",
+        "--format",
+        "parquet",
+        "--to",
+        "s3://Bad_Bucket/x",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not an S3 bucket name"));
+    let out = env.gm(&[
+        "inventory",
+        "export",
+        "--format",
+        "csv",
+        "--to",
+        &format!("s3://{bucket}"),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("names no object"));
+    let out = env.gm(&[
+        "inventory",
+        "export",
+        "--format",
+        "parquet",
+        "--to",
+        "s3://no-such-bucket-here/x",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("NoSuchBucket"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Today in UTC, `YYYY-MM-DD` (the partition the scan's changes land in).
+fn chrono_today() -> String {
+    let out = std::process::Command::new("date")
+        .args(["-u", "+%Y-%m-%d"])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}

@@ -4,6 +4,7 @@
 pub mod accounts;
 pub mod collectors;
 pub mod export;
+pub mod lake;
 pub mod model;
 pub mod pg;
 pub mod raw;

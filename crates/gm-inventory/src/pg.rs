@@ -146,6 +146,10 @@ impl PgStore {
             let n = args.len();
             w.push(format!("(id LIKE ${n} OR name LIKE ${n} OR arn LIKE ${n})"));
         }
+        if let Some(scan) = f.scan {
+            args.push(scan.to_string());
+            w.push(format!("last_scan = ${}::bigint", args.len()));
+        }
         if !f.include_gone {
             w.push("gone_at IS NULL".into());
         }
@@ -525,28 +529,35 @@ impl InventoryStore for PgStore {
         })
     }
 
-    fn history(&self, since: Option<&str>) -> Result<Vec<Change>, StoreError> {
+    fn each_change(
+        &self,
+        since: Option<&str>,
+        each: &mut dyn FnMut(Change) -> Result<(), StoreError>,
+    ) -> Result<u64, StoreError> {
         blocking(|| {
-            let rows = self.c().query(
+            use postgres::fallible_iterator::FallibleIterator;
+            let mut client = self.c();
+            let since = since.unwrap_or("").to_string();
+            let mut rows = client.query_raw(
                 "SELECT scan, at, change, account, region, rtype, id, fields FROM inv_changes WHERE at >= $1 ORDER BY seq",
-                &[&since.unwrap_or("")],
+                params(std::slice::from_ref(&since)),
             )?;
-            Ok(rows
-                .iter()
-                .map(|r| {
-                    let fields: String = r.get(7);
-                    Change {
-                        scan: r.get(0),
-                        at: r.get(1),
-                        change: r.get(2),
-                        account: r.get(3),
-                        region: r.get(4),
-                        rtype: r.get(5),
-                        id: r.get(6),
-                        fields: serde_json::from_str(&fields).unwrap_or(Value::Null),
-                    }
-                })
-                .collect())
+            let mut n = 0;
+            while let Some(r) = rows.next()? {
+                let fields: String = r.get(7);
+                each(Change {
+                    scan: r.get(0),
+                    at: r.get(1),
+                    change: r.get(2),
+                    account: r.get(3),
+                    region: r.get(4),
+                    rtype: r.get(5),
+                    id: r.get(6),
+                    fields: serde_json::from_str(&fields).unwrap_or(Value::Null),
+                })?;
+                n += 1;
+            }
+            Ok(n)
         })
     }
 

@@ -56,6 +56,9 @@ pub struct Filter {
     /// Include resources no longer seen (kept until the retention period ends).
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub include_gone: bool,
+    /// Only resources the scan with this id was the last to see (what a raw archive holds).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scan: Option<i64>,
 }
 
 /// Sort column.
@@ -224,8 +227,22 @@ pub trait InventoryStore {
     fn stats(&self) -> Result<Value, StoreError>;
     /// Sync status per account and region.
     fn status(&self) -> Result<Vec<SyncStatus>, StoreError>;
+    /// Changes since an RFC 3339 time (all when `None`), oldest first, passed to `each`
+    /// (the Parquet export streams through this).
+    fn each_change(
+        &self,
+        since: Option<&str>,
+        each: &mut dyn FnMut(Change) -> Result<(), StoreError>,
+    ) -> Result<u64, StoreError>;
     /// Changes since an RFC 3339 time (all when `None`), oldest first.
-    fn history(&self, since: Option<&str>) -> Result<Vec<Change>, StoreError>;
+    fn history(&self, since: Option<&str>) -> Result<Vec<Change>, StoreError> {
+        let mut out = Vec::new();
+        self.each_change(since, &mut |c| {
+            out.push(c);
+            Ok(())
+        })?;
+        Ok(out)
+    }
     /// Scans, newest first.
     fn scans(&self) -> Result<Vec<Value>, StoreError>;
 }
@@ -440,6 +457,10 @@ impl SqliteStore {
                 );
                 args.extend([pat.clone(), pat.clone(), pat]);
             }
+        }
+        if let Some(scan) = f.scan {
+            w.push("last_scan = ?".into());
+            args.push(scan.to_string());
         }
         if !f.include_gone {
             w.push("gone_at IS NULL".into());
@@ -804,27 +825,32 @@ impl InventoryStore for SqliteStore {
         Ok(out)
     }
 
-    fn history(&self, since: Option<&str>) -> Result<Vec<Change>, StoreError> {
+    fn each_change(
+        &self,
+        since: Option<&str>,
+        each: &mut dyn FnMut(Change) -> Result<(), StoreError>,
+    ) -> Result<u64, StoreError> {
         let mut st = self.conn.prepare(
             "SELECT scan, at, change, account, region, rtype, id, fields FROM inv_changes
              WHERE at >= ?1 ORDER BY rowid",
         )?;
-        let rows = st
-            .query_map(params![since.unwrap_or("")], |r| {
-                let fields: String = r.get(7)?;
-                Ok(Change {
-                    scan: r.get(0)?,
-                    at: r.get(1)?,
-                    change: r.get(2)?,
-                    account: r.get(3)?,
-                    region: r.get(4)?,
-                    rtype: r.get(5)?,
-                    id: r.get(6)?,
-                    fields: serde_json::from_str(&fields).unwrap_or(Value::Null),
-                })
-            })?
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(rows)
+        let mut rows = st.query(params![since.unwrap_or("")])?;
+        let mut n = 0;
+        while let Some(r) = rows.next()? {
+            let fields: String = r.get(7)?;
+            each(Change {
+                scan: r.get(0)?,
+                at: r.get(1)?,
+                change: r.get(2)?,
+                account: r.get(3)?,
+                region: r.get(4)?,
+                rtype: r.get(5)?,
+                id: r.get(6)?,
+                fields: serde_json::from_str(&fields).unwrap_or(Value::Null),
+            })?;
+            n += 1;
+        }
+        Ok(n)
     }
 
     fn scans(&self) -> Result<Vec<Value>, StoreError> {

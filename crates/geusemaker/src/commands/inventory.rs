@@ -6,6 +6,9 @@ use gm_inventory::pg::PgStore;
 use gm_inventory::store::{SqliteStore, Stored};
 use gm_inventory::{Filter, InventoryStore, ScanOptions, Sort, Target};
 
+use gm_inventory::export::ExportError;
+use gm_inventory::lake::{self, Dest, LakeFile};
+
 use crate::cli::{
     InventoryArgs, InventoryCommand, InventoryExportArgs, InventoryFilterArgs, InventoryScanArgs,
 };
@@ -156,7 +159,13 @@ pub async fn run(ctx: &Ctx<'_>, args: &InventoryArgs) -> Result<u8, CliError> {
             });
             Ok(exit::OK)
         }
-        InventoryCommand::Export(a) => export(ctx, a, store),
+        InventoryCommand::Export(a) => export(ctx, a, store).await,
+        InventoryCommand::Archive(a) => {
+            let dest = destination(&a.to)?;
+            let out = archive(ctx, a.scan, &dest, store).await?;
+            ctx.out.data(&out, || archive_text(&out));
+            Ok(exit::OK)
+        }
         InventoryCommand::Types => {
             let types: Vec<serde_json::Value> = gm_inventory::registry()
                 .iter()
@@ -184,6 +193,8 @@ async fn scan(
     a: &InventoryScanArgs,
     store: &mut dyn InventoryStore,
 ) -> Result<u8, CliError> {
+    // A bad archive destination fails before the scan, not after it.
+    let archive_to = a.archive.as_deref().map(destination).transpose()?;
     let region = ctx.region(None);
     let config = gm_cloud::sdk_config(&ctx.cloud_options_in(&region)).await;
     let all = gm_inventory::registry();
@@ -291,7 +302,15 @@ async fn scan(
         summary.accounts.push(e.account.clone());
         summary.errors.push(e);
     }
-    ctx.out.data(&summary, || {
+    let archived = match &archive_to {
+        Some(dest) => Some(archive(ctx, Some(summary.scan), dest, store).await?),
+        None => None,
+    };
+    let mut out = serde_json::to_value(&summary).unwrap_or_default();
+    if let (Some(a), Some(o)) = (&archived, out.as_object_mut()) {
+        o.insert("archive".into(), a.clone());
+    }
+    ctx.out.data(&out, || {
         let mut s = format!(
             "Scan {}: {} resource(s) in {:.1} s — {} added, {} changed, {} removed.\n",
             summary.scan,
@@ -309,6 +328,9 @@ async fn scan(
                 "  not listed: {} in {} {}: {} {}\n",
                 e.rtype, e.account, e.region, e.code, e.message
             ));
+        }
+        if let Some(a) = &archived {
+            s.push_str(&archive_text(a));
         }
         s
     });
@@ -332,6 +354,7 @@ fn filter(a: &InventoryFilterArgs) -> Result<(Filter, Sort), CliError> {
             status: a.status.clone(),
             search: a.search.clone(),
             include_gone: a.include_gone,
+            scan: None,
         },
         sort,
     ))
@@ -357,27 +380,197 @@ fn table(items: &[Stored]) -> String {
     s
 }
 
-fn export(
+/// A `--to` destination: a local path or `s3://bucket/prefix`.
+fn destination(to: &str) -> Result<Dest, CliError> {
+    Dest::parse(to).map_err(|m| {
+        CliError::new("GM-INV-009", m, exit::USAGE)
+            .hint("give a local path, or an S3 URL such as s3://my-audit-bucket/inventory")
+    })
+}
+
+fn export_failed(e: ExportError) -> CliError {
+    CliError::new("GM-INV-006", e.to_string(), exit::FAILED)
+        .hint("check that the destination is writable (for S3: s3:PutObject on the bucket, and that it exists)")
+}
+
+/// Where files are written before they go to `dest`: the directory itself when local, a
+/// temporary one (kept alive by the returned guard) when they are uploaded.
+fn staging(dest: &Dest) -> Result<(Option<tempfile::TempDir>, std::path::PathBuf), CliError> {
+    match dest {
+        Dest::Local(p) => Ok((None, p.clone())),
+        Dest::S3 { .. } => {
+            let t = tempfile::tempdir().map_err(|e| {
+                CliError::new(
+                    "GM-INV-006",
+                    format!("cannot create a staging directory: {e}"),
+                    exit::FAILED,
+                )
+                .hint("set TMPDIR to a writable directory with room for the export")
+            })?;
+            let p = t.path().to_path_buf();
+            Ok((Some(t), p))
+        }
+    }
+}
+
+/// Copies staged files to S3 when that is the destination.
+async fn deliver(
+    ctx: &Ctx<'_>,
+    dest: &Dest,
+    dir: &std::path::Path,
+    files: &[LakeFile],
+) -> Result<(), CliError> {
+    if let Dest::S3 { bucket, prefix } = dest {
+        let region = ctx.region(None);
+        let config = gm_cloud::sdk_config(&ctx.cloud_options_in(&region)).await;
+        lake::upload(&config, dir, bucket, prefix, files)
+            .await
+            .map_err(export_failed)?;
+    }
+    Ok(())
+}
+
+/// Archives the raw JSON of `scan` (default: the latest) to `dest`.
+async fn archive(
+    ctx: &Ctx<'_>,
+    scan: Option<i64>,
+    dest: &Dest,
+    store: &dyn InventoryStore,
+) -> Result<serde_json::Value, CliError> {
+    let scans = store.scans()?;
+    let Some(latest) = scans.first() else {
+        return Err(
+            CliError::new("GM-INV-010", "there is no scan to archive", exit::FAILED)
+                .hint("run `geusemaker inventory scan` first"),
+        );
+    };
+    let latest_id = latest["id"].as_i64().unwrap_or(0);
+    let id = scan.unwrap_or(latest_id);
+    if id != latest_id {
+        return Err(CliError::new(
+            "GM-INV-010",
+            format!("scan {id} is not the latest ({latest_id}): the store keeps each resource as the latest scan saw it, so only that scan can be archived whole"),
+            exit::USAGE,
+        )
+        .hint("archive every scan as it ends: `geusemaker inventory scan --archive DEST`"));
+    }
+    let started = latest["started"].as_str().unwrap_or_default().to_string();
+    let (_guard, dir) = staging(dest)?;
+    let file = lake::write_raw(store, id, &started, &dir).map_err(export_failed)?;
+    let sql = dir.join("athena.sql");
+    std::fs::write(&sql, lake::athena_sql(dest)).map_err(|e| {
+        export_failed(ExportError::Write {
+            path: sql.display().to_string(),
+            message: e.to_string(),
+        })
+    })?;
+    let files = vec![
+        file,
+        LakeFile {
+            path: "athena.sql".into(),
+            rows: 0,
+            bytes: 0,
+        },
+    ];
+    deliver(ctx, dest, &dir, &files).await?;
+    Ok(json!({
+        "scan": id,
+        "destination": dest.locate(""),
+        "file": dest.locate(&files[0].path),
+        "records": files[0].rows,
+        "bytes": files[0].bytes,
+    }))
+}
+
+fn archive_text(a: &serde_json::Value) -> String {
+    format!(
+        "Archived scan {} ({} record(s)) to {}.\n",
+        a["scan"],
+        a["records"],
+        a["file"].as_str().unwrap_or("")
+    )
+}
+
+async fn export(
     ctx: &Ctx<'_>,
     a: &InventoryExportArgs,
     store: &dyn InventoryStore,
 ) -> Result<u8, CliError> {
     use gm_inventory::export::{ExportFormat, TagLayout};
     let (f, sort) = filter(&a.filter)?;
+    let dest = destination(&a.to)?;
+    let exported_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    if a.format == "parquet" {
+        let (_guard, dir) = staging(&dest)?;
+        let files = lake::write_parquet(store, &f, a.since.as_deref(), &dir, &dest)
+            .map_err(export_failed)?;
+        deliver(ctx, &dest, &dir, &files).await?;
+        let resources = files.first().map_or(0, |x| x.rows);
+        let changes: u64 = files
+            .iter()
+            .filter(|x| x.path.starts_with("history/"))
+            .map(|x| x.rows)
+            .sum();
+        let out = json!({"destination": dest.locate(""), "format": "parquet", "resources": resources,
+                         "changes": changes, "files": files, "filters": f, "exported_at": exported_at});
+        ctx.out.data(&out, || {
+            let mut s = format!(
+                "Exported {resources} resource(s) and {changes} change(s) to {} (parquet; filters: {}):\n",
+                dest.locate(""),
+                gm_inventory::export::describe_filters(&f)
+            );
+            for x in &files {
+                s.push_str(&format!("  {:<56} {:>9} row(s) {:>11} bytes\n", x.path, x.rows, x.bytes));
+            }
+            s.push_str("Table definitions for Athena: athena.sql\n");
+            s
+        });
+        return Ok(exit::OK);
+    }
     let format = ExportFormat::parse(&a.format).unwrap_or(ExportFormat::Csv);
     let tags = if a.tags == "columns" {
         TagLayout::Columns
     } else {
         TagLayout::Column
     };
-    let exported_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-    let n = gm_inventory::export::export(store, &f, sort, format, tags, &a.to, &exported_at)
-        .map_err(|e| CliError::new("GM-INV-006", e.to_string(), exit::FAILED))?;
+    // One file: written in place, or staged under its object's name and uploaded.
+    let (_guard, dir, rel) = match &dest {
+        Dest::Local(p) => (None, std::path::PathBuf::new(), p.display().to_string()),
+        Dest::S3 { bucket, prefix } => {
+            if prefix.is_empty() || prefix.ends_with('/') {
+                return Err(CliError::new(
+                    "GM-INV-009",
+                    format!("`{}` names no object for the {} file", a.to, a.format),
+                    exit::USAGE,
+                )
+                .hint(format!("name it: s3://{bucket}/inventory.{}", a.format)));
+            }
+            let (g, d) = staging(&dest)?;
+            let name = prefix.rsplit('/').next().unwrap_or(prefix).to_string();
+            (g, d, name)
+        }
+    };
+    let path = dir.join(&rel);
+    let n = gm_inventory::export::export(store, &f, sort, format, tags, &path, &exported_at)
+        .map_err(export_failed)?;
+    if let Dest::S3 { bucket, prefix } = &dest {
+        let parent = prefix.rsplit_once('/').map_or("", |(p, _)| p);
+        let file = LakeFile {
+            path: rel.clone(),
+            rows: n,
+            bytes: 0,
+        };
+        let up = Dest::S3 {
+            bucket: bucket.clone(),
+            prefix: parent.to_string(),
+        };
+        deliver(ctx, &up, &dir, std::slice::from_ref(&file)).await?;
+    }
     let out = json!({"file": a.to, "format": a.format, "resources": n, "filters": f, "exported_at": exported_at});
     ctx.out.data(&out, || {
         format!(
             "Exported {n} resource(s) to {} ({}; filters: {}).\n",
-            a.to.display(),
+            a.to,
             a.format,
             gm_inventory::export::describe_filters(&f)
         )
