@@ -38,17 +38,19 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rows", type=int, default=1_000_000)
     ap.add_argument("--binary", default=str(ROOT / "target/release/geusemaker"))
+    ap.add_argument("--db", help="keep the filled database here (and reuse it if it exists)")
     args = ap.parse_args()
     binary = Path(args.binary)
     if not binary.exists():
         subprocess.run(["cargo", "build", "--release", "--bin", "geusemaker"], cwd=ROOT, check=True)
     with tempfile.TemporaryDirectory() as tmp:
-        db = Path(tmp) / "state.db"
+        db = Path(args.db) if args.db else Path(tmp) / "state.db"
         env = dict(os.environ, GEUSEMAKER_STATE=str(db))
-        subprocess.run([str(binary), "-q", "inventory", "stats"], env=env, check=True)
-        t0 = time.time()
-        fill(db, args.rows)
-        print(f"{args.rows} rows written in {time.time() - t0:.1f} s; database {db.stat().st_size / 2**20:.0f} MiB", file=sys.stderr)
+        if not db.exists():
+            subprocess.run([str(binary), "-q", "inventory", "stats"], env=env, check=True)
+            t0 = time.time()
+            fill(db, args.rows)
+            print(f"{args.rows} rows written in {time.time() - t0:.1f} s; database {db.stat().st_size / 2**20:.0f} MiB", file=sys.stderr)
         # The first open indexes the rows for text search (they were written around the binary).
         t0 = time.time()
         subprocess.run([str(binary), "-q", "inventory", "stats"], env=env, check=True)
