@@ -513,6 +513,29 @@ fn the_inventory_works_the_same_in_postgresql() {
         0,
     );
     assert_eq!(page["total"], 3);
+    // Search ignores case, as in SQLite, through a trigram index.
+    let upper = env.gm_json(
+        &[
+            "inventory",
+            "--store",
+            &url,
+            "list",
+            "--type",
+            "ssm:parameter",
+            "--search",
+            &tag.to_uppercase(),
+        ],
+        0,
+    );
+    assert_eq!(upper["total"], 3);
+    let db = tag.replace('-', "_");
+    assert_eq!(
+        psql(
+            &db,
+            "SELECT count(*) FROM pg_indexes WHERE indexname = 'inv_search'"
+        ),
+        "1"
+    );
     let names: Vec<&str> = page["items"]
         .as_array()
         .unwrap()
@@ -566,6 +589,19 @@ fn the_inventory_works_the_same_in_postgresql() {
         .any(|f| f["path"] == "tags.stage"));
     let stats = env.gm_json(&["inventory", "--store", &url, "stats"], 0);
     assert!(stats["by_type"]["ec2:vpc"].as_u64().unwrap() >= 1);
+    // The maintained counts agree with a count of the rows.
+    let counted: u64 = psql(
+        &db,
+        "SELECT count(*) FROM inv_resources WHERE gone_at IS NULL",
+    )
+    .parse()
+    .unwrap();
+    assert_eq!(stats["total"], counted);
+    let vpcs = env.gm_json(
+        &["inventory", "--store", &url, "list", "--type", "ec2:vpc"],
+        0,
+    );
+    assert_eq!(vpcs["total"], stats["by_type"]["ec2:vpc"]);
     let status = env.gm_json(&["inventory", "--store", &url, "status"], 0);
     assert_eq!(status[0]["region"], "us-east-1");
     let csv = env.dir.path().join("pg.csv");

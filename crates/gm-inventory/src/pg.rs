@@ -66,7 +66,45 @@ CREATE TABLE IF NOT EXISTS inv_parts (
     message TEXT,
     at TEXT NOT NULL
 );
+-- Live resources counted per (type, account, region, status), kept by the trigger below, so
+-- the pager's total is a sum over a few rows (as in the SQLite store).
+CREATE TABLE IF NOT EXISTS inv_counts (
+    rtype TEXT NOT NULL,
+    account TEXT NOT NULL,
+    region TEXT NOT NULL,
+    status TEXT NOT NULL,
+    n BIGINT NOT NULL,
+    PRIMARY KEY (rtype, account, region, status)
+);
+CREATE OR REPLACE FUNCTION inv_recount() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'UPDATE' AND (OLD.gone_at IS NULL) = (NEW.gone_at IS NULL)
+       AND OLD.status IS NOT DISTINCT FROM NEW.status AND OLD.rtype = NEW.rtype
+       AND OLD.account = NEW.account AND OLD.region = NEW.region THEN
+        RETURN NULL;
+    END IF;
+    IF TG_OP IN ('UPDATE', 'DELETE') AND OLD.gone_at IS NULL THEN
+        UPDATE inv_counts SET n = n - 1
+        WHERE rtype = OLD.rtype AND account = OLD.account AND region = OLD.region
+          AND status = COALESCE(OLD.status, '');
+    END IF;
+    IF TG_OP IN ('UPDATE', 'INSERT') AND NEW.gone_at IS NULL THEN
+        INSERT INTO inv_counts VALUES (NEW.rtype, NEW.account, NEW.region, COALESCE(NEW.status, ''), 1)
+        ON CONFLICT (rtype, account, region, status) DO UPDATE SET n = inv_counts.n + 1;
+    END IF;
+    RETURN NULL;
+END $$;
+DO $$ BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = 'inv_recount') THEN
+        CREATE TRIGGER inv_recount
+            AFTER INSERT OR DELETE OR UPDATE OF rtype, account, region, status, gone_at
+            ON inv_resources FOR EACH ROW EXECUTE FUNCTION inv_recount();
+    END IF;
+END $$;
 "#;
+
+/// What `--search` matches, case-insensitively: the same text as SQLite's search index.
+const SEARCH_TEXT: &str = "(id || ' ' || COALESCE(name, '') || ' ' || arn)";
 
 /// Runs blocking client work without stalling (or nesting) the caller's tokio runtime.
 fn blocking<T>(f: impl FnOnce() -> T) -> T {
@@ -106,8 +144,36 @@ impl PgStore {
         blocking(|| {
             let mut client = Client::connect(url, NoTls)
                 .map_err(|e| StoreError::new(format!("cannot connect to {}: {e}", redact(url))))?;
-            client.batch_execute(SCHEMA)?;
-            client.batch_execute(crate::store::INDEXES)?;
+            // One connection at a time sets the schema up.
+            let mut tx = client.transaction()?;
+            tx.batch_execute("SELECT pg_advisory_xact_lock(424242)")?;
+            tx.batch_execute(SCHEMA)?;
+            tx.batch_execute(crate::store::INDEXES)?;
+            // Rows written before the counts existed (by an older version) are counted once.
+            tx.batch_execute(
+                "INSERT INTO inv_counts
+                 SELECT rtype, account, region, COALESCE(status, ''), COUNT(*) FROM inv_resources
+                 WHERE gone_at IS NULL AND NOT EXISTS (SELECT 1 FROM inv_counts)
+                 GROUP BY 1, 2, 3, 4",
+            )?;
+            tx.commit()?;
+            // Search through a trigram index where pg_trgm can be had (it is a trusted
+            // extension: a database owner may create it); without it, search reads every row.
+            let mut tx = client.transaction()?;
+            let trgm = tx.batch_execute("CREATE EXTENSION IF NOT EXISTS pg_trgm").and_then(|_| {
+                tx.batch_execute(&format!(
+                    "CREATE INDEX IF NOT EXISTS inv_search ON inv_resources USING gin ({SEARCH_TEXT} gin_trgm_ops)"
+                ))
+            });
+            match trgm {
+                Ok(()) => tx.commit()?,
+                Err(e) => {
+                    tracing::warn!(
+                        "no trigram index for search (pg_trgm: {e}); search reads every row"
+                    );
+                    tx.rollback()?;
+                }
+            }
             Ok(PgStore {
                 client: std::cell::RefCell::new(Some(client)),
             })
@@ -124,16 +190,9 @@ impl PgStore {
     fn where_clause(f: &Filter) -> (String, Vec<String>) {
         let mut w = Vec::new();
         let mut args: Vec<String> = Vec::new();
-        for (col, v) in [
-            ("rtype", &f.rtype),
-            ("account", &f.account),
-            ("region", &f.region),
-            ("status", &f.status),
-        ] {
-            if let Some(v) = v {
-                args.push(v.clone());
-                w.push(format!("{col} = ${}", args.len()));
-            }
+        for (col, v) in f.equalities() {
+            args.push(v.clone());
+            w.push(format!("{col} = ${}", args.len()));
         }
         if let Some(s) = &f.search {
             let pat = format!(
@@ -144,7 +203,7 @@ impl PgStore {
             );
             args.push(pat);
             let n = args.len();
-            w.push(format!("(id LIKE ${n} OR name LIKE ${n} OR arn LIKE ${n})"));
+            w.push(format!("{SEARCH_TEXT} ILIKE ${n}"));
         }
         if let Some(scan) = f.scan {
             args.push(scan.to_string());
@@ -396,12 +455,34 @@ impl InventoryStore for PgStore {
             let started = std::time::Instant::now();
             let (w, args) = Self::where_clause(f);
             let mut client = self.c();
-            let total: i64 = client
-                .query_one(
-                    &format!("SELECT COUNT(*) FROM inv_resources {w}"),
-                    &params(&args),
-                )?
-                .get(0);
+            let total: i64 = if f.counted() {
+                let eq = f.equalities();
+                let cw = eq
+                    .iter()
+                    .enumerate()
+                    .map(|(i, (c, _))| format!("{c} = ${}", i + 1))
+                    .collect::<Vec<_>>()
+                    .join(" AND ");
+                let cw = if cw.is_empty() {
+                    cw
+                } else {
+                    format!("WHERE {cw}")
+                };
+                let vals: Vec<String> = eq.iter().map(|(_, v)| (*v).clone()).collect();
+                client
+                    .query_one(
+                        &format!("SELECT COALESCE(SUM(n), 0)::bigint FROM inv_counts {cw}"),
+                        &params(&vals),
+                    )?
+                    .get(0)
+            } else {
+                client
+                    .query_one(
+                        &format!("SELECT COUNT(*) FROM inv_resources {w}"),
+                        &params(&args),
+                    )?
+                    .get(0)
+            };
             let page = page.max(1);
             let rows = client.query(
                 &format!(
@@ -463,7 +544,7 @@ impl InventoryStore for PgStore {
             let mut client = self.c();
             let mut group = |col: &str| -> Result<BTreeMap<String, i64>, StoreError> {
                 let rows = client.query(
-                    &format!("SELECT {col}, COUNT(*) FROM inv_resources WHERE gone_at IS NULL GROUP BY {col}"),
+                    &format!("SELECT {col}, SUM(n)::bigint FROM inv_counts GROUP BY {col} HAVING SUM(n) > 0"),
                     &[],
                 )?;
                 Ok(rows

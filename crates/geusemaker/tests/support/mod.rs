@@ -89,20 +89,15 @@ pub fn support_script(name: &str, args: &[&str]) -> Vec<u8> {
 
 /// A fresh database on the test PostgreSQL; its URL.
 pub fn pg_database(name: &str) -> String {
-    let port = postgres().port;
+    psql("postgres", &format!("CREATE DATABASE \"{name}\""));
+    format!("postgres://gm@127.0.0.1:{}/{name}", postgres().port)
+}
+
+/// Runs one SQL statement in `database` on the test PostgreSQL; its unaligned output.
+pub fn psql(database: &str, sql: &str) -> String {
     let out = Command::new("psql")
-        .args([
-            "-h",
-            "127.0.0.1",
-            "-p",
-            &port.to_string(),
-            "-U",
-            "gm",
-            "-d",
-            "postgres",
-            "-c",
-        ])
-        .arg(format!("CREATE DATABASE \"{name}\""))
+        .args(["-h", "127.0.0.1", "-p", &postgres().port.to_string()])
+        .args(["-U", "gm", "-d", database, "-tA", "-c", sql])
         .output()
         .expect("psql");
     assert!(
@@ -110,7 +105,7 @@ pub fn pg_database(name: &str) -> String {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    format!("postgres://gm@127.0.0.1:{port}/{name}")
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
 pub fn moto() -> &'static Moto {
