@@ -350,10 +350,14 @@ CREATE TABLE IF NOT EXISTS inv_resources (
     gone_at TEXT
 );
 -- Text search over id, name and ARN: trigrams, so any substring of three characters or more is
--- found through the index instead of reading every row. Contentless, its rowid the resource's:
--- a match is a rowid set joined without reading any text back.
+-- found through the index instead of reading every row. Its rowid is the resource's, and its
+-- text is read (when ever) from a view of the resources: the index stores no copy of it, and a
+-- match is a set of rowids. (External content rather than `contentless_delete`, which SQLite
+-- before 3.43 cannot open.)
+CREATE VIEW IF NOT EXISTS inv_search_text (rid, text) AS
+    SELECT rowid, id || ' ' || COALESCE(name, '') || ' ' || arn FROM inv_resources;
 CREATE VIRTUAL TABLE IF NOT EXISTS inv_search USING fts5(
-    text, tokenize = 'trigram', content = '', contentless_delete = 1);
+    text, tokenize = 'trigram', content = 'inv_search_text', content_rowid = 'rid');
 -- Live resources counted per (type, account, region, status), kept by the triggers below: the
 -- pager's total for any combination of those filters is a sum over a few rows, not a scan.
 CREATE TABLE IF NOT EXISTS inv_counts (
@@ -371,14 +375,16 @@ CREATE TRIGGER IF NOT EXISTS inv_added AFTER INSERT ON inv_resources BEGIN
         WHERE NEW.gone_at IS NULL ON CONFLICT DO UPDATE SET n = n + 1;
 END;
 CREATE TRIGGER IF NOT EXISTS inv_dropped AFTER DELETE ON inv_resources BEGIN
-    DELETE FROM inv_search WHERE rowid = OLD.rowid;
+    INSERT INTO inv_search (inv_search, rowid, text)
+        VALUES ('delete', OLD.rowid, OLD.id || ' ' || COALESCE(OLD.name, '') || ' ' || OLD.arn);
     UPDATE inv_counts SET n = n - 1
         WHERE OLD.gone_at IS NULL AND rtype = OLD.rtype AND account = OLD.account
           AND region = OLD.region AND status = COALESCE(OLD.status, '');
 END;
 CREATE TRIGGER IF NOT EXISTS inv_renamed AFTER UPDATE OF id, name, arn ON inv_resources
 WHEN OLD.id IS NOT NEW.id OR OLD.name IS NOT NEW.name OR OLD.arn IS NOT NEW.arn BEGIN
-    DELETE FROM inv_search WHERE rowid = OLD.rowid;
+    INSERT INTO inv_search (inv_search, rowid, text)
+        VALUES ('delete', OLD.rowid, OLD.id || ' ' || COALESCE(OLD.name, '') || ' ' || OLD.arn);
     INSERT INTO inv_search (rowid, text)
         VALUES (NEW.rowid, NEW.id || ' ' || COALESCE(NEW.name, '') || ' ' || NEW.arn);
 END;
@@ -491,10 +497,8 @@ impl SqliteStore {
             Ok(conn.query_row(&format!("SELECT EXISTS ({sql})"), [], |r| r.get(0))?)
         };
         let rows = exists("SELECT 1 FROM inv_resources")?;
-        if rows && !exists("SELECT 1 FROM inv_search")? {
-            conn.execute_batch(
-                "INSERT INTO inv_search (rowid, text) SELECT rowid, id || ' ' || COALESCE(name, '') || ' ' || arn FROM inv_resources",
-            )?;
+        if rows && !exists("SELECT 1 FROM inv_search_data WHERE id > 10")? {
+            conn.execute_batch("INSERT INTO inv_search (inv_search) VALUES ('rebuild')")?;
         }
         if rows && !exists("SELECT 1 FROM inv_counts")? {
             conn.execute_batch(
@@ -1036,8 +1040,10 @@ mod tests {
         // Rows written without the index (an older version) are indexed when the store opens.
         drop(s);
         let conn = Connection::open(dir.path().join("s.db")).unwrap();
-        conn.execute_batch("DELETE FROM inv_search; DELETE FROM inv_counts")
-            .unwrap();
+        conn.execute_batch(
+            "INSERT INTO inv_search (inv_search) VALUES ('delete-all'); DELETE FROM inv_counts",
+        )
+        .unwrap();
         drop(conn);
         let s = SqliteStore::open(&dir.path().join("s.db")).unwrap();
         assert_eq!(ids(&s, "ledger"), ["vpc-aaa111"]);
