@@ -833,3 +833,55 @@ fn chrono_today() -> String {
         .unwrap();
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
+
+#[test]
+fn postgresql_connections_are_encrypted_and_verify_the_server_as_asked() {
+    let env = Env::new();
+    // `gm_tls` refuses plain connections (scripts/pg_launcher.py).
+    let base = pg_database("gm_tls");
+    let certs = postgres_certs();
+    let with = |q: &str| format!("{base}?{q}");
+    let stats = |url: &str| env.gm(&["inventory", "--store", url, "-o", "json", "stats"]);
+
+    let plain = stats(&with("sslmode=disable"));
+    assert_eq!(plain.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&plain.stderr);
+    assert!(err.contains("no encryption"), "{err}");
+    assert!(err.contains("sslmode"), "the hint names sslmode: {err}");
+
+    // The default (prefer) and require encrypt without checking the certificate, as libpq does.
+    for url in [base.clone(), with("sslmode=require")] {
+        let out = stats(&url);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{url}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(v["total"], 0);
+    }
+    // verify-full with the server's CA: the chain and the name (127.0.0.1) check out.
+    let ca = certs.join("ca.pem");
+    let out = stats(&with(&format!(
+        "sslmode=verify-full&sslrootcert={}",
+        ca.display()
+    )));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Another CA: refused, and said why.
+    let other = certs.join("other-ca.pem");
+    for mode in ["verify-full", "verify-ca", "require"] {
+        let out = stats(&with(&format!(
+            "sslmode={mode}&sslrootcert={}",
+            other.display()
+        )));
+        assert_eq!(out.status.code(), Some(1), "{mode}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("UnknownIssuer"), "{mode}: {err}");
+    }
+}

@@ -7,6 +7,7 @@ pub mod export;
 pub mod lake;
 pub mod model;
 pub mod pg;
+pub mod pg_tls;
 pub mod raw;
 pub mod scan;
 pub mod store;

@@ -138,12 +138,26 @@ impl Drop for PgStore {
 }
 
 impl PgStore {
-    /// Connects to `url` (`postgres://user:password@host:port/database`) and creates the tables
-    /// when they are not there.
+    /// Connects to `url` (`postgres://user:password@host:port/database`, with libpq's
+    /// `sslmode` and `sslrootcert`: see [`crate::pg_tls`]) and creates the tables when they are
+    /// not there.
     pub fn connect(url: &str) -> Result<PgStore, StoreError> {
         blocking(|| {
-            let mut client = Client::connect(url, NoTls)
-                .map_err(|e| StoreError::new(format!("cannot connect to {}: {e}", redact(url))))?;
+            let tls = crate::pg_tls::split(url)?;
+            let connected = match crate::pg_tls::connector(&tls)? {
+                Some(c) => Client::connect(&tls.url, c),
+                None => Client::connect(&tls.url, NoTls),
+            };
+            let mut client = connected.map_err(|e| {
+                // The TLS library's reason sits in the error's source.
+                let mut why = e.to_string();
+                let mut src = std::error::Error::source(&e);
+                while let Some(s) = src {
+                    why = format!("{why}: {s}");
+                    src = s.source();
+                }
+                StoreError::new(format!("cannot connect to {}: {why}", redact(url)))
+            })?;
             // One connection at a time sets the schema up.
             let mut tx = client.transaction()?;
             tx.batch_execute("SELECT pg_advisory_xact_lock(424242)")?;

@@ -37,7 +37,7 @@ fn open(ctx: &Ctx<'_>, store: Option<&str>) -> Result<Box<dyn InventoryStore>, C
         Some(u) if u.starts_with("postgres://") || u.starts_with("postgresql://") => {
             Box::new(PgStore::connect(u).map_err(|e| {
                 CliError::new("GM-INV-008", e.to_string(), exit::FAILED).hint(
-                    "check the URL (postgres://user:password@host:port/database), that the server is up and the database exists",
+                    "check the URL (postgres://user:password@host:port/database), that the server is up and the database exists; TLS: add ?sslmode=require, or ?sslmode=verify-full&sslrootcert=CA.pem to check the server",
                 )
             })?)
         }

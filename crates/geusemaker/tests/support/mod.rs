@@ -33,7 +33,18 @@ fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-/// The shared moto server, started on first use.
+static PG_CERTS: OnceLock<PathBuf> = OnceLock::new();
+
+/// Where the test PostgreSQL's TLS files are: `ca.pem` (its CA) and `other-ca.pem` (a CA that
+/// signed nothing of it). Its database `gm_tls` refuses connections without TLS.
+pub fn postgres_certs() -> PathBuf {
+    postgres();
+    PG_CERTS
+        .get()
+        .expect("the launcher names its certificates")
+        .clone()
+}
+
 /// A throwaway PostgreSQL (scripts/pg_launcher.py), one per test binary, gone with it.
 pub fn postgres() -> &'static Moto {
     static PG: OnceLock<Moto> = OnceLock::new();
@@ -57,6 +68,9 @@ pub fn postgres() -> &'static Moto {
             line.starts_with("ready"),
             "PostgreSQL did not start: {line:?} (initdb and postgres on PATH?)"
         );
+        if let Some(dir) = line.split_whitespace().nth(2) {
+            let _ = PG_CERTS.set(PathBuf::from(dir));
+        }
         let stdin = child.stdin.take().expect("pg stdin");
         Moto {
             port,
