@@ -112,7 +112,7 @@ rds.create_db_snapshot(DBSnapshotIdentifier=f"{tag}-snap", DBInstanceIdentifier=
 out["rds:db-instance"] = [f"{tag}-db"]
 out["rds:db-cluster"] = [f"{tag}-aurora"]
 out["rds:db-snapshot"] = [f"{tag}-snap"]
-boto3.client("dynamodb", **kw).create_table(TableName=f"{tag}-table", KeySchema=[{"AttributeName": "k", "KeyType": "HASH"}], AttributeDefinitions=[{"AttributeName": "k", "AttributeType": "S"}], BillingMode="PAY_PER_REQUEST")
+boto3.client("dynamodb", **kw).create_table(TableName=f"{tag}-table", KeySchema=[{"AttributeName": "k", "KeyType": "HASH"}], AttributeDefinitions=[{"AttributeName": "k", "AttributeType": "S"}], BillingMode="PAY_PER_REQUEST", Tags=ktags)
 out["dynamodb:table"] = [f"{tag}-table"]
 boto3.client("elasticache", **kw).create_cache_cluster(CacheClusterId=f"{tag}-cache"[:40], Engine="redis", CacheNodeType="cache.t3.micro", NumCacheNodes=1)
 out["elasticache:cluster"] = [f"{tag}-cache"[:40]]
@@ -121,15 +121,17 @@ out["redshift:cluster"] = [f"{tag}-rs"]
 kms = boto3.client("kms", **kw)
 out["kms:key"] = [kms.create_key(Description=f"{tag} key", Tags=[{"TagKey": "inv", "TagValue": tag}])["KeyMetadata"]["KeyId"]]
 out["secretsmanager:secret"] = [boto3.client("secretsmanager", **kw).create_secret(Name=f"{tag}-secret", SecretString="s", Tags=ktags)["ARN"]]
-out["acm:certificate"] = [boto3.client("acm", **kw).request_certificate(DomainName=f"{tag}.example.org")["CertificateArn"]]
+out["acm:certificate"] = [boto3.client("acm", **kw).request_certificate(DomainName=f"{tag}.example.org", Tags=ktags)["CertificateArn"]]
 out["sns:topic"] = [boto3.client("sns", **kw).create_topic(Name=f"{tag}-topic", Tags=[{"Key": "inv", "Value": tag}])["TopicArn"]]
 boto3.client("sqs", **kw).create_queue(QueueName=f"{tag}-queue", tags={"inv": tag})
 out["sqs:queue"] = [f"{tag}-queue"]
-boto3.client("kinesis", **kw).create_stream(StreamName=f"{tag}-stream", ShardCount=1)
+kinesis = boto3.client("kinesis", **kw)
+kinesis.create_stream(StreamName=f"{tag}-stream", ShardCount=1)
+kinesis.add_tags_to_stream(StreamName=f"{tag}-stream", Tags={"inv": tag})
 out["kinesis:stream"] = [f"{tag}-stream"]
-out["states:state-machine"] = [boto3.client("stepfunctions", **kw).create_state_machine(name=f"{tag}-sm", definition=json.dumps({"StartAt": "A", "States": {"A": {"Type": "Pass", "End": True}}}), roleArn=role_arn)["stateMachineArn"]]
-out["events:rule"] = [boto3.client("events", **kw).put_rule(Name=f"{tag}-rule", ScheduleExpression="rate(1 day)")["RuleArn"]]
-boto3.client("cloudwatch", **kw).put_metric_alarm(AlarmName=f"{tag}-alarm", MetricName="CPUUtilization", Namespace="AWS/EC2", Statistic="Average", Period=60, EvaluationPeriods=1, Threshold=90, ComparisonOperator="GreaterThanThreshold")
+out["states:state-machine"] = [boto3.client("stepfunctions", **kw).create_state_machine(name=f"{tag}-sm", definition=json.dumps({"StartAt": "A", "States": {"A": {"Type": "Pass", "End": True}}}), roleArn=role_arn, tags=[{"key": "inv", "value": tag}])["stateMachineArn"]]
+out["events:rule"] = [boto3.client("events", **kw).put_rule(Name=f"{tag}-rule", ScheduleExpression="rate(1 day)", Tags=ktags)["RuleArn"]]
+boto3.client("cloudwatch", **kw).put_metric_alarm(AlarmName=f"{tag}-alarm", MetricName="CPUUtilization", Namespace="AWS/EC2", Statistic="Average", Period=60, EvaluationPeriods=1, Threshold=90, ComparisonOperator="GreaterThanThreshold", Tags=ktags)
 out["cloudwatch:alarm"] = [f"{tag}-alarm"]
 boto3.client("logs", **kw).create_log_group(logGroupName=f"/{tag}/logs", tags={"inv": tag})
 out["logs:log-group"] = [f"/{tag}/logs"]

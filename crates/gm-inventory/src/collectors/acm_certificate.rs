@@ -6,6 +6,7 @@ collector!("acm:certificate", regional, collect);
 
 async fn collect(cx: Cx) -> Result<u64, CollectError> {
     let client = aws_sdk_acm::Client::new(&cx.config);
+    let tags = cx.tags_of("acm").await?;
     let mut pages = client.list_certificates().into_paginator().send();
     let mut n = 0;
     while let Some(page) = pages.next().await {
@@ -16,6 +17,7 @@ async fn collect(cx: Cx) -> Result<u64, CollectError> {
             r.name = x.domain_name().map(str::to_string);
             r.status = x.status().map(|s| s.as_str().to_string());
             r.created = time(x.created_at());
+            r.tags = tags.of(&r.arn);
             cx.emit(r).await?;
             n += 1;
         }

@@ -6,6 +6,7 @@ collector!("cloudwatch:alarm", regional, collect);
 
 async fn collect(cx: Cx) -> Result<u64, CollectError> {
     let client = aws_sdk_cloudwatch::Client::new(&cx.config);
+    let tags = cx.tags_of("cloudwatch").await?;
     let mut pages = client
         .describe_alarms()
         .alarm_types(aws_sdk_cloudwatch::types::AlarmType::MetricAlarm)
@@ -25,6 +26,7 @@ async fn collect(cx: Cx) -> Result<u64, CollectError> {
             r.name = Some(name.to_string());
             r.status = x.state_value().map(|s| s.as_str().to_string());
             r.created = time(x.alarm_configuration_updated_timestamp());
+            r.tags = tags.of(&r.arn);
             cx.emit(r).await?;
             n += 1;
         }
@@ -38,6 +40,7 @@ async fn collect(cx: Cx) -> Result<u64, CollectError> {
             r.name = Some(name.to_string());
             r.status = x.state_value().map(|s| s.as_str().to_string());
             r.created = time(x.alarm_configuration_updated_timestamp());
+            r.tags = tags.of(&r.arn);
             cx.emit(r).await?;
             n += 1;
         }

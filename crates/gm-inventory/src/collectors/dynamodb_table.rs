@@ -8,6 +8,7 @@ collector!("dynamodb:table", regional, collect);
 
 async fn collect(cx: Cx) -> Result<u64, CollectError> {
     let client = aws_sdk_dynamodb::Client::new(&cx.config);
+    let tags = cx.tags_of("dynamodb").await?;
     let mut pages = client.list_tables().into_paginator().send();
     let mut names = Vec::new();
     while let Some(page) = pages.next().await {
@@ -37,6 +38,7 @@ async fn collect(cx: Cx) -> Result<u64, CollectError> {
         r.name = Some(name.to_string());
         r.status = x.table_status().map(|s| s.as_str().to_string());
         r.created = time(x.creation_date_time());
+        r.tags = tags.of(&r.arn);
         cx.emit(r).await?;
         n += 1;
     }

@@ -1,5 +1,5 @@
-//! `ecr:repository`: `DescribeRepositories`, paginated. Tags would cost one call per
-//! repository and are left out.
+//! `ecr:repository`: `DescribeRepositories`, paginated; tags from the tagging API
+//! (`Cx::tags_of`), not a call per repository.
 
 use super::{collector, time, CollectError, Cx};
 
@@ -7,6 +7,7 @@ collector!("ecr:repository", regional, collect);
 
 async fn collect(cx: Cx) -> Result<u64, CollectError> {
     let client = aws_sdk_ecr::Client::new(&cx.config);
+    let tags = cx.tags_of("ecr").await?;
     let mut pages = client.describe_repositories().into_paginator().send();
     let mut n = 0;
     while let Some(page) = pages.next().await {
@@ -20,6 +21,7 @@ async fn collect(cx: Cx) -> Result<u64, CollectError> {
             let mut r = cx.record(&C, name, arn, crate::raw::to_json(x));
             r.name = Some(name.to_string());
             r.created = time(x.created_at());
+            r.tags = tags.of(&r.arn);
             cx.emit(r).await?;
             n += 1;
         }

@@ -6,6 +6,7 @@ collector!("events:rule", regional, collect);
 
 async fn collect(cx: Cx) -> Result<u64, CollectError> {
     let client = aws_sdk_eventbridge::Client::new(&cx.config);
+    let tags = cx.tags_of("events").await?;
     let mut token: Option<String> = None;
     let mut n = 0;
     loop {
@@ -25,6 +26,7 @@ async fn collect(cx: Cx) -> Result<u64, CollectError> {
             let mut r = cx.record(&C, &arn.clone(), arn, crate::raw::to_json(x));
             r.name = Some(name.to_string());
             r.status = x.state().map(|s| s.as_str().to_string());
+            r.tags = tags.of(&r.arn);
             cx.emit(r).await?;
             n += 1;
         }

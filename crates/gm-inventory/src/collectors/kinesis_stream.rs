@@ -6,6 +6,7 @@ collector!("kinesis:stream", regional, collect);
 
 async fn collect(cx: Cx) -> Result<u64, CollectError> {
     let client = aws_sdk_kinesis::Client::new(&cx.config);
+    let tags = cx.tags_of("kinesis").await?;
     let mut pages = client.list_streams().into_paginator().send();
     let mut n = 0;
     while let Some(page) = pages.next().await {
@@ -16,6 +17,7 @@ async fn collect(cx: Cx) -> Result<u64, CollectError> {
             r.name = Some(name.to_string());
             r.status = Some(x.stream_status().as_str().to_string());
             r.created = time(x.stream_creation_timestamp());
+            r.tags = tags.of(&r.arn);
             cx.emit(r).await?;
             n += 1;
         }

@@ -9,6 +9,7 @@ collector!("kms:key", regional, collect);
 
 async fn collect(cx: Cx) -> Result<u64, CollectError> {
     let client = aws_sdk_kms::Client::new(&cx.config);
+    let tags = cx.tags_of("kms").await?;
     let mut pages = client.list_keys().into_paginator().send();
     let mut ids = Vec::new();
     while let Some(page) = pages.next().await {
@@ -43,6 +44,7 @@ async fn collect(cx: Cx) -> Result<u64, CollectError> {
             .map(str::to_string);
         r.status = x.key_state().map(|s| s.as_str().to_string());
         r.created = time(x.creation_date());
+        r.tags = tags.of(&r.arn);
         cx.emit(r).await?;
         n += 1;
     }

@@ -1,5 +1,5 @@
-//! `lambda:function`: `ListFunctions`, paginated. Tags would cost one `ListTags` per function
-//! and are left out.
+//! `lambda:function`: `ListFunctions`, paginated; tags from the tagging API
+//! (`Cx::tags_of`), not one `ListTags` per function.
 
 use super::{collector, CollectError, Cx};
 
@@ -7,6 +7,7 @@ collector!("lambda:function", regional, collect);
 
 async fn collect(cx: Cx) -> Result<u64, CollectError> {
     let client = aws_sdk_lambda::Client::new(&cx.config);
+    let tags = cx.tags_of("lambda").await?;
     let mut pages = client.list_functions().into_paginator().send();
     let mut n = 0;
     while let Some(page) = pages.next().await {
@@ -24,6 +25,7 @@ async fn collect(cx: Cx) -> Result<u64, CollectError> {
                     .map_or_else(|| "Active".to_string(), |s| s.as_str().to_string()),
             );
             r.created = x.last_modified().map(str::to_string);
+            r.tags = tags.of(&r.arn);
             cx.emit(r).await?;
             n += 1;
         }

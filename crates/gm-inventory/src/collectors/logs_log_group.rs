@@ -6,6 +6,7 @@ collector!("logs:log-group", regional, collect);
 
 async fn collect(cx: Cx) -> Result<u64, CollectError> {
     let client = aws_sdk_cloudwatchlogs::Client::new(&cx.config);
+    let tags = cx.tags_of("logs").await?;
     let mut pages = client.describe_log_groups().into_paginator().send();
     let mut n = 0;
     while let Some(page) = pages.next().await {
@@ -22,6 +23,7 @@ async fn collect(cx: Cx) -> Result<u64, CollectError> {
                 .creation_time()
                 .and_then(chrono::DateTime::from_timestamp_millis)
                 .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+            r.tags = tags.of(&r.arn);
             cx.emit(r).await?;
             n += 1;
         }

@@ -269,6 +269,55 @@ impl Cx {
             self.region, self.account
         )
     }
+
+    /// The tags of every tagged resource of `service` (a Resource Groups Tagging API filter:
+    /// `sqs`, `lambda`, …) in this account and region, by ARN: one `GetResources` call per 100
+    /// resources, for the types whose list calls carry no tags (instead of a call per
+    /// resource). Asked before the listing, so records still stream out as they are listed.
+    pub async fn tags_of(&self, service: &str) -> Result<Tags, CollectError> {
+        let client = aws_sdk_resourcegroupstagging::Client::new(&self.config);
+        let mut pages = client
+            .get_resources()
+            .resource_type_filters(service)
+            .resources_per_page(100)
+            .into_paginator()
+            .send();
+        let mut out = Tags::default();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| {
+                let mut e = CollectError::sdk(e);
+                e.message = format!("tag:GetResources ({service}): {}", e.message);
+                e
+            })?;
+            for m in page.resource_tag_mapping_list() {
+                if let Some(arn) = m.resource_arn() {
+                    let tags = m
+                        .tags()
+                        .iter()
+                        .map(|t| (t.key().to_string(), t.value().to_string()))
+                        .collect();
+                    out.0.insert(arn.to_string(), tags);
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Tags by ARN, from [`Cx::tags_of`].
+#[derive(Debug, Default)]
+pub struct Tags(std::collections::HashMap<String, BTreeMap<String, String>>);
+
+impl Tags {
+    /// The tags of `arn` (empty when it has none). A log group's ARN as its list call gives it
+    /// ends in `:*`; the tagging API's does not.
+    pub fn of(&self, arn: &str) -> BTreeMap<String, String> {
+        self.0
+            .get(arn)
+            .or_else(|| self.0.get(arn.trim_end_matches(":*")))
+            .cloned()
+            .unwrap_or_default()
+    }
 }
 
 /// Defines a collector's `C` from its type, scope and async list function.

@@ -6,6 +6,7 @@ collector!("states:state-machine", regional, collect);
 
 async fn collect(cx: Cx) -> Result<u64, CollectError> {
     let client = aws_sdk_sfn::Client::new(&cx.config);
+    let tags = cx.tags_of("states").await?;
     let mut pages = client.list_state_machines().into_paginator().send();
     let mut n = 0;
     while let Some(page) = pages.next().await {
@@ -16,6 +17,7 @@ async fn collect(cx: Cx) -> Result<u64, CollectError> {
             r.name = Some(x.name().to_string());
             r.status = Some(x.r#type().as_str().to_string());
             r.created = time(Some(x.creation_date()));
+            r.tags = tags.of(&r.arn);
             cx.emit(r).await?;
             n += 1;
         }

@@ -6,6 +6,7 @@ collector!("sns:topic", regional, collect);
 
 async fn collect(cx: Cx) -> Result<u64, CollectError> {
     let client = aws_sdk_sns::Client::new(&cx.config);
+    let tags = cx.tags_of("sns").await?;
     let mut pages = client.list_topics().into_paginator().send();
     let mut n = 0;
     while let Some(page) = pages.next().await {
@@ -14,6 +15,7 @@ async fn collect(cx: Cx) -> Result<u64, CollectError> {
             let arn = x.topic_arn().unwrap_or_default();
             let mut r = cx.record(&C, arn, arn.to_string(), crate::raw::to_json(x));
             r.name = arn.rsplit(':').next().map(str::to_string);
+            r.tags = tags.of(&r.arn);
             cx.emit(r).await?;
             n += 1;
         }

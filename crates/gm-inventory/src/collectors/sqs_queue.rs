@@ -7,6 +7,7 @@ collector!("sqs:queue", regional, collect);
 
 async fn collect(cx: Cx) -> Result<u64, CollectError> {
     let client = aws_sdk_sqs::Client::new(&cx.config);
+    let tags = cx.tags_of("sqs").await?;
     let mut pages = client
         .list_queues()
         .max_results(1000)
@@ -24,6 +25,7 @@ async fn collect(cx: Cx) -> Result<u64, CollectError> {
                 serde_json::json!({ "queue_url": url }),
             );
             r.name = Some(name.to_string());
+            r.tags = tags.of(&r.arn);
             cx.emit(r).await?;
             n += 1;
         }

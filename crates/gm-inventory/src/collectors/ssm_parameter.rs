@@ -1,5 +1,5 @@
 //! `ssm:parameter`: `DescribeParameters`, paginated (metadata only: values are never read).
-//! Tags would cost one `ListTagsForResource` per parameter and are left out.
+//! Tags from the tagging API (`Cx::tags_of`), not one `ListTagsForResource` per parameter.
 
 use super::{collector, time, CollectError, Cx};
 
@@ -7,6 +7,7 @@ collector!("ssm:parameter", regional, collect);
 
 async fn collect(cx: Cx) -> Result<u64, CollectError> {
     let client = aws_sdk_ssm::Client::new(&cx.config);
+    let tags = cx.tags_of("ssm").await?;
     let mut pages = client
         .describe_parameters()
         .max_results(50)
@@ -27,6 +28,7 @@ async fn collect(cx: Cx) -> Result<u64, CollectError> {
             r.name = Some(name.to_string());
             r.status = x.r#type().map(|t| t.as_str().to_string());
             r.created = time(x.last_modified_date());
+            r.tags = tags.of(&r.arn);
             cx.emit(r).await?;
             n += 1;
         }
