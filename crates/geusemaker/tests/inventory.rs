@@ -693,19 +693,22 @@ fn parquet_history_and_raw_json_land_in_s3_in_a_layout_athena_reads() {
     assert_eq!(scan["archive"]["scan"], id, "{scan:#}");
     assert!(scan["archive"]["records"].as_u64().unwrap() >= 4);
 
-    let out = env.gm_json(
-        &[
-            "inventory",
-            "export",
-            "--format",
-            "parquet",
-            "--type",
-            "ec2:vpc",
-            "--to",
-            &dest,
-        ],
-        0,
-    );
+    let export_vpcs = || {
+        env.gm_json(
+            &[
+                "inventory",
+                "export",
+                "--format",
+                "parquet",
+                "--type",
+                "ec2:vpc",
+                "--to",
+                &dest,
+            ],
+            0,
+        )
+    };
+    let out = export_vpcs();
     assert_eq!(out["destination"], format!("{dest}/"));
     assert!(out["resources"].as_u64().unwrap() >= 1, "{out:#}");
     let xlsx = env.gm_json(
@@ -783,19 +786,7 @@ fn parquet_history_and_raw_json_land_in_s3_in_a_layout_athena_reads() {
     }
 
     // An export repeated replaces its files: the same keys, no second copy.
-    env.gm_json(
-        &[
-            "inventory",
-            "export",
-            "--format",
-            "parquet",
-            "--type",
-            "ec2:vpc",
-            "--to",
-            &dest,
-        ],
-        0,
-    );
+    export_vpcs();
     let again = lake(&["read", &bucket, "inv"]);
     assert_eq!(again["keys"], found["keys"]);
 
