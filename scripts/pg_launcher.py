@@ -10,6 +10,8 @@ only: this server is for tests, never for data.
 TLS is on, with a certificate for localhost and 127.0.0.1 from a throwaway CA (CERTDIR/ca.pem;
 CERTDIR/other-ca.pem is a CA that signed nothing here). The database `gm_tls` refuses plain
 connections, so a test that reaches it proves the connection was encrypted.
+
+Further server settings can follow the port as NAME=VALUE (the benchmark sizes shared_buffers).
 """
 import datetime
 import ipaddress
@@ -100,7 +102,8 @@ def main() -> None:
     server = subprocess.Popen(
         as_owner(["postgres", "-D", data, "-p", str(port), "-k", base, "-c", "listen_addresses=127.0.0.1",
                   "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "ssl=on",
-                  "-c", f"ssl_cert_file={crt}", "-c", f"ssl_key_file={key}"], root),
+                  "-c", f"ssl_cert_file={crt}", "-c", f"ssl_key_file={key}",
+                  *[a for s in sys.argv[2:] for a in ("-c", s)]], root),
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         for _ in range(300):

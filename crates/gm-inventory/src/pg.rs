@@ -36,6 +36,7 @@ CREATE TABLE IF NOT EXISTS inv_resources (
     last_scan BIGINT NOT NULL,
     gone_at TEXT
 );
+CREATE TABLE IF NOT EXISTS inv_meta (version INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS inv_scans (
     id BIGSERIAL PRIMARY KEY,
     started TEXT NOT NULL,
@@ -103,6 +104,9 @@ DO $$ BEGIN
 END $$;
 "#;
 
+/// Raised when the schema changes; a database at this version skips the set-up.
+const SCHEMA_VERSION: i32 = 2;
+
 /// What `--search` matches, case-insensitively: the same text as SQLite's search index.
 const SEARCH_TEXT: &str = "(id || ' ' || COALESCE(name, '') || ' ' || arn)";
 
@@ -158,42 +162,59 @@ impl PgStore {
                 }
                 StoreError::new(format!("cannot connect to {}: {why}", redact(url)))
             })?;
-            // One connection at a time sets the schema up.
-            let mut tx = client.transaction()?;
-            tx.batch_execute("SELECT pg_advisory_xact_lock(424242)")?;
-            tx.batch_execute(SCHEMA)?;
-            tx.batch_execute(crate::store::INDEXES)?;
-            // Rows written before the counts existed (by an older version) are counted once.
-            tx.batch_execute(
-                "INSERT INTO inv_counts
-                 SELECT rtype, account, region, COALESCE(status, ''), COUNT(*) FROM inv_resources
-                 WHERE gone_at IS NULL AND NOT EXISTS (SELECT 1 FROM inv_counts)
-                 GROUP BY 1, 2, 3, 4",
-            )?;
-            tx.commit()?;
-            // Search through a trigram index where pg_trgm can be had (it is a trusted
-            // extension: a database owner may create it); without it, search reads every row.
-            let mut tx = client.transaction()?;
-            let trgm = tx.batch_execute("CREATE EXTENSION IF NOT EXISTS pg_trgm").and_then(|_| {
-                tx.batch_execute(&format!(
-                    "CREATE INDEX IF NOT EXISTS inv_search ON inv_resources USING gin ({SEARCH_TEXT} gin_trgm_ops)"
-                ))
-            });
-            match trgm {
-                Ok(()) => tx.commit()?,
-                Err(e) => {
-                    tracing::warn!(
-                        "no trigram index for search (pg_trgm: {e}); search reads every row"
-                    );
-                    tx.rollback()?;
-                }
+            // A database already at this schema version is used as it is: one query, instead of
+            // some thirty idempotent statements on every start.
+            let at: Option<i32> = client
+                .query_opt("SELECT version FROM inv_meta", &[])
+                .ok()
+                .flatten()
+                .map(|r| r.get(0));
+            if at != Some(SCHEMA_VERSION) {
+                set_up(&mut client)?;
             }
             Ok(PgStore {
                 client: std::cell::RefCell::new(Some(client)),
             })
         })
     }
+}
 
+/// Creates what is missing of the schema (one connection at a time) and records its version.
+fn set_up(client: &mut Client) -> Result<(), StoreError> {
+    let mut tx = client.transaction()?;
+    tx.batch_execute("SELECT pg_advisory_xact_lock(424242)")?;
+    tx.batch_execute(SCHEMA)?;
+    tx.batch_execute(crate::store::INDEXES)?;
+    // Rows written before the counts existed (by an older version) are counted once.
+    tx.batch_execute(
+        "INSERT INTO inv_counts
+         SELECT rtype, account, region, COALESCE(status, ''), COUNT(*) FROM inv_resources
+         WHERE gone_at IS NULL AND NOT EXISTS (SELECT 1 FROM inv_counts)
+         GROUP BY 1, 2, 3, 4",
+    )?;
+    tx.commit()?;
+    // Search through a trigram index where pg_trgm can be had (it is a trusted
+    // extension: a database owner may create it); without it, search reads every row.
+    let mut tx = client.transaction()?;
+    let trgm = tx.batch_execute("CREATE EXTENSION IF NOT EXISTS pg_trgm").and_then(|_| {
+        tx.batch_execute(&format!(
+            "CREATE INDEX IF NOT EXISTS inv_search ON inv_resources USING gin ({SEARCH_TEXT} gin_trgm_ops)"
+        ))
+    });
+    match trgm {
+        Ok(()) => tx.commit()?,
+        Err(e) => {
+            tracing::warn!("no trigram index for search (pg_trgm: {e}); search reads every row");
+            tx.rollback()?;
+        }
+    }
+    client.batch_execute(&format!(
+        "DELETE FROM inv_meta; INSERT INTO inv_meta (version) VALUES ({SCHEMA_VERSION})"
+    ))?;
+    Ok(())
+}
+
+impl PgStore {
     fn c(&self) -> std::cell::RefMut<'_, Client> {
         std::cell::RefMut::map(self.client.borrow_mut(), |c| {
             c.as_mut()
