@@ -1,5 +1,6 @@
-//! The inventory against moto: every collected type seeded in two regions (global types once),
-//! scanned, and found with its id, name, tags, region and account; a second scan records what
+//! The inventory against moto: every collected type seeded in two accounts (the caller's and an
+//! organization member entered through AssumeRole) and two regions (global types once per
+//! account), scanned, and found with its id, name, tags, region and account; a second scan records what
 //! was added, removed and changed; a type AWS refuses is reported and the scan goes on; SSM's
 //! 10-per-page answers exercise pagination. The moto server is shared by the tests of this
 //! file, so assertions look for each test's own resources, never at totals.
@@ -35,11 +36,17 @@ fn listed(env: &Env, rtype: &str, search: &str) -> Vec<serde_json::Value> {
 }
 
 #[test]
-fn a_scan_finds_every_type_in_two_regions_with_ids_names_tags_and_history() {
+fn a_scan_finds_every_type_in_two_accounts_and_two_regions_with_ids_names_tags_and_history() {
     let env = Env::new();
     let tag = name("inv");
     let east = seed("us-east-1", &tag, &["--global", "--params", "23"]);
     let west = seed("us-west-2", &tag, &[]);
+    // The same again in an organization member account, entered through AssumeRole (its own
+    // tag: S3 bucket names and CloudFront caller references are global).
+    let member = seed_org(&tag)["account"].as_str().unwrap().to_string();
+    let mtag = format!("{tag}-m");
+    let m_east = seed("us-east-1", &mtag, &["--global", "--assume", &member]);
+    let m_west = seed("us-west-2", &mtag, &["--assume", &member]);
     let types = env.gm_json(&["inventory", "types"], 0);
     assert!(types.as_array().unwrap().len() >= 50);
     // Every type but DocumentDB (moto cannot create one) is seeded in us-east-1.
@@ -53,15 +60,30 @@ fn a_scan_finds_every_type_in_two_regions_with_ids_names_tags_and_history() {
         .collect();
     assert_eq!(missing, ["docdb:cluster"]);
 
+    let accounts = format!("123456789012,{member}");
     let scan = env.gm_json(
-        &["inventory", "scan", "--regions", "us-east-1,us-west-2"],
+        &[
+            "inventory",
+            "scan",
+            "--accounts",
+            &accounts,
+            "--regions",
+            "us-east-1,us-west-2",
+        ],
         0,
     );
     assert!(scan["errors"].as_array().unwrap().is_empty(), "{scan:#}");
-    let account = scan["accounts"][0].as_str().unwrap().to_string();
-    assert_eq!(account, "123456789012");
+    assert_eq!(
+        scan["accounts"],
+        serde_json::json!(["123456789012", member])
+    );
 
-    for (region, seeded) in [("us-east-1", &east), ("us-west-2", &west)] {
+    for (account, tag, region, seeded) in [
+        ("123456789012", &tag, "us-east-1", &east),
+        ("123456789012", &tag, "us-west-2", &west),
+        (member.as_str(), &mtag, "us-east-1", &m_east),
+        (member.as_str(), &mtag, "us-west-2", &m_west),
+    ] {
         for (rtype, ids) in seeded.iter() {
             let global = ["iam:", "cloudfront:", "s3:", "route53:"]
                 .iter()
@@ -74,11 +96,18 @@ fn a_scan_finds_every_type_in_two_regions_with_ids_names_tags_and_history() {
                     .as_array()
                     .unwrap()
                     .iter()
-                    .filter(|r| r["type"] == rtype.as_str() && r["region"] == want_region)
+                    .filter(|r| {
+                        r["type"] == rtype.as_str()
+                            && r["region"] == want_region
+                            && r["account"] == account
+                    })
                     .collect();
-                assert_eq!(rows.len(), 1, "{rtype} {id} in {want_region}: {found:#}");
+                assert_eq!(
+                    rows.len(),
+                    1,
+                    "{rtype} {id} in {account} {want_region}: {found:#}"
+                );
                 let r = rows[0];
-                assert_eq!(r["account"], account.as_str());
                 assert!(r["arn"].as_str().unwrap().starts_with("arn:aws:"), "{r:#}");
                 assert!(
                     r["raw"].is_object(),
@@ -127,7 +156,7 @@ fn a_scan_finds_every_type_in_two_regions_with_ids_names_tags_and_history() {
                 }
                 if own_name {
                     assert!(
-                        r["name"].as_str().unwrap().starts_with(&tag),
+                        r["name"].as_str().unwrap().starts_with(tag.as_str()),
                         "{rtype}: {r:#}"
                     );
                 }
@@ -219,13 +248,25 @@ fn a_scan_finds_every_type_in_two_regions_with_ids_names_tags_and_history() {
     assert!(stats["by_region"]["us-west-2"].as_u64().unwrap() >= west.len() as u64);
     assert!(stats["by_region"]["global"].as_u64().unwrap() >= 6);
     let status = env.gm_json(&["inventory", "status"], 0);
-    let regions: Vec<&str> = status
+    let synced: Vec<(&str, &str)> = status
         .as_array()
         .unwrap()
         .iter()
-        .map(|s| s["region"].as_str().unwrap())
+        .map(|s| {
+            (
+                s["account"].as_str().unwrap(),
+                s["region"].as_str().unwrap(),
+            )
+        })
         .collect();
-    assert_eq!(regions, ["global", "us-east-1", "us-west-2"]);
+    let mut want = Vec::new();
+    for account in ["123456789012", member.as_str()] {
+        for region in ["global", "us-east-1", "us-west-2"] {
+            want.push((account, region));
+        }
+    }
+    want.sort();
+    assert_eq!(synced, want, "the last sync of each account and region");
 
     // Exports with the same filters: CSV and JSON.
     let csv = env.dir.path().join("volumes.csv");
@@ -237,6 +278,8 @@ fn a_scan_finds_every_type_in_two_regions_with_ids_names_tags_and_history() {
             "csv",
             "--type",
             "ec2:instance",
+            "--account",
+            "123456789012",
             "--search",
             &tag,
             "--to",
@@ -265,6 +308,8 @@ fn a_scan_finds_every_type_in_two_regions_with_ids_names_tags_and_history() {
             "us-west-2",
             "--type",
             "ec2:vpc",
+            "--account",
+            "123456789012",
             "--search",
             &tag,
             "--tags",
@@ -286,7 +331,9 @@ fn a_scan_finds_every_type_in_two_regions_with_ids_names_tags_and_history() {
         );
         assert_eq!(
             cell(2, 1),
-            Data::String(format!("type=ec2:vpc, region=us-west-2, search={tag}"))
+            Data::String(format!(
+                "type=ec2:vpc, account=123456789012, region=us-west-2, search={tag}"
+            ))
         );
         assert_eq!(cell(4, 3), Data::String("id".into()));
         assert_eq!(cell(5, 3), Data::String(west["ec2:vpc"][0].clone()));

@@ -1,7 +1,10 @@
 """Seeds moto with resources of every type the inventory collects, in one region (global types
 once), each named or tagged with TAG; prints {type: [ids]} as JSON.
 
-Usage: seed_inventory.py URL REGION TAG [--global] [--params N]
+Usage: seed_inventory.py URL REGION TAG [--global] [--params N] [--assume ACCOUNT]
+
+--assume seeds the organization member ACCOUNT instead, entered through AssumeRole into
+OrganizationAccountAccessRole, as the scan enters it.
 """
 import json
 import sys
@@ -12,6 +15,12 @@ url, region, tag = sys.argv[1], sys.argv[2], sys.argv[3]
 want_global = "--global" in sys.argv
 params = int(sys.argv[sys.argv.index("--params") + 1]) if "--params" in sys.argv else 3
 kw = dict(endpoint_url=url, region_name=region, aws_access_key_id="testing", aws_secret_access_key="testing")
+if "--assume" in sys.argv:
+    member = sys.argv[sys.argv.index("--assume") + 1]
+    creds = boto3.client("sts", **kw).assume_role(
+        RoleArn=f"arn:aws:iam::{member}:role/OrganizationAccountAccessRole", RoleSessionName="seed")["Credentials"]
+    kw = dict(endpoint_url=url, region_name=region, aws_access_key_id=creds["AccessKeyId"],
+              aws_secret_access_key=creds["SecretAccessKey"], aws_session_token=creds["SessionToken"])
 tags = [{"Key": "Name", "Value": tag}, {"Key": "inv", "Value": tag}]
 out = {}
 
