@@ -660,6 +660,58 @@ fn the_inventory_works_the_same_in_postgresql() {
         0,
     );
     assert_eq!(vpcs["total"], stats["by_type"]["ec2:vpc"]);
+
+    // A broad search is counted up to 1,000 and its page read in sort order; a narrower one
+    // is counted exactly. (Rows written straight into the table: the triggers keep up.)
+    psql(
+        &db,
+        "INSERT INTO inv_resources (key, account, region, rtype, id, arn, name, status, tags, raw, digest, first_seen, last_seen, last_scan)
+         SELECT '999999999999|us-east-1|ec2:vpc|vpc-bulk' || i, '999999999999', 'us-east-1', 'ec2:vpc', 'vpc-bulk' || i,
+                'arn:aws:ec2:us-east-1:999999999999:vpc/vpc-bulk' || i, 'bulk-' || i, 'available', '{}', '{}', 'd',
+                '2026-01-01T00:00:00.000Z', '2026-01-01T00:00:00.000Z', 1
+         FROM generate_series(1, 1100) i",
+    );
+    let search = |text: &str| {
+        env.gm_json(
+            &[
+                "inventory",
+                "--store",
+                &url,
+                "list",
+                "--search",
+                text,
+                "--sort",
+                "name",
+            ],
+            0,
+        )
+    };
+    let broad = search("BULK-");
+    assert_eq!(broad["exact"], false, "{}", broad["total"]);
+    assert_eq!(broad["total"], 1000);
+    let names: Vec<&str> = broad["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].as_str().unwrap())
+        .collect();
+    let want = psql(
+        &db,
+        "SELECT string_agg(name, ',') FROM (SELECT name FROM inv_resources WHERE name LIKE 'bulk-%' ORDER BY name, key LIMIT 25) t",
+    );
+    assert_eq!(
+        names.join(","),
+        want,
+        "the page is the first 25 in name order"
+    );
+    let narrow = search("bulk-10");
+    assert_eq!(narrow["exact"], true);
+    assert_eq!(
+        narrow["total"], 111,
+        "bulk-10, bulk-100…109, bulk-1000…1099"
+    );
+    let out = env.gm(&["inventory", "--store", &url, "list", "--search", "bulk-"]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("more than 1000 resource(s)"));
     let status = env.gm_json(&["inventory", "--store", &url, "status"], 0);
     assert_eq!(status[0]["region"], "us-east-1");
     let csv = env.dir.path().join("pg.csv");

@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 use crate::model::{Record, ScanError};
 use crate::store::{
     diff_fields, digest, doc, now, Change, Counts, Filter, InventoryStore, Page, Sort, StoreError,
-    Stored, SyncStatus,
+    Stored, SyncStatus, SEARCH_COUNT_CAP,
 };
 
 const SCHEMA: &str = r#"
@@ -510,6 +510,17 @@ impl InventoryStore for PgStore {
                         &params(&vals),
                     )?
                     .get(0)
+            } else if f.search.is_some() {
+                // Counted up to the cap (see SEARCH_COUNT_CAP).
+                client
+                    .query_one(
+                        &format!(
+                            "SELECT COUNT(*) FROM (SELECT 1 FROM inv_resources {w} LIMIT {}) m",
+                            SEARCH_COUNT_CAP + 1
+                        ),
+                        &params(&args),
+                    )?
+                    .get(0)
             } else {
                 client
                     .query_one(
@@ -518,18 +529,32 @@ impl InventoryStore for PgStore {
                     )?
                     .get(0)
             };
+            let total = u64::try_from(total).unwrap_or(0);
+            let exact = total <= SEARCH_COUNT_CAP || f.search.is_none();
             let page = page.max(1);
-            let rows = client.query(
-                &format!(
-                    "SELECT * FROM inv_resources {w} ORDER BY {} LIMIT {} OFFSET {}",
-                    sort.order_by(),
-                    per_page,
-                    (page - 1) * per_page
-                ),
-                &params(&args),
-            )?;
+            let sql = format!(
+                "SELECT * FROM inv_resources {w} ORDER BY {} LIMIT {} OFFSET {}",
+                sort.order_by(),
+                per_page,
+                (page - 1) * per_page
+            );
+            let rows = if exact {
+                client.query(&sql, &params(&args))?
+            } else {
+                // Matches are dense: read the sort order's index and check each row, instead
+                // of rechecking every candidate of the trigram index and sorting them all
+                // (PostgreSQL's own choice, 210 ms for 13,643 matches).
+                let mut tx = client.transaction()?;
+                tx.batch_execute(
+                    "SET LOCAL enable_bitmapscan = off; SET LOCAL enable_seqscan = off",
+                )?;
+                let rows = tx.query(&sql, &params(&args))?;
+                tx.commit()?;
+                rows
+            };
             Ok(Page {
-                total: u64::try_from(total).unwrap_or(0),
+                total: if exact { total } else { SEARCH_COUNT_CAP },
+                exact,
                 page,
                 per_page,
                 items: rows.iter().map(Self::row).collect(),

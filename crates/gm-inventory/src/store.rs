@@ -61,6 +61,11 @@ pub struct Filter {
     pub scan: Option<i64>,
 }
 
+/// How far the PostgreSQL store counts the matches of a text search: its trigram index is
+/// lossy, so each match is rechecked on the table, and counting 13,000 matches of a
+/// 1,000,000-row table took 200–450 ms. Past this many, the pager says "more than".
+pub const SEARCH_COUNT_CAP: u64 = 1_000;
+
 /// Sort column.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -168,8 +173,11 @@ pub struct Stored {
 /// One page of a listing.
 #[derive(Debug, Clone, Serialize)]
 pub struct Page {
-    /// Rows matching the filter, all pages.
+    /// Rows matching the filter, all pages (see `exact`).
     pub total: u64,
+    /// Whether `total` is the exact count. `false` only for a broad text search in PostgreSQL,
+    /// which is counted up to [`SEARCH_COUNT_CAP`]: at least `total` rows match.
+    pub exact: bool,
     /// Page number, from 1.
     pub page: u64,
     /// Rows per page.
@@ -824,6 +832,7 @@ impl InventoryStore for SqliteStore {
             page,
             per_page,
             items,
+            exact: true,
             query_ms: started.elapsed().as_secs_f64() * 1000.0,
         })
     }

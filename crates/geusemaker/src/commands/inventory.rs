@@ -59,10 +59,17 @@ pub async fn run(ctx: &Ctx<'_>, args: &InventoryArgs) -> Result<u8, CliError> {
             ctx.out.data(&page, || {
                 let mut s = table(&page.items);
                 let pages = page.total.div_ceil(page.per_page.max(1)).max(1);
-                s.push_str(&format!(
-                    "page {}/{pages}, {} resource(s)\n",
-                    page.page, page.total
-                ));
+                if page.exact {
+                    s.push_str(&format!(
+                        "page {}/{pages}, {} resource(s)\n",
+                        page.page, page.total
+                    ));
+                } else {
+                    s.push_str(&format!(
+                        "page {} of more than {pages}, more than {} resource(s) (a broad search is counted that far)\n",
+                        page.page, page.total
+                    ));
+                }
                 s
             });
             Ok(exit::OK)
