@@ -661,8 +661,8 @@ fn the_inventory_works_the_same_in_postgresql() {
     );
     assert_eq!(vpcs["total"], stats["by_type"]["ec2:vpc"]);
 
-    // A broad search is counted up to 1,000 and its page read in sort order; a narrower one
-    // is counted exactly. (Rows written straight into the table: the triggers keep up.)
+    // A broad search is counted up to 1,000, its page still the first in sort order; a
+    // narrower one is counted exactly. (Rows written straight into the table: the triggers keep up.)
     psql(
         &db,
         "INSERT INTO inv_resources (key, account, region, rtype, id, arn, name, status, tags, raw, digest, first_seen, last_seen, last_scan)
