@@ -436,10 +436,15 @@ pub fn write_parquet(
         let rows = t.close()?;
         files.push(lake_file(dir, &history_file(&d), rows)?);
     }
-    let sql = athena_sql(dest);
-    std::fs::write(dir.join("athena.sql"), &sql).map_err(|e| perr(&dir.join("athena.sql"), e))?;
-    files.push(lake_file(dir, "athena.sql", 0)?);
+    files.push(write_athena_sql(dir, dest)?);
     Ok(files)
+}
+
+/// Writes `athena.sql` (the tables at `dest`) into `dir`.
+pub fn write_athena_sql(dir: &Path, dest: &Dest) -> Result<LakeFile, ExportError> {
+    let path = dir.join("athena.sql");
+    std::fs::write(&path, athena_sql(dest)).map_err(|e| perr(&path, e))?;
+    lake_file(dir, "athena.sql", 0)
 }
 
 fn history_file(day: &str) -> String {

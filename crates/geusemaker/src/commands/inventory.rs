@@ -464,21 +464,8 @@ async fn archive(
     let started = latest["started"].as_str().unwrap_or_default().to_string();
     let (_guard, dir) = staging(dest)?;
     let file = lake::write_raw(store, id, &started, &dir).map_err(export_failed)?;
-    let sql = dir.join("athena.sql");
-    std::fs::write(&sql, lake::athena_sql(dest)).map_err(|e| {
-        export_failed(ExportError::Write {
-            path: sql.display().to_string(),
-            message: e.to_string(),
-        })
-    })?;
-    let files = vec![
-        file,
-        LakeFile {
-            path: "athena.sql".into(),
-            rows: 0,
-            bytes: 0,
-        },
-    ];
+    let sql = lake::write_athena_sql(&dir, dest).map_err(export_failed)?;
+    let files = vec![file, sql];
     deliver(ctx, dest, &dir, &files).await?;
     Ok(json!({
         "scan": id,
@@ -540,11 +527,11 @@ async fn export(
     } else {
         TagLayout::Column
     };
-    // One file: written in place, or staged under its object's name and uploaded.
+    // One file: written in place, or staged under its object key and uploaded.
     let (_guard, dir, rel) = match &dest {
         Dest::Local(p) => (None, std::path::PathBuf::new(), p.display().to_string()),
         Dest::S3 { bucket, prefix } => {
-            if prefix.is_empty() || prefix.ends_with('/') {
+            if prefix.is_empty() || a.to.ends_with('/') {
                 return Err(CliError::new(
                     "GM-INV-009",
                     format!("`{}` names no object for the {} file", a.to, a.format),
@@ -553,25 +540,32 @@ async fn export(
                 .hint(format!("name it: s3://{bucket}/inventory.{}", a.format)));
             }
             let (g, d) = staging(&dest)?;
-            let name = prefix.rsplit('/').next().unwrap_or(prefix).to_string();
-            (g, d, name)
+            (g, d, prefix.clone())
         }
     };
     let path = dir.join(&rel);
+    if let Some(parent) = path.parent().filter(|_| matches!(dest, Dest::S3 { .. })) {
+        std::fs::create_dir_all(parent).map_err(|e| {
+            export_failed(ExportError::Write {
+                path: parent.display().to_string(),
+                message: e.to_string(),
+            })
+        })?;
+    }
     let n = gm_inventory::export::export(store, &f, sort, format, tags, &path, &exported_at)
         .map_err(export_failed)?;
-    if let Dest::S3 { bucket, prefix } = &dest {
-        let parent = prefix.rsplit_once('/').map_or("", |(p, _)| p);
+    if let Dest::S3 { bucket, .. } = &dest {
+        // Staged at its full key, so it goes up under an empty prefix.
         let file = LakeFile {
             path: rel.clone(),
             rows: n,
             bytes: 0,
         };
-        let up = Dest::S3 {
+        let whole_key = Dest::S3 {
             bucket: bucket.clone(),
-            prefix: parent.to_string(),
+            prefix: String::new(),
         };
-        deliver(ctx, &up, &dir, std::slice::from_ref(&file)).await?;
+        deliver(ctx, &whole_key, &dir, std::slice::from_ref(&file)).await?;
     }
     let out = json!({"file": a.to, "format": a.format, "resources": n, "filters": f, "exported_at": exported_at});
     ctx.out.data(&out, || {
