@@ -491,25 +491,8 @@ impl InventoryStore for PgStore {
             let (w, args) = Self::where_clause(f);
             let mut client = self.c();
             let total: i64 = if f.counted() {
-                let eq = f.equalities();
-                let cw = eq
-                    .iter()
-                    .enumerate()
-                    .map(|(i, (c, _))| format!("{c} = ${}", i + 1))
-                    .collect::<Vec<_>>()
-                    .join(" AND ");
-                let cw = if cw.is_empty() {
-                    cw
-                } else {
-                    format!("WHERE {cw}")
-                };
-                let vals: Vec<String> = eq.iter().map(|(_, v)| (*v).clone()).collect();
-                client
-                    .query_one(
-                        &format!("SELECT COALESCE(SUM(n), 0)::bigint FROM inv_counts {cw}"),
-                        &params(&vals),
-                    )?
-                    .get(0)
+                let (sql, vals) = f.counts_query(|i| format!("${i}"));
+                client.query_one(&sql, &params(&vals))?.get(0)
             } else if f.search.is_some() {
                 // Counted up to the cap (see SEARCH_COUNT_CAP).
                 client
@@ -594,10 +577,7 @@ impl InventoryStore for PgStore {
         blocking(|| {
             let mut client = self.c();
             let mut group = |col: &str| -> Result<BTreeMap<String, i64>, StoreError> {
-                let rows = client.query(
-                    &format!("SELECT {col}, SUM(n)::bigint FROM inv_counts GROUP BY {col} HAVING SUM(n) > 0"),
-                    &[],
-                )?;
+                let rows = client.query(&crate::store::counts_by(col), &[])?;
                 Ok(rows
                     .iter()
                     .map(|r| (r.get::<_, String>(0), r.get::<_, i64>(1)))

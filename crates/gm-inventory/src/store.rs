@@ -147,6 +147,36 @@ impl Filter {
     pub(crate) fn counted(&self) -> bool {
         self.search.is_none() && self.scan.is_none() && !self.include_gone
     }
+
+    /// The total from the maintained counts, for a [`counted`](Self::counted) filter: the SQL
+    /// (`placeholder(i)` writes the i-th parameter, from 1) and its values. The same in SQLite
+    /// and PostgreSQL.
+    pub(crate) fn counts_query(
+        &self,
+        placeholder: impl Fn(usize) -> String,
+    ) -> (String, Vec<String>) {
+        let eq = self.equalities();
+        let cond: Vec<String> = eq
+            .iter()
+            .enumerate()
+            .map(|(i, (c, _))| format!("{c} = {}", placeholder(i + 1)))
+            .collect();
+        let w = if cond.is_empty() {
+            String::new()
+        } else {
+            format!("WHERE {}", cond.join(" AND "))
+        };
+        (
+            format!("SELECT CAST(COALESCE(SUM(n), 0) AS BIGINT) FROM inv_counts {w}"),
+            eq.into_iter().map(|(_, v)| v.clone()).collect(),
+        )
+    }
+}
+
+/// Live resources per value of `col` (`rtype`, `account`, `region`), from the maintained
+/// counts; the same SQL in SQLite and PostgreSQL.
+pub(crate) fn counts_by(col: &str) -> String {
+    format!("SELECT {col}, CAST(SUM(n) AS BIGINT) FROM inv_counts GROUP BY {col} HAVING SUM(n) > 0")
 }
 
 /// Whether a page is best read by walking the sort's index and filtering as it goes (cost about
@@ -585,22 +615,9 @@ impl SqliteStore {
     /// How many rows `f` selects: a sum over the maintained counts where they answer it.
     fn total(&self, f: &Filter, w: &str, args: &[String]) -> Result<u64, StoreError> {
         let n: i64 = if f.counted() {
-            let eq = f.equalities();
-            let cw = eq
-                .iter()
-                .map(|(c, _)| format!("{c} = ?"))
-                .collect::<Vec<_>>()
-                .join(" AND ");
-            let cw = if cw.is_empty() {
-                cw
-            } else {
-                format!("WHERE {cw}")
-            };
-            self.conn.query_row(
-                &format!("SELECT COALESCE(SUM(n), 0) FROM inv_counts {cw}"),
-                params_from_iter(eq.iter().map(|(_, v)| *v)),
-                |r| r.get(0),
-            )?
+            let (sql, vals) = f.counts_query(|_| "?".into());
+            self.conn
+                .query_row(&sql, params_from_iter(vals.iter()), |r| r.get(0))?
         } else {
             self.conn.query_row(
                 &format!("SELECT COUNT(*) FROM inv_resources {w}"),
@@ -809,20 +826,20 @@ impl InventoryStore for SqliteStore {
         let total = self.total(f, &w, &args)?;
         let page = page.max(1);
         let offset = (page - 1) * per_page;
-        let mut from = "inv_resources";
+        let mut hint = String::new();
         if !f.include_gone && f.scan.is_none() {
-            let live = self.total(&Filter::default(), "", &[])?;
+            // Unfiltered, the matches are every live row: no second sum needed.
+            let live = if f.equalities().is_empty() && f.search.is_none() {
+                total
+            } else {
+                self.total(&Filter::default(), "", &[])?
+            };
             if walk_sort_index(offset + per_page, live, total) {
-                from = sort.live_index();
+                hint = format!("INDEXED BY {}", sort.live_index());
             }
         }
-        let from = if from == "inv_resources" {
-            from.to_string()
-        } else {
-            format!("inv_resources INDEXED BY {from}")
-        };
         let mut st = self.conn.prepare(&format!(
-            "SELECT * FROM {from} {w} ORDER BY {} LIMIT {per_page} OFFSET {offset}",
+            "SELECT * FROM inv_resources {hint} {w} ORDER BY {} LIMIT {per_page} OFFSET {offset}",
             sort.order_by(),
         ))?;
         let items = st
@@ -870,9 +887,7 @@ impl InventoryStore for SqliteStore {
 
     fn stats(&self) -> Result<Value, StoreError> {
         let group = |col: &str| -> Result<BTreeMap<String, i64>, StoreError> {
-            let mut st = self.conn.prepare(&format!(
-                "SELECT {col}, SUM(n) FROM inv_counts GROUP BY {col} HAVING SUM(n) > 0"
-            ))?;
+            let mut st = self.conn.prepare(&counts_by(col))?;
             let rows = st
                 .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?
                 .collect::<Result<BTreeMap<_, _>, _>>()?;
