@@ -252,8 +252,10 @@ impl Table {
         while let Some(mut col) = rg.next_column().map_err(|e| perr(&path, e))? {
             let leaf = std::mem::take(&mut self.leaves[i]);
             // Levels only where the schema has them: a required top-level column has none.
-            let def = (col_max_def(&mut col) > 0).then_some(leaf.def.as_slice());
-            let rep = (col_max_rep(&mut col) > 0).then_some(leaf.rep.as_slice());
+            let d = descr(col.untyped());
+            let (max_def, max_rep) = (d.max_def_level(), d.max_rep_level());
+            let def = (max_def > 0).then_some(leaf.def.as_slice());
+            let rep = (max_rep > 0).then_some(leaf.rep.as_slice());
             match col.untyped() {
                 ColumnWriter::ByteArrayColumnWriter(w) => w.write_batch(&leaf.bytes, def, rep),
                 ColumnWriter::Int64ColumnWriter(w) => w.write_batch(&leaf.ints, def, rep),
@@ -277,14 +279,6 @@ impl Table {
         self.writer.close().map_err(|e| perr(&path, e))?;
         Ok(self.total)
     }
-}
-
-fn col_max_def(col: &mut parquet::file::writer::SerializedColumnWriter<'_>) -> i16 {
-    descr(col.untyped()).max_def_level()
-}
-
-fn col_max_rep(col: &mut parquet::file::writer::SerializedColumnWriter<'_>) -> i16 {
-    descr(col.untyped()).max_rep_level()
 }
 
 fn descr<'a>(w: &'a ColumnWriter<'_>) -> &'a parquet::schema::types::ColumnDescriptor {
