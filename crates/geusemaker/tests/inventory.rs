@@ -534,57 +534,39 @@ fn the_inventory_works_the_same_in_postgresql() {
     let env = Env::new();
     let tag = name("pg");
     let url = pg_database(&tag.replace('-', "_"));
+    // `geusemaker inventory --store URL ARGS… -o json`, expecting success.
+    let inv = |args: &[&str]| {
+        let mut all = vec!["inventory", "--store", url.as_str()];
+        all.extend_from_slice(args);
+        env.gm_json(&all, 0)
+    };
     let seeded = seed("us-east-1", &tag, &[]);
     let types = "ec2:vpc,ec2:instance,ssm:parameter,sqs:queue";
-    let scan = env.gm_json(
-        &[
-            "inventory",
-            "--store",
-            &url,
-            "scan",
-            "--regions",
-            "us-east-1",
-            "--types",
-            types,
-        ],
-        0,
-    );
+    let scan = inv(&["scan", "--regions", "us-east-1", "--types", types]);
     assert!(scan["errors"].as_array().unwrap().is_empty(), "{scan:#}");
     let instance = &seeded["ec2:instance"][0];
-    let found = env.gm_json(&["inventory", "--store", &url, "show", instance], 0);
+    let found = inv(&["show", instance]);
     assert_eq!(found[0]["name"], tag.as_str());
     assert_eq!(found[0]["tags"]["inv"], tag.as_str());
     assert!(found[0]["raw"].is_object());
-    let page = env.gm_json(
-        &[
-            "inventory",
-            "--store",
-            &url,
-            "list",
-            "--type",
-            "ssm:parameter",
-            "--search",
-            &tag,
-            "--sort",
-            "name",
-        ],
-        0,
-    );
+    let page = inv(&[
+        "list",
+        "--type",
+        "ssm:parameter",
+        "--search",
+        &tag,
+        "--sort",
+        "name",
+    ]);
     assert_eq!(page["total"], 3);
     // Search ignores case, as in SQLite, through a trigram index.
-    let upper = env.gm_json(
-        &[
-            "inventory",
-            "--store",
-            &url,
-            "list",
-            "--type",
-            "ssm:parameter",
-            "--search",
-            &tag.to_uppercase(),
-        ],
-        0,
-    );
+    let upper = inv(&[
+        "list",
+        "--type",
+        "ssm:parameter",
+        "--search",
+        &tag.to_uppercase(),
+    ]);
     assert_eq!(upper["total"], 3);
     let db = tag.replace('-', "_");
     assert_eq!(
@@ -619,21 +601,9 @@ fn the_inventory_works_the_same_in_postgresql() {
             .await
             .unwrap();
     });
-    let second = env.gm_json(
-        &[
-            "inventory",
-            "--store",
-            &url,
-            "scan",
-            "--regions",
-            "us-east-1",
-            "--types",
-            types,
-        ],
-        0,
-    );
+    let second = inv(&["scan", "--regions", "us-east-1", "--types", types]);
     assert!(second["changed"].as_u64().unwrap() >= 1);
-    let history = env.gm_json(&["inventory", "--store", &url, "history"], 0);
+    let history = inv(&["history"]);
     let changed = history
         .as_array()
         .unwrap()
@@ -645,7 +615,7 @@ fn the_inventory_works_the_same_in_postgresql() {
         .unwrap()
         .iter()
         .any(|f| f["path"] == "tags.stage"));
-    let stats = env.gm_json(&["inventory", "--store", &url, "stats"], 0);
+    let stats = inv(&["stats"]);
     assert!(stats["by_type"]["ec2:vpc"].as_u64().unwrap() >= 1);
     // The maintained counts agree with a count of the rows.
     let counted: u64 = psql(
@@ -655,10 +625,7 @@ fn the_inventory_works_the_same_in_postgresql() {
     .parse()
     .unwrap();
     assert_eq!(stats["total"], counted);
-    let vpcs = env.gm_json(
-        &["inventory", "--store", &url, "list", "--type", "ec2:vpc"],
-        0,
-    );
+    let vpcs = inv(&["list", "--type", "ec2:vpc"]);
     assert_eq!(vpcs["total"], stats["by_type"]["ec2:vpc"]);
 
     // A broad search is counted up to 1,000, its page still the first in sort order; a
@@ -671,21 +638,7 @@ fn the_inventory_works_the_same_in_postgresql() {
                 '2026-01-01T00:00:00.000Z', '2026-01-01T00:00:00.000Z', 1
          FROM generate_series(1, 1100) i",
     );
-    let search = |text: &str| {
-        env.gm_json(
-            &[
-                "inventory",
-                "--store",
-                &url,
-                "list",
-                "--search",
-                text,
-                "--sort",
-                "name",
-            ],
-            0,
-        )
-    };
+    let search = |text: &str| inv(&["list", "--search", text, "--sort", "name"]);
     let broad = search("BULK-");
     assert_eq!(broad["exact"], false, "{}", broad["total"]);
     assert_eq!(broad["total"], 1000);
@@ -712,26 +665,20 @@ fn the_inventory_works_the_same_in_postgresql() {
     );
     let out = env.gm(&["inventory", "--store", &url, "list", "--search", "bulk-"]);
     assert!(String::from_utf8_lossy(&out.stdout).contains("more than 1000 resource(s)"));
-    let status = env.gm_json(&["inventory", "--store", &url, "status"], 0);
+    let status = inv(&["status"]);
     assert_eq!(status[0]["region"], "us-east-1");
     let csv = env.dir.path().join("pg.csv");
-    let out = env.gm_json(
-        &[
-            "inventory",
-            "--store",
-            &url,
-            "export",
-            "--format",
-            "csv",
-            "--search",
-            &tag,
-            "--type",
-            "sqs:queue",
-            "--to",
-            csv.to_str().unwrap(),
-        ],
-        0,
-    );
+    let out = inv(&[
+        "export",
+        "--format",
+        "csv",
+        "--search",
+        &tag,
+        "--type",
+        "sqs:queue",
+        "--to",
+        csv.to_str().unwrap(),
+    ]);
     assert_eq!(out["resources"], 1);
     // Nothing went to the SQLite state file.
     assert!(
