@@ -422,6 +422,16 @@ fn bad_inventory_input_gets_a_clear_error() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("--search"));
 }
 
+/// The names on a page of `inventory list --output json`, in order.
+fn names_of(page: &serde_json::Value) -> Vec<&str> {
+    page["items"]
+        .as_array()
+        .expect("a page has items")
+        .iter()
+        .map(|r| r["name"].as_str().unwrap_or_default())
+        .collect()
+}
+
 fn seed_org(tag: &str) -> serde_json::Value {
     serde_json::from_slice(&support_script("seed_org.py", &[tag])).unwrap()
 }
@@ -572,16 +582,34 @@ fn the_inventory_works_the_same_in_postgresql() {
     assert_eq!(
         psql(
             &db,
-            "SELECT count(*) FROM pg_indexes WHERE indexname = 'inv_search'"
+            "SELECT count(*) FROM pg_indexes WHERE indexname = 'inv_find'"
         ),
         "1"
     );
-    let names: Vec<&str> = page["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["name"].as_str().unwrap())
-        .collect();
+    // A database an older version made (schema 2: search over an expression index, no stored
+    // search column) is brought up to date on connect, and searches the same.
+    psql(
+        &db,
+        "DROP INDEX inv_find; ALTER TABLE inv_resources DROP COLUMN find;
+         CREATE INDEX inv_search ON inv_resources USING gin ((id || ' ' || COALESCE(name, '') || ' ' || arn) gin_trgm_ops);
+         UPDATE inv_meta SET version = 2",
+    );
+    let again = inv(&[
+        "list",
+        "--type",
+        "ssm:parameter",
+        "--search",
+        &tag.to_uppercase(),
+    ]);
+    assert_eq!(again["total"], 3);
+    assert_eq!(
+        psql(
+            &db,
+            "SELECT string_agg(indexname, ',' ORDER BY indexname) FROM pg_indexes WHERE indexname IN ('inv_find', 'inv_search')"
+        ),
+        "inv_find"
+    );
+    let names = names_of(&page);
     let mut sorted = names.clone();
     sorted.sort();
     assert_eq!(names, sorted);
@@ -628,8 +656,8 @@ fn the_inventory_works_the_same_in_postgresql() {
     let vpcs = inv(&["list", "--type", "ec2:vpc"]);
     assert_eq!(vpcs["total"], stats["by_type"]["ec2:vpc"]);
 
-    // A broad search is counted up to 1,000, its page still the first in sort order; a
-    // narrower one is counted exactly. (Rows written straight into the table: the triggers keep up.)
+    // A broad search (its page found among the first rows of the sort order) is counted up to
+    // 1,000, its page still the first in sort order; a narrower one is counted exactly. (Rows written straight into the table: the triggers keep up.)
     psql(
         &db,
         "INSERT INTO inv_resources (key, account, region, rtype, id, arn, name, status, tags, raw, digest, first_seen, last_seen, last_scan)
@@ -642,12 +670,7 @@ fn the_inventory_works_the_same_in_postgresql() {
     let broad = search("BULK-");
     assert_eq!(broad["exact"], false, "{}", broad["total"]);
     assert_eq!(broad["total"], 1000);
-    let names: Vec<&str> = broad["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["name"].as_str().unwrap())
-        .collect();
+    let names = names_of(&broad);
     let want = psql(
         &db,
         "SELECT string_agg(name, ',') FROM (SELECT name FROM inv_resources WHERE name LIKE 'bulk-%' ORDER BY name, key LIMIT 25) t",
@@ -662,6 +685,45 @@ fn the_inventory_works_the_same_in_postgresql() {
     assert_eq!(
         narrow["total"], 111,
         "bulk-10, bulk-100…109, bulk-1000…1099"
+    );
+    // A page its walk cannot fill (the second of 100 when 111 match) is sorted whole and
+    // counted in the same pass; past the last page, counted on its own.
+    let tail = inv(&[
+        "list",
+        "--search",
+        "bulk-10",
+        "--sort",
+        "name",
+        "--per-page",
+        "100",
+        "--page",
+        "2",
+    ]);
+    assert_eq!(
+        (tail["total"].as_u64(), tail["exact"].as_bool()),
+        (Some(111), Some(true))
+    );
+    let want = psql(
+        &db,
+        "SELECT string_agg(name, ',') FROM (SELECT name FROM inv_resources WHERE name LIKE 'bulk-10%' ORDER BY name, key OFFSET 100) t",
+    );
+    let names = names_of(&tail);
+    assert_eq!(names.join(","), want, "the last 11 in name order");
+    let past = inv(&[
+        "list",
+        "--search",
+        "bulk-10",
+        "--per-page",
+        "100",
+        "--page",
+        "3",
+    ]);
+    assert_eq!(
+        (
+            past["total"].as_u64(),
+            past["items"].as_array().map(Vec::len)
+        ),
+        (Some(111), Some(0))
     );
     let out = env.gm(&["inventory", "--store", &url, "list", "--search", "bulk-"]);
     assert!(String::from_utf8_lossy(&out.stdout).contains("more than 1000 resource(s)"));
