@@ -13,8 +13,8 @@ use serde_json::{json, Value};
 
 use crate::model::{Record, ScanError};
 use crate::store::{
-    diff_fields, digest, doc, now, Change, Counts, Filter, InventoryStore, Page, Sort, StoreError,
-    Stored, SyncStatus, SEARCH_COUNT_CAP,
+    diff_fields, digest, doc, like_pattern, now, search_walk, Change, Counts, Filter,
+    InventoryStore, Page, Sort, StoreError, Stored, SyncStatus, SEARCH_COUNT_CAP,
 };
 
 const SCHEMA: &str = r#"
@@ -115,13 +115,6 @@ const SORT_COLUMNS: &str = "key, rtype, name, account, region, status, created, 
 
 /// Raised when the schema changes; a database at this version skips the set-up.
 const SCHEMA_VERSION: i32 = 3;
-
-/// How many rows of the sort order a search page first looks through for its matches (at least;
-/// twenty per row the page needs). A broad search ("prod", "ec2") fills its page there in a few
-/// milliseconds, where sorting all its matches would take hundreds.
-const SEARCH_WALK: u64 = 2_000;
-/// Deeper than this, a page does not try the walk: its matches are sorted at once.
-const SEARCH_WALK_MAX: u64 = 20_000;
 
 /// A filter as SQL: the search (if any, its pattern is `$1`), the other conditions, and the
 /// arguments of both.
@@ -268,12 +261,7 @@ impl PgStore {
     fn where_clause(f: &Filter) -> Where {
         let mut args: Vec<String> = Vec::new();
         let search = f.search.as_ref().map(|s| {
-            args.push(format!(
-                "%{}%",
-                s.replace('\\', "\\\\")
-                    .replace('%', "\\%")
-                    .replace('_', "\\_")
-            ));
+            args.push(like_pattern(s));
             // lower() on both sides: the same case folding as the stored column's.
             "find LIKE lower($1)"
         });
@@ -546,9 +534,7 @@ impl InventoryStore for PgStore {
                 // A search page, planned by how dense its matches are. First the walk: the
                 // first rows of the sort order (its index), searched. If the page fills there,
                 // the matches are dense and are counted up to the cap.
-                let needed = offset + per_page;
-                let walk = (needed * 20).max(SEARCH_WALK);
-                let walked = if walk <= SEARCH_WALK_MAX {
+                let walked = if let Some(walk) = search_walk(offset, per_page) {
                     let rows = client.query(
                         &format!(
                             "SELECT * FROM (SELECT * FROM inv_resources {} ORDER BY {order} LIMIT {walk}) s

@@ -68,6 +68,32 @@ pub struct Filter {
 /// sorted whole, and counted exactly in the same pass.)
 pub const SEARCH_COUNT_CAP: u64 = 1_000;
 
+/// How many rows of the sort order a search page first looks through for its matches: at
+/// least this many, twenty per row the page needs. A broad search ("prod", "ec2") fills its
+/// page there in a few milliseconds, where finding and sorting all its matches takes hundreds.
+const SEARCH_WALK: u64 = 2_000;
+/// Deeper than this, a search page does not try the walk: its matches are sorted at once.
+const SEARCH_WALK_MAX: u64 = 20_000;
+
+/// How many rows of the sort order a search page walks first, if it walks (see [`SEARCH_WALK`]).
+pub(crate) fn search_walk(offset: u64, per_page: u64) -> Option<u64> {
+    let walk = offset
+        .saturating_add(per_page)
+        .saturating_mul(20)
+        .max(SEARCH_WALK);
+    (walk <= SEARCH_WALK_MAX).then_some(walk)
+}
+
+/// `s` anywhere, as a LIKE pattern with `\\` as its escape.
+pub(crate) fn like_pattern(s: &str) -> String {
+    format!(
+        "%{}%",
+        s.replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_")
+    )
+}
+
 /// Sort column.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -561,6 +587,30 @@ impl SqliteStore {
         Ok(SqliteStore { conn })
     }
 
+    /// A search's condition on a row: through the trigram index (three characters or more),
+    /// else LIKE over the columns.
+    fn search_condition(s: &str) -> (String, Vec<String>) {
+        if s.chars().count() >= 3 {
+            // The trigram index: a phrase of the text matches it anywhere, ignoring case.
+            (
+                "rowid IN (SELECT rowid FROM inv_search WHERE inv_search MATCH ?)".into(),
+                vec![Self::phrase(s)],
+            )
+        } else {
+            let pat = like_pattern(s);
+            (
+                "(id LIKE ? ESCAPE '\\' OR name LIKE ? ESCAPE '\\' OR arn LIKE ? ESCAPE '\\')"
+                    .into(),
+                vec![pat.clone(), pat.clone(), pat],
+            )
+        }
+    }
+
+    /// The search as an FTS5 phrase.
+    fn phrase(s: &str) -> String {
+        format!("text : \"{}\"", s.replace('"', "\"\""))
+    }
+
     fn where_clause(f: &Filter) -> (String, Vec<String>) {
         let mut w = Vec::new();
         let mut args = Vec::new();
@@ -569,23 +619,9 @@ impl SqliteStore {
             args.push(v.clone());
         }
         if let Some(s) = &f.search {
-            if s.chars().count() >= 3 {
-                // The trigram index: a phrase of the text matches it anywhere, ignoring case.
-                w.push("rowid IN (SELECT rowid FROM inv_search WHERE inv_search MATCH ?)".into());
-                args.push(format!("text : \"{}\"", s.replace('"', "\"\"")));
-            } else {
-                w.push(
-                    "(id LIKE ? ESCAPE '\\' OR name LIKE ? ESCAPE '\\' OR arn LIKE ? ESCAPE '\\')"
-                        .into(),
-                );
-                let pat = format!(
-                    "%{}%",
-                    s.replace('\\', "\\\\")
-                        .replace('%', "\\%")
-                        .replace('_', "\\_")
-                );
-                args.extend([pat.clone(), pat.clone(), pat]);
-            }
+            let (cond, vals) = Self::search_condition(s);
+            w.push(cond);
+            args.extend(vals);
         }
         if let Some(scan) = f.scan {
             w.push("last_scan = ?".into());
@@ -622,6 +658,95 @@ impl SqliteStore {
             last_seen: r.get("last_seen")?,
             gone_at: r.get("gone_at")?,
         })
+    }
+
+    /// A search page found among the first rows of the sort order, with its matches counted up
+    /// to the cap past [`SEARCH_COUNT_CAP`]; `None` when they are not there (the matches are
+    /// sparse, or the page deep). "ec2" in 1,000,000 rows: 7 ms, where counting its 367,127
+    /// matches exactly and sorting them took 350 ms.
+    fn dense_search(
+        &self,
+        f: &Filter,
+        sort: Sort,
+        offset: u64,
+        per_page: u64,
+    ) -> Result<Option<(Vec<Stored>, u64)>, StoreError> {
+        let (Some(s), Some(walk)) = (&f.search, search_walk(offset, per_page)) else {
+            return Ok(None);
+        };
+        // Only live rows have the sort's partial index; a non-ASCII search would need the
+        // index's case folding row by row.
+        if f.include_gone || f.scan.is_some() || !s.is_ascii() {
+            return Ok(None);
+        }
+        let rest = Filter {
+            search: None,
+            ..f.clone()
+        };
+        let (w, rest_args) = Self::where_clause(&rest);
+        // The walk reads about `walk × live / matching` entries of the sort's index: not when
+        // the other filters are sparse in it (one account and region, say).
+        let matching = self.total(&rest, &w, &rest_args)?;
+        let live = if rest.equalities().is_empty() {
+            matching
+        } else {
+            self.total(&Filter::default(), "", &[])?
+        };
+        if matching == 0 || walk.saturating_mul(live) / matching > SEARCH_WALK_MAX {
+            return Ok(None);
+        }
+        let mut args = rest_args.clone();
+        let order = sort.order_by();
+        let fts = s.chars().count() >= 3;
+        // Each walked row is tested without the index: for ASCII text SQLite's LIKE (ASCII
+        // case-insensitive) says exactly what the trigram index says; a row with other
+        // characters asks the index (whose case folding is Unicode's), which is only then
+        // read.
+        let test = if fts {
+            const TEXT: &str = "(id || ' ' || COALESCE(name, '') || ' ' || arn)";
+            args.extend([like_pattern(s), Self::phrase(s)]);
+            format!(
+                "({TEXT} LIKE ? ESCAPE '\\' OR ({TEXT} GLOB '*[^ -~]*'
+                  AND rid IN (SELECT rowid FROM inv_search WHERE inv_search MATCH ?)))"
+            )
+        } else {
+            let (cond, vals) = Self::search_condition(s);
+            args.extend(vals);
+            cond
+        };
+        let mut st = self.conn.prepare(&format!(
+            "SELECT * FROM (SELECT rowid AS rid, * FROM inv_resources INDEXED BY {} {w}
+                            ORDER BY {order} LIMIT {walk})
+             WHERE {test} ORDER BY {order} LIMIT {per_page} OFFSET {offset}",
+            sort.live_index()
+        ))?;
+        let items = st
+            .query_map(params_from_iter(args.iter()), Self::row)?
+            .collect::<Result<Vec<_>, _>>()?;
+        if items.len() as u64 != per_page {
+            return Ok(None);
+        }
+        // Counted up to the cap, from the trigram index's matches where there is one.
+        let (sql, args) = if fts {
+            let and = w.replacen("WHERE", "AND", 1);
+            let sql = format!(
+                "SELECT COUNT(*) FROM (SELECT 1 FROM inv_search CROSS JOIN inv_resources r
+                 ON r.rowid = inv_search.rowid WHERE inv_search MATCH ? {and} LIMIT {})",
+                SEARCH_COUNT_CAP + 1
+            );
+            (sql, [vec![Self::phrase(s)], rest_args].concat())
+        } else {
+            let (w, all) = Self::where_clause(f);
+            let sql = format!(
+                "SELECT COUNT(*) FROM (SELECT 1 FROM inv_resources {w} LIMIT {})",
+                SEARCH_COUNT_CAP + 1
+            );
+            (sql, all)
+        };
+        let n: i64 = self
+            .conn
+            .query_row(&sql, params_from_iter(args.iter()), |r| r.get(0))?;
+        Ok(Some((items, u64::try_from(n).unwrap_or(0))))
     }
 
     /// How many rows `f` selects: a sum over the maintained counts where they answer it.
@@ -834,10 +959,20 @@ impl InventoryStore for SqliteStore {
 
     fn list(&self, f: &Filter, sort: Sort, page: u64, per_page: u64) -> Result<Page, StoreError> {
         let started = std::time::Instant::now();
-        let (w, args) = Self::where_clause(f);
-        let total = self.total(f, &w, &args)?;
         let page = page.max(1);
         let offset = (page - 1) * per_page;
+        if let Some((items, n)) = self.dense_search(f, sort, offset, per_page)? {
+            return Ok(Page {
+                total: n.min(SEARCH_COUNT_CAP),
+                exact: n <= SEARCH_COUNT_CAP,
+                page,
+                per_page,
+                items,
+                query_ms: started.elapsed().as_secs_f64() * 1000.0,
+            });
+        }
+        let (w, args) = Self::where_clause(f);
+        let total = self.total(f, &w, &args)?;
         let mut hint = String::new();
         if !f.include_gone && f.scan.is_none() {
             // Unfiltered, the matches are every live row: no second sum needed.
@@ -1124,6 +1259,52 @@ mod tests {
     }
 
     #[test]
+    fn a_dense_search_reads_its_page_from_the_sort_order_and_counts_to_the_cap() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = SqliteStore::open(&dir.path().join("s.db")).unwrap();
+        let scan = s.begin_scan(&json!({})).unwrap();
+        let mut all: Vec<Record> = (0..1200)
+            .map(|i| rec(&format!("vpc-b{i:04}"), &format!("bulk-{i:04}")))
+            .collect();
+        // "k8s" with an ASCII k, and with the Kelvin sign, which the trigram index folds to k
+        // and SQLite's LIKE does not: the walk must ask the index for such rows.
+        all.extend((0..30).map(|i| rec(&format!("vpc-k{i:02}"), &format!("k8s-{i:02}"))));
+        all.extend((0..30).map(|i| {
+            rec(
+                &format!("vpc-a-kelvin{i:02}"),
+                &format!("\u{212A}8s-{i:02}"),
+            )
+        }));
+        s.upsert(scan, &all).unwrap();
+        let search = |text: &str| Filter {
+            search: Some(text.into()),
+            ..Filter::default()
+        };
+        let broad = s.list(&search("BULK-"), Sort::Name, 1, 25).unwrap();
+        assert_eq!((broad.total, broad.exact), (SEARCH_COUNT_CAP, false));
+        let ids: Vec<String> = broad.items.iter().map(|x| x.record.id.clone()).collect();
+        assert_eq!(ids, plain(&s, &search("BULK-"), Sort::Name, 1).1);
+        for sort in [Sort::Name, Sort::Account] {
+            for page in [1, 2, 3] {
+                let got = s.list(&search("k8s"), sort, page, 25).unwrap();
+                let ids: Vec<String> = got.items.iter().map(|x| x.record.id.clone()).collect();
+                assert_eq!((got.total, ids), plain(&s, &search("k8s"), sort, page));
+                assert!(got.exact);
+            }
+        }
+        // In key order the Kelvin names come first: the first page is theirs.
+        let first = s.list(&search("k8s"), Sort::Account, 1, 25).unwrap();
+        assert!(first
+            .items
+            .iter()
+            .all(|x| x.record.id.starts_with("vpc-a-kelvin")));
+        // Two characters: no trigram index, LIKE over the columns, walked and counted the same.
+        let short = s.list(&search("k8"), Sort::Name, 1, 25).unwrap();
+        let ids: Vec<String> = short.items.iter().map(|x| x.record.id.clone()).collect();
+        assert_eq!((short.total, ids), plain(&s, &search("k8"), Sort::Name, 1));
+    }
+
+    #[test]
     fn pages_and_totals_agree_with_a_plain_query_whatever_the_plan() {
         let dir = tempfile::tempdir().unwrap();
         let mut s = SqliteStore::open(&dir.path().join("s.db")).unwrap();
@@ -1164,6 +1345,15 @@ mod tests {
             Filter {
                 region: Some("us-west-2".into()),
                 search: Some("name-1".into()),
+                ..Filter::default()
+            },
+            Filter {
+                search: Some("NAME-".into()),
+                ..Filter::default()
+            },
+            Filter {
+                rtype: Some("ec2:vpc".into()),
+                search: Some("e-".into()),
                 ..Filter::default()
             },
             Filter {
