@@ -2,7 +2,7 @@
 """`inventory list` over 1,000,000 synthetic rows: filtered, sorted pages, timed in the store.
 
   python3 bench/inventory_query.py [--rows 1000000] [--binary target/release/geusemaker]
-                                   [--store sqlite|postgres] [--db FILE]
+                                   [--store sqlite|postgres] [--db FILE] [--url postgres://…]
 
 The rows are written straight into the inventory tables (the schema comes from the binary
 itself), spread over 60 types, 20 accounts, 8 regions and 5 statuses, with realistic names, ARNs,
@@ -11,7 +11,10 @@ store's own time (`query_ms`: the COUNT for the pager plus the page) and the pro
 
 `--store postgres` starts a throwaway PostgreSQL (scripts/pg_launcher.py, as the tests do), loads
 the same rows with `\copy` (its triggers and indexes, the trigram one included, maintained as
-they go) and runs the same pages against `--store postgres://…`.
+they go) and runs the same pages against `--store postgres://…`; `--url` runs them against a
+database a previous run left loaded instead. The server asks for huge pages (`huge_pages=try`):
+with `vm.nr_hugepages` reserved, a new connection's first queries skip most of their page
+faults on the 1 GB of shared buffers.
 """
 import argparse
 import json
@@ -36,6 +39,8 @@ QUERIES = [
     ("region, sort by last seen", ["--region", "us-west-2", "--sort", "last-seen", "--per-page", "100"]),
     ("search text", ["--search", "payments-7"]),
     ("search + type", ["--search", "web-12", "--type", "ec2:instance"]),
+    ("dense search", ["--search", "ec2"]),
+    ("dense search, matches sorted last", ["--search", "web", "--sort", "name"]),
 ]
 
 
@@ -45,10 +50,13 @@ def main():
     ap.add_argument("--binary", default=str(ROOT / "target/release/geusemaker"))
     ap.add_argument("--db", help="keep the filled database here (and reuse it if it exists)")
     ap.add_argument("--store", choices=["sqlite", "postgres"], default="sqlite")
+    ap.add_argument("--url", help="with --store postgres: an already loaded database")
     args = ap.parse_args()
     binary = Path(args.binary)
     if not binary.exists():
         subprocess.run(["cargo", "build", "--release", "--bin", "geusemaker"], cwd=ROOT, check=True)
+    if args.store == "postgres" and args.url:
+        return run_queries(binary, dict(os.environ), ["--store", args.url], args.rows)
     if args.store == "postgres":
         return postgres(binary, args.rows)
     with tempfile.TemporaryDirectory() as tmp:
@@ -88,7 +96,7 @@ def postgres(binary, rows):
     # shared_buffers as a server for a team would have it (a quarter of a 4 GiB machine), not
     # the 128 MB default, which cannot hold the 1M-row table's pages that a broad search visits.
     launcher = subprocess.Popen([sys.executable, str(ROOT / "scripts/pg_launcher.py"), str(port),
-                                 "shared_buffers=1GB"],
+                                 "shared_buffers=1GB", "huge_pages=try"],
                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
         line = launcher.stdout.readline()
