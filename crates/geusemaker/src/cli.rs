@@ -261,7 +261,8 @@ pub struct InventoryFilterArgs {
     /// Only this status.
     #[arg(long)]
     pub status: Option<String>,
-    /// Text in the id, name or ARN.
+    /// Text anywhere in the id, name or ARN, ignoring case. (`list` counts a search that
+    /// matches very many resources up to 1,000: "more than 1000".)
     #[arg(long)]
     pub search: Option<String>,
     /// Sort by: type, name, account, region, status, created, last-seen.
