@@ -5,6 +5,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# A one-shot build (CI, a fresh clone) gains nothing from incremental caches, and they are
+# gigabytes next to the AWS SDK's. Set CARGO_INCREMENTAL=1 to keep them when iterating.
+if [ -n "${CI:-}" ]; then
+  export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
+fi
+
 # shellcheck source=scripts/python-tools.sh
 . scripts/python-tools.sh
 ensure_python_tools
