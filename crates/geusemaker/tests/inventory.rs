@@ -141,6 +141,11 @@ fn a_scan_finds_every_type_in_two_accounts_and_two_regions_with_ids_names_tags_a
                             | "ssm:parameter"
                             | "acm:certificate"
                             | "cloudwatch:alarm"
+                            | "s3:bucket"
+                            | "cloudfront:distribution"
+                            | "route53:hosted-zone"
+                            | "iam:role"
+                            | "iam:user"
                     );
                 // moto's GetResources has no EventBridge rules, ECR repositories, Kinesis
                 // streams or state machines (docs/emulator-gaps.md): those come back untagged.

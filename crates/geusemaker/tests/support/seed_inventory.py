@@ -151,8 +151,12 @@ out["apigateway:http-api"] = [boto3.client("apigatewayv2", **kw).create_api(Name
 if want_global:
     s3 = boto3.client("s3", **kw)
     s3.create_bucket(Bucket=f"{tag}-bucket")
+    s3.put_bucket_tagging(Bucket=f"{tag}-bucket", Tagging={"TagSet": [{"Key": "inv", "Value": tag}]})
     out["s3:bucket"] = [f"{tag}-bucket"]
-    out["route53:hosted-zone"] = [boto3.client("route53", **kw).create_hosted_zone(Name=f"{tag}.example.org", CallerReference=tag)["HostedZone"]["Id"].split("/")[-1]]
+    r53 = boto3.client("route53", **kw)
+    zone = r53.create_hosted_zone(Name=f"{tag}.example.org", CallerReference=tag)["HostedZone"]["Id"].split("/")[-1]
+    r53.change_tags_for_resource(ResourceType="hostedzone", ResourceId=zone, AddTags=[{"Key": "inv", "Value": tag}])
+    out["route53:hosted-zone"] = [zone]
     iam = boto3.client("iam", **kw)
     itags = [{"Key": "inv", "Value": tag}]
     out["iam:role"] = [iam.create_role(RoleName=f"{tag}-role", AssumeRolePolicyDocument="{}", Tags=itags)["Role"]["RoleId"]]
@@ -160,10 +164,10 @@ if want_global:
     out["iam:group"] = [iam.create_group(GroupName=f"{tag}-group")["Group"]["GroupId"]]
     out["iam:policy"] = [iam.create_policy(PolicyName=f"{tag}-policy", PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:ListBucket", "Resource": "*"}]}), Tags=itags)["Policy"]["PolicyId"]]
     out["iam:instance-profile"] = [iam.create_instance_profile(InstanceProfileName=f"{tag}-profile", Tags=itags)["InstanceProfile"]["InstanceProfileId"]]
-    out["cloudfront:distribution"] = [boto3.client("cloudfront", **kw).create_distribution(DistributionConfig={
+    out["cloudfront:distribution"] = [boto3.client("cloudfront", **kw).create_distribution_with_tags(DistributionConfigWithTags={"DistributionConfig": {
         "CallerReference": tag,
         "Origins": {"Quantity": 1, "Items": [{"Id": "o", "DomainName": "example.org", "CustomOriginConfig": {"HTTPPort": 80, "HTTPSPort": 443, "OriginProtocolPolicy": "https-only"}}]},
         "DefaultCacheBehavior": {"TargetOriginId": "o", "ViewerProtocolPolicy": "redirect-to-https"},
         "Comment": tag, "Enabled": True,
-    })["Distribution"]["Id"]]
+    }, "Tags": {"Items": [{"Key": "inv", "Value": tag}]}})["Distribution"]["Id"]]
 print(json.dumps(out))

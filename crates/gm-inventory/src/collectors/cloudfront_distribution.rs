@@ -1,5 +1,6 @@
 //! `cloudfront:distribution`: `ListDistributions`, paginated; global, listed once per account.
-//! Tags would cost one `ListTagsForResource` per distribution and are left out.
+//! Tags come from the tagging API in us-east-1, where CloudFront's are kept (one
+//! `GetResources` call per 100 tagged distributions).
 
 use super::{collector, time, CollectError, Cx};
 
@@ -7,6 +8,7 @@ collector!("cloudfront:distribution", global, collect);
 
 async fn collect(cx: Cx) -> Result<u64, CollectError> {
     let client = aws_sdk_cloudfront::Client::new(&cx.config);
+    let tags = cx.global_tags_of("cloudfront").await?;
     let mut pages = client.list_distributions().into_paginator().send();
     let mut n = 0;
     while let Some(page) = pages.next().await {
@@ -20,6 +22,7 @@ async fn collect(cx: Cx) -> Result<u64, CollectError> {
             r.name = Some(x.domain_name().to_string());
             r.status = Some(x.status().to_string());
             r.created = time(Some(x.last_modified_time()));
+            r.tags = tags.of(&r.arn);
             cx.emit(r).await?;
             n += 1;
         }

@@ -1,6 +1,6 @@
 //! `iam:instance-profile`: `ListInstanceProfiles`, paginated; global, listed once per account.
 
-use super::{collector, time, CollectError, Cx};
+use super::{collector, iam_tags, time, CollectError, Cx};
 
 collector!("iam:instance-profile", global, collect);
 
@@ -19,11 +19,8 @@ async fn collect(cx: Cx) -> Result<u64, CollectError> {
             );
             r.name = Some(x.instance_profile_name().to_string());
             r.created = time(Some(x.create_date()));
-            r.tags = x
-                .tags()
-                .iter()
-                .map(|t| (t.key().to_string(), t.value().to_string()))
-                .collect();
+            // Empty from AWS, whose list call leaves tags out (they are a call per resource).
+            r.tags = iam_tags(x.tags());
             cx.emit(r).await?;
             n += 1;
         }

@@ -3,7 +3,7 @@
 
 use aws_sdk_iam::types::PolicyScopeType;
 
-use super::{collector, time, CollectError, Cx};
+use super::{collector, iam_tags, time, CollectError, Cx};
 
 collector!("iam:policy", global, collect);
 
@@ -31,11 +31,8 @@ async fn collect(cx: Cx) -> Result<u64, CollectError> {
                 .into(),
             );
             r.created = time(x.create_date());
-            r.tags = x
-                .tags()
-                .iter()
-                .map(|t| (t.key().to_string(), t.value().to_string()))
-                .collect();
+            // Empty from AWS, whose list call leaves tags out (they are a call per resource).
+            r.tags = iam_tags(x.tags());
             cx.emit(r).await?;
             n += 1;
         }

@@ -275,18 +275,43 @@ impl Cx {
     /// resources, for the types whose list calls carry no tags (instead of a call per
     /// resource). Asked before the listing, so records still stream out as they are listed.
     pub async fn tags_of(&self, service: &str) -> Result<Tags, CollectError> {
-        let client = aws_sdk_resourcegroupstagging::Client::new(&self.config);
+        let mut out = Tags::default();
+        self.add_tags(service, &self.region, &mut out).await?;
+        Ok(out)
+    }
+
+    /// [`Cx::tags_of`] for a global service whose tags the tagging API keeps in its home region
+    /// (us-east-1 in the `aws` partition: CloudFront), whatever region the scan went through.
+    pub async fn global_tags_of(&self, service: &str) -> Result<Tags, CollectError> {
+        let mut out = Tags::default();
+        self.add_tags(service, home_region(&self.region), &mut out)
+            .await?;
+        Ok(out)
+    }
+
+    /// Adds to `out` the tags of `service`'s tagged resources as the tagging API in `region`
+    /// sees them (S3 buckets are seen in their own region).
+    pub async fn add_tags(
+        &self,
+        service: &str,
+        region: &str,
+        out: &mut Tags,
+    ) -> Result<(), CollectError> {
+        use aws_sdk_resourcegroupstagging::config::{Builder, Region};
+        let conf = Builder::from(&self.config)
+            .region(Region::new(region.to_string()))
+            .build();
+        let client = aws_sdk_resourcegroupstagging::Client::from_conf(conf);
         let mut pages = client
             .get_resources()
             .resource_type_filters(service)
             .resources_per_page(100)
             .into_paginator()
             .send();
-        let mut out = Tags::default();
         while let Some(page) = pages.next().await {
             let page = page.map_err(|e| {
                 let mut e = CollectError::sdk(e);
-                e.message = format!("tag:GetResources ({service}): {}", e.message);
+                e.message = format!("tag:GetResources ({service}, {region}): {}", e.message);
                 e
             })?;
             for m in page.resource_tag_mapping_list() {
@@ -300,7 +325,19 @@ impl Cx {
                 }
             }
         }
-        Ok(out)
+        Ok(())
+    }
+}
+
+/// The region where a partition's global services (IAM, CloudFront, Route 53) keep their
+/// control plane, given any region of that partition.
+pub fn home_region(region: &str) -> &'static str {
+    if region.starts_with("cn-") {
+        "cn-northwest-1"
+    } else if region.starts_with("us-gov-") {
+        "us-gov-west-1"
+    } else {
+        "us-east-1"
     }
 }
 
@@ -348,6 +385,13 @@ pub(crate) use collector;
 pub(crate) fn ec2_tags(tags: &[aws_sdk_ec2::types::Tag]) -> BTreeMap<String, String> {
     tags.iter()
         .filter_map(|t| Some((t.key()?.to_string(), t.value().unwrap_or("").to_string())))
+        .collect()
+}
+
+/// IAM's tags as a map (`GetAccountAuthorizationDetails` carries them for roles and users).
+pub(crate) fn iam_tags(tags: &[aws_sdk_iam::types::Tag]) -> BTreeMap<String, String> {
+    tags.iter()
+        .map(|t| (t.key().to_string(), t.value().to_string()))
         .collect()
 }
 

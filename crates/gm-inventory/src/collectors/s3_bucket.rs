@@ -1,17 +1,28 @@
 //! `s3:bucket`: `ListBuckets`, paginated; global (one listing per account covers every
-//! region; each bucket's own region is in its metadata). Tags would cost one
-//! `GetBucketTagging` per bucket and are left out.
+//! region; each bucket's own region is in its metadata). Tags come from the tagging API, which
+//! sees a bucket in the bucket's own region: one `GetResources` call per 100 tagged buckets of
+//! each region the listing names (the scan's region when the listing names none).
 
-use super::{collector, time, CollectError, Cx};
+use std::collections::HashSet;
+
+use super::{collector, time, CollectError, Cx, Tags};
 
 collector!("s3:bucket", global, collect);
 
 async fn collect(cx: Cx) -> Result<u64, CollectError> {
     let client = aws_sdk_s3::Client::new(&cx.config);
     let mut pages = client.list_buckets().into_paginator().send();
+    let mut tags = Tags::default();
+    let mut asked = HashSet::new();
     let mut n = 0;
     while let Some(page) = pages.next().await {
         let page = page.map_err(CollectError::sdk)?;
+        for x in page.buckets() {
+            let region = x.bucket_region().unwrap_or(&cx.region);
+            if asked.insert(region.to_string()) {
+                cx.add_tags("s3", region, &mut tags).await?;
+            }
+        }
         for x in page.buckets() {
             let name = x.name().unwrap_or_default();
             let mut r = cx.record(
@@ -22,6 +33,7 @@ async fn collect(cx: Cx) -> Result<u64, CollectError> {
             );
             r.name = Some(name.to_string());
             r.created = time(x.creation_date());
+            r.tags = tags.of(&r.arn);
             cx.emit(r).await?;
             n += 1;
         }
