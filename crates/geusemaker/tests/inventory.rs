@@ -152,6 +152,16 @@ fn a_scan_finds_every_type_in_two_accounts_and_two_regions_with_ids_names_tags_a
                 if tagged {
                     assert_eq!(r["tags"]["inv"], tag.as_str(), "{rtype}: {r:#}");
                 }
+                // An IAM role has what ListRoles gives (the description) and what only the
+                // authorization details give (attached policies).
+                if rtype == "iam:role" {
+                    assert_eq!(r["raw"]["description"], format!("{tag} role"), "{r:#}");
+                    assert_eq!(
+                        r["raw"]["attached_managed_policies"][0]["policy_name"],
+                        format!("{tag}-policy"),
+                        "{r:#}"
+                    );
+                }
                 let own_name = matches!(
                     rtype.as_str(),
                     "ec2:security-group" | "ec2:key-pair" | "ec2:launch-template" | "ec2:image"

@@ -159,10 +159,12 @@ if want_global:
     out["route53:hosted-zone"] = [zone]
     iam = boto3.client("iam", **kw)
     itags = [{"Key": "inv", "Value": tag}]
-    out["iam:role"] = [iam.create_role(RoleName=f"{tag}-role", AssumeRolePolicyDocument="{}", Tags=itags)["Role"]["RoleId"]]
+    out["iam:role"] = [iam.create_role(RoleName=f"{tag}-role", AssumeRolePolicyDocument="{}", Description=f"{tag} role", Tags=itags)["Role"]["RoleId"]]
     out["iam:user"] = [iam.create_user(UserName=f"{tag}-user", Tags=itags)["User"]["UserId"]]
     out["iam:group"] = [iam.create_group(GroupName=f"{tag}-group")["Group"]["GroupId"]]
-    out["iam:policy"] = [iam.create_policy(PolicyName=f"{tag}-policy", PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:ListBucket", "Resource": "*"}]}), Tags=itags)["Policy"]["PolicyId"]]
+    policy = iam.create_policy(PolicyName=f"{tag}-policy", PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:ListBucket", "Resource": "*"}]}), Tags=itags)["Policy"]
+    out["iam:policy"] = [policy["PolicyId"]]
+    iam.attach_role_policy(RoleName=f"{tag}-role", PolicyArn=policy["Arn"])
     out["iam:instance-profile"] = [iam.create_instance_profile(InstanceProfileName=f"{tag}-profile", Tags=itags)["InstanceProfile"]["InstanceProfileId"]]
     out["cloudfront:distribution"] = [boto3.client("cloudfront", **kw).create_distribution_with_tags(DistributionConfigWithTags={"DistributionConfig": {
         "CallerReference": tag,

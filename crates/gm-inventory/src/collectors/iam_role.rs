@@ -1,30 +1,37 @@
-//! `iam:role`: `GetAccountAuthorizationDetails` for roles, paginated at 1,000; global, listed
-//! once per account. `ListRoles` would be the same number of calls but leaves out the tags
-//! (and the last use); this call carries them, with the role's inline and attached policies.
+//! `iam:role`: `GetAccountAuthorizationDetails` for roles, then `ListRoles`, both paginated at
+//! 1,000; global, listed once per account. `ListRoles` leaves out tags, policies and last use;
+//! the details leave out the description and session length: a record has both, for two
+//! calls per 1,000 roles.
 
-use super::{collector, iam_tags, time, CollectError, Cx};
+use super::{collector, time, CollectError, Cx, IamDetails};
 
 collector!("iam:role", global, collect);
 
 async fn collect(cx: Cx) -> Result<u64, CollectError> {
     let client = aws_sdk_iam::Client::new(&cx.config);
+    let mut details = IamDetails::default();
     let mut pages = client
         .get_account_authorization_details()
         .filter(aws_sdk_iam::types::EntityType::Role)
         .max_items(1000)
         .into_paginator()
         .send();
+    while let Some(page) = pages.next().await {
+        for x in page.map_err(CollectError::sdk)?.role_detail_list() {
+            if let Some(id) = x.role_id() {
+                details.insert(id, x.tags(), crate::raw::to_json(x));
+            }
+        }
+    }
+    let mut pages = client.list_roles().max_items(1000).into_paginator().send();
     let mut n = 0;
     while let Some(page) = pages.next().await {
         let page = page.map_err(CollectError::sdk)?;
-        for x in page.role_detail_list() {
-            let (Some(id), Some(arn)) = (x.role_id(), x.arn()) else {
-                continue;
-            };
-            let mut r = cx.record(&C, id, arn.to_string(), crate::raw::to_json(x));
-            r.name = x.role_name().map(str::to_string);
-            r.created = time(x.create_date());
-            r.tags = iam_tags(x.tags());
+        for x in page.roles() {
+            let mut r = cx.record(&C, x.role_id(), x.arn().to_string(), crate::raw::to_json(x));
+            r.name = Some(x.role_name().to_string());
+            r.created = time(Some(x.create_date()));
+            details.complete(&mut r);
             cx.emit(r).await?;
             n += 1;
         }

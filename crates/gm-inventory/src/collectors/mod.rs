@@ -388,11 +388,53 @@ pub(crate) fn ec2_tags(tags: &[aws_sdk_ec2::types::Tag]) -> BTreeMap<String, Str
         .collect()
 }
 
-/// IAM's tags as a map (`GetAccountAuthorizationDetails` carries them for roles and users).
+/// IAM's tags as a map.
 pub(crate) fn iam_tags(tags: &[aws_sdk_iam::types::Tag]) -> BTreeMap<String, String> {
     tags.iter()
         .map(|t| (t.key().to_string(), t.value().to_string()))
         .collect()
+}
+
+/// What `GetAccountAuthorizationDetails` says of IAM roles or users, by id: their tags and the
+/// fields their list call leaves out (inline and attached policies, groups, instance profiles,
+/// last use). The list call has fields the details lack (a role's description and session
+/// length, a user's last password use), so a record is the list call's, completed from here.
+#[derive(Default)]
+pub(crate) struct IamDetails(
+    std::collections::HashMap<String, (BTreeMap<String, String>, serde_json::Value)>,
+);
+
+impl IamDetails {
+    pub(crate) fn insert(
+        &mut self,
+        id: &str,
+        tags: &[aws_sdk_iam::types::Tag],
+        detail: serde_json::Value,
+    ) {
+        self.0.insert(id.to_string(), (iam_tags(tags), detail));
+    }
+
+    /// Gives `r` its tags, and adds each field of its details that its raw record lacks or has
+    /// empty.
+    pub(crate) fn complete(&mut self, r: &mut Record) {
+        use serde_json::Value;
+        let Some((tags, detail)) = self.0.remove(&r.id) else {
+            return;
+        };
+        r.tags = tags;
+        if let (Value::Object(raw), Value::Object(detail)) = (&mut r.raw, detail) {
+            for (k, v) in detail {
+                let empty = match raw.get(&k) {
+                    None | Some(Value::Null) => true,
+                    Some(Value::Array(a)) => a.is_empty(),
+                    Some(_) => false,
+                };
+                if empty {
+                    raw.insert(k, v);
+                }
+            }
+        }
+    }
 }
 
 /// An RFC 3339 time from an SDK time.
@@ -406,4 +448,74 @@ pub(crate) fn named(mut r: Record) -> Record {
         r.name = r.tags.get("Name").cloned();
     }
     r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(raw: serde_json::Value) -> Record {
+        Record {
+            account: "111111111111".into(),
+            region: "global".into(),
+            rtype: "iam:role".into(),
+            id: "AROAEXAMPLE".into(),
+            arn: "arn:aws:iam::111111111111:role/r".into(),
+            name: Some("r".into()),
+            status: None,
+            created: None,
+            tags: BTreeMap::new(),
+            raw,
+        }
+    }
+
+    #[test]
+    fn iam_details_fill_what_the_list_call_left_empty_and_keep_the_rest() {
+        let tag = aws_sdk_iam::types::Tag::builder()
+            .key("team")
+            .value("ml")
+            .build()
+            .expect("key and value are set");
+        let mut details = IamDetails::default();
+        details.insert(
+            "AROAEXAMPLE",
+            &[tag],
+            serde_json::json!({
+                "role_name": "from-details",
+                "tags": [{"key": "team", "value": "ml"}],
+                "role_last_used": {"region": "eu-west-1"},
+                "attached_managed_policies": [{"policy_name": "p"}],
+            }),
+        );
+        let mut r = record(serde_json::json!({
+            "role_name": "r",
+            "description": "kept",
+            "tags": [],
+            "role_last_used": null,
+        }));
+        details.complete(&mut r);
+        assert_eq!(r.tags.get("team").map(String::as_str), Some("ml"));
+        assert_eq!(r.raw["role_name"], "r", "the list call's value is kept");
+        assert_eq!(r.raw["description"], "kept");
+        assert_eq!(r.raw["tags"][0]["key"], "team", "an empty list is filled");
+        assert_eq!(
+            r.raw["role_last_used"]["region"], "eu-west-1",
+            "null is filled"
+        );
+        assert_eq!(r.raw["attached_managed_policies"][0]["policy_name"], "p");
+
+        // Details are used once; a record with none is left as it was.
+        let mut again = record(serde_json::json!({"tags": []}));
+        details.complete(&mut again);
+        assert!(again.tags.is_empty());
+        assert_eq!(again.raw, serde_json::json!({"tags": []}));
+    }
+
+    #[test]
+    fn global_services_keep_their_tags_in_their_partitions_home_region() {
+        assert_eq!(home_region("eu-west-1"), "us-east-1");
+        assert_eq!(home_region("us-east-1"), "us-east-1");
+        assert_eq!(home_region("cn-north-1"), "cn-northwest-1");
+        assert_eq!(home_region("us-gov-east-1"), "us-gov-west-1");
+    }
 }
