@@ -336,12 +336,27 @@ async fn scan(
                 e.rtype, e.account, e.region, e.code, e.message
             ));
         }
+        if summary.errors.iter().any(|e| is_refusal(&e.code)) {
+            s.push_str(
+                "  hint: a refused part needs the action its message names; the README's \
+                 inventory section (\"Permissions\") has the read-only policy for every type\n",
+            );
+        }
         if let Some(a) = &archived {
             s.push_str(&archive_text(a));
         }
         s
     });
     Ok(exit::OK)
+}
+
+/// Whether an AWS error code says the caller lacks a permission (services spell it
+/// differently: `AccessDenied`, `AccessDeniedException`, EC2's `UnauthorizedOperation`, SNS's
+/// `AuthorizationError`).
+fn is_refusal(code: &str) -> bool {
+    code.starts_with("AccessDenied")
+        || code == "UnauthorizedOperation"
+        || code == "AuthorizationError"
 }
 
 fn filter(a: &InventoryFilterArgs) -> Result<(Filter, Sort), CliError> {
@@ -577,4 +592,29 @@ async fn export(
         )
     });
     Ok(exit::OK)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_refusal;
+
+    #[test]
+    fn each_services_spelling_of_a_refused_permission_gets_the_hint() {
+        for code in [
+            "AccessDenied",
+            "AccessDeniedException",
+            "UnauthorizedOperation",
+            "AuthorizationError",
+        ] {
+            assert!(is_refusal(code), "{code}");
+        }
+        for code in [
+            "Throttling",
+            "Transport",
+            "UnparsableResponse",
+            "OptInRequired",
+        ] {
+            assert!(!is_refusal(code), "{code}");
+        }
+    }
 }
