@@ -276,6 +276,115 @@ fn user_data_change_replaces_the_instance() {
     assert_ne!(after[0].instance_id().unwrap(), before);
 }
 
+fn kept_volume_spec(d: &str, script: &str) -> String {
+    format!(
+        "version: 1\ndeployment: {d}\ninstances:\n  - name: db\n    type: t3.micro\n    ami: al2023\n    user_data: {{inline: \"{script}\"}}\n    volumes:\n      - {{device: /dev/sdf, size: 8, type: gp3, delete_on_termination: false}}\n"
+    )
+}
+
+/// The data volume of `instance` at /dev/sdf, by its attachment.
+fn data_volume_of(d: &str, instance: &str) -> Option<String> {
+    volumes(d)
+        .into_iter()
+        .find(|v| {
+            v.attachments()
+                .iter()
+                .any(|a| a.instance_id() == Some(instance) && a.device() == Some("/dev/sdf"))
+        })
+        .and_then(|v| v.volume_id().map(str::to_string))
+}
+
+#[test]
+fn a_replacement_takes_the_data_volume_with_it() {
+    let env = Env::new();
+    let d = name("move");
+    let path = env.spec(&kept_volume_spec(&d, "echo one"));
+    apply(&env, &path);
+    let old = live_instances(&d)[0].instance_id().unwrap().to_string();
+    let data = data_volume_of(&d, &old).expect("a data volume on the first instance");
+
+    let path = env.spec(&kept_volume_spec(&d, "echo two"));
+    let plan = env.gm(&["plan", "-f", path.to_str().unwrap()]);
+    let text = String::from_utf8_lossy(&plan.stdout);
+    assert!(
+        text.contains(&format!(
+            "data volume {data} moves to the new instance at /dev/sdf"
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains("is stopped before its volumes move"),
+        "{text}"
+    );
+
+    let report = apply(&env, &path);
+    assert_eq!(report["outcome"], "ok", "{report:#}");
+    let live = live_instances(&d);
+    assert_eq!(live.len(), 1);
+    let new = live[0].instance_id().unwrap().to_string();
+    assert_ne!(new, old);
+    assert_eq!(
+        data_volume_of(&d, &new).as_deref(),
+        Some(data.as_str()),
+        "the same volume, with its data, is on the new instance"
+    );
+    let all = volumes(&d);
+    assert_eq!(all.len(), 1, "no second, empty data volume: {all:?}");
+    let updated = report["updated"].as_array().unwrap();
+    assert!(
+        updated.iter().any(|u| u["aws_id"] == data.as_str()
+            && u["what"].as_str().unwrap_or("").contains("moved from")),
+        "{report:#}"
+    );
+    // Converged: nothing more to do.
+    let again = apply(&env, &path);
+    assert_eq!(again["changes"], 0, "{again:#}");
+}
+
+#[test]
+fn a_failed_replacement_gives_the_data_volume_back() {
+    // The first launch (the initial apply) goes through; the replacement's launch fails.
+    let proxy = Proxy::start(vec![Fault {
+        action: "RunInstances",
+        body_contains: None,
+        after: 1,
+        times: usize::MAX,
+        code: "InsufficientInstanceCapacity",
+        status: 400,
+    }]);
+    let env = Env::via(&proxy);
+    let d = name("moveback");
+    let path = env.spec(&kept_volume_spec(&d, "echo one"));
+    apply(&env, &path);
+    let old = live_instances(&d)[0].instance_id().unwrap().to_string();
+    let data = data_volume_of(&d, &old).expect("a data volume on the first instance");
+
+    let path = env.spec(&kept_volume_spec(&d, "echo two"));
+    let out = env.gm(&["apply", "-f", path.to_str().unwrap(), "--yes", "-o", "json"]);
+    assert_eq!(
+        out.status.code(),
+        Some(5),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["outcome"], "rolled-back", "{report:#}");
+    let live = live_instances(&d);
+    assert_eq!(live.len(), 1, "only the old instance");
+    assert_eq!(live[0].instance_id(), Some(old.as_str()));
+    assert_eq!(
+        live[0].state().and_then(|s| s.name()).map(|n| n.as_str()),
+        Some("running"),
+        "started again"
+    );
+    assert_eq!(
+        data_volume_of(&d, &old).as_deref(),
+        Some(data.as_str()),
+        "the data volume is back on the old instance"
+    );
+    assert_eq!(volumes(&d).len(), 1);
+}
+
 #[test]
 fn count_down_terminates_highest_index_and_destroy_removes_kept_volumes() {
     let env = Env::new();

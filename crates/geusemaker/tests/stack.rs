@@ -442,6 +442,55 @@ fn heal_relaunches_a_reclaimed_stack_on_its_kept_data_volume() {
 }
 
 #[test]
+fn redeploying_with_other_services_keeps_the_data_volume() {
+    let env = Env::new();
+    let d = name("redeploy");
+    env.gm_json(&["deploy", "--tier", "dev", "--name", &d, "--yes"], 0);
+    let first = live_instances(&d).remove(0);
+    let on_sdf = |i: &aws_sdk_ec2::types::Instance| -> Vec<String> {
+        i.block_device_mappings()
+            .iter()
+            .filter(|m| m.device_name() == Some("/dev/sdf"))
+            .filter_map(|m| m.ebs().and_then(|e| e.volume_id()).map(str::to_string))
+            .collect()
+    };
+    let data = on_sdf(&first);
+    assert_eq!(data.len(), 1, "{first:#?}");
+
+    // Other services mean other user data: the instance is replaced (a spot one is terminated
+    // first, it cannot be stopped) and the data volume goes with it.
+    let out = env.gm_json(
+        &[
+            "deploy",
+            "--tier",
+            "dev",
+            "--name",
+            &d,
+            "--services",
+            "postgres,n8n",
+            "--yes",
+        ],
+        0,
+    );
+    assert_eq!(out["report"]["outcome"], "ok", "{out:#}");
+    let live = live_instances(&d);
+    assert_eq!(live.len(), 1);
+    assert_ne!(live[0].instance_id(), first.instance_id());
+    assert_eq!(
+        on_sdf(&live[0]),
+        data,
+        "the same data volume, not a new one"
+    );
+    let loose: Vec<_> = volumes(&d)
+        .into_iter()
+        .filter(|v| v.attachments().is_empty())
+        .collect();
+    assert!(loose.is_empty(), "nothing left behind: {loose:#?}");
+    env.gm_json(&["destroy", &d, "--yes"], 0);
+    assert!(volumes(&d).is_empty());
+}
+
+#[test]
 fn refreshing_prices_without_a_pricing_api_keeps_the_catalog_and_says_why() {
     // moto has no Pricing API: the refresh fails with a hint and the dated catalog stays in use.
     let env = Env::new();

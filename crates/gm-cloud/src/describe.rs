@@ -125,6 +125,28 @@ impl Cloud {
         Ok(out)
     }
 
+    /// Volumes by id (any tags), for waits.
+    pub async fn describe_volumes_by_id(
+        &self,
+        ids: &[String],
+    ) -> Result<Vec<ActualVolume>, CloudError> {
+        let mut out = Vec::new();
+        for chunk in ids.chunks(200) {
+            let page = self
+                .ec2
+                .describe_volumes()
+                .filters(filter(
+                    "volume-id",
+                    &chunk.iter().map(String::as_str).collect::<Vec<_>>(),
+                ))
+                .send()
+                .await
+                .map_err(|e| CloudError::from_sdk("DescribeVolumes", e))?;
+            out.extend(page.volumes().iter().map(volume));
+        }
+        Ok(out)
+    }
+
     async fn describe_volumes(
         &self,
         tag: &str,

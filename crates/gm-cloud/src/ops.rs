@@ -155,6 +155,26 @@ impl Cloud {
         .await
     }
 
+    /// Detaches a volume from the instance it is attached to (the instance should be stopped:
+    /// a mounted volume of a running instance can stay `busy`).
+    pub async fn detach_volume(
+        &self,
+        volume_id: &str,
+        instance_id: &str,
+    ) -> Result<(), CloudError> {
+        let call = self
+            .ec2
+            .detach_volume()
+            .volume_id(volume_id)
+            .instance_id(instance_id);
+        self.mutate_unit(
+            "DetachVolume",
+            &[volume_id.to_string(), instance_id.to_string()],
+            call.send(),
+        )
+        .await
+    }
+
     /// Deletes a volume that is not attached.
     pub async fn delete_volume(&self, id: &str) -> Result<(), CloudError> {
         let call = self.ec2.delete_volume().volume_id(id);

@@ -121,6 +121,51 @@ impl Cloud {
     }
 }
 
+impl Cloud {
+    /// Polls (one `DescribeVolumes` for all ids) until every volume is `available`: detached
+    /// from any instance. A volume that no longer exists is an error.
+    pub async fn wait_volumes_available(
+        &self,
+        ids: &[String],
+        timeout: Duration,
+    ) -> Result<(), CloudError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let deadline = Instant::now() + timeout;
+        let mut backoff = Backoff::default();
+        loop {
+            let delay = backoff.next_delay();
+            if Instant::now() + delay > deadline {
+                return Err(CloudError::new(
+                    "wait",
+                    Some("WaitTimeout"),
+                    format!(
+                        "volume(s) not detached after {} s: {}",
+                        timeout.as_secs(),
+                        ids.join(", ")
+                    ),
+                ));
+            }
+            tokio::time::sleep(delay).await;
+            let found = self.describe_volumes_by_id(ids).await?;
+            if let Some(gone) = ids.iter().find(|id| !found.iter().any(|v| &v.id == *id)) {
+                return Err(CloudError::new(
+                    "wait",
+                    Some("InvalidVolume.NotFound"),
+                    format!("volume {gone} no longer exists"),
+                ));
+            }
+            if found
+                .iter()
+                .all(|v| v.state == "available" && v.attachments.is_empty())
+            {
+                return Ok(());
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -67,6 +67,13 @@ struct Run<'a> {
     created_lb: Option<(String, String)>,
     /// The distribution this run created.
     created_cdn: Option<String>,
+    /// Old instances this run stopped so their kept volumes could move (started again on undo).
+    stopped_for_move: Vec<(String, String)>,
+    /// Old instances this run terminated first so their kept volumes could move: (address, id).
+    terminated_for_move: Vec<(String, String)>,
+    /// Kept volumes this run detached from an old instance: (address, volume, old instance,
+    /// device); reattached there on undo.
+    detached: Vec<(String, String, String, String)>,
 }
 
 impl Engine {
@@ -118,6 +125,9 @@ impl Engine {
             reads: self.reads_for(desired)?,
             created_lb: None,
             created_cdn: None,
+            stopped_for_move: Vec::new(),
+            terminated_for_move: Vec::new(),
+            detached: Vec::new(),
         };
         let result = self.execute(&mut run, desired, actual, plan).await;
         if let Err((address, err)) = result {
@@ -449,15 +459,19 @@ impl Engine {
                 Action::CreateInstance { instance, reattach } => {
                     Some((instance.as_ref(), None, reattach.as_slice()))
                 }
-                Action::ReplaceInstance { instance, old_id } => {
-                    Some((instance.as_ref(), Some(old_id.as_str()), &[][..]))
-                }
+                Action::ReplaceInstance {
+                    instance,
+                    old_id,
+                    moves,
+                    ..
+                } => Some((instance.as_ref(), Some(old_id.as_str()), moves.as_slice())),
                 _ => None,
             })
             .collect();
         if launches.is_empty() {
             return Ok(());
         }
+        self.release_moving_volumes(run, plan).await?;
         let mut amis: Vec<String> = launches.iter().map(|(d, _, _)| d.ami.clone()).collect();
         amis.sort();
         amis.dedup();
@@ -468,6 +482,7 @@ impl Engine {
             .map_err(|e| (format!("image/{}", amis.join(",")), e))?;
         let mut jobs = Vec::with_capacity(launches.len());
         let mut reattach_by_address: HashMap<String, Vec<gm_plan::Reattach>> = HashMap::new();
+        let mut replaces: HashMap<String, String> = HashMap::new();
         for (d, old, reattach) in &launches {
             let mut req = self
                 .launch_request(run, &desired.deployment, d, sg_ids)
@@ -482,6 +497,9 @@ impl Engine {
                 });
                 req.availability_zone = Some(reattach[0].availability_zone.clone());
                 reattach_by_address.insert(d.id.clone(), reattach.to_vec());
+                if let Some(old) = old {
+                    replaces.insert(d.id.clone(), old.to_string());
+                }
             }
             let step = self.intent(
                 run,
@@ -576,11 +594,121 @@ impl Engine {
                 run.report.updated.push(Done {
                     address: format!("{address}:{}", r.device),
                     aws_id: r.volume_id.clone(),
-                    what: format!("kept volume reattached to {instance_id}"),
+                    what: match replaces.get(&address) {
+                        Some(old) => format!("data volume moved from {old} to {instance_id}"),
+                        None => format!("kept volume reattached to {instance_id}"),
+                    },
                 });
             }
         }
         Ok(())
+    }
+
+    /// Frees the kept volumes that move to replacements: old instances are stopped (one call)
+    /// or, when they cannot be stopped, terminated; the volumes are detached; then one wait
+    /// until all of them are available to attach.
+    async fn release_moving_volumes(
+        &self,
+        run: &mut Run<'_>,
+        plan: &Plan,
+    ) -> Result<(), StepError> {
+        let mut stop: Vec<(String, String)> = Vec::new();
+        let mut terminate: Vec<(String, String)> = Vec::new();
+        let mut detach: Vec<(String, String, String, String)> = Vec::new();
+        for c in &plan.changes {
+            let Action::ReplaceInstance {
+                old_id,
+                moves,
+                release,
+                ..
+            } = &c.action
+            else {
+                continue;
+            };
+            match release {
+                gm_plan::Release::Nothing => continue,
+                gm_plan::Release::Stop => {
+                    stop.push((c.address.clone(), old_id.clone()));
+                    for m in moves {
+                        detach.push((
+                            c.address.clone(),
+                            m.volume_id.clone(),
+                            old_id.clone(),
+                            m.device.clone(),
+                        ));
+                    }
+                }
+                gm_plan::Release::Terminate => terminate.push((c.address.clone(), old_id.clone())),
+            }
+        }
+        let moving: Vec<String> = plan
+            .changes
+            .iter()
+            .filter_map(|c| match &c.action {
+                Action::ReplaceInstance { moves, .. } => Some(moves),
+                _ => None,
+            })
+            .flatten()
+            .map(|m| m.volume_id.clone())
+            .collect();
+        if moving.is_empty() {
+            return Ok(());
+        }
+        run.progress
+            .phase("moving data volumes", (stop.len() + terminate.len()) as u64);
+        if !stop.is_empty() {
+            let ids: Vec<String> = stop.iter().map(|(_, id)| id.clone()).collect();
+            let step = self.intent(run, &stop[0].0, "stop-for-move", json!({"instances": ids}))?;
+            // Recorded before the call: an undo starts them again whatever the answer was.
+            run.stopped_for_move.extend(stop.iter().cloned());
+            let mut r = self.cloud.stop_instances(&ids).await;
+            if r.is_ok() {
+                r = self
+                    .cloud
+                    .wait_instances(&ids, WaitTarget::Stopped, self.opts.timeout)
+                    .await
+                    .map(|_| ());
+            }
+            self.result(step, &ids, &r);
+            r.map_err(|e| (stop[0].0.clone(), e))?;
+        }
+        if !terminate.is_empty() {
+            let ids: Vec<String> = terminate.iter().map(|(_, id)| id.clone()).collect();
+            let step = self.intent(
+                run,
+                &terminate[0].0,
+                "terminate-for-move",
+                json!({"instances": ids}),
+            )?;
+            run.terminated_for_move.extend(terminate.iter().cloned());
+            let mut r = self.cloud.terminate_instances(&ids).await;
+            if r.is_ok() {
+                r = self
+                    .cloud
+                    .wait_instances(&ids, WaitTarget::Terminated, self.opts.timeout)
+                    .await
+                    .map(|_| ());
+            }
+            self.result(step, &ids, &r);
+            r.map_err(|e| (terminate[0].0.clone(), e))?;
+        }
+        for (address, volume, old, device) in &detach {
+            let step = self.intent(
+                run,
+                address,
+                "detach-volume",
+                json!({"volume": volume, "instance": old, "device": device}),
+            )?;
+            run.detached
+                .push((address.clone(), volume.clone(), old.clone(), device.clone()));
+            let r = self.cloud.detach_volume(volume, old).await;
+            self.result(step, std::slice::from_ref(volume), &r);
+            r.map_err(|e| (address.clone(), e))?;
+        }
+        self.cloud
+            .wait_volumes_available(&moving, self.opts.timeout)
+            .await
+            .map_err(|e| ("volumes".to_string(), e))
     }
 
     /// Builds the `RunInstances` request for one desired instance.
@@ -848,7 +976,10 @@ impl Engine {
                 Action::TerminateInstance { instance_id } => {
                     doomed.push((c.address.clone(), instance_id.clone()))
                 }
-                Action::ReplaceInstance { old_id, .. } => {
+                // A spot instance whose volumes moved was terminated before the launch.
+                Action::ReplaceInstance {
+                    old_id, release, ..
+                } if *release != gm_plan::Release::Terminate => {
                     doomed.push((c.address.clone(), old_id.clone()))
                 }
                 _ => {}
@@ -1123,6 +1254,7 @@ impl Engine {
                 )),
             }
         }
+        self.undo_moves(run).await;
         // Volumes launched with delete_on_termination: false outlive their instance.
         if let Ok(a) = self.cloud.describe_deployment(deployment).await {
             for v in a.volumes.iter().filter(|v| {
@@ -1190,6 +1322,84 @@ impl Engine {
                     e.short()
                 )),
             }
+        }
+    }
+
+    /// Puts moved data volumes back on the instances they came from and starts those again.
+    /// Runs after the new instances are terminated, so every moved volume is free again.
+    async fn undo_moves(&self, run: &mut Run<'_>) {
+        let detached = run.detached.clone();
+        if !detached.is_empty() {
+            let ids: Vec<String> = detached.iter().map(|d| d.1.clone()).collect();
+            if let Err(e) = self
+                .cloud
+                .wait_volumes_available(&ids, self.opts.timeout)
+                .await
+            {
+                run.progress
+                    .note(&format!("rollback: moved volumes not free: {}", e.short()));
+            }
+        }
+        for (address, volume, old, device) in detached.iter().rev() {
+            let step = self
+                .intent(
+                    run,
+                    address,
+                    "undo-detach",
+                    json!({"volume": volume, "instance": old, "device": device}),
+                )
+                .ok();
+            let r = self.cloud.attach_volume(volume, old, device).await;
+            if let Some(s) = step {
+                self.result(s, std::slice::from_ref(volume), &r);
+            }
+            match r {
+                Ok(()) => run.report.undone.push(Done {
+                    address: format!("{address}:{device}"),
+                    aws_id: volume.clone(),
+                    what: format!("data volume attached to {old} again"),
+                }),
+                Err(e) => run.report.left.push(Done {
+                    address: format!("{address}:{device}"),
+                    aws_id: volume.clone(),
+                    what: format!(
+                        "data volume detached, kept (reattaching to {old} failed: {}); a re-apply attaches it",
+                        e.short()
+                    ),
+                }),
+            }
+        }
+        let stopped = run.stopped_for_move.clone();
+        if !stopped.is_empty() {
+            let ids: Vec<String> = stopped.iter().map(|(_, id)| id.clone()).collect();
+            let step = self
+                .intent(run, &stopped[0].0, "undo-stop", json!({"instances": ids}))
+                .ok();
+            let r = self.cloud.start_instances(&ids).await;
+            if let Some(s) = step {
+                self.result(s, &ids, &r);
+            }
+            for (address, id) in &stopped {
+                match &r {
+                    Ok(()) => run.report.undone.push(Done {
+                        address: address.clone(),
+                        aws_id: id.clone(),
+                        what: "started again".into(),
+                    }),
+                    Err(e) => run.report.left.push(Done {
+                        address: address.clone(),
+                        aws_id: id.clone(),
+                        what: format!("stopped (starting it again failed: {})", e.short()),
+                    }),
+                }
+            }
+        }
+        for (address, id) in run.terminated_for_move.clone() {
+            run.report.left.push(Done {
+                address,
+                aws_id: id,
+                what: "terminated before its data volumes moved (a spot instance cannot be stopped); the volumes are kept and a re-apply launches on them".into(),
+            });
         }
     }
 

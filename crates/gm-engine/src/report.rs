@@ -85,6 +85,9 @@ pub struct ApplyReport {
     pub destroyed: Vec<Done>,
     /// What was undone after a failure.
     pub undone: Vec<Done>,
+    /// What a failed run leaves in AWS that it made or changed, and why (never omitted: a
+    /// re-apply or `destroy` takes it from here).
+    pub left: Vec<Done>,
     /// The failure, if any.
     pub failure: Option<Failure>,
     /// Instances as AWS reports them at the end.
@@ -109,6 +112,7 @@ impl ApplyReport {
             replaced: Vec::new(),
             destroyed: Vec::new(),
             undone: Vec::new(),
+            left: Vec::new(),
             failure: None,
             instances: Vec::new(),
             requests: 0,
@@ -150,6 +154,7 @@ impl ApplyReport {
             ("replaced", &self.replaced),
             ("destroyed", &self.destroyed),
             ("undone", &self.undone),
+            ("left", &self.left),
         ];
         for (name, list) in sections {
             for d in list {

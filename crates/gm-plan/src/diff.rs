@@ -102,12 +102,18 @@ pub enum Action {
         /// Kept volumes of an earlier instance at this address, attached instead of new ones.
         reattach: Vec<Reattach>,
     },
-    /// Launch a new instance, then terminate the old one.
+    /// Launch a new instance, then terminate the old one. Kept volumes move: the old instance
+    /// is stopped (or, when it cannot be stopped, terminated) first, its kept volumes detached,
+    /// the new one launched in their zone and the volumes attached to it.
     ReplaceInstance {
         /// The new instance.
         instance: Box<DesiredInstance>,
         /// `i-…` to terminate.
         old_id: String,
+        /// Kept volumes of the old instance that the new one takes over.
+        moves: Vec<Reattach>,
+        /// How the old instance lets go of them.
+        release: Release,
     },
     /// Stop, change type, start.
     ModifyInstanceType {
@@ -236,6 +242,19 @@ pub enum Action {
         /// Its id.
         id: String,
     },
+}
+
+/// How an instance being replaced lets go of the kept volumes that move to its successor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Release {
+    /// Nothing moves: the old instance runs until the new one is up, then is terminated.
+    Nothing,
+    /// Stopped, so its file systems are clean; started again if the run is undone.
+    Stop,
+    /// Terminated first (a one-time spot instance cannot be stopped); its kept volumes survive
+    /// it, and an undone run leaves them detached for a re-apply to take over.
+    Terminate,
 }
 
 /// A kept volume a new instance takes over.
@@ -546,18 +565,44 @@ pub fn diff(desired: &Desired, actual: &Actual) -> Plan {
         };
         let reasons = replace_reasons(d, a, volumes_of.get(a.id.as_str()));
         if !reasons.is_empty() {
+            let moves = moving_volumes(d, a, volumes_of.get(a.id.as_str()));
+            let release = match (moves.is_empty(), a.spot) {
+                (true, _) => Release::Nothing,
+                (false, false) => Release::Stop,
+                (false, true) => Release::Terminate,
+            };
+            let mut details: Vec<String> = reasons
+                .into_iter()
+                .map(|r| format!("{r} (forces replacement)"))
+                .collect();
+            for m in &moves {
+                details.push(format!(
+                    "data volume {} moves to the new instance at {} (launches in {})",
+                    m.volume_id, m.device, m.availability_zone
+                ));
+            }
+            match release {
+                Release::Stop => details.push(format!(
+                    "{} is stopped before its volumes move, terminated after",
+                    a.id
+                )),
+                Release::Terminate => details.push(format!(
+                    "{} is a spot instance and cannot be stopped: it is terminated before its volumes move",
+                    a.id
+                )),
+                Release::Nothing => {}
+            }
             plan.changes.push(Change {
                 kind: ChangeKind::Replace,
                 address: d.id.clone(),
                 aws_id: Some(a.id.clone()),
-                details: reasons
-                    .into_iter()
-                    .map(|r| format!("{r} (forces replacement)"))
-                    .collect(),
+                details,
                 disruptive: true,
                 action: Action::ReplaceInstance {
                     instance: Box::new(d.clone()),
                     old_id: a.id.clone(),
+                    moves,
+                    release,
                 },
             });
             continue;
@@ -766,6 +811,32 @@ fn kept_volumes_for(d: &DesiredInstance, actual: &Actual) -> Vec<Reattach> {
                 availability_zone: v.availability_zone.clone().unwrap_or_default(),
             });
         }
+    }
+    out
+}
+
+/// The kept volumes attached to `a` at a device where the spec keeps a volume: they move to
+/// the instance that replaces it (a new, empty one would lose the data).
+fn moving_volumes(
+    d: &DesiredInstance,
+    a: &ActualInstance,
+    volumes: Option<&Vec<(&ActualVolume, String)>>,
+) -> Vec<Reattach> {
+    let mut out = Vec::new();
+    for want in d.volumes.iter().filter(|v| !v.delete_on_termination) {
+        let key = device_key(&want.device);
+        let Some((v, _)) = volumes.into_iter().flatten().find(|(_, dev)| *dev == key) else {
+            continue;
+        };
+        out.push(Reattach {
+            volume_id: v.id.clone(),
+            device: want.device.clone(),
+            availability_zone: v
+                .availability_zone
+                .clone()
+                .or_else(|| a.availability_zone.clone())
+                .unwrap_or_default(),
+        });
     }
     out
 }

@@ -14,7 +14,7 @@ pub use desired::{
     desire, iam_path, role_name, secrets_path, Desired, DesiredInstance, DesiredRole,
     DesiredSecret, DesiredSg, GroupRef, Rule, RuleSource, VpcRef,
 };
-pub use diff::{diff, Action, Change, ChangeKind, Plan, Reattach, VolumeChange};
+pub use diff::{diff, Action, Change, ChangeKind, Plan, Reattach, Release, VolumeChange};
 pub use edge::{
     cdn_comment, lb_name, ActualCdn, ActualLb, ActualTargetGroup, DesiredCdn, DesiredLb, Listener,
     CDN_ADDRESS, LB_ADDRESS, TG_ADDRESS,

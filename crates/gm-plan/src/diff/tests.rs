@@ -410,6 +410,72 @@ fn a_new_instance_takes_over_its_kept_volume() {
     assert!(p.to_text().contains("reattaches kept volume"));
 }
 
+#[test]
+fn a_replaced_instance_hands_its_kept_volume_to_the_new_one() {
+    let kept = SPEC
+        .replace("count: 2", "count: 1")
+        .replace("iops: 4000}", "iops: 4000, delete_on_termination: false}");
+    let before = desired(&kept);
+    let after = desired(&kept.replace("echo hi", "echo bye"));
+    let mut a = converged(&before);
+    a.volumes[0].availability_zone = Some("us-east-1b".into());
+    let p = diff(&after, &a);
+    let c = p
+        .changes
+        .iter()
+        .find(|c| c.address == "instance/web/0")
+        .expect("a change for the instance");
+    match &c.action {
+        Action::ReplaceInstance {
+            moves,
+            release,
+            old_id,
+            ..
+        } => {
+            assert_eq!(old_id, "i-00000000");
+            assert_eq!(moves.len(), 1, "{moves:?}");
+            assert_eq!(moves[0].volume_id, "vol-00000000");
+            assert_eq!(moves[0].device, "/dev/sdf");
+            assert_eq!(moves[0].availability_zone, "us-east-1b");
+            assert_eq!(*release, Release::Stop);
+        }
+        other => panic!("{other:?}"),
+    }
+    let text = p.to_text();
+    assert!(
+        text.contains("data volume vol-00000000 moves to the new instance at /dev/sdf"),
+        "{text}"
+    );
+    assert!(
+        text.contains("i-00000000 is stopped before its volumes move"),
+        "{text}"
+    );
+
+    // A one-time spot instance cannot be stopped: it goes first.
+    a.instances[0].spot = true;
+    let p = diff(&after, &a);
+    let release = p.changes.iter().find_map(|c| match &c.action {
+        Action::ReplaceInstance { release, .. } => Some(*release),
+        _ => None,
+    });
+    assert_eq!(release, Some(Release::Terminate));
+    assert!(p.to_text().contains("cannot be stopped"), "{}", p.to_text());
+}
+
+#[test]
+fn a_replacement_without_kept_volumes_moves_nothing() {
+    let before = desired(SPEC);
+    let after = desired(&SPEC.replace("echo hi", "echo bye"));
+    let p = diff(&after, &converged(&before));
+    for c in &p.changes {
+        if let Action::ReplaceInstance { moves, release, .. } = &c.action {
+            assert!(moves.is_empty(), "{moves:?}");
+            assert_eq!(*release, Release::Nothing);
+        }
+    }
+    assert!(!p.to_text().contains("moves to the new instance"));
+}
+
 mod edge {
     use super::*;
     use crate::{ActualCdn, ActualLb, ActualTargetGroup};
