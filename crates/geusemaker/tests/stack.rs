@@ -43,6 +43,14 @@ fn dev_tier_deploys_the_stack_and_destroy_removes_all_of_it() {
         ["postgres", "n8n", "ollama", "qdrant", "crawl4ai"]
     );
     assert_eq!(out["secrets"].as_array().unwrap().len(), 5);
+    // moto invents the instance's address: with a custom endpoint nothing is probed there.
+    for h in out["health"].as_array().unwrap() {
+        assert_eq!(h["state"], "skipped", "{h:#}");
+        assert_eq!(
+            h["detail"], "skipped: custom endpoint, pass --probe-host",
+            "{h:#}"
+        );
+    }
 
     let instances = live_instances(&d);
     assert_eq!(instances.len(), 1);
@@ -247,6 +255,28 @@ fn wait_healthy_probes_the_public_service_on_the_probe_host() {
     let pg = health.iter().find(|h| h["service"] == "postgres").unwrap();
     assert_eq!(pg["state"], "private");
     let _ = env.gm_json(&["destroy", &d, "--yes"], 0);
+}
+
+#[test]
+fn wait_healthy_against_an_emulator_needs_a_probe_host() {
+    let env = Env::new();
+    let d = name("noprobe");
+    let out = env.gm(&[
+        "deploy",
+        "--tier",
+        "dev",
+        "--name",
+        &d,
+        "--wait-healthy",
+        "--yes",
+    ]);
+    assert_eq!(out.status.code(), Some(2), "a usage error");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("needs --probe-host"), "{err}");
+    assert!(
+        live_instances(&d).is_empty(),
+        "refused before anything is made"
+    );
 }
 
 #[test]

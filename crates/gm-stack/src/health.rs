@@ -20,6 +20,20 @@ pub enum HealthState {
     Unreachable,
     /// Listens on the instance's loopback only: not probed from outside.
     Private,
+    /// Not probed: the instance's addresses cannot be trusted (an emulator invents them).
+    Skipped,
+}
+
+/// The health of `services` when nothing is probed, with the reason.
+pub fn skipped(services: &[&'static Service], reason: &str) -> Vec<Health> {
+    services
+        .iter()
+        .map(|s| Health {
+            service: s.name,
+            state: HealthState::Skipped,
+            detail: reason.to_string(),
+        })
+        .collect()
 }
 
 /// One service's health.

@@ -117,6 +117,9 @@ fn edge_url(
         }))
 }
 
+/// The health shown when the endpoint is overridden and no `--probe-host` is given.
+const SKIPPED: &str = "skipped: custom endpoint, pass --probe-host";
+
 /// Probes the stack once, or until its public services are healthy (bounded by `timeout`).
 async fn probe_health(
     ctx: &Ctx<'_>,
@@ -156,6 +159,14 @@ pub async fn run(ctx: &Ctx<'_>, a: &DeployArgs) -> Result<u8, CliError> {
             out: ctx.out,
         };
         return Box::pin(run(&sub, &answers)).await;
+    }
+    if a.wait_healthy && a.probe_host.is_none() && ctx.endpoint_overridden() {
+        return Err(CliError::new(
+            "GM-STACK-008",
+            "--wait-healthy needs --probe-host when AWS calls go to a custom endpoint",
+            exit::USAGE,
+        )
+        .hint("an emulator invents the instance's addresses; pass --probe-host HOST (where the services answer, e.g. 127.0.0.1 through a tunnel), or drop --wait-healthy"));
     }
     let file = match &a.file {
         Some(p) => gm_stack::file::load(p)?,
@@ -405,15 +416,21 @@ pub async fn run(ctx: &Ctx<'_>, a: &DeployArgs) -> Result<u8, CliError> {
         .first()
         .and_then(|i| i.public_ip.clone().or_else(|| i.private_ip.clone()))
         .unwrap_or_else(|| "HOST".into());
-    let probe_host = a.probe_host.clone().unwrap_or_else(|| host.clone());
-    let health = probe_health(
-        ctx,
-        &stack,
-        &probe_host,
-        a.wait_healthy,
-        Duration::from_secs(a.timeout),
-    )
-    .await;
+    // Against an emulator the instance's addresses are invented: probe only a host the user
+    // names (a tunnel, a stand-in on 127.0.0.1), never the address AWS reported.
+    let health = match (&a.probe_host, ctx.endpoint_overridden()) {
+        (None, true) => gm_stack::health::skipped(&stack.services, SKIPPED),
+        (probe_host, _) => {
+            probe_health(
+                ctx,
+                &stack,
+                probe_host.as_deref().unwrap_or(&host),
+                a.wait_healthy,
+                Duration::from_secs(a.timeout),
+            )
+            .await
+        }
+    };
     if a.wait_healthy {
         if let Some(bad) = health.iter().find(|h| {
             !matches!(
