@@ -48,6 +48,10 @@ pub struct Global {
     /// Output format of data on stdout.
     #[arg(long, short = 'o', global = true, env = "GEUSEMAKER_OUTPUT", value_enum, default_value_t = Format::Text)]
     pub output: Format,
+    /// Let a spec's `user_data.file` point outside the spec's folder (by default `..`, absolute
+    /// paths and symlinks out of it are refused, so a spec cannot send a local file to EC2).
+    #[arg(long, global = true)]
+    pub allow_user_data_outside: bool,
     /// Print errors only.
     #[arg(long, short = 'q', global = true)]
     pub quiet: bool,

@@ -71,7 +71,12 @@ impl Ctx<'_> {
 
     /// Loads and validates a spec, and derives what it wants.
     pub fn spec(&self, path: &Path) -> Result<(LoadedSpec, Desired), CliError> {
-        let loaded = gm_spec::load(path)?;
+        let files = if self.global.allow_user_data_outside {
+            gm_spec::FileAccess::Anywhere
+        } else {
+            gm_spec::FileAccess::SpecFolder
+        };
+        let loaded = gm_spec::load_with(path, gm_spec::LoadOptions { files })?;
         let desired = gm_plan::desire(&loaded);
         Ok((loaded, desired))
     }
@@ -224,8 +229,15 @@ pub fn spec_record(loaded: &LoadedSpec) -> serde_json::Value {
 /// The spec a deployment was last applied from, as recorded by [`spec_record`].
 pub fn spec_from_record(name: &str, v: &serde_json::Value) -> Result<LoadedSpec, CliError> {
     let yaml = gm_spec::yaml::to_yaml(&v["spec"]);
-    let mut loaded =
-        gm_spec::load_str(&format!("<recorded spec of {name}>"), &yaml, Path::new("."))?;
+    let mut loaded = gm_spec::load_str_with(
+        &format!("<recorded spec of {name}>"),
+        &yaml,
+        Path::new("."),
+        // Recorded with its user data inlined: it names no file to read.
+        gm_spec::LoadOptions {
+            files: gm_spec::FileAccess::Inline,
+        },
+    )?;
     if let Some(own) = v["own_tags"].as_object() {
         for (k, val) in own {
             if let Some(s) = val.as_str() {

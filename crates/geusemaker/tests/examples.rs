@@ -166,3 +166,54 @@ fn stack_boot_scripts_are_shellcheck_clean_for_every_tier() {
     }
     shellcheck(&files);
 }
+
+#[test]
+fn validate_says_what_is_wrong_with_a_file_that_is_not_a_spec() {
+    let env = Env::new();
+    let run = |path: &str, extra: &[&str]| {
+        let mut args = vec!["validate", "-f", path];
+        args.extend_from_slice(extra);
+        let out = env.gm(&args);
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).to_string(),
+        )
+    };
+    let folder = env.dir.path().to_str().unwrap().to_string();
+    let (code, err) = run(&folder, &[]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("is a folder, not a spec file"), "{err}");
+    let (code, err) = run("/dev/zero", &[]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("/dev/zero:1:1: the file is binary, not text"),
+        "{err}"
+    );
+
+    // A UTF-8 byte-order mark (Windows editors write one) is not part of the first key.
+    let good =
+        "version: 1\ndeployment: bom\ninstances:\n  - {name: a, type: t3.micro, ami: al2023}\n";
+    let bom = env.dir.path().join("bom.yaml");
+    std::fs::write(&bom, format!("\u{feff}{good}")).unwrap();
+    let (code, err) = run(bom.to_str().unwrap(), &[]);
+    assert_eq!(code, Some(0), "{err}");
+
+    // User data from outside the spec's folder only with the explicit flag.
+    std::fs::create_dir_all(env.dir.path().join("specs")).unwrap();
+    std::fs::write(env.dir.path().join("outside.sh"), "echo out\n").unwrap();
+    let spec = env.dir.path().join("specs/spec.yaml");
+    std::fs::write(
+        &spec,
+        good.replace(
+            "ami: al2023}",
+            "ami: al2023, user_data: {file: ../outside.sh}}",
+        ),
+    )
+    .unwrap();
+    let (code, err) = run(spec.to_str().unwrap(), &[]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("spec.yaml:4:"), "positioned: {err}");
+    assert!(err.contains("outside the spec's folder"), "{err}");
+    let (code, err) = run(spec.to_str().unwrap(), &["--allow-user-data-outside"]);
+    assert_eq!(code, Some(0), "{err}");
+}

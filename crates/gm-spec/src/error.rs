@@ -59,6 +59,14 @@ pub enum SpecError {
         /// The OS error.
         source: std::io::Error,
     },
+    /// The path names something that is not a file (a folder).
+    #[error("{path} {what}, not a spec file")]
+    NotAFile {
+        /// The path given.
+        path: PathBuf,
+        /// What it is instead.
+        what: &'static str,
+    },
     /// The spec was read but is not valid.
     #[error("{0}")]
     Invalid(Diagnostics),
@@ -68,7 +76,7 @@ impl SpecError {
     /// Stable code of the first problem, for machine output.
     pub fn code(&self) -> &'static str {
         match self {
-            SpecError::Read { .. } => "GM-SPEC-001",
+            SpecError::Read { .. } | SpecError::NotAFile { .. } => "GM-SPEC-001",
             SpecError::Invalid(d) => d.problems.first().map_or("GM-SPEC-000", |p| p.code),
         }
     }
@@ -77,6 +85,10 @@ impl SpecError {
     pub fn hint(&self) -> Option<String> {
         match self {
             SpecError::Read { .. } => Some("check the path given with -f/--file".into()),
+            SpecError::NotAFile { path, .. } => Some(format!(
+                "name the YAML file inside it, e.g. {}",
+                path.join("spec.yaml").display()
+            )),
             SpecError::Invalid(_) => None,
         }
     }

@@ -5,13 +5,16 @@
 
 mod error;
 mod load;
+pub mod text;
 pub mod types;
 pub mod user_data;
 mod validate;
 pub mod yaml;
 
 pub use error::{Diagnostics, Problem, SpecError};
-pub use load::{load, load_str, parse_typed, LoadedSpec};
+pub use load::{
+    load, load_str, load_str_with, load_with, parse_typed, FileAccess, LoadOptions, LoadedSpec,
+};
 pub use types::*;
 pub use validate::{is_aws_id, parse_range, AMI_ALIASES};
 
@@ -23,3 +26,6 @@ pub fn json_schema() -> serde_json::Value {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod hostile_tests;

@@ -18,30 +18,63 @@ pub struct LoadedSpec {
     pub user_data: Vec<Option<String>>,
 }
 
+/// Where a spec's `user_data.file` may point.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum FileAccess {
+    /// Inside the spec file's folder only, symlinks resolved (the default: a spec from someone
+    /// else cannot send `~/.aws/credentials` or `/etc/passwd` to EC2 as user data).
+    #[default]
+    SpecFolder,
+    /// Anywhere this user can read (the CLI's `--allow-user-data-outside`).
+    Anywhere,
+    /// Nowhere: user data must be inline (specs that come from the server's API).
+    Inline,
+}
+
+/// How a spec is loaded.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LoadOptions {
+    /// Where user-data files may be read from.
+    pub files: FileAccess,
+}
+
 /// Reads and validates a spec file.
 pub fn load(path: &Path) -> Result<LoadedSpec, SpecError> {
-    let text = std::fs::read_to_string(path).map_err(|source| SpecError::Read {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    load_with(path, LoadOptions::default())
+}
+
+/// Reads and validates a spec file with `options`.
+pub fn load_with(path: &Path, options: LoadOptions) -> Result<LoadedSpec, SpecError> {
+    let text = crate::text::read(path)?;
     let base = path
         .parent()
         .map(Path::to_path_buf)
         .unwrap_or_else(|| PathBuf::from("."));
-    load_str(&path.display().to_string(), &text, &base)
+    load_str_with(&path.display().to_string(), &text, &base, options)
 }
 
 /// Validates spec text; `base` is the folder user-data file paths are relative to.
 pub fn load_str(file: &str, text: &str, base: &Path) -> Result<LoadedSpec, SpecError> {
+    load_str_with(file, text, base, LoadOptions::default())
+}
+
+/// Validates spec text with `options`.
+pub fn load_str_with(
+    file: &str,
+    text: &str,
+    base: &Path,
+    options: LoadOptions,
+) -> Result<LoadedSpec, SpecError> {
     let invalid = |problems: Vec<Problem>| {
         SpecError::Invalid(Diagnostics {
             file: file.to_string(),
             problems,
         })
     };
+    let text = crate::text::check_str(file, text)?;
     let (spec, doc): (Spec, _) = parse_typed(file, text)?;
     let mut problems = Vec::new();
-    let user_data = validate::validate(&spec, &doc.index, base, &mut problems);
+    let user_data = validate::validate(&spec, &doc.index, base, options.files, &mut problems);
     if problems.is_empty() {
         Ok(LoadedSpec {
             spec,
@@ -67,6 +100,7 @@ pub fn parse_typed<T: serde::de::DeserializeOwned>(
             problems,
         })
     };
+    let text = crate::text::check_str(file, text)?;
     let doc = yaml::parse(text).map_err(|e| {
         invalid(vec![Problem {
             code: "GM-SPEC-002",

@@ -4,6 +4,7 @@ use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
 
 use crate::error::Problem;
+use crate::load::FileAccess;
 use crate::types::{InstanceGroupSpec, Market, Protocol, RuleSpec, Spec, VolumeType};
 use crate::user_data::{self, USER_DATA_LIMIT};
 use crate::yaml::SourceIndex;
@@ -47,6 +48,7 @@ pub fn validate(
     spec: &Spec,
     index: &SourceIndex,
     base: &Path,
+    files: FileAccess,
     problems: &mut Vec<Problem>,
 ) -> Vec<Option<String>> {
     let mut c = Ctx { index, problems };
@@ -216,7 +218,7 @@ pub fn validate(
                 Some("use lower-case letters, digits and `-`".to_string()),
             );
         }
-        out.push(check_group(&mut c, &p, g, &sg_names, base));
+        out.push(check_group(&mut c, &p, g, &sg_names, base, files));
     }
     check_edge(&mut c, spec, &sg_names);
     out
@@ -318,6 +320,7 @@ fn check_group(
     g: &InstanceGroupSpec,
     sg_names: &HashSet<&str>,
     base: &Path,
+    files: FileAccess,
 ) -> Option<String> {
     if g.count > 500 {
         c.err(
@@ -510,22 +513,13 @@ fn check_group(
                 return None;
             }
             (None, Some(s)) => s.clone(),
-            (Some(f), None) => {
-                let candidates = [base.join(f), Path::new(f).to_path_buf()];
-                match candidates.iter().find(|c| c.is_file()) {
-                    Some(found) => match std::fs::read_to_string(found) {
-                        Ok(s) => s,
-                        Err(e) => {
-                            c.err("GM-SPEC-041", format!("{up}.file"), format!("cannot read user-data file `{f}`: {e}"), Some("user data must be a readable UTF-8 text file".to_string()));
-                            return None;
-                        }
-                    },
-                    None => {
-                        c.err("GM-SPEC-041", format!("{up}.file"), format!("user-data file `{f}` not found (looked in {} and the current folder)", base.display()), Some("paths are relative to the spec file's folder".to_string()));
-                        return None;
-                    }
+            (Some(f), None) => match read_user_data(base, f, files) {
+                Ok(s) => s,
+                Err((message, hint)) => {
+                    c.err("GM-SPEC-041", format!("{up}.file"), message, Some(hint));
+                    return None;
                 }
-            }
+            },
         };
         let final_ud = if u.monitor { user_data::wrap(&script) } else { script };
         if final_ud.len() > USER_DATA_LIMIT {
@@ -821,4 +815,78 @@ fn is_cidr(s: &str) -> bool {
         return false;
     };
     ip.parse::<std::net::Ipv4Addr>().is_ok() && bits.parse::<u8>().is_ok_and(|b| b <= 32)
+}
+
+/// Reads a user-data file as `files` allows: a path inside the spec's folder (after resolving
+/// `..` and symlinks), anywhere, or not at all. Errors are (what, how to fix it).
+fn read_user_data(base: &Path, f: &str, files: FileAccess) -> Result<String, (String, String)> {
+    use std::io::Read;
+    let found = match files {
+        FileAccess::Inline => {
+            return Err((
+                format!("user-data file `{f}` cannot be read here: this spec must carry its user data inline"),
+                "write the script as `user_data: {inline: \"…\"}`".into(),
+            ))
+        }
+        FileAccess::SpecFolder => {
+            let folder = base.canonicalize().unwrap_or_else(|_| base.to_path_buf());
+            let path = base.join(f);
+            let real = path.canonicalize().map_err(|_| {
+                (
+                    format!("user-data file `{f}` not found in {}", base.display()),
+                    "paths are relative to the spec file's folder".to_string(),
+                )
+            })?;
+            if !real.starts_with(&folder) {
+                return Err((
+                    format!(
+                        "user-data file `{f}` is outside the spec's folder {} (it is {})",
+                        folder.display(),
+                        real.display()
+                    ),
+                    "move the script into the spec's folder; to read it anyway, pass --allow-user-data-outside".into(),
+                ));
+            }
+            real
+        }
+        FileAccess::Anywhere => [base.join(f), Path::new(f).to_path_buf()]
+            .into_iter()
+            .find(|c| c.is_file())
+            .ok_or_else(|| {
+                (
+                    format!(
+                        "user-data file `{f}` not found (looked in {} and the current folder)",
+                        base.display()
+                    ),
+                    "paths are relative to the spec file's folder".to_string(),
+                )
+            })?,
+    };
+    if !found.is_file() {
+        return Err((
+            format!("user-data file `{f}` is not a regular file"),
+            "name a script file".into(),
+        ));
+    }
+    let mut bytes = Vec::new();
+    std::fs::File::open(&found)
+        .and_then(|file| {
+            file.take(crate::text::MAX_SPEC_BYTES as u64)
+                .read_to_end(&mut bytes)
+        })
+        .map_err(|e| {
+            (
+                format!("cannot read user-data file `{f}`: {e}"),
+                "user data must be a readable UTF-8 text file".to_string(),
+            )
+        })?;
+    String::from_utf8(bytes).map_err(|e| {
+        (
+            format!(
+                "user-data file `{f}` is not UTF-8 text (byte offset {})",
+                e.utf8_error().valid_up_to()
+            ),
+            "save the script as UTF-8".to_string(),
+        )
+    })
 }

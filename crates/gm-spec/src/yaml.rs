@@ -130,32 +130,80 @@ impl Node {
     }
 }
 
+/// The most values a document may hold once its aliases are expanded. Anchors let a few hundred
+/// bytes stand for billions of values ("billion laughs"); a real spec has a few hundred.
+pub const MAX_VALUES: usize = 100_000;
+
+/// The deepest nesting of lists and maps accepted (a spec needs five or six levels).
+pub const MAX_DEPTH: usize = 64;
+
+/// An open list or map, with the number of values it holds so far (itself included).
 enum Frame {
-    Seq(Vec<Node>, Pos, usize),
-    Map(Vec<(Node, Node)>, Option<Node>, Pos, usize),
+    Seq(Vec<Node>, Pos, usize, usize),
+    Map(Vec<(Node, Node)>, Option<Node>, Pos, usize, usize),
 }
 
 #[derive(Default)]
 struct Builder {
     stack: Vec<Frame>,
     docs: Vec<Node>,
-    anchors: HashMap<usize, Node>,
+    /// Each anchor's node and how many values it stands for.
+    anchors: HashMap<usize, (Node, usize)>,
+    /// Values in the document so far, aliases expanded.
+    values: usize,
     error: Option<YamlError>,
 }
 
 impl Builder {
-    fn push_node(&mut self, node: Node, anchor: usize) {
+    /// Adds a node standing for `weight` values to the open list or map.
+    fn push_node(&mut self, node: Node, anchor: usize, weight: usize) {
         if anchor > 0 {
-            self.anchors.insert(anchor, node.clone());
+            self.anchors.insert(anchor, (node.clone(), weight));
         }
         match self.stack.last_mut() {
             None => self.docs.push(node),
-            Some(Frame::Seq(items, _, _)) => items.push(node),
-            Some(Frame::Map(entries, pending, _, _)) => match pending.take() {
-                None => *pending = Some(node),
-                Some(key) => entries.push((key, node)),
-            },
+            Some(Frame::Seq(items, _, _, w)) => {
+                *w += weight;
+                items.push(node)
+            }
+            Some(Frame::Map(entries, pending, _, _, w)) => {
+                *w += weight;
+                match pending.take() {
+                    None => *pending = Some(node),
+                    Some(key) => entries.push((key, node)),
+                }
+            }
         }
+    }
+
+    /// Counts `n` more values; false (with the error set) past the limit.
+    fn count(&mut self, n: usize, pos: Pos) -> bool {
+        self.values = self.values.saturating_add(n);
+        if self.values > MAX_VALUES {
+            self.error = Some(YamlError {
+                pos,
+                message: format!(
+                    "the document expands to more than {MAX_VALUES} values (through its aliases here); a spec holds far fewer"
+                ),
+            });
+            return false;
+        }
+        true
+    }
+
+    /// Opens a list or map (one value itself).
+    fn open(&mut self, frame: Frame, pos: Pos) {
+        if !self.count(1, pos) {
+            return;
+        }
+        if self.stack.len() >= MAX_DEPTH {
+            self.error = Some(YamlError {
+                pos,
+                message: format!("lists and maps are nested more than {MAX_DEPTH} levels deep"),
+            });
+            return;
+        }
+        self.stack.push(frame);
     }
 }
 
@@ -168,6 +216,9 @@ impl MarkedEventReceiver for Builder {
         match ev {
             Event::Scalar(value, style, anchor, tag) => {
                 let tagged_str = tag.as_ref().is_some_and(|t| t.suffix == "str");
+                if !self.count(1, pos) {
+                    return;
+                }
                 self.push_node(
                     Node::Scalar {
                         value,
@@ -176,24 +227,35 @@ impl MarkedEventReceiver for Builder {
                         pos,
                     },
                     anchor,
+                    1,
                 );
             }
-            Event::SequenceStart(anchor, _) => self.stack.push(Frame::Seq(Vec::new(), pos, anchor)),
+            Event::SequenceStart(anchor, _) => {
+                self.open(Frame::Seq(Vec::new(), pos, anchor, 1), pos)
+            }
             Event::SequenceEnd => {
-                if let Some(Frame::Seq(items, pos, anchor)) = self.stack.pop() {
-                    self.push_node(Node::Seq { items, pos }, anchor);
+                if let Some(Frame::Seq(items, pos, anchor, w)) = self.stack.pop() {
+                    self.push_node(Node::Seq { items, pos }, anchor, w);
                 }
             }
             Event::MappingStart(anchor, _) => {
-                self.stack.push(Frame::Map(Vec::new(), None, pos, anchor))
+                self.open(Frame::Map(Vec::new(), None, pos, anchor, 1), pos)
             }
             Event::MappingEnd => {
-                if let Some(Frame::Map(entries, _, pos, anchor)) = self.stack.pop() {
-                    self.push_node(Node::Map { entries, pos }, anchor);
+                if let Some(Frame::Map(entries, _, pos, anchor, w)) = self.stack.pop() {
+                    self.push_node(Node::Map { entries, pos }, anchor, w);
                 }
             }
-            Event::Alias(id) => match self.anchors.get(&id).cloned() {
-                Some(node) => self.push_node(node, 0),
+            // The weight is checked before the clone: an alias bomb never gets to allocate.
+            Event::Alias(id) => match self.anchors.get(&id).map(|(_, w)| *w) {
+                Some(w) => {
+                    if !self.count(w, pos) {
+                        return;
+                    }
+                    if let Some((node, _)) = self.anchors.get(&id).cloned() {
+                        self.push_node(node, 0, w);
+                    }
+                }
                 None => {
                     self.error = Some(YamlError {
                         pos,
@@ -220,9 +282,16 @@ pub fn parse(text: &str) -> Result<Document, YamlError> {
     let mut builder = Builder::default();
     let mut parser = Parser::new_from_str(text);
     if let Err(e) = parser.load(&mut builder, true) {
+        let message = match e.info() {
+            // The scanner counts `[`/`{` levels in a u8.
+            "recursion limit exceeded" => {
+                "lists and maps are nested more than 255 `[`/`{` levels deep".to_string()
+            }
+            other => other.to_string(),
+        };
         return Err(YamlError {
             pos: Pos::from(*e.marker()),
-            message: e.info().to_string(),
+            message,
         });
     }
     if let Some(err) = builder.error {

@@ -47,10 +47,7 @@ pub struct StackFile {
 
 /// Reads a stack file, with `file:line:column` errors like a spec's.
 pub fn load(path: &Path) -> Result<StackFile, SpecError> {
-    let text = std::fs::read_to_string(path).map_err(|source| SpecError::Read {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let text = gm_spec::text::read(path)?;
     let (f, _): (StackFile, _) = gm_spec::parse_typed(&path.display().to_string(), &text)?;
     Ok(f)
 }
