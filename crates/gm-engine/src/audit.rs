@@ -1,6 +1,6 @@
 //! The JSON-lines audit log kept beside the state database.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -36,13 +36,9 @@ impl AuditSink for JsonlAudit {
         };
         if guard.is_none() {
             if let Some(dir) = self.path.parent() {
-                let _ = std::fs::create_dir_all(dir);
+                let _ = gm_state::private_dir(dir);
             }
-            match OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(&self.path)
-            {
+            match gm_state::private_file(&self.path) {
                 Ok(f) => *guard = Some(f),
                 Err(e) => {
                     tracing::warn!("cannot write audit log {}: {e}", self.path.display());

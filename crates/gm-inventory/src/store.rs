@@ -559,8 +559,12 @@ pub fn diff_fields(old: &Value, new: &Value, limit: usize) -> Vec<Value> {
 impl SqliteStore {
     /// Opens (creating) the store in the SQLite file at `path`.
     pub fn open(path: &Path) -> Result<SqliteStore, StoreError> {
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(|e| StoreError(e.to_string()))?;
+        // Private like the state: it lists every resource of the scanned accounts.
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            gm_state::private_dir(dir).map_err(|e| StoreError(e.to_string()))?;
+        }
+        if !path.exists() {
+            gm_state::private_file(path).map_err(|e| StoreError(e.to_string()))?;
         }
         let conn = Connection::open(path)?;
         conn.pragma_update(None, "journal_mode", "WAL")?;

@@ -45,6 +45,20 @@ impl StateError {
             StateError::Open { .. } | StateError::Folder { .. } => {
                 "check --state PATH (or GEUSEMAKER_STATE) points at a writable place"
             }
+            StateError::Query {
+                source: rusqlite::Error::SqliteFailure(e, _),
+                ..
+            } if matches!(
+                e.code,
+                rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+            ) =>
+            {
+                "another GeuseMaker process held the state for more than 5 s; wait for it to finish and run again"
+            }
+            StateError::Query {
+                doing: "checking the schema version",
+                ..
+            } => "the state file was written by a newer GeuseMaker: upgrade, or point --state elsewhere",
             StateError::Query { .. } => {
                 "the state file may be from a newer GeuseMaker or damaged; AWS is the truth, so moving it aside and re-running is safe"
             }
@@ -163,18 +177,46 @@ pub struct Store {
 
 const SCHEMA_VERSION: i64 = 3;
 
+/// Creates `dir` (and its missing parents) readable by this user only.
+pub fn private_dir(dir: &Path) -> std::io::Result<()> {
+    let mut b = std::fs::DirBuilder::new();
+    b.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut b, 0o700);
+    b.create(dir)
+}
+
+/// Opens `path` for appending, creating it readable and writable by this user only.
+pub fn private_file(path: &Path) -> std::io::Result<std::fs::File> {
+    let mut o = std::fs::OpenOptions::new();
+    o.create(true).append(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o600);
+    o.open(path)
+}
+
 fn now() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
 impl Store {
     /// Opens (creating if needed) the store at `path`.
+    /// The folder is created 0700 and the database 0600 (SQLite gives its -wal and -shm files
+    /// the database's mode): the state names every resource and the journal every call.
     pub fn open(path: &Path) -> Result<Store> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|source| StateError::Folder {
+            private_dir(dir).map_err(|source| StateError::Folder {
                 path: dir.to_path_buf(),
                 source,
             })?;
+        }
+        if !path.exists() {
+            private_file(path)
+                .and_then(|f| f.sync_all())
+                .map_err(|source| StateError::Folder {
+                    path: path.to_path_buf(),
+                    source,
+                })?;
         }
         let conn = Connection::open(path).map_err(|source| StateError::Open {
             path: path.to_path_buf(),
@@ -195,7 +237,7 @@ impl Store {
 
     fn migrate(&self) -> Result<()> {
         self.conn
-            .execute_batch("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; PRAGMA busy_timeout=5000;")
+            .execute_batch("PRAGMA busy_timeout=5000; PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;")
             .map_err(q("setting up the database"))?;
         let version: i64 = self
             .conn
@@ -207,11 +249,32 @@ impl Store {
                 source: rusqlite::Error::InvalidQuery,
             });
         }
+        if version == SCHEMA_VERSION {
+            return Ok(());
+        }
+        // One transaction for the whole upgrade, taken as the writer at once: a second process
+        // opening a new store waits here, then sees the schema the first one made.
+        self.conn
+            .execute_batch("BEGIN IMMEDIATE;")
+            .map_err(q("locking the database for its schema"))?;
+        let r = self.upgrade();
+        let end = if r.is_ok() { "COMMIT;" } else { "ROLLBACK;" };
+        self.conn
+            .execute_batch(end)
+            .map_err(q("finishing the schema upgrade"))?;
+        r
+    }
+
+    /// Brings the schema to [`SCHEMA_VERSION`] inside the caller's transaction.
+    fn upgrade(&self) -> Result<()> {
+        let version: i64 = self
+            .conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(q("reading the schema version"))?;
         if version < 1 {
             self.conn
                 .execute_batch(
-                    "BEGIN;
-                     CREATE TABLE deployments (
+                    "CREATE TABLE deployments (
                         name TEXT PRIMARY KEY,
                         region TEXT NOT NULL,
                         spec_file TEXT,
@@ -251,31 +314,26 @@ impl Store {
                         aws_ids TEXT NOT NULL DEFAULT '[]',
                         error TEXT);
                      CREATE INDEX steps_by_run ON steps(run_id, id);
-                     PRAGMA user_version = 1;
-                     COMMIT;",
+                     PRAGMA user_version = 1;",
                 )
                 .map_err(q("creating the schema"))?;
         }
         if version < 2 {
             self.conn
                 .execute_batch(
-                    "BEGIN;
-                     CREATE TABLE cache (
+                    "CREATE TABLE cache (
                         key TEXT PRIMARY KEY,
                         value TEXT NOT NULL,
                         fetched_at INTEGER NOT NULL);
-                     PRAGMA user_version = 2;
-                     COMMIT;",
+                     PRAGMA user_version = 2;",
                 )
                 .map_err(q("adding the cache table"))?;
         }
         if version < 3 {
             self.conn
                 .execute_batch(
-                    "BEGIN;
-                     ALTER TABLE deployments ADD COLUMN spec TEXT;
-                     PRAGMA user_version = 3;
-                     COMMIT;",
+                    "ALTER TABLE deployments ADD COLUMN spec TEXT;
+                     PRAGMA user_version = 3;",
                 )
                 .map_err(q("adding the spec column"))?;
         }
@@ -749,5 +807,43 @@ mod tests {
             err.to_string().contains("cannot create state folder"),
             "{err}"
         );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn the_state_is_private_to_its_user() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("gm/state.db");
+        let s = Store::open(&path).unwrap();
+        s.upsert_deployment("d", "us-east-1", None, "live").unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&dir.path().join("gm")), 0o700);
+        assert_eq!(mode(&path), 0o600);
+        let wal = dir.path().join("gm/state.db-wal");
+        if wal.exists() {
+            assert_eq!(
+                mode(&wal),
+                0o600,
+                "SQLite gives the WAL the database's mode"
+            );
+        }
+    }
+
+    #[test]
+    fn stores_opened_at_once_on_a_new_file_share_one_schema() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.db");
+        let handles: Vec<_> = (0..8)
+            .map(|_| {
+                let p = path.clone();
+                std::thread::spawn(move || Store::open(&p).map(|_| ()).map_err(|e| e.to_string()))
+            })
+            .collect();
+        for h in handles {
+            assert_eq!(h.join().unwrap(), Ok(()), "every opener sees one schema");
+        }
+        let s = Store::open(&path).unwrap();
+        s.upsert_deployment("d", "us-east-1", None, "live").unwrap();
     }
 }
