@@ -850,3 +850,29 @@ fn a_profile_from_the_spec_or_the_flag_supplies_credentials() {
     );
     assert_eq!(live_instances(&d).len(), 1);
 }
+
+#[test]
+fn throttled_calls_are_retried_and_the_run_goes_on() {
+    // EC2 throttles the first three describes; the SDK backs off and tries again.
+    let proxy = Proxy::start(vec![Fault {
+        action: "DescribeInstances",
+        body_contains: None,
+        after: 0,
+        times: 3,
+        code: "RequestLimitExceeded",
+        status: 503,
+    }]);
+    let env = Env::via(&proxy);
+    let d = name("throttle");
+    let path = env.spec(&format!(
+        "version: 1\ndeployment: {d}\ninstances:\n  - {{name: a, type: t3.micro, ami: al2023}}\n"
+    ));
+    let plan = env.gm_json(&["plan", "-f", path.to_str().unwrap()], 0);
+    assert_eq!(
+        plan["changes"].as_array().map(Vec::len),
+        Some(1),
+        "{plan:#}"
+    );
+    let n = proxy.counts.lock().unwrap()["DescribeInstances"];
+    assert_eq!(n, 4, "three throttled tries and one answer");
+}

@@ -233,8 +233,10 @@ pub async fn sdk_config(opts: &CloudOptions) -> aws_config::SdkConfig {
         .unwrap_or_else(|| DEFAULT_REGION.to_string());
     let mut loader = aws_config::defaults(BehaviorVersion::latest())
         .region(Region::new(region.clone()))
+        // Standard, not adaptive: the adaptive rate limiter held calls back for seconds after a
+        // single throttle (docs/decisions.md, "Retries").
         .retry_config(
-            RetryConfig::adaptive()
+            RetryConfig::standard()
                 .with_max_attempts(opts.max_attempts.unwrap_or(8))
                 .with_initial_backoff(Duration::from_millis(100))
                 .with_max_backoff(Duration::from_secs(20)),
