@@ -612,6 +612,79 @@ fn a_duplicate_made_outside_is_removed_keeping_the_original() {
 }
 
 #[test]
+fn a_duplicate_goes_with_its_kept_volume() {
+    let env = Env::new();
+    let d = name("dupvol");
+    let path = env.spec(&kept_volume_spec(&d, "echo one"));
+    apply(&env, &path);
+    let original = live_instances(&d)[0].clone();
+    let data = data_volume_of(&d, original.instance_id().unwrap()).expect("data volume");
+    // A second copy with its own kept volume, as a lost launch answer would leave.
+    let copy = block_on(async {
+        let out = ec2()
+            .run_instances()
+            .image_id(original.image_id().unwrap())
+            .instance_type(aws_sdk_ec2::types::InstanceType::T3Micro)
+            .min_count(1)
+            .max_count(1)
+            .block_device_mappings(
+                aws_sdk_ec2::types::BlockDeviceMapping::builder()
+                    .device_name("/dev/sdf")
+                    .ebs(
+                        aws_sdk_ec2::types::EbsBlockDevice::builder()
+                            .volume_size(8)
+                            .delete_on_termination(false)
+                            .build(),
+                    )
+                    .build(),
+            )
+            .tag_specifications(
+                aws_sdk_ec2::types::TagSpecification::builder()
+                    .resource_type(aws_sdk_ec2::types::ResourceType::Instance)
+                    .set_tags(Some(original.tags().to_vec()))
+                    .build(),
+            )
+            .tag_specifications(
+                aws_sdk_ec2::types::TagSpecification::builder()
+                    .resource_type(aws_sdk_ec2::types::ResourceType::Volume)
+                    .set_tags(Some(original.tags().to_vec()))
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+        out.instances()[0].instance_id().unwrap().to_string()
+    });
+    let extra = data_volume_of(&d, &copy).expect("the copy's volume");
+    let plan = env.gm(&["plan", "-f", path.to_str().unwrap()]);
+    let text = String::from_utf8_lossy(&plan.stdout);
+    assert!(
+        text.contains(&format!("its kept volume {extra} at /dev/sdf goes with it")),
+        "{text}"
+    );
+    let report = apply(&env, &path);
+    assert!(
+        report["destroyed"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|x| x["aws_id"] == extra.as_str()),
+        "{report:#}"
+    );
+    let left = volumes(&d);
+    let ids: Vec<&str> = left.iter().filter_map(|v| v.volume_id()).collect();
+    assert!(ids.contains(&data.as_str()), "the original's data stays");
+    assert!(
+        !ids.contains(&extra.as_str()),
+        "the copy's volume is gone: {ids:?}"
+    );
+    assert!(
+        left.iter().all(|v| !v.attachments().is_empty()),
+        "no kept volume attached to nothing"
+    );
+}
+
+#[test]
 fn apply_needs_yes_without_a_terminal_and_creates_nothing() {
     let env = Env::new();
     let d = name("noyes");

@@ -260,7 +260,7 @@ impl Cloud {
     /// no capacity and the request allows it.
     pub async fn launch(&self, req: &LaunchRequest) -> Result<LaunchOutcome, CloudError> {
         match self
-            .run_instance_when_profile_ready(req, req.spot.as_ref(), &req.client_token)
+            .run_instance_fresh(req, req.spot.as_ref(), &req.client_token)
             .await
         {
             Ok(id) => Ok(LaunchOutcome {
@@ -273,9 +273,7 @@ impl Cloud {
             {
                 tracing::warn!("no spot capacity ({}); launching on-demand", e.short());
                 let token = format!("{}-od", &req.client_token[..req.client_token.len().min(61)]);
-                let id = self
-                    .run_instance_when_profile_ready(req, None, &token)
-                    .await?;
+                let id = self.run_instance_fresh(req, None, &token).await?;
                 Ok(LaunchOutcome {
                     instance_id: id,
                     fell_back_to_on_demand: true,
@@ -285,6 +283,34 @@ impl Cloud {
         }
     }
 
+    /// Launches with `token`; when AWS answers with an instance that is already gone (the token
+    /// was used by an earlier launch at this address whose instance has since been terminated),
+    /// launches again with a token derived from that instance — the same derivation in every
+    /// process, so concurrent or repeated runs still share one token per launch.
+    async fn run_instance_fresh(
+        &self,
+        req: &LaunchRequest,
+        spot: Option<&SpotRequest>,
+        token: &str,
+    ) -> Result<String, CloudError> {
+        let mut token = token.to_string();
+        for _ in 0..8 {
+            let (id, state) = self
+                .run_instance_when_profile_ready(req, spot, &token)
+                .await?;
+            if !matches!(state.as_str(), "shutting-down" | "terminated") {
+                return Ok(id);
+            }
+            tracing::info!("token {token} names {id}, already {state}: launching anew");
+            token = next_token(&token, &id);
+        }
+        Err(CloudError::new(
+            "RunInstances",
+            None,
+            "every launch token for this address names a terminated instance",
+        ))
+    }
+
     /// A new instance profile takes seconds to be usable by EC2 (IAM is eventually
     /// consistent): launches naming one are retried while EC2 says the profile is invalid.
     async fn run_instance_when_profile_ready(
@@ -292,7 +318,7 @@ impl Cloud {
         req: &LaunchRequest,
         spot: Option<&SpotRequest>,
         token: &str,
-    ) -> Result<String, CloudError> {
+    ) -> Result<(String, String), CloudError> {
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(90);
         let mut backoff = crate::Backoff::default();
         loop {
@@ -311,12 +337,13 @@ impl Cloud {
         }
     }
 
+    /// One `RunInstances`: the instance's id and state.
     async fn run_instance(
         &self,
         req: &LaunchRequest,
         spot: Option<&SpotRequest>,
         token: &str,
-    ) -> Result<String, CloudError> {
+    ) -> Result<(String, String), CloudError> {
         let mut call = self
             .ec2
             .run_instances()
@@ -406,7 +433,7 @@ impl Cloud {
             .mutate(
                 "RunInstances",
                 &ids,
-                |id: &String| vec![id.clone()],
+                |r: &(String, String)| vec![r.0.clone()],
                 async {
                     let resp = call
                         .send()
@@ -414,8 +441,13 @@ impl Cloud {
                         .map_err(|e| CloudError::from_sdk("RunInstances", e))?;
                     resp.instances()
                         .first()
-                        .and_then(|i| i.instance_id())
-                        .map(str::to_string)
+                        .and_then(|i| {
+                            let state = i
+                                .state()
+                                .and_then(|s| s.name())
+                                .map_or("pending", |n| n.as_str());
+                            Some((i.instance_id()?.to_string(), state.to_string()))
+                        })
                         .ok_or_else(|| {
                             CloudError::new("RunInstances", None, "AWS returned no instance")
                         })
@@ -424,6 +456,13 @@ impl Cloud {
             .await?;
         Ok(out)
     }
+}
+
+/// The token after `token` when it names the gone instance `dead` (at most 64 characters).
+fn next_token(token: &str, dead: &str) -> String {
+    use sha2::Digest;
+    let h = sha2::Sha256::digest(format!("{token}|{dead}").as_bytes());
+    format!("gm-{}", hex::encode(&h[..24]))
 }
 
 fn image_info(img: &aws_sdk_ec2::types::Image) -> ImageInfo {

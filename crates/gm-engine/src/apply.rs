@@ -46,7 +46,6 @@ type TagBatches<K> = BTreeMap<K, Vec<(String, String)>>;
 /// What one apply has done so far, for the report and for undo.
 struct Run<'a> {
     id: i64,
-    nonce: String,
     progress: &'a dyn Progress,
     report: ApplyReport,
     created_instances: Vec<(String, String)>,
@@ -97,11 +96,6 @@ impl Engine {
         };
         let mut run = Run {
             id: run_id,
-            nonce: format!(
-                "{}-{}",
-                std::process::id(),
-                chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0)
-            ),
             progress,
             report: ApplyReport {
                 changes: plan.changes.len(),
@@ -485,7 +479,7 @@ impl Engine {
         let mut replaces: HashMap<String, String> = HashMap::new();
         for (d, old, reattach) in &launches {
             let mut req = self
-                .launch_request(run, &desired.deployment, d, sg_ids)
+                .launch_request(run, d, sg_ids)
                 .map_err(|e| (d.id.clone(), e))?;
             if !reattach.is_empty() {
                 // The kept volumes replace the new ones at their devices; the instance goes to
@@ -501,6 +495,7 @@ impl Engine {
                     replaces.insert(d.id.clone(), old.to_string());
                 }
             }
+            req.client_token = launch_token(&desired.deployment, &req, *old, reattach);
             let step = self.intent(
                 run,
                 &d.id,
@@ -715,7 +710,6 @@ impl Engine {
     fn launch_request(
         &self,
         run: &Run<'_>,
-        deployment: &str,
         d: &DesiredInstance,
         sg_ids: &HashMap<String, String>,
     ) -> Result<LaunchRequest, CloudError> {
@@ -755,14 +749,9 @@ impl Engine {
                 delete_on_termination: v.delete_on_termination,
             });
         }
-        let token = {
-            let h = Sha256::digest(
-                format!("{deployment}|{}|{}|{}", d.id, run.id, run.nonce).as_bytes(),
-            );
-            format!("gm-{}", hex::encode(&h[..24]))
-        };
         Ok(LaunchRequest {
-            client_token: token,
+            // Set by the caller once the request is final.
+            client_token: String::new(),
             image_id: image.id.clone(),
             instance_type: d.instance_type.clone(),
             key_name: d.key_pair.clone(),
@@ -971,10 +960,19 @@ impl Engine {
 
     async fn remove(&self, run: &mut Run<'_>, plan: &Plan) -> Result<(), StepError> {
         let mut doomed: Vec<(String, String)> = Vec::new();
+        let mut orphaned: Vec<(String, String)> = Vec::new();
         for c in &plan.changes {
             match &c.action {
-                Action::TerminateInstance { instance_id } => {
-                    doomed.push((c.address.clone(), instance_id.clone()))
+                Action::TerminateInstance {
+                    instance_id,
+                    delete_volumes,
+                } => {
+                    doomed.push((c.address.clone(), instance_id.clone()));
+                    orphaned.extend(
+                        delete_volumes
+                            .iter()
+                            .map(|v| (c.address.clone(), v.clone())),
+                    );
                 }
                 // A spot instance whose volumes moved was terminated before the launch.
                 Action::ReplaceInstance {
@@ -1030,12 +1028,24 @@ impl Engine {
                     });
                 }
             }
-            if !groups.is_empty() || !roles.is_empty() {
+            if !groups.is_empty() || !roles.is_empty() || !orphaned.is_empty() {
                 self.cloud
                     .wait_instances(&ids, WaitTarget::Terminated, self.opts.timeout)
                     .await
                     .map_err(|e| (doomed[0].0.clone(), e))?;
             }
+        }
+        // Kept volumes of duplicate copies, free now that their instances are gone.
+        for (address, volume) in &orphaned {
+            let step = self.intent(run, address, "delete-volume", json!({"volume": volume}))?;
+            let r = self.cloud.delete_volume(volume).await;
+            self.result(step, std::slice::from_ref(volume), &r);
+            r.map_err(|e| (address.clone(), e))?;
+            run.report.destroyed.push(Done {
+                address: address.clone(),
+                aws_id: volume.clone(),
+                what: "kept volume of a duplicate copy deleted".into(),
+            });
         }
         for (address, name) in &roles {
             let step = self.intent(run, address, "delete-role", json!({"role": name}))?;
@@ -1563,4 +1573,91 @@ fn resolve_rules(
             })
         })
         .collect()
+}
+
+/// The `ClientToken` of a launch: the same for the same launch whichever run (or process) makes
+/// it, so AWS answers a repeated one with the instance the first made instead of a second. It
+/// covers the deployment, the address and everything the request asks for, plus what the launch
+/// follows (the instance it replaces, the kept volumes it takes over), so a new launch at the
+/// address later is a new token. When AWS answers a token with an instance that is already gone,
+/// the cloud layer derives the next token from it (see `Cloud::launch`).
+fn launch_token(
+    deployment: &str,
+    req: &LaunchRequest,
+    replaces: Option<&str>,
+    takes_over: &[gm_plan::Reattach],
+) -> String {
+    let volumes: Vec<&str> = takes_over.iter().map(|r| r.volume_id.as_str()).collect();
+    let what = format!(
+        "{deployment}|{}|{}|{}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{volumes:?}",
+        req.instance_tags
+            .get(gm_plan::TAG_ID)
+            .map_or("", String::as_str),
+        req.image_id,
+        req.instance_type,
+        req.key_name,
+        req.subnet_id,
+        req.security_group_ids,
+        req.spot,
+        req.iam_instance_profile,
+        req.user_data
+            .as_deref()
+            .map(|u| hex::encode(Sha256::digest(u.as_bytes()))),
+        req.block_devices,
+        req.instance_tags,
+        req.availability_zone,
+        replaces,
+    );
+    format!("gm-{}", hex::encode(&Sha256::digest(what.as_bytes())[..24]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req(instance_type: &str) -> LaunchRequest {
+        LaunchRequest {
+            client_token: String::new(),
+            image_id: "ami-12345678".into(),
+            instance_type: instance_type.into(),
+            key_name: None,
+            subnet_id: None,
+            security_group_ids: vec!["sg-1".into()],
+            spot: None,
+            iam_instance_profile: None,
+            user_data: Some("echo hi".into()),
+            block_devices: Vec::new(),
+            instance_tags: [(gm_plan::TAG_ID.to_string(), "instance/web/0".to_string())].into(),
+            volume_tags: Default::default(),
+            availability_zone: None,
+        }
+    }
+
+    #[test]
+    fn a_launch_token_is_the_same_in_every_run_and_new_for_a_new_launch() {
+        let a = launch_token("demo", &req("t3.micro"), None, &[]);
+        assert_eq!(
+            a,
+            launch_token("demo", &req("t3.micro"), None, &[]),
+            "stable"
+        );
+        assert!(a.len() <= 64 && a.is_ascii(), "{a}");
+        assert_ne!(a, launch_token("other", &req("t3.micro"), None, &[]));
+        assert_ne!(a, launch_token("demo", &req("t3.small"), None, &[]));
+        assert_ne!(
+            a,
+            launch_token("demo", &req("t3.micro"), Some("i-0123"), &[]),
+            "a replacement is a new launch"
+        );
+        let kept = gm_plan::Reattach {
+            volume_id: "vol-1".into(),
+            device: "/dev/sdf".into(),
+            availability_zone: "us-east-1a".into(),
+        };
+        assert_ne!(
+            a,
+            launch_token("demo", &req("t3.micro"), None, &[kept]),
+            "taking over a kept volume is a new launch"
+        );
+    }
 }

@@ -142,6 +142,9 @@ pub enum Action {
     TerminateInstance {
         /// `i-…`.
         instance_id: String,
+        /// Its kept volumes, deleted once it is gone: a duplicate copy's volumes are no one's
+        /// data, while an instance leaving the spec keeps them as the spec asked.
+        delete_volumes: Vec<String>,
     },
     /// Delete a security group.
     DeleteSg {
@@ -522,19 +525,38 @@ pub fn diff(desired: &Desired, actual: &Actual) -> Plan {
     for (lid, list) in &by_id {
         let keep = usize::from(wanted.contains(lid));
         for extra in list.iter().skip(keep) {
-            let why = if keep == 1 {
+            let duplicate = keep == 1;
+            let why = if duplicate {
                 "duplicate copy"
             } else {
                 "no longer in the spec"
             };
+            let mut details = vec![format!("{why}: {} {}", extra.instance_type, extra.state)];
+            let mut delete_volumes = Vec::new();
+            if duplicate {
+                // The instance's mapping says which are kept (moto leaves the attachment's
+                // flag out); the root volume goes with the instance anyway.
+                for b in extra
+                    .block_devices
+                    .iter()
+                    .filter(|b| !b.delete_on_termination)
+                {
+                    details.push(format!(
+                        "its kept volume {} at {} goes with it",
+                        b.volume_id, b.device
+                    ));
+                    delete_volumes.push(b.volume_id.clone());
+                }
+            }
             instance_deletes.push(Change {
                 kind: ChangeKind::Delete,
                 address: lid.to_string(),
                 aws_id: Some(extra.id.clone()),
-                details: vec![format!("{why}: {} {}", extra.instance_type, extra.state)],
+                details,
                 disruptive: true,
                 action: Action::TerminateInstance {
                     instance_id: extra.id.clone(),
+                    delete_volumes,
                 },
             });
         }
