@@ -178,3 +178,58 @@ fn a_failed_launch_rolls_back_roles_and_secrets_too() {
     assert!(role_gone);
     assert_eq!(params, 0);
 }
+
+#[test]
+fn a_lost_answer_to_our_own_create_is_adopted_not_rolled_back() {
+    for action in [
+        "CreateSecurityGroup",
+        "AuthorizeSecurityGroupIngress",
+        "CreateRole",
+        "PutParameter",
+    ] {
+        // The call reaches AWS; its answer is lost; the SDK tries again and AWS says "exists".
+        let proxy = Proxy::start(vec![Fault {
+            action,
+            body_contains: None,
+            after: 0,
+            times: 1,
+            code: LOST_ANSWER,
+            status: 0,
+        }]);
+        let env = Env::via(&proxy);
+        let d = name("lost");
+        let text = format!(
+            "{}security_groups:\n  - name: web\n    ingress:\n      - {{protocol: tcp, port: 22, cidr: 203.0.113.0/24}}\n",
+            spec(&d)
+        )
+        .replace("role: app}", "role: app, security_groups: [web]}");
+        let path = env.spec(&text);
+        let out = env.gm(&["apply", "-f", path.to_str().unwrap(), "--yes", "-o", "json"]);
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{action}: {report:#}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(report["outcome"], "ok", "{action}: {report:#}");
+        assert!(proxy.count(action) >= 2, "{action}: the fault was hit");
+        assert_eq!(groups(&d).len(), 1, "{action}: one group");
+        assert_eq!(live_instances(&d).len(), 1, "{action}: one instance");
+        // Converged: a fault-free re-apply changes nothing; destroy leaves nothing.
+        let direct = Env::new();
+        let again = direct.gm_json(&["apply", "-f", path.to_str().unwrap(), "--yes"], 0);
+        assert_eq!(again["changes"], 0, "{action}: {again:#}");
+        direct.gm_json(&["destroy", &d, "--yes"], 0);
+        assert!(groups(&d).is_empty(), "{action}");
+        let left = block_on(async {
+            ssm()
+                .get_parameters_by_path()
+                .path(format!("/geusemaker/{d}/"))
+                .send()
+                .await
+                .unwrap()
+        });
+        assert!(left.parameters().is_empty(), "{action}: secrets left");
+    }
+}

@@ -127,7 +127,18 @@ impl Cloud {
                     Ok(out.role().map(|r| r.arn().to_string()).unwrap_or_default())
                 },
             )
-            .await?;
+            .await;
+        let arn = match arn {
+            // Planned because it did not exist: one with our tags and path is this create's
+            // (a lost answer retried) or a concurrent run's.
+            Err(e) if e.code.as_deref() == Some("EntityAlreadyExists") => {
+                match self.own_role(role).await? {
+                    Some(arn) => arn,
+                    None => return Err(e),
+                }
+            }
+            other => other?,
+        };
         self.update_role(
             role,
             &role.managed_policies,
@@ -137,6 +148,26 @@ impl Cloud {
         )
         .await?;
         Ok(arn)
+    }
+
+    /// The role's ARN when the existing role of that name is this deployment's.
+    async fn own_role(&self, role: &DesiredRole) -> Result<Option<String>, CloudError> {
+        let out = self
+            .iam
+            .get_role()
+            .role_name(&role.aws_name)
+            .send()
+            .await
+            .map_err(|e| CloudError::from_sdk("GetRole", e))?;
+        let Some(r) = out.role() else {
+            return Ok(None);
+        };
+        let want = role.tags.get(gm_plan::TAG_DEPLOYMENT).map(String::as_str);
+        let ours = r.path() == role.path
+            && r.tags()
+                .iter()
+                .any(|t| t.key() == gm_plan::TAG_DEPLOYMENT && Some(t.value()) == want);
+        Ok(ours.then(|| r.arn().to_string()))
     }
 
     /// Attaches and detaches managed policies, puts or deletes the secrets policy, and (when
@@ -345,9 +376,30 @@ impl Cloud {
             .await;
         match r {
             Ok(()) => Ok(true),
-            Err(e) if e.code.as_deref() == Some("ParameterAlreadyExists") => Ok(false),
+            // Planned because it did not exist: with our deployment's tag it is this put's (a
+            // lost answer retried), so it is created by this run and undone with it.
+            Err(e) if e.code.as_deref() == Some("ParameterAlreadyExists") => {
+                Ok(self.own_parameter(parameter, tags).await?)
+            }
             Err(e) => Err(e),
         }
+    }
+
+    /// True when `parameter` carries `tags`' deployment tag.
+    async fn own_parameter(&self, parameter: &str, tags: &Tags) -> Result<bool, CloudError> {
+        let out = self
+            .ssm
+            .list_tags_for_resource()
+            .resource_type(aws_sdk_ssm::types::ResourceTypeForTagging::Parameter)
+            .resource_id(parameter)
+            .send()
+            .await
+            .map_err(|e| CloudError::from_sdk("ListTagsForResource", e))?;
+        let want = tags.get(gm_plan::TAG_DEPLOYMENT).map(String::as_str);
+        Ok(out
+            .tag_list()
+            .iter()
+            .any(|t| t.key() == gm_plan::TAG_DEPLOYMENT && Some(t.value()) == want))
     }
 
     /// Deletes secrets, ten per call (SSM's batch size).

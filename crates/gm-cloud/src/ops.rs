@@ -203,21 +203,72 @@ impl Cloud {
                     .build(),
             );
         let logical = tags.get(gm_plan::TAG_ID).cloned().unwrap_or_default();
-        self.mutate(
-            "CreateSecurityGroup",
-            &[logical],
-            |id: &String| vec![id.clone()],
-            async {
-                let out = call
-                    .send()
-                    .await
-                    .map_err(|e| CloudError::from_sdk("CreateSecurityGroup", e))?;
-                out.group_id().map(str::to_string).ok_or_else(|| {
-                    CloudError::new("CreateSecurityGroup", None, "AWS returned no group id")
-                })
-            },
-        )
-        .await
+        let r = self
+            .mutate(
+                "CreateSecurityGroup",
+                &[logical],
+                |id: &String| vec![id.clone()],
+                async {
+                    let out = call
+                        .send()
+                        .await
+                        .map_err(|e| CloudError::from_sdk("CreateSecurityGroup", e))?;
+                    out.group_id().map(str::to_string).ok_or_else(|| {
+                        CloudError::new("CreateSecurityGroup", None, "AWS returned no group id")
+                    })
+                },
+            )
+            .await;
+        match r {
+            // The plan saw no such group, so one carrying our tags is this create's (its answer
+            // was lost and the SDK tried again) or a concurrent run's: either way, ours.
+            Err(e) if e.code.as_deref() == Some("InvalidGroup.Duplicate") => {
+                match self.own_group(name, vpc_id, tags).await? {
+                    Some(id) => Ok(id),
+                    None => Err(e),
+                }
+            }
+            other => other,
+        }
+    }
+
+    /// The group `name` in `vpc_id` when it carries `tags`' deployment and logical id.
+    async fn own_group(
+        &self,
+        name: &str,
+        vpc_id: &str,
+        tags: &Tags,
+    ) -> Result<Option<String>, CloudError> {
+        let out = self
+            .ec2
+            .describe_security_groups()
+            .filters(
+                aws_sdk_ec2::types::Filter::builder()
+                    .name("group-name")
+                    .values(name)
+                    .build(),
+            )
+            .filters(
+                aws_sdk_ec2::types::Filter::builder()
+                    .name("vpc-id")
+                    .values(vpc_id)
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(|e| CloudError::from_sdk("DescribeSecurityGroups", e))?;
+        let ours = |g: &&aws_sdk_ec2::types::SecurityGroup| {
+            [gm_plan::TAG_DEPLOYMENT, gm_plan::TAG_ID].iter().all(|k| {
+                g.tags()
+                    .iter()
+                    .any(|t| t.key() == Some(*k) && t.value() == tags.get(*k).map(String::as_str))
+            })
+        };
+        Ok(out
+            .security_groups()
+            .iter()
+            .find(ours)
+            .and_then(|g| g.group_id().map(str::to_string)))
     }
 
     /// Adds inbound rules (group references must already be ids).
@@ -230,12 +281,19 @@ impl Cloud {
             .authorize_security_group_ingress()
             .group_id(sg_id)
             .set_ip_permissions(Some(rules.iter().map(permission).collect()));
-        self.mutate_unit(
-            "AuthorizeSecurityGroupIngress",
-            &[sg_id.to_string()],
-            call.send(),
-        )
-        .await
+        let r = self
+            .mutate_unit(
+                "AuthorizeSecurityGroupIngress",
+                &[sg_id.to_string()],
+                call.send(),
+            )
+            .await;
+        match r {
+            // The plan authorizes only missing rules: "already there" means an earlier try of
+            // this call took effect and its answer was lost.
+            Err(e) if e.code.as_deref() == Some("InvalidPermission.Duplicate") => Ok(()),
+            other => other,
+        }
     }
 
     /// Removes inbound rules.

@@ -434,9 +434,17 @@ fn serve(
         buf.extend_from_slice(&chunk[..n]);
     }
     let body = String::from_utf8_lossy(&buf[header_end..]).to_string();
+    // Query protocol (EC2, IAM): `Action=` in the body; JSON protocol (SSM): the target header.
     let action = body
         .split('&')
         .find_map(|p| p.strip_prefix("Action="))
+        .or_else(|| {
+            head.lines().find_map(|l| {
+                let (k, v) = l.split_once(':')?;
+                k.eq_ignore_ascii_case("x-amz-target")
+                    .then(|| v.trim().rsplit('.').next())?
+            })
+        })
         .unwrap_or("other")
         .to_string();
     if let Ok(mut c) = counts.lock() {
@@ -452,6 +460,11 @@ fn serve(
             s[i]
         };
         if n > f.after && n - f.after <= f.times {
+            if f.code == LOST_ANSWER {
+                // The call reaches AWS and takes effect; the answer never comes back.
+                let _ = forward(&buf, upstream)?;
+                return Ok(());
+            }
             let xml = format!(
                 "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Response><Errors><Error><Code>{}</Code><Message>injected by the test proxy</Message></Error></Errors><RequestID>fault-{n}</RequestID></Response>",
                 f.code
@@ -465,14 +478,22 @@ fn serve(
             return Ok(());
         }
     }
-    // Forward, forcing one request per upstream connection.
-    let mut up = TcpStream::connect(("127.0.0.1", upstream))?;
-    up.write_all(&buf)?;
-    let mut resp = Vec::new();
-    up.read_to_end(&mut resp)?;
+    let resp = forward(&buf, upstream)?;
     conn.write_all(&resp)?;
     Ok(())
 }
+
+/// Sends one request to moto on its own connection and returns the whole answer.
+fn forward(request: &[u8], upstream: u16) -> std::io::Result<Vec<u8>> {
+    let mut up = TcpStream::connect(("127.0.0.1", upstream))?;
+    up.write_all(request)?;
+    let mut resp = Vec::new();
+    up.read_to_end(&mut resp)?;
+    Ok(resp)
+}
+
+/// A [`Fault`] code: the request is performed, then the connection closes without an answer.
+pub const LOST_ANSWER: &str = "LOST";
 
 /// The repo's examples folder.
 pub fn examples() -> PathBuf {
