@@ -949,3 +949,51 @@ fn throttled_calls_are_retried_and_the_run_goes_on() {
     let n = proxy.counts.lock().unwrap()["DescribeInstances"];
     assert_eq!(n, 4, "three throttled tries and one answer");
 }
+
+#[test]
+fn a_launch_in_flight_at_a_kill_is_waited_for_not_duplicated() {
+    // The first launch sits on the wire for 6 s; the apply is killed meanwhile.
+    let proxy = Proxy::start(vec![Fault {
+        action: "RunInstances",
+        body_contains: None,
+        after: 0,
+        times: 1,
+        code: "SLOW:6000",
+        status: 0,
+    }]);
+    let env = Env::via(&proxy);
+    let d = name("inflight");
+    let path = env.spec(&format!(
+        "version: 1\ndeployment: {d}\ninstances:\n  - {{name: a, type: t3.micro, ami: al2023}}\n"
+    ));
+    let p = path.to_str().unwrap();
+    let mut child = env.spawn(&["apply", "-f", p, "--yes"]);
+    let waited = std::time::Instant::now();
+    while proxy.count("RunInstances") == 0 && waited.elapsed().as_secs() < 60 {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert_eq!(proxy.count("RunInstances"), 1, "the launch is on the wire");
+    child.kill().expect("kill the apply");
+    let _ = child.wait();
+
+    // At once, a new apply: it finds the unanswered launch in the journal and waits for it.
+    let out = env.gm(&["apply", "-f", p, "--yes", "-o", "json"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("launch(es) unanswered (instance/a/0)"),
+        "{err}"
+    );
+    // Well after the held request has landed: one instance at the address.
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    assert_eq!(live_instances(&d).len(), 1, "no duplicate");
+    assert_eq!(proxy.count("RunInstances"), 1, "no second launch");
+    // The journal no longer holds it: the next apply does not wait.
+    let again = env.gm(&["apply", "-f", p, "--yes"]);
+    assert!(!String::from_utf8_lossy(&again.stderr).contains("unanswered"));
+}

@@ -24,6 +24,10 @@ use gm_cloud::{Cloud, CloudError};
 use gm_plan::{Actual, Desired, Plan, Reads};
 use gm_state::{StateError, Store};
 
+/// How long a launch sent by a process that died may still land: the SDK's attempt timeout
+/// (60 s) plus margin.
+pub const LAUNCH_IN_FLIGHT: chrono::Duration = chrono::Duration::seconds(75);
+
 /// How the engine runs.
 #[derive(Debug, Clone)]
 pub struct EngineOptions {
@@ -111,7 +115,10 @@ impl Engine {
     }
 
     /// What AWS has for a deployment, found by tag; roles and secrets too when `identity`.
+    /// After a run that died with launches on the wire, first waits for them to land (see
+    /// [`Engine::settle_launches`]), so the plan counts them instead of launching again.
     pub async fn refresh(&self, deployment: &str, reads: Reads) -> Result<Actual, EngineError> {
+        self.settle_launches(deployment).await?;
         let mut actual = self
             .cloud
             .describe_deployment_with(deployment, reads)
@@ -127,6 +134,58 @@ impl Engine {
             i.recorded = recorded.contains(&i.id);
         }
         Ok(actual)
+    }
+
+    /// A `RunInstances` sent by a process that died before its answer may still take effect:
+    /// AWS acts on a request it received whoever waits for the answer. Launching again at once
+    /// would make a second instance at the address (moto ignores client tokens, and a changed
+    /// spec would change the token). So: wait until each such address has an instance, or
+    /// until [`LAUNCH_IN_FLIGHT`] after the intent was journaled (one SDK attempt's timeout
+    /// plus margin), then mark the steps interrupted so no later run waits again.
+    pub async fn settle_launches(&self, deployment: &str) -> Result<(), EngineError> {
+        let pending = self.store().launches_in_flight(deployment)?;
+        if pending.is_empty() {
+            return Ok(());
+        }
+        let now = chrono::Utc::now();
+        let deadline = pending
+            .iter()
+            .filter_map(|p| chrono::DateTime::parse_from_rfc3339(&p.started_at).ok())
+            .map(|t| t.with_timezone(&chrono::Utc) + LAUNCH_IN_FLIGHT)
+            .max()
+            .unwrap_or(now);
+        let addresses: std::collections::BTreeSet<&str> =
+            pending.iter().map(|p| p.address.as_str()).collect();
+        if deadline > now {
+            tracing::warn!(
+                "run {} ended with {} launch(es) unanswered ({}); waiting up to {} s for them to land before planning",
+                pending[0].run,
+                pending.len(),
+                addresses.iter().copied().collect::<Vec<_>>().join(", "),
+                (deadline - now).num_seconds()
+            );
+        }
+        let mut backoff = gm_cloud::Backoff::default();
+        while chrono::Utc::now() < deadline {
+            let a = self.cloud.describe_deployment(deployment).await?;
+            let landed = addresses
+                .iter()
+                .all(|addr| a.instances.iter().any(|i| i.logical_id() == Some(*addr)));
+            if landed {
+                break;
+            }
+            tokio::time::sleep(backoff.next_delay().min(std::time::Duration::from_secs(2))).await;
+        }
+        let store = self.store();
+        for p in &pending {
+            store.step_result(
+                p.step,
+                "interrupted",
+                &[],
+                Some("the process ended before AWS answered; the next run waited for the launch to land"),
+            )?;
+        }
+        Ok(())
     }
 
     /// Whether reading `desired`'s deployment must include IAM and SSM: it asks for roles or

@@ -169,6 +169,19 @@ pub struct StepRecord {
     pub error: Option<String>,
 }
 
+/// A launch whose answer never came (see [`Store::launches_in_flight`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InFlight {
+    /// The journal step.
+    pub step: i64,
+    /// Its run.
+    pub run: i64,
+    /// The address it launched.
+    pub address: String,
+    /// When the intent was written (RFC 3339).
+    pub started_at: String,
+}
+
 /// The state store.
 pub struct Store {
     conn: Connection,
@@ -658,6 +671,32 @@ impl Store {
             )
             .optional()
             .map_err(q("looking for unfinished runs"))
+    }
+
+    /// Launches journaled by runs that never finished and never got their answer: the process
+    /// ended (a kill, a crash) while `RunInstances` may have been on the wire.
+    pub fn launches_in_flight(&self, deployment: &str) -> Result<Vec<InFlight>> {
+        let mut st = self
+            .conn
+            .prepare(
+                "SELECT s.id, s.run_id, s.address, s.started_at FROM steps s JOIN runs r ON r.id = s.run_id
+                 WHERE r.deployment = ?1 AND r.finished_at IS NULL AND s.outcome IS NULL
+                   AND s.action IN ('create', 'replace')
+                 ORDER BY s.id",
+            )
+            .map_err(q("reading launches in flight"))?;
+        let rows = st
+            .query_map([deployment], |r| {
+                Ok(InFlight {
+                    step: r.get(0)?,
+                    run: r.get(1)?,
+                    address: r.get(2)?,
+                    started_at: r.get(3)?,
+                })
+            })
+            .map_err(q("reading launches in flight"))?;
+        rows.collect::<std::result::Result<_, _>>()
+            .map_err(q("reading launches in flight"))
     }
 
     /// Everything in the store as one JSON document (for `state export`).

@@ -214,6 +214,19 @@ impl Env {
     }
 
     fn run(&self, args: &[&str], keys: bool) -> Output {
+        self.command(args, keys).output().expect("run geusemaker")
+    }
+
+    /// Starts geusemaker without waiting for it (to kill it part-way).
+    pub fn spawn(&self, args: &[&str]) -> std::process::Child {
+        self.command(args, true)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start geusemaker")
+    }
+
+    fn command(&self, args: &[&str], keys: bool) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_geusemaker"));
         cmd.args(args)
             .current_dir(self.dir.path())
@@ -228,7 +241,7 @@ impl Env {
             cmd.env("AWS_ACCESS_KEY_ID", "testing")
                 .env("AWS_SECRET_ACCESS_KEY", "testing");
         }
-        cmd.output().expect("run geusemaker")
+        cmd
     }
 
     /// Runs and parses stdout as JSON, asserting the exit code.
@@ -460,6 +473,12 @@ fn serve(
             s[i]
         };
         if n > f.after && n - f.after <= f.times {
+            if let Some(ms) = f.code.strip_prefix(SLOW_ANSWER) {
+                // The request waits on the wire, then goes through.
+                let ms = ms.parse().unwrap_or(1000);
+                std::thread::sleep(std::time::Duration::from_millis(ms));
+                break;
+            }
             if f.code == LOST_ANSWER {
                 // The call reaches AWS and takes effect; the answer never comes back.
                 let _ = forward(&buf, upstream)?;
@@ -494,6 +513,9 @@ fn forward(request: &[u8], upstream: u16) -> std::io::Result<Vec<u8>> {
 
 /// A [`Fault`] code: the request is performed, then the connection closes without an answer.
 pub const LOST_ANSWER: &str = "LOST";
+
+/// A [`Fault`] code prefix: `SLOW:6000` holds the request 6 s before it reaches moto.
+pub const SLOW_ANSWER: &str = "SLOW:";
 
 /// The repo's examples folder.
 pub fn examples() -> PathBuf {
