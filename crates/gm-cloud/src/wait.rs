@@ -61,6 +61,16 @@ impl WaitTarget {
     }
 }
 
+/// Sleeps the backoff's next delay; false, without sleeping, when that would pass `deadline`.
+async fn pause(backoff: &mut Backoff, deadline: Instant) -> bool {
+    let delay = backoff.next_delay();
+    if Instant::now() + delay > deadline {
+        return false;
+    }
+    tokio::time::sleep(delay).await;
+    true
+}
+
 impl Cloud {
     /// Polls (batched by id) until every instance reaches `target`, or the deadline passes.
     /// Returns the last seen state of each instance.
@@ -75,8 +85,7 @@ impl Cloud {
         let mut pending: Vec<String> = ids.to_vec();
         let mut seen = HashMap::new();
         while !pending.is_empty() {
-            let delay = backoff.next_delay();
-            if Instant::now() + delay > deadline {
+            if !pause(&mut backoff, deadline).await {
                 return Err(CloudError::new(
                     "wait",
                     Some("WaitTimeout"),
@@ -89,7 +98,6 @@ impl Cloud {
                     ),
                 ));
             }
-            tokio::time::sleep(delay).await;
             let found = self.describe_instances_by_id(&pending).await?;
             let mut still = Vec::new();
             for id in &pending {
@@ -135,8 +143,7 @@ impl Cloud {
         let deadline = Instant::now() + timeout;
         let mut backoff = Backoff::default();
         loop {
-            let delay = backoff.next_delay();
-            if Instant::now() + delay > deadline {
+            if !pause(&mut backoff, deadline).await {
                 return Err(CloudError::new(
                     "wait",
                     Some("WaitTimeout"),
@@ -147,7 +154,6 @@ impl Cloud {
                     ),
                 ));
             }
-            tokio::time::sleep(delay).await;
             let found = self.describe_volumes_by_id(ids).await?;
             if let Some(gone) = ids.iter().find(|id| !found.iter().any(|v| &v.id == *id)) {
                 return Err(CloudError::new(

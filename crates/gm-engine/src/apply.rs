@@ -652,40 +652,15 @@ impl Engine {
         run.progress
             .phase("moving data volumes", (stop.len() + terminate.len()) as u64);
         if !stop.is_empty() {
-            let ids: Vec<String> = stop.iter().map(|(_, id)| id.clone()).collect();
-            let step = self.intent(run, &stop[0].0, "stop-for-move", json!({"instances": ids}))?;
             // Recorded before the call: an undo starts them again whatever the answer was.
             run.stopped_for_move.extend(stop.iter().cloned());
-            let mut r = self.cloud.stop_instances(&ids).await;
-            if r.is_ok() {
-                r = self
-                    .cloud
-                    .wait_instances(&ids, WaitTarget::Stopped, self.opts.timeout)
-                    .await
-                    .map(|_| ());
-            }
-            self.result(step, &ids, &r);
-            r.map_err(|e| (stop[0].0.clone(), e))?;
+            self.release_for_move(run, &stop, WaitTarget::Stopped)
+                .await?;
         }
         if !terminate.is_empty() {
-            let ids: Vec<String> = terminate.iter().map(|(_, id)| id.clone()).collect();
-            let step = self.intent(
-                run,
-                &terminate[0].0,
-                "terminate-for-move",
-                json!({"instances": ids}),
-            )?;
             run.terminated_for_move.extend(terminate.iter().cloned());
-            let mut r = self.cloud.terminate_instances(&ids).await;
-            if r.is_ok() {
-                r = self
-                    .cloud
-                    .wait_instances(&ids, WaitTarget::Terminated, self.opts.timeout)
-                    .await
-                    .map(|_| ());
-            }
-            self.result(step, &ids, &r);
-            r.map_err(|e| (terminate[0].0.clone(), e))?;
+            self.release_for_move(run, &terminate, WaitTarget::Terminated)
+                .await?;
         }
         for (address, volume, old, device) in &detach {
             let step = self.intent(
@@ -704,6 +679,36 @@ impl Engine {
             .wait_volumes_available(&moving, self.opts.timeout)
             .await
             .map_err(|e| ("volumes".to_string(), e))
+    }
+
+    /// Stops (or terminates) the instances whose volumes move, in one journaled call, and waits
+    /// until they are.
+    async fn release_for_move(
+        &self,
+        run: &mut Run<'_>,
+        instances: &[(String, String)],
+        target: WaitTarget,
+    ) -> Result<(), StepError> {
+        let ids: Vec<String> = instances.iter().map(|(_, id)| id.clone()).collect();
+        let address = instances[0].0.clone();
+        let action = match target {
+            WaitTarget::Terminated => "terminate-for-move",
+            _ => "stop-for-move",
+        };
+        let step = self.intent(run, &address, action, json!({"instances": ids}))?;
+        let mut r = match target {
+            WaitTarget::Terminated => self.cloud.terminate_instances(&ids).await,
+            _ => self.cloud.stop_instances(&ids).await,
+        };
+        if r.is_ok() {
+            r = self
+                .cloud
+                .wait_instances(&ids, target, self.opts.timeout)
+                .await
+                .map(|_| ());
+        }
+        self.result(step, &ids, &r);
+        r.map_err(|e| (address, e))
     }
 
     /// Builds the `RunInstances` request for one desired instance.
