@@ -233,3 +233,147 @@ fn a_lost_answer_to_our_own_create_is_adopted_not_rolled_back() {
         assert!(left.parameters().is_empty(), "{action}: secrets left");
     }
 }
+
+/// What is left of a deployment in AWS: (instances, volumes, groups, secrets).
+fn leftovers(d: &str) -> (usize, usize, usize, usize) {
+    let secrets = block_on(async {
+        ssm()
+            .get_parameters_by_path()
+            .path(format!("/geusemaker/{d}/"))
+            .send()
+            .await
+            .map(|o| o.parameters().len())
+            .unwrap_or(0)
+    });
+    (
+        live_instances(d).len(),
+        volumes(d).len(),
+        groups(d).len(),
+        secrets,
+    )
+}
+
+/// Every mutating call of an apply and of a destroy, failed in each way once: the run's exit
+/// code tells the truth, a fault-free re-run converges with one instance at the address, and
+/// the final destroy leaves nothing.
+#[test]
+fn every_mutating_call_can_fail_in_every_way() {
+    let apply_actions = [
+        "CreateSecurityGroup",
+        "AuthorizeSecurityGroupIngress",
+        "CreateRole",
+        "CreateInstanceProfile",
+        "AddRoleToInstanceProfile",
+        "PutParameter",
+        "RunInstances",
+        "CreateTags",
+    ];
+    let destroy_actions = [
+        "TerminateInstances",
+        "DeleteSecurityGroup",
+        "DeleteVolume",
+        "DeleteParameters",
+        "DeleteRole",
+    ];
+    let modes: [(&'static str, u16); 3] = [
+        (LOST_ANSWER, 0),
+        ("InternalError", 500),
+        ("RequestLimitExceeded", 503),
+    ];
+    let (mut applies, mut destroys, mut wrong_exits, mut duplicates) = (0, 0, 0, 0);
+    let mut missed = Vec::new();
+    for (i, action) in apply_actions.iter().chain(&destroy_actions).enumerate() {
+        let on_destroy = i >= apply_actions.len();
+        for (code, status) in modes {
+            let proxy = Proxy::start(vec![Fault {
+                action,
+                body_contains: None,
+                after: 0,
+                times: 1,
+                code,
+                status,
+            }]);
+            let faulty = Env::via(&proxy);
+            let direct = Env::new();
+            let d = name("faults");
+            let text = format!(
+                "{}security_groups:\n  - name: web\n    ingress:\n      - {{protocol: tcp, port: 22, cidr: 203.0.113.0/24}}\n",
+                spec(&d)
+            )
+            .replace(
+                "role: app}",
+                "role: app, security_groups: [web], volumes: [{device: /dev/sdf, size: 8, type: gp3, delete_on_termination: false}]}",
+            );
+            let path = faulty.spec(&text);
+            let p = path.to_str().unwrap();
+            let case = format!("{action} {code}");
+            let first = if on_destroy {
+                direct.gm_json(&["apply", "-f", p, "--yes"], 0);
+                faulty.gm(&["destroy", &d, "--yes", "-o", "json"])
+            } else {
+                faulty.gm(&["apply", "-f", p, "--yes", "-o", "json"])
+            };
+            if proxy.count(action) == 0 {
+                missed.push(case.clone());
+            }
+            let report: serde_json::Value =
+                serde_json::from_slice(&first.stdout).unwrap_or_default();
+            let code_seen = first.status.code();
+            match (on_destroy, code_seen) {
+                (false, Some(0)) => {
+                    applies += 1;
+                    if report["outcome"] != "ok" {
+                        wrong_exits += 1;
+                    }
+                }
+                (false, Some(5)) => {
+                    applies += 1;
+                    // Rolled back: nothing of the run is left.
+                    if leftovers(&d) != (0, 0, 0, 0) {
+                        wrong_exits += 1;
+                        eprintln!("{case}: rolled back with leftovers {:?}", leftovers(&d));
+                    }
+                }
+                (true, Some(0)) => {
+                    destroys += 1;
+                    if leftovers(&d) != (0, 0, 0, 0) {
+                        wrong_exits += 1;
+                        eprintln!("{case}: destroy said done, left {:?}", leftovers(&d));
+                    }
+                }
+                (_, other) => {
+                    if on_destroy {
+                        destroys += 1;
+                    } else {
+                        applies += 1;
+                    }
+                    // Any other failure must say so (non-zero) and converge below.
+                    assert_ne!(other, Some(0), "{case}");
+                }
+            }
+            if !on_destroy {
+                let again = direct.gm_json(&["apply", "-f", p, "--yes"], 0);
+                applies += 1;
+                assert_eq!(again["outcome"], "ok", "{case}: {again:#}");
+                let live = live_instances(&d);
+                if live.len() != 1 {
+                    duplicates += live.len().saturating_sub(1);
+                    eprintln!("{case}: {} instances after the re-apply", live.len());
+                }
+            }
+            direct.gm_json(&["destroy", &d, "--yes"], 0);
+            destroys += 1;
+            assert_eq!(
+                leftovers(&d),
+                (0, 0, 0, 0),
+                "{case}: destroy leaves nothing"
+            );
+        }
+    }
+    eprintln!(
+        "fault campaign: {applies} applies, {destroys} destroys, {duplicates} duplicates, {wrong_exits} wrong exits; not called: {missed:?}"
+    );
+    assert!(missed.is_empty(), "every fault is hit: {missed:?}");
+    assert_eq!((duplicates, wrong_exits), (0, 0));
+    assert!(applies >= 40 && destroys >= 30, "{applies} {destroys}");
+}
