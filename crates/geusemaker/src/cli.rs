@@ -462,10 +462,12 @@ pub struct DeployArgs {
     #[arg(long)]
     pub dry_run: bool,
     /// After deploying, wait (up to --timeout) until the public services answer their
-    /// readiness checks; fail if they do not.
+    /// readiness checks; fail if they do not. Needs --probe-host with a custom endpoint.
     #[arg(long)]
     pub wait_healthy: bool,
     /// Probe services on this host instead of the instance's public IP (a tunnel, a proxy).
+    /// With a custom endpoint (moto, LocalStack) only this host is probed: the emulator's
+    /// addresses are invented, so without it health is "skipped".
     #[arg(long, env = "GEUSEMAKER_PROBE_HOST", value_name = "HOST")]
     pub probe_host: Option<String>,
     /// Deploy without asking (required when stdin is not a terminal).

@@ -16,11 +16,8 @@ impl Cloud {
     pub async fn describe_deployment(&self, deployment: &str) -> Result<Actual, CloudError> {
         let tag = format!("tag:{TAG_DEPLOYMENT}");
         let (instances, volumes, security_groups) = tokio::try_join!(
-            self.describe_instances(vec![
-                filter(&tag, &[deployment]),
-                filter("instance-state-name", LIVE_STATES),
-            ]),
-            self.describe_volumes(&tag, deployment),
+            self.describe_deployment_instances(deployment),
+            self.describe_deployment_volumes(deployment),
             self.describe_security_groups(&tag, deployment),
         )?;
         Ok(Actual {
@@ -81,8 +78,20 @@ impl Cloud {
         &self,
         deployment: &str,
     ) -> Result<Vec<ActualVolume>, CloudError> {
-        self.describe_volumes(&format!("tag:{TAG_DEPLOYMENT}"), deployment)
+        self.describe_volumes(filter(&format!("tag:{TAG_DEPLOYMENT}"), &[deployment]))
             .await
+    }
+
+    /// Only the live instances of a deployment (one paginated describe).
+    pub async fn describe_deployment_instances(
+        &self,
+        deployment: &str,
+    ) -> Result<Vec<ActualInstance>, CloudError> {
+        self.describe_instances(vec![
+            filter(&format!("tag:{TAG_DEPLOYMENT}"), &[deployment]),
+            filter("instance-state-name", LIVE_STATES),
+        ])
+        .await
     }
 
     /// Instances matching `filters`, all pages.
@@ -125,37 +134,27 @@ impl Cloud {
         Ok(out)
     }
 
-    /// Volumes by id (any tags), for waits.
+    /// Volumes by id (any tags), for waits; ids are sent in chunks of 200.
     pub async fn describe_volumes_by_id(
         &self,
         ids: &[String],
     ) -> Result<Vec<ActualVolume>, CloudError> {
         let mut out = Vec::new();
         for chunk in ids.chunks(200) {
-            let page = self
-                .ec2
-                .describe_volumes()
-                .filters(filter(
-                    "volume-id",
-                    &chunk.iter().map(String::as_str).collect::<Vec<_>>(),
-                ))
-                .send()
-                .await
-                .map_err(|e| CloudError::from_sdk("DescribeVolumes", e))?;
-            out.extend(page.volumes().iter().map(volume));
+            let ids: Vec<&str> = chunk.iter().map(String::as_str).collect();
+            out.extend(self.describe_volumes(filter("volume-id", &ids)).await?);
         }
         Ok(out)
     }
 
     async fn describe_volumes(
         &self,
-        tag: &str,
-        value: &str,
+        by: aws_sdk_ec2::types::Filter,
     ) -> Result<Vec<ActualVolume>, CloudError> {
         let mut pages = self
             .ec2
             .describe_volumes()
-            .filters(filter(tag, &[value]))
+            .filters(by)
             .max_results(500)
             .into_paginator()
             .send();
@@ -167,7 +166,7 @@ impl Cloud {
         Ok(out)
     }
 
-    async fn describe_security_groups(
+    pub(crate) async fn describe_security_groups(
         &self,
         tag: &str,
         value: &str,

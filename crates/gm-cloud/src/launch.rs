@@ -458,11 +458,17 @@ impl Cloud {
     }
 }
 
-/// The token after `token` when it names the gone instance `dead` (at most 64 characters).
-fn next_token(token: &str, dead: &str) -> String {
+/// A `ClientToken` for a launch described by `what`: a digest, so the same launch gets the
+/// same token in every process (51 characters; EC2 allows 64).
+pub fn launch_token(what: &str) -> String {
     use sha2::Digest;
-    let h = sha2::Sha256::digest(format!("{token}|{dead}").as_bytes());
+    let h = sha2::Sha256::digest(what.as_bytes());
     format!("gm-{}", hex::encode(&h[..24]))
+}
+
+/// The token after `token` when it names the gone instance `dead`.
+fn next_token(token: &str, dead: &str) -> String {
+    launch_token(&format!("{token}|{dead}"))
 }
 
 fn image_info(img: &aws_sdk_ec2::types::Image) -> ImageInfo {

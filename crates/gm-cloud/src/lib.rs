@@ -31,7 +31,9 @@ pub use discover::{
 pub use edge::ActualEdge;
 pub use error::{CloudError, ErrorKind};
 pub use identity::{generate_secret, SECRETS_POLICY};
-pub use launch::{BlockDeviceRequest, ImageInfo, LaunchOutcome, LaunchRequest, SpotRequest};
+pub use launch::{
+    launch_token, BlockDeviceRequest, ImageInfo, LaunchOutcome, LaunchRequest, SpotRequest,
+};
 pub use pricing::on_demand_price;
 pub use wait::{Backoff, WaitTarget};
 

@@ -232,43 +232,28 @@ impl Cloud {
         }
     }
 
-    /// The group `name` in `vpc_id` when it carries `tags`' deployment and logical id.
+    /// The group `name` in `vpc_id` when it carries `tags`' deployment and logical id (read
+    /// the way the plan reads groups: by the deployment tag).
     async fn own_group(
         &self,
         name: &str,
         vpc_id: &str,
         tags: &Tags,
     ) -> Result<Option<String>, CloudError> {
-        let out = self
-            .ec2
-            .describe_security_groups()
-            .filters(
-                aws_sdk_ec2::types::Filter::builder()
-                    .name("group-name")
-                    .values(name)
-                    .build(),
-            )
-            .filters(
-                aws_sdk_ec2::types::Filter::builder()
-                    .name("vpc-id")
-                    .values(vpc_id)
-                    .build(),
-            )
-            .send()
-            .await
-            .map_err(|e| CloudError::from_sdk("DescribeSecurityGroups", e))?;
-        let ours = |g: &&aws_sdk_ec2::types::SecurityGroup| {
-            [gm_plan::TAG_DEPLOYMENT, gm_plan::TAG_ID].iter().all(|k| {
-                g.tags()
-                    .iter()
-                    .any(|t| t.key() == Some(*k) && t.value() == tags.get(*k).map(String::as_str))
-            })
+        let Some(deployment) = tags.get(gm_plan::TAG_DEPLOYMENT) else {
+            return Ok(None);
         };
-        Ok(out
-            .security_groups()
-            .iter()
-            .find(ours)
-            .and_then(|g| g.group_id().map(str::to_string)))
+        let groups = self
+            .describe_security_groups(&format!("tag:{}", gm_plan::TAG_DEPLOYMENT), deployment)
+            .await?;
+        Ok(groups
+            .into_iter()
+            .find(|g| {
+                g.name == name
+                    && g.vpc_id.as_deref() == Some(vpc_id)
+                    && g.tags.get(gm_plan::TAG_ID) == tags.get(gm_plan::TAG_ID)
+            })
+            .map(|g| g.id))
     }
 
     /// Adds inbound rules (group references must already be ids).

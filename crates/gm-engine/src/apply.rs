@@ -11,7 +11,6 @@ use std::time::Instant;
 
 use futures::stream::{self, StreamExt};
 use serde_json::json;
-use sha2::{Digest, Sha256};
 
 use gm_cloud::{
     BlockDeviceRequest, CloudError, ErrorKind, ImageInfo, LaunchOutcome, LaunchRequest,
@@ -43,6 +42,16 @@ type Launched = (
 /// Resources (address, id) grouped by the tag change they share.
 type TagBatches<K> = BTreeMap<K, Vec<(String, String)>>;
 
+/// A kept volume this run detached from an old instance to move it to a replacement.
+#[derive(Debug, Clone)]
+struct Detached {
+    address: String,
+    volume: String,
+    /// The instance it was attached to (and goes back to on undo).
+    from: String,
+    device: String,
+}
+
 /// What one apply has done so far, for the report and for undo.
 struct Run<'a> {
     id: i64,
@@ -70,9 +79,8 @@ struct Run<'a> {
     stopped_for_move: Vec<(String, String)>,
     /// Old instances this run terminated first so their kept volumes could move: (address, id).
     terminated_for_move: Vec<(String, String)>,
-    /// Kept volumes this run detached from an old instance: (address, volume, old instance,
-    /// device); reattached there on undo.
-    detached: Vec<(String, String, String, String)>,
+    /// Kept volumes this run detached from an old instance; reattached there on undo.
+    detached: Vec<Detached>,
 }
 
 impl Engine {
@@ -609,7 +617,8 @@ impl Engine {
     ) -> Result<(), StepError> {
         let mut stop: Vec<(String, String)> = Vec::new();
         let mut terminate: Vec<(String, String)> = Vec::new();
-        let mut detach: Vec<(String, String, String, String)> = Vec::new();
+        let mut detach: Vec<Detached> = Vec::new();
+        let mut moving: Vec<String> = Vec::new();
         for c in &plan.changes {
             let Action::ReplaceInstance {
                 old_id,
@@ -620,32 +629,21 @@ impl Engine {
             else {
                 continue;
             };
+            moving.extend(moves.iter().map(|m| m.volume_id.clone()));
             match release {
                 gm_plan::Release::Nothing => continue,
                 gm_plan::Release::Stop => {
                     stop.push((c.address.clone(), old_id.clone()));
-                    for m in moves {
-                        detach.push((
-                            c.address.clone(),
-                            m.volume_id.clone(),
-                            old_id.clone(),
-                            m.device.clone(),
-                        ));
-                    }
+                    detach.extend(moves.iter().map(|m| Detached {
+                        address: c.address.clone(),
+                        volume: m.volume_id.clone(),
+                        from: old_id.clone(),
+                        device: m.device.clone(),
+                    }));
                 }
                 gm_plan::Release::Terminate => terminate.push((c.address.clone(), old_id.clone())),
             }
         }
-        let moving: Vec<String> = plan
-            .changes
-            .iter()
-            .filter_map(|c| match &c.action {
-                Action::ReplaceInstance { moves, .. } => Some(moves),
-                _ => None,
-            })
-            .flatten()
-            .map(|m| m.volume_id.clone())
-            .collect();
         if moving.is_empty() {
             return Ok(());
         }
@@ -662,18 +660,19 @@ impl Engine {
             self.release_for_move(run, &terminate, WaitTarget::Terminated)
                 .await?;
         }
-        for (address, volume, old, device) in &detach {
+        for d in detach {
             let step = self.intent(
                 run,
-                address,
+                &d.address,
                 "detach-volume",
-                json!({"volume": volume, "instance": old, "device": device}),
+                json!({"volume": d.volume, "instance": d.from, "device": d.device}),
             )?;
-            run.detached
-                .push((address.clone(), volume.clone(), old.clone(), device.clone()));
-            let r = self.cloud.detach_volume(volume, old).await;
-            self.result(step, std::slice::from_ref(volume), &r);
-            r.map_err(|e| (address.clone(), e))?;
+            let r = self.cloud.detach_volume(&d.volume, &d.from).await;
+            self.result(step, std::slice::from_ref(&d.volume), &r);
+            let address = d.address.clone();
+            // Recorded whatever the answer: an undo attaches it back either way.
+            run.detached.push(d);
+            r.map_err(|e| (address, e))?;
         }
         self.cloud
             .wait_volumes_available(&moving, self.opts.timeout)
@@ -1345,7 +1344,7 @@ impl Engine {
     async fn undo_moves(&self, run: &mut Run<'_>) {
         let detached = run.detached.clone();
         if !detached.is_empty() {
-            let ids: Vec<String> = detached.iter().map(|d| d.1.clone()).collect();
+            let ids: Vec<String> = detached.iter().map(|d| d.volume.clone()).collect();
             if let Err(e) = self
                 .cloud
                 .wait_volumes_available(&ids, self.opts.timeout)
@@ -1355,7 +1354,13 @@ impl Engine {
                     .note(&format!("rollback: moved volumes not free: {}", e.short()));
             }
         }
-        for (address, volume, old, device) in detached.iter().rev() {
+        for Detached {
+            address,
+            volume,
+            from: old,
+            device,
+        } in detached.iter().rev()
+        {
             let step = self
                 .intent(
                     run,
@@ -1592,28 +1597,13 @@ fn launch_token(
     replaces: Option<&str>,
     takes_over: &[gm_plan::Reattach],
 ) -> String {
-    let volumes: Vec<&str> = takes_over.iter().map(|r| r.volume_id.as_str()).collect();
-    let what = format!(
-        "{deployment}|{}|{}|{}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{volumes:?}",
-        req.instance_tags
-            .get(gm_plan::TAG_ID)
-            .map_or("", String::as_str),
-        req.image_id,
-        req.instance_type,
-        req.key_name,
-        req.subnet_id,
-        req.security_group_ids,
-        req.spot,
-        req.iam_instance_profile,
-        req.user_data
-            .as_deref()
-            .map(|u| hex::encode(Sha256::digest(u.as_bytes()))),
-        req.block_devices,
-        req.instance_tags,
-        req.availability_zone,
-        replaces,
+    debug_assert!(
+        req.client_token.is_empty(),
+        "the token is not part of itself"
     );
-    format!("gm-{}", hex::encode(&Sha256::digest(what.as_bytes())[..24]))
+    let volumes: Vec<&str> = takes_over.iter().map(|r| r.volume_id.as_str()).collect();
+    // The whole request, as it will be sent: a new field is covered without touching this.
+    gm_cloud::launch_token(&format!("{deployment}|{req:?}|{replaces:?}|{volumes:?}"))
 }
 
 #[cfg(test)]

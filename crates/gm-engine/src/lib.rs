@@ -167,10 +167,10 @@ impl Engine {
         }
         let mut backoff = gm_cloud::Backoff::default();
         while chrono::Utc::now() < deadline {
-            let a = self.cloud.describe_deployment(deployment).await?;
+            let live = self.cloud.describe_deployment_instances(deployment).await?;
             let landed = addresses
                 .iter()
-                .all(|addr| a.instances.iter().any(|i| i.logical_id() == Some(*addr)));
+                .all(|addr| live.iter().any(|i| i.logical_id() == Some(*addr)));
             if landed {
                 break;
             }
