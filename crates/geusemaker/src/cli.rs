@@ -52,6 +52,16 @@ pub struct Global {
     /// paths and symlinks out of it are refused, so a spec cannot send a local file to EC2).
     #[arg(long, global = true)]
     pub allow_user_data_outside: bool,
+    /// How long a command that changes a deployment waits for another run's lock on it
+    /// (0: stop at once, naming the holder).
+    #[arg(
+        long,
+        global = true,
+        env = "GEUSEMAKER_LOCK_TIMEOUT",
+        value_name = "SECONDS",
+        default_value_t = 0
+    )]
+    pub lock_timeout: u64,
     /// Print errors only.
     #[arg(long, short = 'q', global = true)]
     pub quiet: bool,
@@ -590,4 +600,22 @@ pub enum StateCommand {
     Export,
     /// Print where the state database and the audit log are.
     Path,
+    /// Remove a deployment's lock left by a run that died, whoever holds it.
+    ///
+    /// A run that stops normally releases its lock, and one that dies leaves a lease that
+    /// lapses within two minutes (at once for a run on the same machine), so this is rarely
+    /// needed. Make sure the holder it names is really gone: two runs changing one deployment
+    /// at once can duplicate what they create.
+    /// Example: geusemaker state unlock my-deployment --yes
+    Unlock(UnlockArgs),
+}
+
+/// `state unlock`.
+#[derive(Debug, Args)]
+pub struct UnlockArgs {
+    /// The deployment.
+    pub name: String,
+    /// Do not ask for confirmation.
+    #[arg(long, short = 'y')]
+    pub yes: bool,
 }

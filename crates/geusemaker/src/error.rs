@@ -18,6 +18,8 @@ pub mod exit {
     pub const ABORTED: u8 = 4;
     /// Failed part-way and rolled back.
     pub const ROLLED_BACK: u8 = 5;
+    /// Another run holds the deployment's lock (and `--lock-timeout` passed).
+    pub const LOCKED: u8 = 6;
 }
 
 /// An error as the user sees it.
@@ -93,6 +95,24 @@ impl From<gm_engine::EngineError> for CliError {
         match e {
             gm_engine::EngineError::Cloud(c) => c.into(),
             gm_engine::EngineError::State(s) => s.into(),
+            gm_engine::EngineError::Locked {
+                deployment,
+                holder,
+                waited_secs,
+            } => CliError::new(
+                "GM-LOCK-001",
+                if waited_secs > 0 {
+                    format!("deployment `{deployment}` is still locked after {waited_secs} s, by {holder}")
+                } else {
+                    format!("deployment `{deployment}` is locked by {holder}")
+                },
+                exit::LOCKED,
+            )
+            .hint(format!(
+                "another run is changing it: wait for it with --lock-timeout SECONDS; if that run \
+                 is dead, its lock lapses within {} s, or remove it with `geusemaker state unlock {deployment}`",
+                gm_engine::LEASE_TTL.as_secs()
+            )),
             gm_engine::EngineError::Failed(report) => {
                 let f = report.failure.clone();
                 let rolled = report.outcome == gm_engine::Outcome::RolledBack;

@@ -996,4 +996,232 @@ fn a_launch_in_flight_at_a_kill_is_waited_for_not_duplicated() {
     // The journal no longer holds it: the next apply does not wait.
     let again = env.gm(&["apply", "-f", p, "--yes"]);
     assert!(!String::from_utf8_lossy(&again.stderr).contains("unanswered"));
+    // Those had nothing to change and took no lock. The killed run's lock is still there; it
+    // names a process on this machine that is gone, so the next change breaks it at once.
+    assert!(lease(&d).is_some(), "the killed run left its lock");
+    let destroy = env.gm(&["destroy", &d, "--yes"]);
+    let err = String::from_utf8_lossy(&destroy.stderr);
+    assert_eq!(destroy.status.code(), Some(0), "{err}");
+    assert!(
+        err.contains("breaking a stale lock") && err.contains("its process is gone"),
+        "{err}"
+    );
+    assert_eq!(lease(&d), None, "no lock is left behind");
+}
+
+// ---- The deployment lock: one changing run at a time, whatever machine or state file ----
+
+fn ssm() -> aws_sdk_ssm::Client {
+    aws_sdk_ssm::Client::new(&sdk_config())
+}
+
+/// The deployment's lease, as AWS keeps it.
+fn lease(d: &str) -> Option<String> {
+    block_on(async {
+        ssm()
+            .get_parameter()
+            .name(format!("/geusemaker-lock/{d}"))
+            .send()
+            .await
+            .ok()
+            .and_then(|o| o.parameter().and_then(|p| p.value()).map(str::to_string))
+    })
+}
+
+/// Writes a lease as another run, on another machine, would.
+fn foreign_lease(d: &str, value: &str) {
+    block_on(async {
+        ssm()
+            .put_parameter()
+            .name(format!("/geusemaker-lock/{d}"))
+            .value(value)
+            .r#type(aws_sdk_ssm::types::ParameterType::String)
+            .overwrite(true)
+            .send()
+            .await
+            .expect("put lease")
+    });
+}
+
+fn lease_of(host: &str, expires: chrono::DateTime<chrono::Utc>) -> String {
+    serde_json::json!({
+        "id": "someone-else", "command": "apply", "user": "bob", "host": host,
+        "pid": 4242, "acquired": "2026-12-03T06:00:00Z", "expires": expires.to_rfc3339(),
+    })
+    .to_string()
+}
+
+fn three(d: &str) -> String {
+    format!(
+        "version: 1\ndeployment: {d}\ninstances:\n  - {{name: a, count: 3, type: t3.micro, ami: al2023}}\n"
+    )
+}
+
+/// Each address of the deployment once: no duplicate, none missing.
+fn assert_each_address_once(d: &str) {
+    let mut ids: Vec<String> = live_instances(d)
+        .iter()
+        .filter_map(|i| tag(i.tags(), "geusemaker:id").map(str::to_string))
+        .collect();
+    ids.sort();
+    assert_eq!(ids, ["instance/a/0", "instance/a/1", "instance/a/2"]);
+}
+
+/// Both runs plan before either launches: the first launch is held on the wire for 3 s.
+fn slow_first_launch() -> Proxy {
+    Proxy::start(vec![Fault {
+        action: "RunInstances",
+        body_contains: None,
+        after: 0,
+        times: 1,
+        code: "SLOW:3000",
+        status: 0,
+    }])
+}
+
+fn run_both(a: &Env, b: &Env, p: &str, extra: &[&str]) -> Vec<std::process::Output> {
+    let mut args = vec!["apply", "-f", p, "--yes", "-o", "json"];
+    args.extend_from_slice(extra);
+    std::thread::scope(|s| {
+        let one = s.spawn(|| a.gm(&args));
+        let two = s.spawn(|| b.gm(&args));
+        vec![one.join().expect("first"), two.join().expect("second")]
+    })
+}
+
+#[test]
+fn two_applies_at_once_from_two_state_files_make_each_instance_once() {
+    let proxy = slow_first_launch();
+    let (a, b) = (Env::via(&proxy), Env::via(&proxy));
+    let d = name("race");
+    let p = a.spec(&three(&d));
+    let outs = run_both(&a, &b, p.to_str().unwrap(), &[]);
+    let codes: Vec<Option<i32>> = outs.iter().map(|o| o.status.code()).collect();
+    let loser = outs
+        .iter()
+        .find(|o| o.status.code() == Some(6))
+        .unwrap_or_else(|| panic!("one run is refused: {codes:?}"));
+    assert!(codes.contains(&Some(0)), "{codes:?}");
+    let err = String::from_utf8_lossy(&loser.stderr);
+    let report: serde_json::Value = serde_json::from_slice(&loser.stdout).expect("json");
+    assert_eq!(report["error"]["code"], "GM-LOCK-001", "{report:#}");
+    assert!(err.contains("is locked by `apply` by"), "{err}");
+    assert!(err.contains("state unlock"), "{err}");
+    assert_each_address_once(&d);
+    assert_eq!(lease(&d), None, "the winner released its lock");
+}
+
+#[test]
+fn a_second_apply_with_a_lock_timeout_waits_then_finds_nothing_to_do() {
+    let proxy = slow_first_launch();
+    // One state file for both, as two terminals on one machine.
+    let env = Env::via(&proxy);
+    let d = name("queue");
+    let p = env.spec(&three(&d));
+    let outs = run_both(&env, &env, p.to_str().unwrap(), &["--lock-timeout", "60"]);
+    for o in &outs {
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+    let reports: Vec<serde_json::Value> = outs
+        .iter()
+        .map(|o| serde_json::from_slice(&o.stdout).expect("json"))
+        .collect();
+    let waited = outs
+        .iter()
+        .position(|o| String::from_utf8_lossy(&o.stderr).contains("waiting for the lock"))
+        .expect("one run says it waits");
+    assert_eq!(reports[waited]["changes"], 0, "{:#}", reports[waited]);
+    assert_eq!(
+        reports[1 - waited]["changes"],
+        3,
+        "{:#}",
+        reports[1 - waited]
+    );
+    assert_each_address_once(&d);
+}
+
+#[test]
+fn a_live_foreign_lock_stops_changes_but_not_plans_and_unlock_removes_it() {
+    let env = Env::new();
+    let d = name("held");
+    let p = env.spec(&three(&d));
+    let p = p.to_str().unwrap();
+    foreign_lease(
+        &d,
+        &lease_of(
+            "elsewhere",
+            chrono::Utc::now() + chrono::Duration::minutes(10),
+        ),
+    );
+    // Reading is never locked.
+    env.gm_json(&["plan", "-f", p], 0);
+    let out = env.gm(&["apply", "-f", p, "--yes"]);
+    assert_eq!(out.status.code(), Some(6));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("`apply` by bob@elsewhere (pid 4242)"), "{err}");
+    assert!(live_instances(&d).is_empty(), "nothing was launched");
+    // `state unlock` names the holder and removes the lease.
+    let removed = env.gm_json(&["state", "unlock", &d, "--yes"], 0);
+    assert!(
+        removed["removed"]
+            .as_str()
+            .is_some_and(|s| s.contains("bob@elsewhere")),
+        "{removed:#}"
+    );
+    assert_eq!(lease(&d), None);
+    env.gm_json(&["apply", "-f", p, "--yes"], 0);
+    assert_each_address_once(&d);
+    // A run with nothing to change takes no lock, so a held one does not stop it.
+    foreign_lease(
+        &d,
+        &lease_of(
+            "elsewhere",
+            chrono::Utc::now() + chrono::Duration::minutes(10),
+        ),
+    );
+    let again = env.gm_json(&["apply", "-f", p, "--yes"], 0);
+    assert_eq!(again["changes"], 0);
+    let destroy = env.gm(&["destroy", &d, "--yes"]);
+    assert_eq!(destroy.status.code(), Some(6), "destroy is a change too");
+    let unlocked = env.gm_json(&["state", "unlock", &d, "--yes"], 0);
+    assert!(unlocked["removed"].is_string());
+    let nothing = env.gm_json(&["state", "unlock", &d, "--yes"], 0);
+    assert!(nothing["removed"].is_null(), "{nothing:#}");
+    env.gm_json(&["destroy", &d, "--yes"], 0);
+}
+
+#[test]
+fn an_expired_or_unreadable_lock_is_broken_or_kept_as_it_says() {
+    let env = Env::new();
+    let d = name("stale");
+    let p = env.spec(&three(&d));
+    let p = p.to_str().unwrap();
+    // Not ours to read: never broken silently.
+    foreign_lease(&d, "held by the release pipeline");
+    let out = env.gm(&["apply", "-f", p, "--yes"]);
+    assert_eq!(out.status.code(), Some(6));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unreadable lease"));
+    // Expired: the next run breaks it and says whose it was.
+    foreign_lease(
+        &d,
+        &lease_of(
+            "elsewhere",
+            chrono::Utc::now() - chrono::Duration::minutes(1),
+        ),
+    );
+    let out = env.gm(&["apply", "-f", p, "--yes"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(
+        err.contains("breaking a stale lock") && err.contains("it expired"),
+        "{err}"
+    );
+    assert!(err.contains("bob@elsewhere"), "{err}");
+    assert_eq!(lease(&d), None);
+    assert_each_address_once(&d);
 }

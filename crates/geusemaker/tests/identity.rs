@@ -181,16 +181,18 @@ fn a_failed_launch_rolls_back_roles_and_secrets_too() {
 
 #[test]
 fn a_lost_answer_to_our_own_create_is_adopted_not_rolled_back() {
-    for action in [
-        "CreateSecurityGroup",
-        "AuthorizeSecurityGroupIngress",
-        "CreateRole",
-        "PutParameter",
+    for (action, body_contains) in [
+        ("CreateSecurityGroup", None),
+        ("AuthorizeSecurityGroupIngress", None),
+        ("CreateRole", None),
+        // A secret, then the deployment's lock: both are SSM parameters.
+        ("PutParameter", Some("/geusemaker/")),
+        ("PutParameter", Some("/geusemaker-lock/")),
     ] {
         // The call reaches AWS; its answer is lost; the SDK tries again and AWS says "exists".
         let proxy = Proxy::start(vec![Fault {
             action,
-            body_contains: None,
+            body_contains,
             after: 0,
             times: 1,
             code: LOST_ANSWER,
@@ -213,7 +215,7 @@ fn a_lost_answer_to_our_own_create_is_adopted_not_rolled_back() {
             String::from_utf8_lossy(&out.stderr)
         );
         assert_eq!(report["outcome"], "ok", "{action}: {report:#}");
-        assert!(proxy.count(action) >= 2, "{action}: the fault was hit");
+        assert!(proxy.matched(0) >= 2, "{action}: the fault was hit");
         assert_eq!(groups(&d).len(), 1, "{action}: one group");
         assert_eq!(live_instances(&d).len(), 1, "{action}: one instance");
         // Converged: a fault-free re-apply changes nothing; destroy leaves nothing.
@@ -258,22 +260,26 @@ fn leftovers(d: &str) -> (usize, usize, usize, usize) {
 /// the final destroy leaves nothing.
 #[test]
 fn every_mutating_call_can_fail_in_every_way() {
+    // (action, text its request must carry): the deployment's lock and its secrets are both
+    // SSM parameters, told apart by path.
     let apply_actions = [
-        "CreateSecurityGroup",
-        "AuthorizeSecurityGroupIngress",
-        "CreateRole",
-        "CreateInstanceProfile",
-        "AddRoleToInstanceProfile",
-        "PutParameter",
-        "RunInstances",
-        "CreateTags",
+        ("CreateSecurityGroup", None),
+        ("AuthorizeSecurityGroupIngress", None),
+        ("CreateRole", None),
+        ("CreateInstanceProfile", None),
+        ("AddRoleToInstanceProfile", None),
+        ("PutParameter", Some("/geusemaker/")),
+        ("PutParameter", Some("/geusemaker-lock/")),
+        ("RunInstances", None),
+        ("CreateTags", None),
     ];
     let destroy_actions = [
-        "TerminateInstances",
-        "DeleteSecurityGroup",
-        "DeleteVolume",
-        "DeleteParameters",
-        "DeleteRole",
+        ("TerminateInstances", None),
+        ("DeleteSecurityGroup", None),
+        ("DeleteVolume", None),
+        ("DeleteParameters", None),
+        ("DeleteRole", None),
+        ("DeleteParameter", Some("/geusemaker-lock/")),
     ];
     let modes: [(&'static str, u16); 3] = [
         (LOST_ANSWER, 0),
@@ -295,11 +301,11 @@ fn every_mutating_call_can_fail_in_every_way() {
             }
         }
     }
-    for (after, action, on_destroy, (code, status)) in cases {
+    for (after, (action, body_contains), on_destroy, (code, status)) in cases {
         {
             let proxy = Proxy::start(vec![Fault {
                 action,
-                body_contains: None,
+                body_contains,
                 after,
                 times: 1,
                 code,
@@ -318,14 +324,18 @@ fn every_mutating_call_can_fail_in_every_way() {
             );
             let path = faulty.spec(&text);
             let p = path.to_str().unwrap();
-            let case = format!("{action} #{} {code}", after + 1);
+            let case = format!(
+                "{action}{} #{} {code}",
+                body_contains.map_or(String::new(), |b| format!(" {b}")),
+                after + 1
+            );
             let first = if on_destroy {
                 direct.gm_json(&["apply", "-f", p, "--yes"], 0);
                 faulty.gm(&["destroy", &d, "--yes", "-o", "json"])
             } else {
                 faulty.gm(&["apply", "-f", p, "--yes", "-o", "json"])
             };
-            if proxy.count(action) <= after {
+            if proxy.matched(0) <= after {
                 // Later rounds fail a later call, which not every action makes.
                 if after == 0 {
                     missed.push(case.clone());

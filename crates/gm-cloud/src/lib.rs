@@ -10,6 +10,7 @@ mod edge;
 mod error;
 mod identity;
 mod launch;
+mod lock;
 mod ops;
 mod pricing;
 mod wait;
@@ -34,6 +35,7 @@ pub use identity::{generate_secret, SECRETS_POLICY};
 pub use launch::{
     launch_token, BlockDeviceRequest, ImageInfo, LaunchOutcome, LaunchRequest, SpotRequest,
 };
+pub use lock::{lease_parameter, LEASE_PREFIX};
 pub use pricing::on_demand_price;
 pub use wait::{Backoff, WaitTarget};
 

@@ -8,6 +8,7 @@ mod apply;
 mod audit;
 pub mod cost;
 mod destroy;
+mod lease;
 pub mod monitor;
 mod report;
 mod status;
@@ -17,6 +18,7 @@ use std::time::Duration;
 
 pub use audit::JsonlAudit;
 pub use destroy::{DestroyPlan, DestroyReport, Doomed};
+pub use lease::{Lease, LeaseGuard, LEASE_TTL};
 pub use report::{ApplyReport, Done, Failure, InstanceSummary, Outcome};
 pub use status::{InstanceStatus, StatusReport};
 
@@ -84,6 +86,16 @@ pub enum EngineError {
     /// A change failed part-way; the report says what was done and undone.
     #[error("{}", .0.failure.as_ref().map_or_else(|| "apply failed".to_string(), |f| f.message.clone()))]
     Failed(Box<ApplyReport>),
+    /// Another run holds the deployment's lock.
+    #[error("deployment `{deployment}` is locked by {holder}")]
+    Locked {
+        /// The deployment.
+        deployment: String,
+        /// Who holds it: command, user@host, pid and since when.
+        holder: String,
+        /// How long this run waited.
+        waited_secs: u64,
+    },
 }
 
 /// The engine, bound to one AWS connection and one state store.

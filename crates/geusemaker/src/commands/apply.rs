@@ -4,6 +4,7 @@ use std::time::{Duration, Instant};
 
 use gm_engine::monitor::UdState;
 use gm_engine::{ApplyReport, Engine, EngineOptions};
+use gm_plan::{Actual, Desired, Plan};
 
 use crate::cli::ApplyArgs;
 use crate::context::{confirm, Ctx};
@@ -19,22 +20,44 @@ pub async fn run(ctx: &Ctx<'_>, a: &ApplyArgs) -> Result<u8, CliError> {
         keep_on_failure: a.keep_on_failure,
     };
     let engine = ctx.engine(&desired.deployment, Some(&loaded), opts).await?;
+    // A run with nothing to change takes no lock: it changes nothing.
     let (actual, plan) = engine.plan(&desired).await?;
+    if !plan.is_empty() {
+        let (guard, actual, plan) = super::lock_and_replan(ctx, &engine, &desired, "apply").await?;
+        let result = apply_locked(ctx, a, &engine, &loaded, &desired, &actual, &plan).await;
+        super::release(ctx, guard).await;
+        result?;
+    } else {
+        unchanged(ctx, &engine, &desired, &actual, &plan);
+    }
+    if a.wait_user_data {
+        return wait_user_data(ctx, &engine, &desired.deployment, a.timeout).await;
+    }
+    Ok(exit::OK)
+}
+
+fn unchanged(ctx: &Ctx<'_>, engine: &Engine, desired: &Desired, actual: &Actual, plan: &Plan) {
+    let report =
+        ApplyReport::unchanged(&desired.deployment, actual, plan, engine.cloud().requests());
+    ctx.out.data(&report, || plan.to_text());
+}
+
+/// Shows the plan made under the lock, confirms, applies.
+async fn apply_locked(
+    ctx: &Ctx<'_>,
+    a: &ApplyArgs,
+    engine: &Engine,
+    loaded: &gm_spec::LoadedSpec,
+    desired: &Desired,
+    actual: &Actual,
+    plan: &Plan,
+) -> Result<(), CliError> {
     if plan.is_empty() {
-        let report = ApplyReport::unchanged(
-            &desired.deployment,
-            &actual,
-            &plan,
-            engine.cloud().requests(),
-        );
-        ctx.out.data(&report, || plan.to_text());
-        if a.wait_user_data {
-            return wait_user_data(ctx, &engine, &desired.deployment, a.timeout).await;
-        }
-        return Ok(exit::OK);
+        unchanged(ctx, engine, desired, actual, plan);
+        return Ok(());
     }
     if !ctx.out.is_machine() && !ctx.out.quiet {
-        let cost = gm_engine::cost::cost_delta(engine.cloud().region(), &desired, &actual);
+        let cost = gm_engine::cost::cost_delta(engine.cloud().region(), desired, actual);
         eprint!("{}{}", plan.to_text(), cost.to_text());
     }
     confirm("Apply these changes?", a.yes, None)?;
@@ -46,20 +69,17 @@ pub async fn run(ctx: &Ctx<'_>, a: &ApplyArgs) -> Result<u8, CliError> {
             Some(&loaded.file),
             "applying",
         )?;
-        store.set_spec(&desired.deployment, &crate::context::spec_record(&loaded))?;
+        store.set_spec(&desired.deployment, &crate::context::spec_record(loaded))?;
     }
     let bars = Bars::new(ctx.out.quiet, ctx.global.verbose > 0);
     let result = engine
-        .apply(&desired, &actual, &plan, Some(&loaded.file), &bars)
+        .apply(desired, actual, plan, Some(&loaded.file), &bars)
         .await;
     bars.finish();
     match result {
         Ok(report) => {
             ctx.out.data(&report, || report.to_text());
-            if a.wait_user_data {
-                return wait_user_data(ctx, &engine, &desired.deployment, a.timeout).await;
-            }
-            Ok(exit::OK)
+            Ok(())
         }
         Err(e) => Err(super::apply_failed(ctx, e)),
     }

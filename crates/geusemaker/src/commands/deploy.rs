@@ -146,6 +146,57 @@ async fn probe_health(
     }
 }
 
+/// Confirms and applies the plan made under the lock (empty when another run deployed the
+/// same stack meanwhile).
+#[allow(clippy::too_many_arguments)]
+async fn deploy_locked(
+    ctx: &Ctx<'_>,
+    a: &DeployArgs,
+    t: Tier,
+    engine: &gm_engine::Engine,
+    stack: &Stack,
+    desired: &gm_plan::Desired,
+    actual: &gm_plan::Actual,
+    plan: &gm_plan::Plan,
+) -> Result<ApplyReport, CliError> {
+    let name = &desired.deployment;
+    if plan.is_empty() {
+        return Ok(ApplyReport::unchanged(
+            name,
+            actual,
+            plan,
+            engine.cloud().requests(),
+        ));
+    }
+    confirm(
+        &format!("Deploy the {} stack `{name}`?", t.as_str()),
+        a.yes,
+        None,
+    )?;
+    {
+        let store = engine.store();
+        store.upsert_deployment(
+            name,
+            engine.cloud().region(),
+            Some(&format!("<{} tier>", t.as_str())),
+            "applying",
+        )?;
+        store.set_spec(name, &crate::context::spec_record(&stack.spec))?;
+    }
+    let bars = Bars::new(ctx.out.quiet, ctx.global.verbose > 0);
+    let r = engine
+        .apply(
+            desired,
+            actual,
+            plan,
+            Some(&format!("<{} tier>", t.as_str())),
+            &bars,
+        )
+        .await;
+    bars.finish();
+    r.map_err(|e| super::apply_failed(ctx, e))
+}
+
 pub async fn run(ctx: &Ctx<'_>, a: &DeployArgs) -> Result<u8, CliError> {
     use std::io::IsTerminal;
     if a.interactive || (a.tier.is_none() && a.file.is_none() && std::io::stdin().is_terminal()) {
@@ -380,36 +431,18 @@ pub async fn run(ctx: &Ctx<'_>, a: &DeployArgs) -> Result<u8, CliError> {
     let report = if plan.is_empty() {
         ApplyReport::unchanged(&name, &actual, &plan, engine.cloud().requests())
     } else {
-        confirm(
-            &format!("Deploy the {} stack `{name}`?", t.as_str()),
-            a.yes,
-            None,
-        )?;
-        {
-            let store = engine.store();
-            store.upsert_deployment(
-                &name,
-                engine.cloud().region(),
-                Some(&format!("<{} tier>", t.as_str())),
-                "applying",
-            )?;
-            store.set_spec(&name, &crate::context::spec_record(&stack.spec))?;
+        let shown = plan.to_text();
+        let (guard, actual, plan) =
+            super::lock_and_replan(ctx, &engine, &desired, "deploy").await?;
+        if plan.to_text() != shown && !ctx.out.is_machine() && !ctx.out.quiet {
+            eprint!(
+                "The deployment changed while this run waited; the plan now:\n{}",
+                plan.to_text()
+            );
         }
-        let bars = Bars::new(ctx.out.quiet, ctx.global.verbose > 0);
-        let r = engine
-            .apply(
-                &desired,
-                &actual,
-                &plan,
-                Some(&format!("<{} tier>", t.as_str())),
-                &bars,
-            )
-            .await;
-        bars.finish();
-        match r {
-            Ok(r) => r,
-            Err(e) => return Err(super::apply_failed(ctx, e)),
-        }
+        let r = deploy_locked(ctx, a, t, &engine, &stack, &desired, &actual, &plan).await;
+        super::release(ctx, guard).await;
+        r?
     };
     let host = report
         .instances

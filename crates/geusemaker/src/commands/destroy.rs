@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use gm_engine::EngineOptions;
+use gm_engine::{Engine, EngineOptions};
 
 use crate::cli::DestroyArgs;
 use crate::context::{confirm, Ctx};
@@ -39,21 +39,41 @@ pub async fn run(ctx: &Ctx<'_>, a: &DestroyArgs) -> Result<u8, CliError> {
         Some(region) => ctx.engine_in(&name, &region, opts).await?,
         None => ctx.engine(&name, loaded.as_ref(), opts).await?,
     };
-    let plan = engine.destroy_plan(&name).await?;
+    // Nothing to destroy takes no lock; anything else is planned again under it.
+    if engine.destroy_plan(&name).await?.is_empty() {
+        return nothing_to_destroy(ctx, &engine, &name);
+    }
+    let guard = super::lock(ctx, &engine, &name, "destroy").await?;
+    let result = destroy_locked(ctx, a, &engine, &name).await;
+    super::release(ctx, guard).await;
+    result
+}
+
+fn nothing_to_destroy(ctx: &Ctx<'_>, engine: &Engine, name: &str) -> Result<u8, CliError> {
+    engine
+        .store()
+        .upsert_deployment(name, engine.cloud().region(), None, "destroyed")?;
+    ctx.out.data(
+        &serde_json::json!({"deployment": name, "destroyed": [], "remaining": []}),
+        || {
+            format!(
+                "Nothing to destroy: AWS has no resources of deployment `{name}` in {}.\n",
+                engine.cloud().region()
+            )
+        },
+    );
+    Ok(exit::OK)
+}
+
+async fn destroy_locked(
+    ctx: &Ctx<'_>,
+    a: &DestroyArgs,
+    engine: &Engine,
+    name: &str,
+) -> Result<u8, CliError> {
+    let plan = engine.destroy_plan(name).await?;
     if plan.is_empty() {
-        engine
-            .store()
-            .upsert_deployment(&name, engine.cloud().region(), None, "destroyed")?;
-        ctx.out.data(
-            &serde_json::json!({"deployment": name, "destroyed": [], "remaining": []}),
-            || {
-                format!(
-                    "Nothing to destroy: AWS has no resources of deployment `{name}` in {}.\n",
-                    engine.cloud().region()
-                )
-            },
-        );
-        return Ok(exit::OK);
+        return nothing_to_destroy(ctx, engine, name);
     }
     if !ctx.out.is_machine() && !ctx.out.quiet {
         eprint!("{}", plan.to_text());
@@ -61,7 +81,7 @@ pub async fn run(ctx: &Ctx<'_>, a: &DestroyArgs) -> Result<u8, CliError> {
     confirm(
         "Destroy these resources? This cannot be undone.",
         a.yes,
-        Some(&name),
+        Some(name),
     )?;
     let bars = Bars::new(ctx.out.quiet, ctx.global.verbose > 0);
     let report = engine.destroy(&plan, &bars).await;

@@ -32,20 +32,42 @@ pub async fn run(ctx: &Ctx<'_>, a: &HealArgs) -> Result<u8, CliError> {
     let engine = ctx.engine_in(&a.name, &region, opts).await?;
     let (actual, plan) = engine.plan(&desired).await?;
     if plan.is_empty() {
-        let report = ApplyReport::unchanged(&a.name, &actual, &plan, engine.cloud().requests());
-        ctx.out.data(&report, || {
-            format!("Nothing to heal: `{}` matches its spec.\n", a.name)
-        });
-        return Ok(exit::OK);
+        return Ok(nothing_to_heal(ctx, &engine, &a.name, &actual, &plan));
+    }
+    let (guard, actual, plan) = super::lock_and_replan(ctx, &engine, &desired, "heal").await?;
+    let result = heal_locked(
+        ctx,
+        a,
+        &engine,
+        &desired,
+        &actual,
+        &plan,
+        dep.spec_file.as_deref(),
+    )
+    .await;
+    super::release(ctx, guard).await;
+    result
+}
+
+/// Shows the plan made under the lock, confirms, applies.
+async fn heal_locked(
+    ctx: &Ctx<'_>,
+    a: &HealArgs,
+    engine: &gm_engine::Engine,
+    desired: &gm_plan::Desired,
+    actual: &gm_plan::Actual,
+    plan: &gm_plan::Plan,
+    spec_file: Option<&str>,
+) -> Result<u8, CliError> {
+    if plan.is_empty() {
+        return Ok(nothing_to_heal(ctx, engine, &a.name, actual, plan));
     }
     if !ctx.out.is_machine() && !ctx.out.quiet {
         eprint!("{}", plan.to_text());
     }
     confirm(&format!("Heal `{}`?", a.name), a.yes, None)?;
     let bars = Bars::new(ctx.out.quiet, ctx.global.verbose > 0);
-    let r = engine
-        .apply(&desired, &actual, &plan, dep.spec_file.as_deref(), &bars)
-        .await;
+    let r = engine.apply(desired, actual, plan, spec_file, &bars).await;
     bars.finish();
     match r {
         Ok(report) => {
@@ -54,4 +76,18 @@ pub async fn run(ctx: &Ctx<'_>, a: &HealArgs) -> Result<u8, CliError> {
         }
         Err(e) => Err(super::apply_failed(ctx, e)),
     }
+}
+
+fn nothing_to_heal(
+    ctx: &Ctx<'_>,
+    engine: &gm_engine::Engine,
+    name: &str,
+    actual: &gm_plan::Actual,
+    plan: &gm_plan::Plan,
+) -> u8 {
+    let report = ApplyReport::unchanged(name, actual, plan, engine.cloud().requests());
+    ctx.out.data(&report, || {
+        format!("Nothing to heal: `{name}` matches its spec.\n")
+    });
+    exit::OK
 }

@@ -1,11 +1,12 @@
 //! `geusemaker state`: the state store itself.
 
-use crate::cli::StateCommand;
-use crate::context::Ctx;
+use crate::cli::{StateCommand, UnlockArgs};
+use crate::context::{confirm, Ctx};
 use crate::error::{exit, CliError};
 
-pub fn run(ctx: &Ctx<'_>, c: &StateCommand) -> Result<u8, CliError> {
+pub async fn run(ctx: &Ctx<'_>, c: &StateCommand) -> Result<u8, CliError> {
     match c {
+        StateCommand::Unlock(a) => return unlock(ctx, a).await,
         StateCommand::Export => {
             let v = ctx.store()?.export()?;
             let out = crate::output::Out {
@@ -32,5 +33,45 @@ pub fn run(ctx: &Ctx<'_>, c: &StateCommand) -> Result<u8, CliError> {
             });
         }
     }
+    Ok(exit::OK)
+}
+
+/// `state unlock NAME`: deletes the deployment's lease, naming who held it.
+async fn unlock(ctx: &Ctx<'_>, a: &UnlockArgs) -> Result<u8, CliError> {
+    // The lease lives in the deployment's region: the flag's, else where the state says.
+    let region = match &ctx.global.region {
+        Some(r) => r.clone(),
+        None => match ctx.store()?.deployment(&a.name)? {
+            Some(d) => d.region,
+            None => ctx.region(None),
+        },
+    };
+    let engine = ctx
+        .engine_in(&a.name, &region, gm_engine::EngineOptions::default())
+        .await?;
+    let Some(holder) = engine.lock_holder(&a.name).await? else {
+        ctx.out.data(
+            &serde_json::json!({"deployment": a.name, "region": region, "removed": null}),
+            || format!("`{}` is not locked in {region}.\n", a.name),
+        );
+        return Ok(exit::OK);
+    };
+    ctx.out.say(&format!("`{}` is locked by {holder}.", a.name));
+    confirm(
+        "Remove this lock? Do so only if that run is no longer running.",
+        a.yes,
+        None,
+    )?;
+    let removed = engine.unlock(&a.name).await?;
+    ctx.out.data(
+        &serde_json::json!({"deployment": a.name, "region": region, "removed": removed}),
+        || {
+            format!(
+                "Removed the lock on `{}` ({}).\n",
+                a.name,
+                removed.as_deref().unwrap_or(&holder)
+            )
+        },
+    );
     Ok(exit::OK)
 }

@@ -374,6 +374,8 @@ pub struct Fault {
 pub struct Proxy {
     pub port: u16,
     pub counts: Arc<Mutex<std::collections::BTreeMap<String, usize>>>,
+    /// Requests that matched each fault, in order.
+    seen: Arc<Mutex<Vec<usize>>>,
 }
 
 impl Proxy {
@@ -384,18 +386,27 @@ impl Proxy {
         let counts: Arc<Mutex<std::collections::BTreeMap<String, usize>>> = Arc::default();
         let seen = Arc::new(Mutex::new(vec![0usize; faults.len()]));
         let c2 = counts.clone();
+        let s2 = seen.clone();
         std::thread::spawn(move || {
             for conn in listener.incoming() {
                 let Ok(conn) = conn else { continue };
                 let faults = faults.clone();
-                let seen = seen.clone();
+                let seen = s2.clone();
                 let counts = c2.clone();
                 std::thread::spawn(move || {
                     let _ = serve(conn, upstream, &faults, &seen, &counts);
                 });
             }
         });
-        Proxy { port, counts }
+        Proxy { port, counts, seen }
+    }
+
+    /// How many requests matched fault number `i` (action and body), failed or let through.
+    pub fn matched(&self, i: usize) -> usize {
+        self.seen
+            .lock()
+            .map(|s| s.get(i).copied().unwrap_or(0))
+            .unwrap_or(0)
     }
 
     pub fn url(&self) -> String {
