@@ -28,6 +28,16 @@ pub enum StateError {
         /// The OS error.
         source: std::io::Error,
     },
+    /// The database was written by a newer GeuseMaker, with a schema this one cannot read.
+    #[error("state database {path} has schema version {found}; this GeuseMaker reads up to version {supported}")]
+    NewerSchema {
+        /// Its path.
+        path: PathBuf,
+        /// The version in the file.
+        found: i64,
+        /// The newest version this build knows.
+        supported: i64,
+    },
     /// A query failed.
     #[error("state database error while {doing}: {source}")]
     Query {
@@ -55,12 +65,11 @@ impl StateError {
             {
                 "another GeuseMaker process held the state for more than 5 s; wait for it to finish and run again"
             }
-            StateError::Query {
-                doing: "checking the schema version",
-                ..
-            } => "the state file was written by a newer GeuseMaker: upgrade, or point --state elsewhere",
+            StateError::NewerSchema { .. } => {
+                "the state file was written by a newer GeuseMaker: upgrade, or point --state elsewhere"
+            }
             StateError::Query { .. } => {
-                "the state file may be from a newer GeuseMaker or damaged; AWS is the truth, so moving it aside and re-running is safe"
+                "the state file may be damaged; AWS is the truth, so moving it aside and re-running is safe"
             }
         }
     }
@@ -257,9 +266,10 @@ impl Store {
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .map_err(q("reading the schema version"))?;
         if version > SCHEMA_VERSION {
-            return Err(StateError::Query {
-                doing: "checking the schema version",
-                source: rusqlite::Error::InvalidQuery,
+            return Err(StateError::NewerSchema {
+                path: self.path.clone(),
+                found: version,
+                supported: SCHEMA_VERSION,
             });
         }
         if version == SCHEMA_VERSION {
@@ -884,5 +894,24 @@ mod tests {
         }
         let s = Store::open(&path).unwrap();
         s.upsert_deployment("d", "us-east-1", None, "live").unwrap();
+    }
+
+    #[test]
+    fn a_store_from_a_newer_version_is_refused_by_name_not_as_damage() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.db");
+        drop(Store::open(&path).unwrap());
+        let conn = Connection::open(&path).unwrap();
+        conn.execute_batch(&format!("PRAGMA user_version = {};", SCHEMA_VERSION + 1))
+            .unwrap();
+        drop(conn);
+        let e = Store::open(&path).err().expect("refused");
+        assert!(matches!(e, StateError::NewerSchema { found, .. } if found == SCHEMA_VERSION + 1));
+        assert!(
+            e.to_string()
+                .contains(&format!("reads up to version {SCHEMA_VERSION}")),
+            "{e}"
+        );
+        assert!(e.hint().contains("upgrade"), "{}", e.hint());
     }
 }
