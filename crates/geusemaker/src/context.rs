@@ -123,14 +123,10 @@ impl Ctx<'_> {
             .unwrap_or_else(|| gm_cloud::DEFAULT_REGION.to_string())
     }
 
-    /// True when AWS calls go to an endpoint of the user's choosing (an emulator such as moto or
-    /// LocalStack, a proxy): the addresses it reports for instances may be invented, so nothing
-    /// connects to them.
+    /// True when AWS calls go to an endpoint of the user's choosing: see
+    /// [`CloudOptions::endpoint_overridden`].
     pub fn endpoint_overridden(&self) -> bool {
-        self.global.endpoint_url.is_some()
-            || ["AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_EC2"]
-                .iter()
-                .any(|k| std::env::var(k).is_ok_and(|v| !v.trim().is_empty()))
+        self.cloud_options(None, None).endpoint_overridden()
     }
 
     /// Connection options for `region` (profile and endpoint from the flags).

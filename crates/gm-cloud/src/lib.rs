@@ -55,6 +55,20 @@ pub struct CloudOptions {
     pub max_attempts: Option<u32>,
 }
 
+impl CloudOptions {
+    /// True when AWS calls go to an endpoint of the user's choosing (an emulator such as moto or
+    /// LocalStack, a proxy): the addresses it reports for instances may be invented, so nothing
+    /// may connect to them. The CLI and the server ask the same question here.
+    pub fn endpoint_overridden(&self) -> bool {
+        self.endpoint_url
+            .as_deref()
+            .is_some_and(|u| !u.trim().is_empty())
+            || ["AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_EC2"]
+                .iter()
+                .any(|k| std::env::var(k).is_ok_and(|v| !v.trim().is_empty()))
+    }
+}
+
 /// A connection to one account and region.
 #[derive(Clone)]
 pub struct Cloud {
