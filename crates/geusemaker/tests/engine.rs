@@ -1225,3 +1225,87 @@ fn an_expired_or_unreadable_lock_is_broken_or_kept_as_it_says() {
     assert_eq!(lease(&d), None);
     assert_each_address_once(&d);
 }
+
+/// SIGKILL at chosen points: the run is killed while one mutating call is on the wire (held by
+/// the proxy for 3 s, then delivered, so it takes effect with nobody to hear the answer). The
+/// next run must converge — each address once, no lock left — and destroy must leave nothing.
+#[test]
+fn a_run_killed_at_each_mutating_call_converges_on_the_next() {
+    let points: [(&'static str, bool); 7] = [
+        ("PutParameter", false),
+        ("CreateSecurityGroup", false),
+        ("AuthorizeSecurityGroupIngress", false),
+        ("RunInstances", false),
+        ("TerminateInstances", true),
+        ("DeleteSecurityGroup", true),
+        ("DeleteVolume", true),
+    ];
+    std::thread::scope(|s| {
+        for (action, on_destroy) in points {
+            s.spawn(move || killed_at(action, on_destroy));
+        }
+    });
+}
+
+fn killed_at(action: &'static str, on_destroy: bool) {
+    let proxy = Proxy::start(vec![Fault {
+        action,
+        body_contains: None,
+        after: 0,
+        times: 1,
+        code: "SLOW:3000",
+        status: 0,
+    }]);
+    let env = Env::via(&proxy);
+    let d = name("killed");
+    let path = env.spec(&spec(&d));
+    let p = path.to_str().unwrap();
+    if on_destroy {
+        // The fault lets the apply's calls through: only destroy makes these.
+        env.gm_json(&["apply", "-f", p, "--yes"], 0);
+    }
+    let mut child = if on_destroy {
+        env.spawn(&["destroy", &d, "--yes"])
+    } else {
+        env.spawn(&["apply", "-f", p, "--yes"])
+    };
+    let started = std::time::Instant::now();
+    while proxy.matched(0) == 0 && started.elapsed().as_secs() < 60 {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    // Launches go concurrently: the first is held, the others may be sent too.
+    assert!(proxy.matched(0) >= 1, "{action}: the call is on the wire");
+    child.kill().expect("kill");
+    let _ = child.wait();
+    // Let the held call land: it took effect, and the killed run never heard.
+    std::thread::sleep(std::time::Duration::from_millis(3500));
+    if !on_destroy {
+        let out = env.gm(&["apply", "-f", p, "--yes", "-o", "json"]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{action}: {err}");
+        let mut ids: Vec<String> = live_instances(&d)
+            .iter()
+            .filter_map(|i| tag(i.tags(), "geusemaker:id").map(str::to_string))
+            .collect();
+        ids.sort();
+        assert_eq!(
+            ids,
+            ["instance/web/0", "instance/web/1", "instance/worker/0"],
+            "{action}: each address once"
+        );
+        assert_eq!(groups(&d).len(), 1, "{action}: one group");
+        let again = env.gm_json(&["apply", "-f", p, "--yes"], 0);
+        assert_eq!(again["changes"], 0, "{action}: converged: {again:#}");
+    }
+    let out = env.gm(&["destroy", &d, "--yes"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{action}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(live_instances(&d).is_empty(), "{action}: instances left");
+    assert!(volumes(&d).is_empty(), "{action}: volumes left");
+    assert!(groups(&d).is_empty(), "{action}: groups left");
+    assert_eq!(lease(&d), None, "{action}: lock left");
+}

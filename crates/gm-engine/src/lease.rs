@@ -231,6 +231,16 @@ fn holder_of(value: &str) -> String {
     )
 }
 
+/// Why the lease `value` is stale seen from `here` now, in words; `None` while it holds (and
+/// always for a value that is not one of ours).
+fn stale_reason(value: &str, here: &Here) -> Option<&'static str> {
+    let lease = Lease::parse(value)?;
+    match lease.staleness(Utc::now(), here, process_state)? {
+        Stale::Expired => Some("it expired"),
+        Stale::ProcessGone => Some("its process is gone"),
+    }
+}
+
 /// A held lock. Renews itself until released; dropping it without [`LeaseGuard::release`]
 /// stops the renewal and releases it in the background when a runtime is still there (a run
 /// that dies outright leaves a lease that lapses within [`LEASE_TTL`], or at once for the next
@@ -355,15 +365,7 @@ impl Engine {
                     // the lease it had just made.
                     Some(current) if current == value => {}
                     Some(current) => {
-                        let parsed = Lease::parse(&current);
-                        let stale = parsed
-                            .as_ref()
-                            .and_then(|l| l.staleness(Utc::now(), &here, process_state));
-                        if let Some(why) = stale {
-                            let why = match why {
-                                Stale::Expired => "it expired",
-                                Stale::ProcessGone => "its process is gone",
-                            };
+                        if let Some(why) = stale_reason(&current, &here) {
                             progress.note(&format!(
                                 "breaking a stale lock on `{deployment}` ({why}): {}",
                                 holder_of(&current)
@@ -422,6 +424,21 @@ impl Engine {
                 lease,
             });
         }
+    }
+
+    /// Deletes `deployment`'s lease if it is stale (its run died), returning whose it was and
+    /// why it was stale: a destroy that finds nothing left calls this, so that a dead run's
+    /// lease does not outlive its deployment. A live lease is left alone.
+    pub async fn clear_stale_lock(&self, deployment: &str) -> Result<Option<String>, EngineError> {
+        let cloud = self.cloud();
+        let Some(current) = cloud.read_lease(deployment).await? else {
+            return Ok(None);
+        };
+        let Some(why) = stale_reason(&current, &Here::current()) else {
+            return Ok(None);
+        };
+        cloud.delete_lease(deployment).await?;
+        Ok(Some(format!("{} ({why})", holder_of(&current))))
     }
 
     /// Deletes `deployment`'s lease whoever holds it (`state unlock`); returns who held it.

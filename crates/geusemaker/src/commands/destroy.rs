@@ -41,7 +41,7 @@ pub async fn run(ctx: &Ctx<'_>, a: &DestroyArgs) -> Result<u8, CliError> {
     };
     // Nothing to destroy takes no lock; anything else is planned again under it.
     if engine.destroy_plan(&name).await?.is_empty() {
-        return nothing_to_destroy(ctx, &engine, &name);
+        return nothing_to_destroy(ctx, &engine, &name).await;
     }
     let guard = super::lock(ctx, &engine, &name, "destroy").await?;
     let result = destroy_locked(ctx, a, &engine, &name).await;
@@ -49,7 +49,13 @@ pub async fn run(ctx: &Ctx<'_>, a: &DestroyArgs) -> Result<u8, CliError> {
     result
 }
 
-fn nothing_to_destroy(ctx: &Ctx<'_>, engine: &Engine, name: &str) -> Result<u8, CliError> {
+async fn nothing_to_destroy(ctx: &Ctx<'_>, engine: &Engine, name: &str) -> Result<u8, CliError> {
+    // A run that died part-way through destroying may have left its lease: nothing else would
+    // ever remove it.
+    if let Some(holder) = engine.clear_stale_lock(name).await? {
+        ctx.out
+            .say(&format!("note: removed a stale lock on `{name}`: {holder}"));
+    }
     engine
         .store()
         .upsert_deployment(name, engine.cloud().region(), None, "destroyed")?;
@@ -73,7 +79,7 @@ async fn destroy_locked(
 ) -> Result<u8, CliError> {
     let plan = engine.destroy_plan(name).await?;
     if plan.is_empty() {
-        return nothing_to_destroy(ctx, engine, name);
+        return nothing_to_destroy(ctx, engine, name).await;
     }
     if !ctx.out.is_machine() && !ctx.out.quiet {
         eprint!("{}", plan.to_text());
