@@ -1057,14 +1057,22 @@ fn three(d: &str) -> String {
     )
 }
 
-/// Each address of the deployment once: no duplicate, none missing.
-fn assert_each_address_once(d: &str) {
+/// The addresses of the deployment's live instances, sorted, one per instance.
+fn addresses(d: &str) -> Vec<String> {
     let mut ids: Vec<String> = live_instances(d)
         .iter()
         .filter_map(|i| tag(i.tags(), "geusemaker:id").map(str::to_string))
         .collect();
     ids.sort();
-    assert_eq!(ids, ["instance/a/0", "instance/a/1", "instance/a/2"]);
+    ids
+}
+
+/// Each address of the deployment once: no duplicate, none missing.
+fn assert_each_address_once(d: &str) {
+    assert_eq!(
+        addresses(d),
+        ["instance/a/0", "instance/a/1", "instance/a/2"]
+    );
 }
 
 /// Both runs plan before either launches: the first launch is held on the wire for 3 s.
@@ -1283,13 +1291,8 @@ fn killed_at(action: &'static str, on_destroy: bool) {
         let out = env.gm(&["apply", "-f", p, "--yes", "-o", "json"]);
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(0), "{action}: {err}");
-        let mut ids: Vec<String> = live_instances(&d)
-            .iter()
-            .filter_map(|i| tag(i.tags(), "geusemaker:id").map(str::to_string))
-            .collect();
-        ids.sort();
         assert_eq!(
-            ids,
+            addresses(&d),
             ["instance/web/0", "instance/web/1", "instance/worker/0"],
             "{action}: each address once"
         );

@@ -22,7 +22,7 @@ fn iam_tags(tags: &Tags) -> Vec<IamTag> {
         .collect()
 }
 
-fn gone_is_ok(r: Result<(), CloudError>) -> Result<(), CloudError> {
+pub(crate) fn gone_is_ok(r: Result<(), CloudError>) -> Result<(), CloudError> {
     match r {
         Err(e) if e.kind == ErrorKind::NotFound => Ok(()),
         other => other,

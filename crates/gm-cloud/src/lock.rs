@@ -4,6 +4,7 @@
 
 use aws_sdk_ssm::types::{ParameterTier, ParameterType, Tag as SsmTag};
 
+use crate::identity::gone_is_ok;
 use crate::{Cloud, CloudError, ErrorKind};
 
 /// Where leases live: outside `/geusemaker/DEPLOYMENT/`, so no describe of a deployment's
@@ -22,31 +23,48 @@ impl Cloud {
     /// (whoever holds it, this very call included when its first answer was lost and the SDK
     /// retried: compare the value with [`Cloud::read_lease`]).
     pub async fn create_lease(&self, deployment: &str, value: &str) -> Result<bool, CloudError> {
+        match self.put_lease(deployment, value, false).await {
+            Ok(()) => Ok(true),
+            Err(e) if e.code.as_deref() == Some("ParameterAlreadyExists") => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Replaces the lease's value (a renewal by its holder).
+    pub async fn write_lease(&self, deployment: &str, value: &str) -> Result<(), CloudError> {
+        self.put_lease(deployment, value, true).await
+    }
+
+    /// One `PutParameter` of the lease. Tags go with the creation only: SSM refuses tags on an
+    /// overwrite.
+    async fn put_lease(
+        &self,
+        deployment: &str,
+        value: &str,
+        overwrite: bool,
+    ) -> Result<(), CloudError> {
         let name = lease_parameter(deployment);
-        let call = self
+        let mut call = self
             .ssm
             .put_parameter()
             .name(&name)
             .value(value)
             .r#type(ParameterType::String)
-            .tier(ParameterTier::Standard)
-            .overwrite(false)
-            .description("GeuseMaker: the run changing this deployment now")
-            .tags(
-                SsmTag::builder()
-                    .key("geusemaker:lease")
-                    .value(deployment)
-                    .build()
-                    .map_err(|e| CloudError::new("PutParameter", None, e.to_string()))?,
-            );
-        match self
-            .mutate_unit("PutParameter", std::slice::from_ref(&name), call.send())
-            .await
-        {
-            Ok(()) => Ok(true),
-            Err(e) if e.code.as_deref() == Some("ParameterAlreadyExists") => Ok(false),
-            Err(e) => Err(e),
+            .overwrite(overwrite);
+        if !overwrite {
+            call = call
+                .tier(ParameterTier::Standard)
+                .description("GeuseMaker: the run changing this deployment now")
+                .tags(
+                    SsmTag::builder()
+                        .key("geusemaker:lease")
+                        .value(deployment)
+                        .build()
+                        .map_err(|e| CloudError::new("PutParameter", None, e.to_string()))?,
+                );
         }
+        self.mutate_unit("PutParameter", std::slice::from_ref(&name), call.send())
+            .await
     }
 
     /// The lease's value, or `None` when no run holds one.
@@ -65,30 +83,13 @@ impl Cloud {
         }
     }
 
-    /// Replaces the lease's value (a renewal by its holder).
-    pub async fn write_lease(&self, deployment: &str, value: &str) -> Result<(), CloudError> {
-        let name = lease_parameter(deployment);
-        let call = self
-            .ssm
-            .put_parameter()
-            .name(&name)
-            .value(value)
-            .r#type(ParameterType::String)
-            .overwrite(true);
-        self.mutate_unit("PutParameter", std::slice::from_ref(&name), call.send())
-            .await
-    }
-
     /// Removes the lease; one already gone is fine.
     pub async fn delete_lease(&self, deployment: &str) -> Result<(), CloudError> {
         let name = lease_parameter(deployment);
         let call = self.ssm.delete_parameter().name(&name);
-        match self
-            .mutate_unit("DeleteParameter", std::slice::from_ref(&name), call.send())
-            .await
-        {
-            Err(e) if e.kind != ErrorKind::NotFound => Err(e),
-            _ => Ok(()),
-        }
+        gone_is_ok(
+            self.mutate_unit("DeleteParameter", std::slice::from_ref(&name), call.send())
+                .await,
+        )
     }
 }

@@ -13,7 +13,6 @@
 //! [`SETTLE`] and reads it back: of two breakers, the one whose lease was deleted sees the
 //! other's and goes back to waiting (docs/architecture.md, "The deployment lock").
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -248,52 +247,47 @@ fn stale_reason(value: &str, here: &Here) -> Option<&'static str> {
 pub struct LeaseGuard {
     cloud: Cloud,
     deployment: String,
-    lease: Arc<Lease>,
-    heartbeat: Option<JoinHandle<()>>,
+    /// The lease's id while held; `None` once released.
+    id: Option<String>,
+    heartbeat: JoinHandle<()>,
 }
 
 impl std::fmt::Debug for LeaseGuard {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("LeaseGuard")
             .field("deployment", &self.deployment)
-            .field("lease", &self.lease.id)
+            .field("lease", &self.id)
             .finish()
     }
 }
 
 impl LeaseGuard {
-    /// The lease held.
-    pub fn lease(&self) -> &Lease {
-        &self.lease
+    fn new(cloud: &Cloud, deployment: &str, lease: Lease) -> LeaseGuard {
+        LeaseGuard {
+            cloud: cloud.clone(),
+            deployment: deployment.to_string(),
+            id: Some(lease.id.clone()),
+            heartbeat: heartbeat(cloud.clone(), deployment.to_string(), lease),
+        }
     }
 
     /// Stops renewing and deletes the lease if it is still ours.
     pub async fn release(mut self) -> Result<(), CloudError> {
-        if let Some(h) = self.heartbeat.take() {
-            h.abort();
+        self.heartbeat.abort();
+        match self.id.take() {
+            Some(id) => release(&self.cloud, &self.deployment, &id).await,
+            None => Ok(()),
         }
-        let result = release(&self.cloud, &self.deployment, &self.lease.id).await;
-        // Released: nothing for Drop to do.
-        self.lease = Arc::new(Lease {
-            id: String::new(),
-            ..(*self.lease).clone()
-        });
-        result
     }
 }
 
 impl Drop for LeaseGuard {
     fn drop(&mut self) {
-        if let Some(h) = self.heartbeat.take() {
-            h.abort();
-        }
-        if self.lease.id.is_empty() {
-            return;
-        }
+        self.heartbeat.abort();
+        let Some(id) = self.id.take() else { return };
         if let Ok(rt) = tokio::runtime::Handle::try_current() {
             let cloud = self.cloud.clone();
             let deployment = self.deployment.clone();
-            let id = self.lease.id.clone();
             rt.spawn(async move {
                 let _ = release(&cloud, &deployment, &id).await;
             });
@@ -301,21 +295,24 @@ impl Drop for LeaseGuard {
     }
 }
 
+/// Whether the parameter's value is the lease with `id`.
+fn is_lease(value: Option<&str>, id: &str) -> bool {
+    value.and_then(Lease::parse).is_some_and(|l| l.id == id)
+}
+
 async fn release(cloud: &Cloud, deployment: &str, id: &str) -> Result<(), CloudError> {
-    let current = cloud.read_lease(deployment).await?;
-    if current.as_deref().and_then(Lease::parse).map(|l| l.id) == Some(id.to_string()) {
+    if is_lease(cloud.read_lease(deployment).await?.as_deref(), id) {
         cloud.delete_lease(deployment).await?;
     }
     Ok(())
 }
 
-fn heartbeat(cloud: Cloud, deployment: String, lease: Arc<Lease>) -> JoinHandle<()> {
+fn heartbeat(cloud: Cloud, deployment: String, mut lease: Lease) -> JoinHandle<()> {
     tokio::spawn(async move {
-        let mut lease = (*lease).clone();
         loop {
             tokio::time::sleep(RENEW_EVERY).await;
             match cloud.read_lease(&deployment).await {
-                Ok(Some(v)) if Lease::parse(&v).is_some_and(|l| l.id == lease.id) => {}
+                Ok(v) if is_lease(v.as_deref(), &lease.id) => {}
                 Ok(other) => {
                     tracing::warn!(
                         deployment,
@@ -338,6 +335,16 @@ fn heartbeat(cloud: Cloud, deployment: String, lease: Arc<Lease>) -> JoinHandle<
     })
 }
 
+/// What one attempt at the lock found.
+enum Attempt {
+    /// The lease is ours.
+    Taken,
+    /// The lease changed under us: try again at once.
+    Again,
+    /// A live run holds it (who, in words).
+    Held(String),
+}
+
 impl Engine {
     /// Takes `deployment`'s lock for `command`, waiting up to `wait` for a live holder to
     /// finish. A stale lease is broken, with a note saying whose it was.
@@ -348,81 +355,79 @@ impl Engine {
         wait: Duration,
         progress: &dyn Progress,
     ) -> Result<LeaseGuard, EngineError> {
-        let cloud = self.cloud();
         let here = Here::current();
         let started = std::time::Instant::now();
         let mut told_waiting = false;
         let mut pause = Duration::from_millis(200);
         loop {
             let lease = Lease::new(command, Utc::now());
-            let value = lease.to_value();
-            let mut broke = false;
-            if !cloud.create_lease(deployment, &value).await? {
-                match cloud.read_lease(deployment).await? {
-                    // Released between our two calls: try again at once.
-                    None => continue,
-                    // Our own call landed but its answer was lost, and the SDK's retry found
-                    // the lease it had just made.
-                    Some(current) if current == value => {}
-                    Some(current) => {
-                        if let Some(why) = stale_reason(&current, &here) {
-                            progress.note(&format!(
-                                "breaking a stale lock on `{deployment}` ({why}): {}",
-                                holder_of(&current)
-                            ));
-                            // Delete only what we judged: someone may have broken it already.
-                            if cloud.read_lease(deployment).await?.as_deref() == Some(&current) {
-                                cloud.delete_lease(deployment).await?;
-                            }
-                            broke = true;
-                            if !cloud.create_lease(deployment, &value).await? {
-                                // Another run took it first: wait for that one.
-                                continue;
-                            }
-                        } else {
-                            let holder = holder_of(&current);
-                            if started.elapsed() >= wait {
-                                return Err(EngineError::Locked {
-                                    deployment: deployment.to_string(),
-                                    holder,
-                                    waited_secs: started.elapsed().as_secs(),
-                                });
-                            }
-                            if !told_waiting {
-                                progress.note(&format!(
-                                    "waiting for the lock on `{deployment}`, held by {holder}"
-                                ));
-                                told_waiting = true;
-                            }
-                            let left = wait.saturating_sub(started.elapsed());
-                            tokio::time::sleep(pause.min(left).max(Duration::from_millis(50)))
-                                .await;
-                            pause = (pause * 2).min(MAX_POLL);
-                            continue;
-                        }
-                    }
-                }
+            let holder = match self.attempt(deployment, &lease, &here, progress).await? {
+                Attempt::Taken => return Ok(LeaseGuard::new(self.cloud(), deployment, lease)),
+                Attempt::Again => continue,
+                Attempt::Held(holder) => holder,
+            };
+            if started.elapsed() >= wait {
+                return Err(EngineError::Locked {
+                    deployment: deployment.to_string(),
+                    holder,
+                    waited_secs: started.elapsed().as_secs(),
+                });
             }
-            if broke {
-                // Of two runs that broke the same stale lease, the one whose lease the other
-                // deleted finds out here and waits.
-                tokio::time::sleep(SETTLE).await;
-                let now = cloud.read_lease(deployment).await?;
-                if now.as_deref() != Some(&value) {
-                    continue;
-                }
+            if !told_waiting {
+                progress.note(&format!(
+                    "waiting for the lock on `{deployment}`, held by {holder}"
+                ));
+                told_waiting = true;
             }
-            let lease = Arc::new(lease);
-            return Ok(LeaseGuard {
-                cloud: cloud.clone(),
-                deployment: deployment.to_string(),
-                heartbeat: Some(heartbeat(
-                    cloud.clone(),
-                    deployment.to_string(),
-                    lease.clone(),
-                )),
-                lease,
-            });
+            let left = wait.saturating_sub(started.elapsed());
+            tokio::time::sleep(pause.min(left).max(Duration::from_millis(50))).await;
+            pause = (pause * 2).min(MAX_POLL);
+        }
+    }
+
+    /// One try at creating `lease`, breaking a stale one in the way.
+    async fn attempt(
+        &self,
+        deployment: &str,
+        lease: &Lease,
+        here: &Here,
+        progress: &dyn Progress,
+    ) -> Result<Attempt, EngineError> {
+        let cloud = self.cloud();
+        let value = lease.to_value();
+        if cloud.create_lease(deployment, &value).await? {
+            return Ok(Attempt::Taken);
+        }
+        let current = match cloud.read_lease(deployment).await? {
+            // Released between our two calls.
+            None => return Ok(Attempt::Again),
+            // Our own call landed but its answer was lost, and the SDK's retry found the lease
+            // it had just made.
+            Some(current) if current == value => return Ok(Attempt::Taken),
+            Some(current) => current,
+        };
+        let Some(why) = stale_reason(&current, here) else {
+            return Ok(Attempt::Held(holder_of(&current)));
+        };
+        progress.note(&format!(
+            "breaking a stale lock on `{deployment}` ({why}): {}",
+            holder_of(&current)
+        ));
+        // Delete only what we judged: someone may have broken it already.
+        if cloud.read_lease(deployment).await?.as_deref() == Some(&current) {
+            cloud.delete_lease(deployment).await?;
+        }
+        if !cloud.create_lease(deployment, &value).await? {
+            // Another run took it first: wait for that one.
+            return Ok(Attempt::Again);
+        }
+        // Of two runs that broke the same stale lease, the one whose lease the other deleted
+        // finds out here and waits.
+        tokio::time::sleep(SETTLE).await;
+        if cloud.read_lease(deployment).await?.as_deref() == Some(&value) {
+            Ok(Attempt::Taken)
+        } else {
+            Ok(Attempt::Again)
         }
     }
 
