@@ -24,6 +24,15 @@ impl RequestCounter {
         self.total.load(Ordering::Relaxed)
     }
 
+    /// Counts one request of `operation` (the SDK interceptor does this for real clients; a
+    /// simulator calls it itself).
+    pub fn record(&self, operation: &str) {
+        self.total.fetch_add(1, Ordering::Relaxed);
+        if let Ok(mut m) = self.by_operation.lock() {
+            *m.entry(operation.to_string()).or_default() += 1;
+        }
+    }
+
     /// Requests per operation name.
     pub fn by_operation(&self) -> BTreeMap<String, u64> {
         self.by_operation
@@ -48,14 +57,8 @@ impl Intercept for CountingInterceptor {
         _components: &RuntimeComponents,
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
-        self.0.total.fetch_add(1, Ordering::Relaxed);
-        let op = cfg
-            .load::<Metadata>()
-            .map(|m| m.name().to_string())
-            .unwrap_or_else(|| "unknown".into());
-        if let Ok(mut m) = self.0.by_operation.lock() {
-            *m.entry(op).or_default() += 1;
-        }
+        let op = cfg.load::<Metadata>().map_or("unknown", |m| m.name());
+        self.0.record(op);
         Ok(())
     }
 }

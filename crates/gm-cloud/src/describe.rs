@@ -2,8 +2,8 @@
 
 use aws_sdk_ec2::types::{Instance, IpPermission, SecurityGroup, Volume};
 use gm_plan::{
-    Actual, ActualInstance, ActualSg, ActualVolume, Attachment, BlockDevice, GroupRef, Reads, Rule,
-    RuleSource, TAG_DEPLOYMENT,
+    ActualInstance, ActualSg, ActualVolume, Attachment, BlockDevice, GroupRef, Rule, RuleSource,
+    TAG_DEPLOYMENT,
 };
 
 use crate::{filter, plain_tags, Cloud, CloudError};
@@ -12,65 +12,13 @@ use crate::{filter, plain_tags, Cloud, CloudError};
 pub(crate) const LIVE_STATES: &[&str] = &["pending", "running", "stopping", "stopped"];
 
 impl Cloud {
-    /// Everything tagged with `deployment`: three describes run concurrently, each paginated.
-    pub async fn describe_deployment(&self, deployment: &str) -> Result<Actual, CloudError> {
-        let tag = format!("tag:{TAG_DEPLOYMENT}");
-        let (instances, volumes, security_groups) = tokio::try_join!(
-            self.describe_deployment_instances(deployment),
-            self.describe_deployment_volumes(deployment),
-            self.describe_security_groups(&tag, deployment),
-        )?;
-        Ok(Actual {
-            instances,
-            volumes,
-            security_groups,
-            ..Actual::default()
-        })
-    }
-
-    /// Everything of a deployment `reads` asks for, all reads concurrent: roles and secrets
-    /// (under the deployment's IAM and SSM paths) and the edge (load balancer, target group,
-    /// distributions) on top of the three EC2 describes.
-    pub async fn describe_deployment_with(
+    /// Only the security groups of a deployment (one paginated describe).
+    pub async fn describe_deployment_groups(
         &self,
         deployment: &str,
-        reads: Reads,
-    ) -> Result<Actual, CloudError> {
-        let (iam_path, ssm_path) = (
-            gm_plan::iam_path(deployment),
-            gm_plan::secrets_path(deployment),
-        );
-        let (mut actual, identity, edge) = tokio::try_join!(
-            self.describe_deployment(deployment),
-            async {
-                if reads.identity {
-                    tokio::try_join!(
-                        self.describe_roles(&iam_path),
-                        self.describe_secrets(&ssm_path)
-                    )
-                    .map(Some)
-                } else {
-                    Ok(None)
-                }
-            },
-            async {
-                if reads.edge {
-                    self.describe_edge(deployment).await.map(Some)
-                } else {
-                    Ok(None)
-                }
-            },
-        )?;
-        if let Some((roles, secrets)) = identity {
-            actual.roles = roles;
-            actual.secrets = secrets;
-        }
-        if let Some(e) = edge {
-            actual.load_balancer = e.load_balancer;
-            actual.target_group = e.target_group;
-            actual.distributions = e.distributions;
-        }
-        Ok(actual)
+    ) -> Result<Vec<ActualSg>, CloudError> {
+        self.describe_security_groups(&format!("tag:{TAG_DEPLOYMENT}"), deployment)
+            .await
     }
 
     /// Only the volumes of a deployment (one paginated describe).

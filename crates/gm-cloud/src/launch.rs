@@ -302,7 +302,7 @@ impl Cloud {
                 return Ok(id);
             }
             tracing::info!("token {token} names {id}, already {state}: launching anew");
-            token = next_token(&token, &id);
+            token = next_launch_token(&token, &id);
         }
         Err(CloudError::new(
             "RunInstances",
@@ -467,7 +467,7 @@ pub fn launch_token(what: &str) -> String {
 }
 
 /// The token after `token` when it names the gone instance `dead`.
-fn next_token(token: &str, dead: &str) -> String {
+pub fn next_launch_token(token: &str, dead: &str) -> String {
     launch_token(&format!("{token}|{dead}"))
 }
 

@@ -2,6 +2,7 @@
 //! retries), error classification, request counting, the audit trail, and EC2 operations.
 //! It knows nothing about specs: it reads and writes resources.
 
+mod api;
 mod audit;
 mod counter;
 mod describe;
@@ -23,6 +24,7 @@ use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region};
 
+pub use api::CloudApi;
 pub use audit::{AuditRecord, AuditSink, NoAudit};
 pub use counter::RequestCounter;
 pub use discover::{
@@ -33,7 +35,8 @@ pub use edge::ActualEdge;
 pub use error::{CloudError, ErrorKind};
 pub use identity::{generate_secret, SECRETS_POLICY};
 pub use launch::{
-    launch_token, BlockDeviceRequest, ImageInfo, LaunchOutcome, LaunchRequest, SpotRequest,
+    launch_token, next_launch_token, BlockDeviceRequest, ImageInfo, LaunchOutcome, LaunchRequest,
+    SpotRequest,
 };
 pub use lock::{lease_parameter, LEASE_PREFIX};
 pub use pricing::on_demand_price;

@@ -1,9 +1,6 @@
 //! Waits that poll soon and back off, bounded by a deadline; never a fixed sleep.
 
-use std::collections::HashMap;
 use std::time::{Duration, Instant};
-
-use crate::{Cloud, CloudError};
 
 /// Poll delays: 0, then 0.5 s doubling to a cap, each with up to 20 % jitter.
 #[derive(Debug, Clone)]
@@ -52,7 +49,7 @@ pub enum WaitTarget {
 }
 
 impl WaitTarget {
-    fn state(self) -> &'static str {
+    pub(crate) fn state(self) -> &'static str {
         match self {
             WaitTarget::Running => "running",
             WaitTarget::Stopped => "stopped",
@@ -62,114 +59,13 @@ impl WaitTarget {
 }
 
 /// Sleeps the backoff's next delay; false, without sleeping, when that would pass `deadline`.
-async fn pause(backoff: &mut Backoff, deadline: Instant) -> bool {
+pub(crate) async fn pause(backoff: &mut Backoff, deadline: Instant) -> bool {
     let delay = backoff.next_delay();
     if Instant::now() + delay > deadline {
         return false;
     }
     tokio::time::sleep(delay).await;
     true
-}
-
-impl Cloud {
-    /// Polls (batched by id) until every instance reaches `target`, or the deadline passes.
-    /// Returns the last seen state of each instance.
-    pub async fn wait_instances(
-        &self,
-        ids: &[String],
-        target: WaitTarget,
-        timeout: Duration,
-    ) -> Result<HashMap<String, gm_plan::ActualInstance>, CloudError> {
-        let deadline = Instant::now() + timeout;
-        let mut backoff = Backoff::default();
-        let mut pending: Vec<String> = ids.to_vec();
-        let mut seen = HashMap::new();
-        while !pending.is_empty() {
-            if !pause(&mut backoff, deadline).await {
-                return Err(CloudError::new(
-                    "wait",
-                    Some("WaitTimeout"),
-                    format!(
-                        "{} instance(s) not {} after {} s: {}",
-                        pending.len(),
-                        target.state(),
-                        timeout.as_secs(),
-                        pending.join(", ")
-                    ),
-                ));
-            }
-            let found = self.describe_instances_by_id(&pending).await?;
-            let mut still = Vec::new();
-            for id in &pending {
-                match found.iter().find(|i| &i.id == id) {
-                    Some(i) if i.state == target.state() => {
-                        seen.insert(id.clone(), i.clone());
-                    }
-                    Some(i)
-                        if target == WaitTarget::Running
-                            && (i.state == "terminated" || i.state == "shutting-down") =>
-                    {
-                        return Err(CloudError::new(
-                            "wait",
-                            Some("InstanceTerminated"),
-                            format!("instance {id} was terminated while starting (spot reclaimed, or a boot failure)"),
-                        ));
-                    }
-                    Some(i) => {
-                        seen.insert(id.clone(), i.clone());
-                        still.push(id.clone());
-                    }
-                    None if target == WaitTarget::Terminated => {}
-                    None => still.push(id.clone()),
-                }
-            }
-            pending = still;
-        }
-        Ok(seen)
-    }
-}
-
-impl Cloud {
-    /// Polls (one `DescribeVolumes` for all ids) until every volume is `available`: detached
-    /// from any instance. A volume that no longer exists is an error.
-    pub async fn wait_volumes_available(
-        &self,
-        ids: &[String],
-        timeout: Duration,
-    ) -> Result<(), CloudError> {
-        if ids.is_empty() {
-            return Ok(());
-        }
-        let deadline = Instant::now() + timeout;
-        let mut backoff = Backoff::default();
-        loop {
-            if !pause(&mut backoff, deadline).await {
-                return Err(CloudError::new(
-                    "wait",
-                    Some("WaitTimeout"),
-                    format!(
-                        "volume(s) not detached after {} s: {}",
-                        timeout.as_secs(),
-                        ids.join(", ")
-                    ),
-                ));
-            }
-            let found = self.describe_volumes_by_id(ids).await?;
-            if let Some(gone) = ids.iter().find(|id| !found.iter().any(|v| &v.id == *id)) {
-                return Err(CloudError::new(
-                    "wait",
-                    Some("InvalidVolume.NotFound"),
-                    format!("volume {gone} no longer exists"),
-                ));
-            }
-            if found
-                .iter()
-                .all(|v| v.state == "available" && v.attachments.is_empty())
-            {
-                return Ok(());
-            }
-        }
-    }
 }
 
 #[cfg(test)]

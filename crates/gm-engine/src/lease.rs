@@ -13,10 +13,11 @@
 //! [`SETTLE`] and reads it back: of two breakers, the one whose lease was deleted sees the
 //! other's and goes back to waiting (docs/architecture.md, "The deployment lock").
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use gm_cloud::{Cloud, CloudError};
+use gm_cloud::{CloudApi, CloudError};
 use serde::{Deserialize, Serialize};
 use tokio::task::JoinHandle;
 
@@ -245,7 +246,7 @@ fn stale_reason(value: &str, here: &Here) -> Option<&'static str> {
 /// that dies outright leaves a lease that lapses within [`LEASE_TTL`], or at once for the next
 /// run on the same machine).
 pub struct LeaseGuard {
-    cloud: Cloud,
+    cloud: Arc<dyn CloudApi>,
     deployment: String,
     /// The lease's id while held; `None` once released.
     id: Option<String>,
@@ -262,7 +263,7 @@ impl std::fmt::Debug for LeaseGuard {
 }
 
 impl LeaseGuard {
-    fn new(cloud: &Cloud, deployment: &str, lease: Lease) -> LeaseGuard {
+    fn new(cloud: &Arc<dyn CloudApi>, deployment: &str, lease: Lease) -> LeaseGuard {
         LeaseGuard {
             cloud: cloud.clone(),
             deployment: deployment.to_string(),
@@ -275,7 +276,7 @@ impl LeaseGuard {
     pub async fn release(mut self) -> Result<(), CloudError> {
         self.heartbeat.abort();
         match self.id.take() {
-            Some(id) => release(&self.cloud, &self.deployment, &id).await,
+            Some(id) => release(self.cloud.as_ref(), &self.deployment, &id).await,
             None => Ok(()),
         }
     }
@@ -289,7 +290,7 @@ impl Drop for LeaseGuard {
             let cloud = self.cloud.clone();
             let deployment = self.deployment.clone();
             rt.spawn(async move {
-                let _ = release(&cloud, &deployment, &id).await;
+                let _ = release(cloud.as_ref(), &deployment, &id).await;
             });
         }
     }
@@ -300,14 +301,14 @@ fn is_lease(value: Option<&str>, id: &str) -> bool {
     value.and_then(Lease::parse).is_some_and(|l| l.id == id)
 }
 
-async fn release(cloud: &Cloud, deployment: &str, id: &str) -> Result<(), CloudError> {
+async fn release(cloud: &dyn CloudApi, deployment: &str, id: &str) -> Result<(), CloudError> {
     if is_lease(cloud.read_lease(deployment).await?.as_deref(), id) {
         cloud.delete_lease(deployment).await?;
     }
     Ok(())
 }
 
-fn heartbeat(cloud: Cloud, deployment: String, mut lease: Lease) -> JoinHandle<()> {
+fn heartbeat(cloud: Arc<dyn CloudApi>, deployment: String, mut lease: Lease) -> JoinHandle<()> {
     tokio::spawn(async move {
         loop {
             tokio::time::sleep(RENEW_EVERY).await;
@@ -362,7 +363,7 @@ impl Engine {
         loop {
             let lease = Lease::new(command, Utc::now());
             let holder = match self.attempt(deployment, &lease, &here, progress).await? {
-                Attempt::Taken => return Ok(LeaseGuard::new(self.cloud(), deployment, lease)),
+                Attempt::Taken => return Ok(LeaseGuard::new(&self.cloud, deployment, lease)),
                 Attempt::Again => continue,
                 Attempt::Held(holder) => holder,
             };
@@ -395,7 +396,16 @@ impl Engine {
     ) -> Result<Attempt, EngineError> {
         let cloud = self.cloud();
         let value = lease.to_value();
-        if cloud.create_lease(deployment, &value).await? {
+        let created = match cloud.create_lease(deployment, &value).await {
+            Ok(created) => created,
+            // The create may have landed with its answer lost: look before giving up, so that
+            // a lost answer does not leave behind a lease that no run holds.
+            Err(e) => match cloud.read_lease(deployment).await {
+                Ok(Some(current)) if current == value => return Ok(Attempt::Taken),
+                _ => return Err(e.into()),
+            },
+        };
+        if created {
             return Ok(Attempt::Taken);
         }
         let current = match cloud.read_lease(deployment).await? {

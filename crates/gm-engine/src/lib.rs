@@ -13,7 +13,7 @@ pub mod monitor;
 mod report;
 mod status;
 
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 pub use audit::JsonlAudit;
@@ -22,7 +22,7 @@ pub use lease::{Lease, LeaseGuard, LEASE_TTL};
 pub use report::{ApplyReport, Done, Failure, InstanceSummary, Outcome};
 pub use status::{InstanceStatus, StatusReport};
 
-use gm_cloud::{Cloud, CloudError};
+use gm_cloud::{CloudApi, CloudError};
 use gm_plan::{Actual, Desired, Plan, Reads};
 use gm_state::{StateError, Store};
 
@@ -100,14 +100,20 @@ pub enum EngineError {
 
 /// The engine, bound to one AWS connection and one state store.
 pub struct Engine {
-    cloud: Cloud,
+    cloud: Arc<dyn CloudApi>,
     store: Mutex<Store>,
     opts: EngineOptions,
 }
 
 impl Engine {
-    /// An engine over `cloud` and `store`.
-    pub fn new(cloud: Cloud, store: Store, opts: EngineOptions) -> Engine {
+    /// An engine over `cloud` (the SDK's [`gm_cloud::Cloud`], or a simulator in tests) and
+    /// `store`.
+    pub fn new(cloud: impl CloudApi + 'static, store: Store, opts: EngineOptions) -> Engine {
+        Engine::shared(Arc::new(cloud), store, opts)
+    }
+
+    /// An engine over a cloud the caller keeps a handle to (a test's simulator).
+    pub fn shared(cloud: Arc<dyn CloudApi>, store: Store, opts: EngineOptions) -> Engine {
         Engine {
             cloud,
             store: Mutex::new(store),
@@ -116,8 +122,8 @@ impl Engine {
     }
 
     /// The AWS connection.
-    pub fn cloud(&self) -> &Cloud {
-        &self.cloud
+    pub fn cloud(&self) -> &dyn CloudApi {
+        self.cloud.as_ref()
     }
 
     /// The state store, locked for a short write or read.
