@@ -118,6 +118,7 @@ impl Engine {
                 .iter()
                 .map(|i| i.id.clone())
                 .chain(actual.volumes.iter().map(|v| v.id.clone()))
+                .chain(actual.security_groups.iter().map(|g| g.id.clone()))
                 .collect(),
             images: HashMap::new(),
             past_no_return: false,
@@ -320,15 +321,20 @@ impl Engine {
                         "create-secret",
                         json!({"parameter": secret.parameter}),
                     )?;
+                    // Recorded before the call, as a role is: a put whose answer was lost may
+                    // have stored it, and the undo must remove it then too.
+                    run.created_secrets
+                        .push((secret.id.clone(), secret.parameter.clone()));
                     let r = self
                         .cloud
                         .put_secret(&secret.parameter, &value, &secret.tags)
                         .await;
                     self.result(step, std::slice::from_ref(&secret.parameter), &r);
                     let created = r.map_err(|e| (secret.id.clone(), e))?;
-                    if created {
-                        run.created_secrets
-                            .push((secret.id.clone(), secret.parameter.clone()));
+                    if !created {
+                        // It existed already: not this run's to undo.
+                        run.created_secrets.pop();
+                    } else {
                         run.report.created.push(Done {
                             address: secret.id.clone(),
                             aws_id: secret.parameter.clone(),
@@ -383,6 +389,7 @@ impl Engine {
                 "create",
                 json!({"name": sg.aws_name, "vpc": vpc}),
             )?;
+            run.attempted.insert(sg.id.clone());
             let r = self
                 .cloud
                 .create_security_group(&sg.aws_name, &sg.description, &vpc, &sg.tags)
@@ -1081,31 +1088,85 @@ impl Engine {
                 });
             }
         }
+        let mut steps = Vec::new();
         for (address, id) in &groups {
-            let step = self.intent(run, address, "delete", json!({"group": id}))?;
-            let r = self.delete_group_when_free(id).await;
-            self.result(step, std::slice::from_ref(id), &r);
-            r.map_err(|e| (address.clone(), e))?;
-            run.report.destroyed.push(Done {
-                address: address.clone(),
-                aws_id: id.clone(),
-                what: "security group deleted".into(),
-            });
+            steps.push(self.intent(run, address, "delete", json!({"group": id}))?);
         }
-        Ok(())
+        let ids: Vec<String> = groups.iter().map(|(_, id)| id.clone()).collect();
+        let deployment = run.report.deployment.clone();
+        let results = self.delete_groups(&deployment, &ids).await;
+        let mut first_failure = None;
+        for (((address, id), step), r) in groups.iter().zip(steps).zip(results) {
+            self.result(step, std::slice::from_ref(id), &r);
+            match r {
+                Ok(()) => run.report.destroyed.push(Done {
+                    address: address.clone(),
+                    aws_id: id.clone(),
+                    what: "security group deleted".into(),
+                }),
+                Err(e) => {
+                    first_failure.get_or_insert((address.clone(), e));
+                }
+            }
+        }
+        first_failure.map_or(Ok(()), Err)
     }
 
-    /// Deletes a group, retrying while AWS still sees it in use (network interfaces of just
-    /// terminated instances linger for a while).
-    pub(crate) async fn delete_group_when_free(&self, id: &str) -> Result<(), CloudError> {
+    /// Deletes security groups, retrying while AWS still sees them in use: the network
+    /// interfaces of just-terminated instances linger for a while, and a group that another
+    /// group's rule names is in use until that rule or group is gone. Each round deletes every
+    /// group AWS lets go, which frees the groups those named. A round that frees none of two or
+    /// more groups revokes the rules by which they name each other (a cycle), read once.
+    /// Results are in the order of `ids`; already gone is success.
+    pub(crate) async fn delete_groups(
+        &self,
+        deployment: &str,
+        ids: &[String],
+    ) -> Vec<Result<(), CloudError>> {
         let deadline = Instant::now() + self.opts.timeout;
         let mut backoff = gm_cloud::Backoff::default();
-        loop {
+        let mut results: Vec<Option<Result<(), CloudError>>> = vec![None; ids.len()];
+        let mut left: Vec<usize> = (0..ids.len()).collect();
+        let mut unlinked = false;
+        while !left.is_empty() {
             tokio::time::sleep(backoff.next_delay()).await;
-            match self.cloud.delete_security_group(id).await {
-                Err(e) if e.kind == ErrorKind::InUse && Instant::now() < deadline => continue,
-                Err(e) if e.kind == ErrorKind::NotFound => return Ok(()),
-                other => return other,
+            let mut still = Vec::new();
+            for &i in &left {
+                match self.cloud.delete_security_group(&ids[i]).await {
+                    Err(e) if e.kind == ErrorKind::InUse && Instant::now() < deadline => {
+                        still.push(i);
+                    }
+                    Err(e) if e.kind == ErrorKind::NotFound => results[i] = Some(Ok(())),
+                    other => results[i] = Some(other),
+                }
+            }
+            if still.len() == left.len() && still.len() > 1 && !unlinked {
+                unlinked = true;
+                let stuck: Vec<String> = still.iter().map(|&i| ids[i].clone()).collect();
+                self.unlink_groups(deployment, &stuck).await;
+            }
+            left = still;
+        }
+        results.into_iter().map(|r| r.unwrap_or(Ok(()))).collect()
+    }
+
+    /// Revokes the inbound rules by which the groups `ids` name each other, so that none keeps
+    /// another in use. Best effort: a group that stays in use fails its delete, which says why.
+    async fn unlink_groups(&self, deployment: &str, ids: &[String]) {
+        let Ok(groups) = self.cloud.describe_deployment_groups(deployment).await else {
+            return;
+        };
+        for g in groups.iter().filter(|g| ids.contains(&g.id)) {
+            let naming: Vec<gm_plan::Rule> = g
+                .ingress
+                .iter()
+                .filter(|r| {
+                    matches!(&r.source, gm_plan::RuleSource::Group(GroupRef::Id(x)) if x != &g.id && ids.contains(x))
+                })
+                .cloned()
+                .collect();
+            if let Err(e) = self.cloud.revoke_ingress(&g.id, &naming).await {
+                tracing::warn!(group = %g.id, error = %e.short(), "could not revoke the rules naming other doomed groups");
             }
         }
     }
@@ -1230,6 +1291,16 @@ impl Engine {
                         doomed.push((lid.to_string(), i.id.clone()));
                     }
                 }
+                // A group whose create landed with its answer lost is found by its tag, too.
+                for g in &a.security_groups {
+                    let lid = g.logical_id().unwrap_or("");
+                    if run.attempted.contains(lid)
+                        && !run.pre_existing.contains(&g.id)
+                        && !run.created_sgs.iter().any(|(_, id)| id == &g.id)
+                    {
+                        run.created_sgs.push((lid.to_string(), g.id.clone()));
+                    }
+                }
             }
             Err(e) => run
                 .progress
@@ -1324,8 +1395,11 @@ impl Engine {
                     .note(&format!("rollback: deleting secrets failed: {}", e.short())),
             }
         }
-        for (address, id) in run.created_sgs.clone().iter().rev() {
-            match self.delete_group_when_free(id).await {
+        let created: Vec<(String, String)> = run.created_sgs.iter().rev().cloned().collect();
+        let ids: Vec<String> = created.iter().map(|(_, id)| id.clone()).collect();
+        let results = self.delete_groups(deployment, &ids).await;
+        for ((address, id), r) in created.iter().zip(results) {
+            match r {
                 Ok(()) => run.report.undone.push(Done {
                     address: address.clone(),
                     aws_id: id.clone(),

@@ -353,20 +353,37 @@ impl Engine {
                 });
             }
         }
-        for d in plan.items.iter().filter(|d| d.kind == "security-group") {
-            let step =
-                self.store()
-                    .step_intent(run, &d.address, "delete", &json!({"group": d.aws_id}))?;
-            let r = self.delete_group_when_free(&d.aws_id).await;
-            self.result(step, std::slice::from_ref(&d.aws_id), &r);
-            r?;
-            report.destroyed.push(Done {
-                address: d.address.clone(),
-                aws_id: d.aws_id.clone(),
-                what: "security group deleted".into(),
-            });
+        let groups: Vec<&Doomed> = plan
+            .items
+            .iter()
+            .filter(|d| d.kind == "security-group")
+            .collect();
+        let mut steps = Vec::new();
+        for d in &groups {
+            steps.push(self.store().step_intent(
+                run,
+                &d.address,
+                "delete",
+                &json!({"group": d.aws_id}),
+            )?);
         }
-        Ok(())
+        let ids: Vec<String> = groups.iter().map(|d| d.aws_id.clone()).collect();
+        let results = self.delete_groups(&plan.deployment, &ids).await;
+        let mut first_failure = None;
+        for ((d, step), r) in groups.iter().zip(steps).zip(results) {
+            self.result(step, std::slice::from_ref(&d.aws_id), &r);
+            match r {
+                Ok(()) => report.destroyed.push(Done {
+                    address: d.address.clone(),
+                    aws_id: d.aws_id.clone(),
+                    what: "security group deleted".into(),
+                }),
+                Err(e) => {
+                    first_failure.get_or_insert(e);
+                }
+            }
+        }
+        first_failure.map_or(Ok(()), |e| Err(e.into()))
     }
 }
 

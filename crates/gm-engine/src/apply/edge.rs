@@ -154,6 +154,9 @@ impl Engine {
                         "create-distribution",
                         json!({"origin": origin}),
                     )?;
+                    // Marked before the call: a create whose answer was lost made a
+                    // distribution the undo finds by its comment.
+                    run.created_cdn = Some(String::new());
                     let r = self.cloud.create_cdn(cdn, &origin).await;
                     self.result(step, &[], &r);
                     let (id, domain) = r.map_err(|e| (CDN_ADDRESS.to_string(), e))?;
@@ -356,32 +359,43 @@ impl Engine {
     /// Undoes this run's distribution and load balancer (found by name when the create's answer
     /// was lost).
     pub(super) async fn rollback_edge(&self, run: &mut Run<'_>) {
-        if let Some(id) = run.created_cdn.take() {
-            match self.cloud.delete_cdn(&id, self.opts.timeout).await {
-                Ok(()) => run.report.undone.push(Done {
-                    address: CDN_ADDRESS.into(),
-                    aws_id: id,
-                    what: "distribution deleted".into(),
-                }),
-                Err(e) => run.progress.note(&format!(
-                    "rollback: deleting distribution {id} failed: {}",
-                    e.short()
-                )),
-            }
-        }
-        if run.created_lb.take().is_none() {
+        let cdn = run.created_cdn.take();
+        let lb = run.created_lb.take();
+        if cdn.is_none() && lb.is_none() {
             return;
         }
+        // Both are found again by what names them (the comment, the name): an id may be
+        // missing when a create's answer was lost.
         let found = match self.cloud.describe_edge(&run.report.deployment).await {
             Ok(e) => e,
             Err(e) => {
                 run.progress.note(&format!(
-                    "rollback: could not find the load balancer: {}",
+                    "rollback: could not find the load balancer or distribution: {}",
                     e.short()
                 ));
                 return;
             }
         };
+        if cdn.is_some() {
+            // The plan created one because none existed: every one found is this run's.
+            for d in &found.distributions {
+                match self.cloud.delete_cdn(&d.id, self.opts.timeout).await {
+                    Ok(()) => run.report.undone.push(Done {
+                        address: CDN_ADDRESS.into(),
+                        aws_id: d.id.clone(),
+                        what: "distribution deleted".into(),
+                    }),
+                    Err(e) => run.progress.note(&format!(
+                        "rollback: deleting distribution {} failed: {}",
+                        d.id,
+                        e.short()
+                    )),
+                }
+            }
+        }
+        if lb.is_none() {
+            return;
+        }
         let arn = found.load_balancer.map(|l| l.arn);
         let tg = found.target_group.map(|t| t.arn);
         if arn.is_none() && tg.is_none() {

@@ -1,0 +1,436 @@
+//! The engine against the in-memory simulator (`gm-sim`): every mutating call of an apply and
+//! of a destroy is failed in turn, in each of the three ways a call can fail, for several specs
+//! (omicron's `action_failure_can_unwind` is the model). After each failure:
+//! - a run that undid itself leaves nothing of the deployment in the account;
+//! - a run past its point of no return leaves what it reports, and the next apply converges
+//!   with exactly one instance at each address;
+//! - a destroy finishes the job when run again, leaving nothing.
+//!
+//! The same cases run against moto in the CLI's integration tests; these run in seconds.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use gm_cloud::CloudApi;
+use gm_engine::{ApplyReport, Engine, EngineError, EngineOptions, NoProgress, Outcome};
+use gm_plan::Desired;
+use gm_sim::{Failure, Sim};
+use gm_state::Store;
+
+/// A spec to exercise, loaded once.
+struct Case {
+    name: &'static str,
+    desired: Desired,
+}
+
+fn example(file: &str) -> Desired {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../examples")
+        .join(file);
+    let loaded = gm_spec::load(&path).unwrap_or_else(|e| panic!("{file}: {e}"));
+    gm_plan::desire(&loaded)
+}
+
+fn from_yaml(name: &str, yaml: &str) -> Desired {
+    let loaded =
+        gm_spec::load_str(name, yaml, Path::new(".")).unwrap_or_else(|e| panic!("{name}: {e}"));
+    gm_plan::desire(&loaded)
+}
+
+fn stack_tier() -> Desired {
+    let stack = gm_stack::compile(&gm_stack::StackRequest {
+        name: "ai-sim".into(),
+        tier: gm_stack::Tier::Dev,
+        region: "us-east-1".into(),
+        other_regions: Vec::new(),
+        services: Vec::new(),
+        instance_type: None,
+        spot: true,
+        ssh_cidr: Some("203.0.113.7/32".into()),
+        public_cidr: "0.0.0.0/0".into(),
+        key_pair: None,
+        subnet: None,
+        vpc: None,
+        model: None,
+        quotes: Vec::new(),
+        edge: Some(gm_stack::EdgeRequest::default()),
+    })
+    .expect("the dev tier compiles");
+    gm_plan::desire(&stack.spec)
+}
+
+const EDGE: &str = "version: 1
+deployment: edge-sim
+security_groups:
+  - name: lb
+    ingress: [{protocol: tcp, port: 80, cidr: 0.0.0.0/0}]
+  - name: web
+    ingress: [{protocol: tcp, port: 8080, source_group: lb}]
+instances:
+  - name: web
+    count: 2
+    type: t3.micro
+    ami: al2023
+    security_groups: [web]
+load_balancer:
+  target: web
+  port: 8080
+  health_check: /ready
+  security_groups: [lb]
+cdn: {}
+";
+
+fn cases() -> Vec<Case> {
+    vec![
+        Case {
+            name: "web-server",
+            desired: example("web-server.yaml"),
+        },
+        Case {
+            name: "database",
+            desired: example("database.yaml"),
+        },
+        Case {
+            name: "dev-box",
+            desired: example("dev-box.yaml"),
+        },
+        Case {
+            name: "spot-data",
+            desired: example("spot-data.yaml"),
+        },
+        Case {
+            name: "gpu",
+            desired: example("gpu.yaml"),
+        },
+        Case {
+            name: "dev tier with edge",
+            desired: stack_tier(),
+        },
+        Case {
+            name: "load balancer and cdn",
+            desired: from_yaml("edge.yaml", EDGE),
+        },
+    ]
+}
+
+/// A fresh engine over `sim` with its own state store in `dir` (a new process, as the CLI is).
+fn engine(sim: &Arc<Sim>, dir: &Path) -> Engine {
+    let store = Store::open(&dir.join("state.db")).expect("state store opens");
+    let cloud: Arc<dyn CloudApi> = sim.clone();
+    Engine::shared(
+        cloud,
+        store,
+        EngineOptions {
+            timeout: Duration::from_secs(5),
+            ..EngineOptions::default()
+        },
+    )
+}
+
+/// What `geusemaker apply --yes` does: plan; if there is anything to do, lock, plan again,
+/// apply, release.
+async fn apply(engine: &Engine, desired: &Desired) -> Result<Option<ApplyReport>, EngineError> {
+    let (_, plan) = engine.plan(desired).await?;
+    if plan.is_empty() {
+        return Ok(None);
+    }
+    let guard = engine
+        .lock(&desired.deployment, "apply", Duration::ZERO, &NoProgress)
+        .await?;
+    let result = async {
+        let (actual, plan) = engine.plan(desired).await?;
+        engine
+            .apply(desired, &actual, &plan, None, &NoProgress)
+            .await
+            .map(Some)
+    }
+    .await;
+    let _ = guard.release().await;
+    result
+}
+
+/// What `geusemaker destroy --yes` does; the names of what is still there.
+async fn destroy(engine: &Engine, deployment: &str) -> Result<Vec<String>, EngineError> {
+    let plan = engine.destroy_plan(deployment).await?;
+    if plan.is_empty() {
+        engine.clear_stale_lock(deployment).await?;
+        return Ok(Vec::new());
+    }
+    let guard = engine
+        .lock(deployment, "destroy", Duration::ZERO, &NoProgress)
+        .await?;
+    let result = async {
+        let plan = engine.destroy_plan(deployment).await?;
+        engine.destroy(&plan, &NoProgress).await
+    }
+    .await;
+    let _ = guard.release().await;
+    Ok(result?.remaining)
+}
+
+/// The addresses that have more than one live instance.
+fn duplicates(sim: &Sim, deployment: &str) -> Vec<String> {
+    let mut seen = std::collections::BTreeMap::<String, usize>::new();
+    for i in sim.world().live_instances() {
+        if i.tags.get(gm_plan::TAG_DEPLOYMENT).map(String::as_str) == Some(deployment) {
+            *seen
+                .entry(i.logical_id().unwrap_or("?").to_string())
+                .or_default() += 1;
+        }
+    }
+    seen.into_iter()
+        .filter(|(_, n)| *n > 1)
+        .map(|(a, n)| format!("{a} ×{n}"))
+        .collect()
+}
+
+/// A failed release leaves this process's lease, which only lapses after two minutes; a user
+/// removes it with `state unlock`. Tests do the same, after checking that it is the only thing
+/// of the deployment's that the lease is.
+async fn unlock_if_left(engine: &Engine, deployment: &str) {
+    let _ = engine.unlock(deployment).await;
+}
+
+/// Applies to convergence (the run after a failure), then checks the plan is empty and no
+/// address has two instances.
+async fn converge(sim: &Arc<Sim>, dir: &Path, desired: &Desired, what: &str) {
+    let e = engine(sim, dir);
+    unlock_if_left(&e, &desired.deployment).await;
+    if let Err(err) = apply(&e, desired).await {
+        panic!("{what}: the apply after the failure failed: {err}");
+    }
+    let (_, plan) = e.plan(desired).await.expect("plan");
+    assert!(
+        plan.is_empty(),
+        "{what}: not converged, still to do:\n{}",
+        plan.to_text()
+    );
+    assert_eq!(
+        duplicates(sim, &desired.deployment),
+        Vec::<String>::new(),
+        "{what}"
+    );
+}
+
+/// Destroys until done (at most twice more), then checks nothing of the deployment is left.
+async fn destroy_to_nothing(sim: &Arc<Sim>, dir: &Path, deployment: &str, what: &str) {
+    let e = engine(sim, dir);
+    unlock_if_left(&e, deployment).await;
+    let mut remaining = match destroy(&e, deployment).await {
+        Ok(r) => r,
+        Err(err) => panic!("{what}: destroy failed: {err}"),
+    };
+    if !remaining.is_empty() {
+        remaining = destroy(&e, deployment).await.expect("second destroy");
+    }
+    assert_eq!(remaining, Vec::<String>::new(), "{what}: destroy left");
+    assert_eq!(
+        sim.world().holds_any_of(deployment),
+        Vec::<String>::new(),
+        "{what}: the account still holds"
+    );
+}
+
+/// The mutating calls of a clean apply and of a clean destroy of `case`, after checking the
+/// clean runs themselves.
+async fn clean_counts(case: &Case) -> (u64, u64) {
+    let sim = Arc::new(Sim::default());
+    let dir = tempfile::tempdir().expect("temp dir");
+    let e = engine(&sim, dir.path());
+    let report = apply(&e, &case.desired)
+        .await
+        .unwrap_or_else(|err| panic!("{}: clean apply: {err}", case.name))
+        .expect("a fresh account has something to do");
+    assert_eq!(report.outcome, Outcome::Ok, "{}", case.name);
+    let applied = sim.mutations().len() as u64;
+    assert!(
+        apply(&e, &case.desired).await.expect("re-apply").is_none(),
+        "{}: a second apply has nothing to do",
+        case.name
+    );
+    assert_eq!(
+        sim.mutations().len() as u64,
+        applied,
+        "{}: a no-op apply mutates nothing",
+        case.name
+    );
+    destroy_to_nothing(&sim, dir.path(), &case.desired.deployment, case.name).await;
+    let destroyed = sim.mutations().len() as u64 - applied;
+    (applied, destroyed)
+}
+
+/// Runs `check` for every point, eight at a time on their own tasks (each point has its own
+/// simulator and state store); a failed check fails the test with its message.
+async fn each_point<P, F, Fut>(points: Vec<P>, check: F)
+where
+    P: Send + 'static,
+    F: Fn(P) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let check = Arc::new(check);
+    let queue = Arc::new(std::sync::Mutex::new(points));
+    let mut workers = tokio::task::JoinSet::new();
+    for _ in 0..8 {
+        let (queue, check) = (queue.clone(), check.clone());
+        workers.spawn(async move {
+            loop {
+                let next = queue.lock().map(|mut q| q.pop()).unwrap_or(None);
+                let Some(p) = next else { break };
+                check(p).await;
+            }
+        });
+    }
+    while let Some(done) = workers.join_next().await {
+        if let Err(e) = done {
+            if e.is_panic() {
+                std::panic::resume_unwind(e.into_panic());
+            }
+            panic!("a worker ended: {e}");
+        }
+    }
+}
+
+/// Fails mutating call `n` of a fresh apply of `case` in the way `how` says, then checks what
+/// the run left and that the next runs converge and destroy everything.
+async fn apply_fails_at(case: Arc<Case>, calls: u64, n: u64, how: Failure) {
+    let dep = case.desired.deployment.clone();
+    let what = format!("{}: call {n} of {calls} fails ({how:?})", case.name);
+    let sim = Arc::new(Sim::default());
+    let dir = tempfile::tempdir().expect("temp dir");
+    sim.fail_call(n, how);
+    let e = engine(&sim, dir.path());
+    let result = apply(&e, &case.desired).await;
+    assert!(
+        sim.failures_pending().is_empty(),
+        "{what}: the run made fewer calls than the clean one"
+    );
+    let failed_call = sim.mutations()[usize::try_from(n - 1).unwrap_or(0)]
+        .action
+        .clone();
+    match &result {
+        // Undone, or failed before changing anything (the lock, a read): nothing of the
+        // run may be left but the lease of a failed release.
+        Err(EngineError::Failed(r)) if r.outcome == Outcome::RolledBack => {
+            unlock_if_left(&e, &dep).await;
+            assert_eq!(
+                sim.world().holds_any_of(&dep),
+                Vec::<String>::new(),
+                "{what} ({failed_call}): rolled back, yet the account holds"
+            );
+        }
+        Err(EngineError::Cloud(_)) => {
+            unlock_if_left(&e, &dep).await;
+            assert_eq!(
+                sim.world().holds_any_of(&dep),
+                Vec::<String>::new(),
+                "{what} ({failed_call}): failed before any change, yet the account holds"
+            );
+        }
+        // Past the point of no return: the report says what is left and why.
+        Err(EngineError::Failed(r)) => {
+            assert_eq!(r.outcome, Outcome::Failed, "{what}");
+            assert!(r.failure.is_some(), "{what}: a failure without a reason");
+        }
+        // A failure the engine recovered from by itself (a tag repaired by the final
+        // converge, a retried delete).
+        Ok(_) => {}
+        Err(other) => panic!("{what}: unexpected error {other}"),
+    }
+    drop(e);
+    converge(&sim, dir.path(), &case.desired, &what).await;
+    destroy_to_nothing(&sim, dir.path(), &dep, &what).await;
+}
+
+/// Fails mutating call `n` of a destroy after a clean apply of `case`; a re-run must finish.
+async fn destroy_fails_at(case: Arc<Case>, applied: u64, calls: u64, n: u64, how: Failure) {
+    let dep = case.desired.deployment.clone();
+    let what = format!("{}: destroy call {n} of {calls} fails ({how:?})", case.name);
+    let sim = Arc::new(Sim::default());
+    let dir = tempfile::tempdir().expect("temp dir");
+    let e = engine(&sim, dir.path());
+    apply(&e, &case.desired).await.expect("clean apply");
+    assert_eq!(sim.mutations().len() as u64, applied, "{what}");
+    sim.fail_call(applied + n, how);
+    // Whatever the faulted destroy reports, running it again finishes the job.
+    let _ = destroy(&e, &dep).await;
+    assert!(sim.failures_pending().is_empty(), "{what}: never reached");
+    drop(e);
+    destroy_to_nothing(&sim, dir.path(), &dep, &what).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 8)]
+async fn every_mutating_call_of_an_apply_can_fail_and_the_next_run_converges() {
+    let started = std::time::Instant::now();
+    let mut points = Vec::new();
+    let mut summary = Vec::new();
+    for case in cases() {
+        let (calls, _) = clean_counts(&case).await;
+        summary.push(format!("{} {calls}", case.name));
+        let case = Arc::new(case);
+        for n in 1..=calls {
+            for how in Failure::ALL {
+                points.push((case.clone(), calls, n, how));
+            }
+        }
+    }
+    let count = points.len();
+    each_point(points, |(case, calls, n, how)| {
+        apply_fails_at(case, calls, n, how)
+    })
+    .await;
+    eprintln!(
+        "apply failure points: {count} ({}) in {:.1} s",
+        summary.join(", "),
+        started.elapsed().as_secs_f64()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 8)]
+async fn every_mutating_call_of_a_destroy_can_fail_and_a_rerun_finishes_it() {
+    let started = std::time::Instant::now();
+    let mut points = Vec::new();
+    let mut summary = Vec::new();
+    for case in cases() {
+        let (applied, calls) = clean_counts(&case).await;
+        summary.push(format!("{} {calls}", case.name));
+        let case = Arc::new(case);
+        for n in 1..=calls {
+            for how in Failure::ALL {
+                points.push((case.clone(), applied, calls, n, how));
+            }
+        }
+    }
+    let count = points.len();
+    each_point(points, |(case, applied, calls, n, how)| {
+        destroy_fails_at(case, applied, calls, n, how)
+    })
+    .await;
+    eprintln!(
+        "destroy failure points: {count} ({}) in {:.1} s",
+        summary.join(", "),
+        started.elapsed().as_secs_f64()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_state_file_neither_duplicates_nor_orphans() {
+    for case in cases() {
+        let sim = Arc::new(Sim::default());
+        let first = tempfile::tempdir().expect("temp dir");
+        apply(&engine(&sim, first.path()), &case.desired)
+            .await
+            .expect("apply");
+        let before = sim.world().live_instances().count();
+        // Another machine, no state: the plan is empty and the destroy complete.
+        let second = tempfile::tempdir().expect("temp dir");
+        converge(&sim, second.path(), &case.desired, case.name).await;
+        assert_eq!(
+            sim.world().live_instances().count(),
+            before,
+            "{}",
+            case.name
+        );
+        destroy_to_nothing(&sim, second.path(), &case.desired.deployment, case.name).await;
+    }
+}
