@@ -434,3 +434,113 @@ async fn a_lost_state_file_neither_duplicates_nor_orphans() {
         destroy_to_nothing(&sim, second.path(), &case.desired.deployment, case.name).await;
     }
 }
+
+/// `examples/spot-data.yaml` with another boot script: every worker is replaced, and each
+/// worker's kept data volume must move to its replacement.
+fn spot_data_changed() -> Desired {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples");
+    let text = std::fs::read_to_string(dir.join("spot-data.yaml")).expect("example");
+    let changed = text.replace("data_science_setup.sh", "docker_deployment.sh");
+    assert_ne!(text, changed, "the example names its boot script");
+    let loaded = gm_spec::load_str("spot-data-v2.yaml", &changed, &dir).expect("changed spec");
+    gm_plan::desire(&loaded)
+}
+
+/// The data volumes of `deployment` (kept on termination), by id, with their address.
+fn data_volumes(sim: &Sim, deployment: &str) -> std::collections::BTreeMap<String, String> {
+    let w = sim.world();
+    w.volumes
+        .values()
+        .filter(|v| v.tags.get(gm_plan::TAG_DEPLOYMENT).map(String::as_str) == Some(deployment))
+        .filter(|v| {
+            // Kept: attached without delete-on-termination, or not attached at all.
+            v.attachments.iter().all(|a| !a.delete_on_termination)
+        })
+        .map(|v| {
+            let at = v
+                .attachments
+                .first()
+                .and_then(|a| w.instances.get(&a.instance_id))
+                .and_then(|i| i.logical_id())
+                .unwrap_or("detached")
+                .to_string();
+            (v.id.clone(), at)
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 8)]
+async fn every_mutating_call_of_a_replacement_can_fail_and_no_data_volume_is_lost() {
+    let started = std::time::Instant::now();
+    let from = Arc::new(example("spot-data.yaml"));
+    let to = Arc::new(spot_data_changed());
+    // The clean update: count its calls, and see that the volumes moved.
+    let sim = Arc::new(Sim::default());
+    let dir = tempfile::tempdir().expect("temp dir");
+    apply(&engine(&sim, dir.path()), &from)
+        .await
+        .expect("apply");
+    let applied = sim.mutations().len() as u64;
+    let before = data_volumes(&sim, &from.deployment);
+    assert_eq!(before.len(), 3, "{before:?}");
+    let report = apply(&engine(&sim, dir.path()), &to)
+        .await
+        .expect("update")
+        .expect("a changed boot script is a change");
+    assert_eq!(report.replaced.len(), 3, "{report:?}");
+    let calls = sim.mutations().len() as u64 - applied;
+    let update_calls: Vec<String> = sim.mutations()[usize::try_from(applied).unwrap_or(0)..]
+        .iter()
+        .map(|c| c.action.clone())
+        .collect();
+    eprintln!("the clean update: {}", update_calls.join(", "));
+    let after = data_volumes(&sim, &from.deployment);
+    assert_eq!(
+        before.keys().collect::<Vec<_>>(),
+        after.keys().collect::<Vec<_>>(),
+        "the same volumes, by id"
+    );
+    assert_eq!(before, after, "each at its own address");
+
+    let mut points = Vec::new();
+    for n in 1..=calls {
+        for how in Failure::ALL {
+            points.push((n, how));
+        }
+    }
+    let count = points.len();
+    let (f, t) = (from.clone(), to.clone());
+    each_point(points, move |(n, how)| {
+        let (from, to) = (f.clone(), t.clone());
+        async move {
+            let what = format!("spot-data update: call {n} of {calls} fails ({how:?})");
+            let sim = Arc::new(Sim::default());
+            let dir = tempfile::tempdir().expect("temp dir");
+            apply(&engine(&sim, dir.path()), &from)
+                .await
+                .expect("apply");
+            let before = data_volumes(&sim, &from.deployment);
+            sim.fail_call(applied + n, how);
+            let _ = apply(&engine(&sim, dir.path()), &to).await;
+            assert!(sim.failures_pending().is_empty(), "{what}: never reached");
+            // Whatever happened, no data volume is gone.
+            let now = data_volumes(&sim, &from.deployment);
+            for id in before.keys() {
+                assert!(now.contains_key(id), "{what}: data volume {id} was deleted");
+            }
+            converge(&sim, dir.path(), &to, &what).await;
+            // Converged: the same volumes, each attached at its own address, none made anew.
+            assert_eq!(
+                data_volumes(&sim, &from.deployment),
+                before,
+                "{what}: the data volumes after converging"
+            );
+            destroy_to_nothing(&sim, dir.path(), &from.deployment, &what).await;
+        }
+    })
+    .await;
+    eprintln!(
+        "replacement failure points: {count} ({calls} calls) in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+}
