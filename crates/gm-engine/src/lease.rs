@@ -347,6 +347,54 @@ enum Attempt {
 }
 
 impl Engine {
+    /// Runs `locked` holding `deployment`'s lock for `command` (waiting up to `wait` for a live
+    /// holder), then releases the lock whatever `locked` returned. Failing to release is a note,
+    /// not an error: the change is done, and the lease lapses within [`LEASE_TTL`]. Every
+    /// changing command (the CLI's, the server's) goes through here or [`Engine::replanned`].
+    pub async fn locked<T, E>(
+        &self,
+        deployment: &str,
+        command: &str,
+        wait: Duration,
+        progress: &dyn Progress,
+        locked: impl AsyncFnOnce() -> Result<T, E>,
+    ) -> Result<T, E>
+    where
+        E: From<EngineError>,
+    {
+        let guard = self.lock(deployment, command, wait, progress).await?;
+        let result = locked().await;
+        if let Err(e) = guard.release().await {
+            progress.note(&format!(
+                "could not release the deployment's lock ({}); it lapses within {} s",
+                e.short(),
+                LEASE_TTL.as_secs()
+            ));
+        }
+        result
+    }
+
+    /// [`Engine::locked`] for a change to `desired`: plans again once the lock is held (another
+    /// run may have changed the deployment meanwhile, and what is applied must be planned
+    /// against what AWS has now) and hands that plan to `run`.
+    pub async fn replanned<T, E>(
+        &self,
+        desired: &gm_plan::Desired,
+        command: &str,
+        wait: Duration,
+        progress: &dyn Progress,
+        run: impl AsyncFnOnce(&gm_plan::Actual, &gm_plan::Plan) -> Result<T, E>,
+    ) -> Result<T, E>
+    where
+        E: From<EngineError>,
+    {
+        self.locked(&desired.deployment, command, wait, progress, async || {
+            let (actual, plan) = self.plan(desired).await?;
+            run(&actual, &plan).await
+        })
+        .await
+    }
+
     /// Takes `deployment`'s lock for `command`, waiting up to `wait` for a live holder to
     /// finish. A stale lease is broken, with a note saying whose it was.
     pub async fn lock(

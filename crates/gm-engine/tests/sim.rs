@@ -128,45 +128,47 @@ fn engine(sim: &Arc<Sim>, dir: &Path) -> Engine {
     )
 }
 
-/// What `geusemaker apply --yes` does: plan; if there is anything to do, lock, plan again,
-/// apply, release.
+/// What `geusemaker apply --yes` does: plan; if there is anything to do, plan again under the
+/// lock and apply that.
 async fn apply(engine: &Engine, desired: &Desired) -> Result<Option<ApplyReport>, EngineError> {
     let (_, plan) = engine.plan(desired).await?;
     if plan.is_empty() {
         return Ok(None);
     }
-    let guard = engine
-        .lock(&desired.deployment, "apply", Duration::ZERO, &NoProgress)
-        .await?;
-    let result = async {
-        let (actual, plan) = engine.plan(desired).await?;
-        engine
-            .apply(desired, &actual, &plan, None, &NoProgress)
-            .await
-            .map(Some)
-    }
-    .await;
-    let _ = guard.release().await;
-    result
+    engine
+        .replanned(
+            desired,
+            "apply",
+            Duration::ZERO,
+            &NoProgress,
+            async |actual, plan| {
+                engine
+                    .apply(desired, actual, plan, None, &NoProgress)
+                    .await
+                    .map(Some)
+            },
+        )
+        .await
 }
 
 /// What `geusemaker destroy --yes` does; the names of what is still there.
 async fn destroy(engine: &Engine, deployment: &str) -> Result<Vec<String>, EngineError> {
-    let plan = engine.destroy_plan(deployment).await?;
-    if plan.is_empty() {
+    if engine.destroy_plan(deployment).await?.is_empty() {
         engine.clear_stale_lock(deployment).await?;
         return Ok(Vec::new());
     }
-    let guard = engine
-        .lock(deployment, "destroy", Duration::ZERO, &NoProgress)
-        .await?;
-    let result = async {
-        let plan = engine.destroy_plan(deployment).await?;
-        engine.destroy(&plan, &NoProgress).await
-    }
-    .await;
-    let _ = guard.release().await;
-    Ok(result?.remaining)
+    engine
+        .locked(
+            deployment,
+            "destroy",
+            Duration::ZERO,
+            &NoProgress,
+            async || {
+                let plan = engine.destroy_plan(deployment).await?;
+                Ok(engine.destroy(&plan, &NoProgress).await?.remaining)
+            },
+        )
+        .await
 }
 
 /// The addresses that have more than one live instance.

@@ -23,10 +23,12 @@ pub async fn run(ctx: &Ctx<'_>, a: &ApplyArgs) -> Result<u8, CliError> {
     // A run with nothing to change takes no lock: it changes nothing.
     let (actual, plan) = engine.plan(&desired).await?;
     if !plan.is_empty() {
-        let (guard, actual, plan) = super::lock_and_replan(ctx, &engine, &desired, "apply").await?;
-        let result = apply_locked(ctx, a, &engine, &loaded, &desired, &actual, &plan).await;
-        super::release(ctx, guard).await;
-        result?;
+        let (wait, notes) = super::lock_wait(ctx);
+        engine
+            .replanned(&desired, "apply", wait, &notes, async |actual, plan| {
+                apply_locked(ctx, a, &engine, &loaded, &desired, actual, plan).await
+            })
+            .await?;
     } else {
         unchanged(ctx, &engine, &desired, &actual, &plan);
     }

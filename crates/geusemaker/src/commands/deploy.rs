@@ -432,17 +432,18 @@ pub async fn run(ctx: &Ctx<'_>, a: &DeployArgs) -> Result<u8, CliError> {
         ApplyReport::unchanged(&name, &actual, &plan, engine.cloud().requests())
     } else {
         let shown = plan.to_text();
-        let (guard, actual, plan) =
-            super::lock_and_replan(ctx, &engine, &desired, "deploy").await?;
-        if plan.to_text() != shown && !ctx.out.is_machine() && !ctx.out.quiet {
-            eprint!(
-                "The deployment changed while this run waited; the plan now:\n{}",
-                plan.to_text()
-            );
-        }
-        let r = deploy_locked(ctx, a, t, &engine, &stack, &desired, &actual, &plan).await;
-        super::release(ctx, guard).await;
-        r?
+        let (wait, notes) = super::lock_wait(ctx);
+        engine
+            .replanned(&desired, "deploy", wait, &notes, async |actual, plan| {
+                if plan.to_text() != shown && !ctx.out.is_machine() && !ctx.out.quiet {
+                    eprint!(
+                        "The deployment changed while this run waited; the plan now:\n{}",
+                        plan.to_text()
+                    );
+                }
+                deploy_locked(ctx, a, t, &engine, &stack, &desired, actual, plan).await
+            })
+            .await?
     };
     let host = report
         .instances

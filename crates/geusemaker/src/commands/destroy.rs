@@ -43,10 +43,12 @@ pub async fn run(ctx: &Ctx<'_>, a: &DestroyArgs) -> Result<u8, CliError> {
     if engine.destroy_plan(&name).await?.is_empty() {
         return nothing_to_destroy(ctx, &engine, &name).await;
     }
-    let guard = super::lock(ctx, &engine, &name, "destroy").await?;
-    let result = destroy_locked(ctx, a, &engine, &name).await;
-    super::release(ctx, guard).await;
-    result
+    let (wait, notes) = super::lock_wait(ctx);
+    engine
+        .locked(&name, "destroy", wait, &notes, async || {
+            destroy_locked(ctx, a, &engine, &name).await
+        })
+        .await
 }
 
 async fn nothing_to_destroy(ctx: &Ctx<'_>, engine: &Engine, name: &str) -> Result<u8, CliError> {

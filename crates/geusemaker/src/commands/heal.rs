@@ -34,19 +34,13 @@ pub async fn run(ctx: &Ctx<'_>, a: &HealArgs) -> Result<u8, CliError> {
     if plan.is_empty() {
         return Ok(nothing_to_heal(ctx, &engine, &a.name, &actual, &plan));
     }
-    let (guard, actual, plan) = super::lock_and_replan(ctx, &engine, &desired, "heal").await?;
-    let result = heal_locked(
-        ctx,
-        a,
-        &engine,
-        &desired,
-        &actual,
-        &plan,
-        dep.spec_file.as_deref(),
-    )
-    .await;
-    super::release(ctx, guard).await;
-    result
+    let (wait, notes) = super::lock_wait(ctx);
+    let spec_file = dep.spec_file.as_deref();
+    engine
+        .replanned(&desired, "heal", wait, &notes, async |actual, plan| {
+            heal_locked(ctx, a, &engine, &desired, actual, plan, spec_file).await
+        })
+        .await
 }
 
 /// Shows the plan made under the lock, confirms, applies.

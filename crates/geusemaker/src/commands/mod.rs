@@ -35,47 +35,13 @@ pub(crate) fn apply_failed(ctx: &Ctx<'_>, e: gm_engine::EngineError) -> CliError
     }
 }
 
-/// Takes the deployment's lock for a command that changes it, waiting `--lock-timeout`, and
-/// plans again under it: another run may have changed the deployment meanwhile, and the plan
-/// this run applies must be what AWS has now.
-pub(crate) async fn lock_and_replan(
-    ctx: &Ctx<'_>,
-    engine: &gm_engine::Engine,
-    desired: &gm_plan::Desired,
-    command: &str,
-) -> Result<(gm_engine::LeaseGuard, gm_plan::Actual, gm_plan::Plan), CliError> {
-    let guard = lock(ctx, engine, &desired.deployment, command).await?;
-    match engine.plan(desired).await {
-        Ok((actual, plan)) => Ok((guard, actual, plan)),
-        Err(e) => {
-            release(ctx, guard).await;
-            Err(e.into())
-        }
-    }
-}
-
-/// Takes the deployment's lock for a command that changes it, waiting `--lock-timeout`.
-pub(crate) async fn lock(
-    ctx: &Ctx<'_>,
-    engine: &gm_engine::Engine,
-    deployment: &str,
-    command: &str,
-) -> Result<gm_engine::LeaseGuard, CliError> {
-    let notes = crate::progress::Bars::new(ctx.out.quiet, ctx.global.verbose > 0);
-    let wait = std::time::Duration::from_secs(ctx.global.lock_timeout);
-    Ok(engine.lock(deployment, command, wait, &notes).await?)
-}
-
-/// Releases a lock. Failing to is a warning, not an error: the change is done, and the lease
-/// lapses by itself.
-pub(crate) async fn release(ctx: &Ctx<'_>, guard: gm_engine::LeaseGuard) {
-    if let Err(e) = guard.release().await {
-        ctx.out.say(&format!(
-            "warning: could not release the deployment's lock ({}); it lapses within {} s",
-            e.short(),
-            gm_engine::LEASE_TTL.as_secs()
-        ));
-    }
+/// How long a changing command waits for the deployment's lock (`--lock-timeout`), and where
+/// the lock's notes go (waiting, a stale lock broken, a release that failed).
+pub(crate) fn lock_wait(ctx: &Ctx<'_>) -> (std::time::Duration, crate::progress::Bars) {
+    (
+        std::time::Duration::from_secs(ctx.global.lock_timeout),
+        crate::progress::Bars::new(ctx.out.quiet, ctx.global.verbose > 0),
+    )
 }
 
 /// Runs a command; returns the exit code.
