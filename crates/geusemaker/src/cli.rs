@@ -142,6 +142,10 @@ pub enum Command {
     ///
     /// Example: geusemaker schema > geusemaker.schema.json
     Schema,
+    /// Explain an error code: what it means, its exit code and what to do (`--all`: every code).
+    ///
+    /// Example: geusemaker explain GM-LOCK-001
+    Explain(ExplainArgs),
     /// Inspect the state store.
     #[command(subcommand)]
     State(StateCommand),
@@ -618,4 +622,15 @@ pub struct UnlockArgs {
     /// Do not ask for confirmation.
     #[arg(long, short = 'y')]
     pub yes: bool,
+}
+
+/// `geusemaker explain`.
+#[derive(Debug, Args)]
+pub struct ExplainArgs {
+    /// The code, as printed (`GM-SPEC-021`, `GM-AWS-UnauthorizedOperation`); case does not matter.
+    #[arg(required_unless_present = "all")]
+    pub code: Option<String>,
+    /// Every code, as a table.
+    #[arg(long, conflicts_with = "code")]
+    pub all: bool,
 }

@@ -1,6 +1,7 @@
 //! `geusemaker`: declarative EC2 provisioning from a YAML spec.
 
 mod cli;
+mod codes;
 mod commands;
 mod context;
 mod error;

@@ -217,3 +217,39 @@ fn validate_says_what_is_wrong_with_a_file_that_is_not_a_spec() {
     let (code, err) = run(spec.to_str().unwrap(), &["--allow-user-data-outside"]);
     assert_eq!(code, Some(0), "{err}");
 }
+
+#[test]
+fn explain_says_what_a_code_means_and_suggests_the_code_meant() {
+    let gm = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_geusemaker"))
+            .args(args)
+            .output()
+            .expect("run geusemaker")
+    };
+    let out = gm(&["explain", "GM-LOCK-001"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains("(exit 6)") && text.contains("state unlock"),
+        "{text}"
+    );
+
+    let out = gm(&["-o", "json", "explain", "gm-aws-Throttling"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(v["asked"], "gm-aws-Throttling");
+    assert_eq!(v["code"], "GM-AWS-*");
+    assert_eq!(v["exit"], 1);
+    assert_eq!(v["aws_kind"], "throttled", "{v:#}");
+
+    let out = gm(&["explain", "GM-LOK-001"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("did you mean GM-LOCK-001"), "{err}");
+    let out = gm(&["-o", "json", "explain", "GM-LOK-001"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json error");
+    assert_eq!(v["error"]["code"], "GM-CLI-006", "{v:#}");
+
+    let out = gm(&["-o", "json", "explain", "--all"]);
+    let all: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert!(all.as_array().is_some_and(|a| a.len() > 70), "{all}");
+}

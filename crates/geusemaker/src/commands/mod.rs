@@ -5,6 +5,7 @@ mod cost;
 mod deploy;
 mod destroy;
 mod discover;
+mod explain;
 mod heal;
 mod inspect;
 mod interactive;
@@ -60,6 +61,7 @@ pub async fn run(ctx: &Ctx<'_>, command: &Command) -> Result<u8, CliError> {
         Command::Inspect(a) => inspect::run(ctx, a).await,
         Command::List => list::run(ctx),
         Command::Schema => schema::run(ctx),
+        Command::Explain(a) => explain::run(ctx, a),
         Command::State(s) => state::run(ctx, s).await,
         Command::Inventory(c) => inventory::run(ctx, c).await,
     }

@@ -1,0 +1,238 @@
+//! Every error code the CLI can print, in one table: `geusemaker explain CODE` reads it, and
+//! `docs/errors.md` is generated from it (a test fails when either is out of date, or when the
+//! source uses a code the table lacks).
+
+use crate::error::exit;
+
+/// One error code.
+#[derive(Debug, Clone, Copy, serde::Serialize)]
+pub struct Code {
+    /// `GM-AREA-NNN`; families end in `*` (`GM-AWS-*`: the rest is AWS's own code).
+    pub code: &'static str,
+    /// The exit code it comes with.
+    pub exit: u8,
+    /// What it means.
+    pub meaning: &'static str,
+    /// What to do about it.
+    pub fix: &'static str,
+}
+
+const fn c(code: &'static str, exit: u8, meaning: &'static str, fix: &'static str) -> Code {
+    Code {
+        code,
+        exit,
+        meaning,
+        fix,
+    }
+}
+
+/// How a code made from AWS's own error code begins (`GM-AWS-Throttling`).
+pub const AWS_PREFIX: &str = "GM-AWS-";
+
+/// The table, by area.
+pub const CODES: &[Code] = &[
+    c("GM-AWS-*", exit::FAILED, "An AWS call failed; the rest of the code is AWS's own error code (GM-AWS-UnauthorizedOperation, GM-AWS-InsufficientInstanceCapacity, …), and GM-AWS-ERROR when AWS sent none (the endpoint could not be reached).", "The message names the call; the hint depends on the kind of failure (credentials, capacity, not found, throttled, in use). `geusemaker explain GM-AWS-<code>` says which kind a code is."),
+    c("GM-APPLY-*", exit::ROLLED_BACK, "An apply failed part-way; the rest of the code is the failed call's AWS code. Exit 5 when it rolled back what it had made, 1 when it was past the point of no return and left what it reports.", "Read the report (`-o json` has it whole): it lists what was done, undone and left. Fix the cause and apply again: the next run converges, it never duplicates."),
+    c("GM-CLI-001", exit::USAGE, "A change needs confirmation and standard input is not a terminal.", "Pass `--yes` in scripts and CI, after reviewing the plan (`geusemaker plan`)."),
+    c("GM-CLI-002", exit::ABORTED, "You answered no at the confirmation; nothing was changed.", "Nothing to do."),
+    c("GM-CLI-003", exit::USAGE, "`destroy` needs a deployment: a name or its spec.", "`geusemaker destroy NAME` or `geusemaker destroy -f spec.yaml`; `geusemaker list` shows the names."),
+    c("GM-CLI-004", exit::USAGE, "`cost` needs a tier, or `--compare-tiers`.", "`geusemaker cost --tier dev`, or `geusemaker cost --compare-tiers`."),
+    c("GM-CLI-005", exit::USAGE, "`deploy` needs a tier, from `--tier` or the stack file.", "Add `--tier dev|gpu|prod`, or `tier:` to the stack file."),
+    c("GM-CLI-006", exit::USAGE, "`explain` was given a code that does not exist.", "`geusemaker explain --all` lists every code."),
+    c("GM-COST-001", exit::ABORTED, "The deployment would cost more than `--budget` allows; nothing was deployed.", "Raise `--budget`, choose a smaller `--instance-type`, or fewer `--services`."),
+    c("GM-COST-002", exit::FAILED, "The refreshed price file could not be written.", "Check that the state directory is writable (`geusemaker state path`)."),
+    c("GM-DESTROY-001", exit::FAILED, "Destroy finished with resources still in AWS (the report lists them).", "Run destroy again: it picks up where it stopped. The deployment stays recorded until AWS confirms everything gone."),
+    c("GM-HEAL-001", exit::FAILED, "The deployment has no recorded spec to heal from.", "Apply its spec once with `geusemaker apply -f`; heal then uses the recorded copy."),
+    c("GM-HEALTH-001", exit::FAILED, "A stack service was not healthy within the timeout (`deploy --wait-healthy`).", "`geusemaker monitor NAME` shows the boot script's progress; raise `--timeout` for large models."),
+    c("GM-INV-001", exit::FAILED, "The inventory store could not be opened or written.", "Check that the state file is writable (`geusemaker state path`)."),
+    c("GM-INV-003", exit::FAILED, "No resource with that ARN or id is in the inventory.", "`geusemaker inventory list` shows what the last scan found; scan again if it is new."),
+    c("GM-INV-004", exit::USAGE, "An unknown resource type was named.", "`geusemaker inventory types` lists the types, as `service:kind`."),
+    c("GM-INV-005", exit::USAGE, "The listing cannot be sorted by that field.", "Sort by one of the fields `--help` lists."),
+    c("GM-INV-006", exit::FAILED, "An export could not be written to its destination.", "Check that the destination is writable (for S3: `s3:PutObject` on an existing bucket)."),
+    c("GM-INV-007", exit::USAGE, "An account id is not twelve digits.", "Write account ids as 12 digits, e.g. `123456789012`."),
+    c("GM-INV-008", exit::FAILED, "The PostgreSQL inventory store could not be reached.", "Check the URL (postgres://user:password@host:port/database), that the server is up and the database exists; for TLS add `?sslmode=require`."),
+    c("GM-INV-009", exit::USAGE, "An export destination is neither a local path nor an S3 URL, or names no object.", "Give a local path, or an S3 URL such as `s3://my-audit-bucket/inventory`."),
+    c("GM-INV-010", exit::FAILED, "There is no scan to archive, or the scan named is not the latest.", "Run `geusemaker inventory scan` first; only the latest scan can be archived whole."),
+    c("GM-LOCK-001", exit::LOCKED, "Another run holds the deployment's lock (a lease in SSM), so this one changed nothing.", "Wait for it with `--lock-timeout SECONDS`. A dead run's lock lapses within 2 minutes, or remove it with `geusemaker state unlock NAME`."),
+    c("GM-SPEC-000", exit::USAGE, "The spec is invalid (no more precise code applies).", "Read the message and hint at the file:line:column given."),
+    c("GM-SPEC-001", exit::USAGE, "The spec file could not be read, or is not a file.", "Check the path and its permissions."),
+    c("GM-SPEC-002", exit::USAGE, "The spec is not valid YAML.", "Fix the syntax at the position given (indentation, quoting, a missing `:`)."),
+    c("GM-SPEC-003", exit::USAGE, "The spec has a field GeuseMaker does not know (often a typo).", "Use the suggested field; `geusemaker schema` prints every field."),
+    c("GM-SPEC-004", exit::USAGE, "A field has a value outside its allowed set.", "Use one of the values the hint lists."),
+    c("GM-SPEC-005", exit::USAGE, "A required field is missing.", "Add the field the message names."),
+    c("GM-SPEC-006", exit::USAGE, "A field has the wrong type (a list where a map belongs, text where a number does).", "Write the value in the form the hint shows."),
+    c("GM-SPEC-007", exit::USAGE, "The spec is not UTF-8 text (UTF-16, binary, or a bad byte).", "Save it as UTF-8."),
+    c("GM-SPEC-008", exit::USAGE, "The spec file is larger than the limit for a spec.", "Split it, or move large user data into files it references."),
+    c("GM-SPEC-010", exit::USAGE, "The spec's `version` is not one this GeuseMaker reads.", "Write `version: 1`."),
+    c("GM-SPEC-011", exit::USAGE, "A deployment, group or security group name is not valid.", "Use lower-case letters, digits and `-` (1–63 characters for a deployment)."),
+    c("GM-SPEC-012", exit::USAGE, "`region` is not an AWS region name.", "Write it like `us-east-1`."),
+    c("GM-SPEC-013", exit::USAGE, "Two groups (or security groups) share a name.", "Give each its own name; use `count` for copies."),
+    c("GM-SPEC-014", exit::USAGE, "A security group's `vpc` is neither `default` nor a VPC id.", "Write `default` or `vpc-…`."),
+    c("GM-SPEC-015", exit::USAGE, "A rule's ports are missing, malformed or not allowed for its protocol.", "tcp/udp need `port` or `ports: FROM-TO`; icmp and `all` take none."),
+    c("GM-SPEC-016", exit::USAGE, "A rule's source is not one IPv4 CIDR or one source group.", "Write exactly one of `cidr: 203.0.113.0/24` or `source_group: NAME`."),
+    c("GM-SPEC-017", exit::USAGE, "A source group is neither a group of this spec nor an `sg-…` id.", "Name a group from `security_groups:`, or an existing `sg-…`."),
+    c("GM-SPEC-020", exit::USAGE, "A group's `count` is over 500.", "Split the group."),
+    c("GM-SPEC-021", exit::USAGE, "`type` is not an EC2 instance type.", "Write it like `t3.medium`."),
+    c("GM-SPEC-022", exit::USAGE, "`ami` is neither a known alias nor an AMI id.", "Use an alias the hint lists (al2023, ubuntu-24.04, …) or `ami-…`."),
+    c("GM-SPEC-023", exit::USAGE, "`subnet` is not a subnet id.", "Write `subnet-…`, or leave it out for the default subnet."),
+    c("GM-SPEC-024", exit::USAGE, "A key pair name is empty or too long.", "Name an existing key pair (1–255 characters)."),
+    c("GM-SPEC-025", exit::USAGE, "An instance's security groups are unknown, repeated, or more than 5.", "List up to 5 groups, each once, defined in the spec or as `sg-…`."),
+    c("GM-SPEC-026", exit::USAGE, "`spot` options are set on an on-demand group.", "Set `market: spot`, or remove `spot:`."),
+    c("GM-SPEC-027", exit::USAGE, "`spot.max_price` is not a positive hourly price.", "Write USD per hour as text: `max_price: \"0.05\"`."),
+    c("GM-SPEC-028", exit::USAGE, "`iam_instance_profile` is empty.", "Name an instance profile, or leave it out."),
+    c("GM-SPEC-030", exit::USAGE, "A data volume's device name is not one EC2 accepts.", "Use `/dev/sdf` to `/dev/sdp`."),
+    c("GM-SPEC-031", exit::USAGE, "Two volumes of a group use the same device.", "Give each volume its own device."),
+    c("GM-SPEC-032", exit::USAGE, "A volume's size is outside its type's range.", "Use a size the message's range allows."),
+    c("GM-SPEC-033", exit::USAGE, "`kms_key` is set on an unencrypted volume.", "Add `encrypted: true`."),
+    c("GM-SPEC-034", exit::USAGE, "A volume's IOPS are missing, out of range, or not allowed for its type or size.", "Follow the range in the message; gp3 without `iops` gets 3000."),
+    c("GM-SPEC-035", exit::USAGE, "`throughput` is set on a type other than gp3, or out of range.", "gp3 only, 125–1000 MiB/s."),
+    c("GM-SPEC-040", exit::USAGE, "`user_data` needs exactly one of `file` or `inline`.", "Write `{file: path/to/script.sh}` or `{inline: \"…\"}`."),
+    c("GM-SPEC-041", exit::USAGE, "A user-data file cannot be read, or lies outside the spec's folder.", "Keep scripts beside the spec, or pass `--allow-user-data-outside`."),
+    c("GM-SPEC-042", exit::USAGE, "The user data (with the monitoring wrapper) is over EC2's 16 KiB.", "Download the bulk from the script, or set `monitor: false`."),
+    c("GM-SPEC-050", exit::USAGE, "Too many tags leave no room for GeuseMaker's own (AWS allows 50).", "Remove some tags."),
+    c("GM-SPEC-051", exit::USAGE, "A tag key or value is too long, or the key is reserved (`aws:`, `geusemaker:`, `Name`).", "Shorten it, or rename the key."),
+    c("GM-SPEC-060", exit::USAGE, "A secret's name is invalid or repeated.", "Use unique lower-case names with digits and `-`."),
+    c("GM-SPEC-061", exit::USAGE, "A secret's length is outside 16–256.", "Choose a length from 16 to 256."),
+    c("GM-SPEC-062", exit::USAGE, "A role's name is invalid or repeated.", "Use unique names of up to 32 lower-case letters, digits and `-`."),
+    c("GM-SPEC-063", exit::USAGE, "A managed policy is not an IAM policy ARN.", "Write it like `arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore`."),
+    c("GM-SPEC-064", exit::USAGE, "An instance names both `role` and `iam_instance_profile`, or a role not defined under `roles:`.", "Use one of the two; define the role under `roles:`."),
+    c("GM-SPEC-070", exit::USAGE, "The load balancer's target is not an instance group of the spec, or has `count: 0`.", "Name a group from `instances:` with at least one instance."),
+    c("GM-SPEC-071", exit::USAGE, "The load balancer's port or health-check path is not valid.", "A port from 1 to 65535 and a path such as `/healthz`."),
+    c("GM-SPEC-072", exit::USAGE, "`certificate_arn` is not an ACM certificate ARN.", "Paste the ARN of a certificate in the same region: `arn:aws:acm:REGION:ACCOUNT:certificate/ID`."),
+    c("GM-SPEC-073", exit::USAGE, "The load balancer's subnets are not subnet ids, or cover fewer than two zones.", "List subnets in two zones or more, or none for the default VPC's."),
+    c("GM-SPEC-074", exit::USAGE, "A CDN has no load balancer to front.", "Add `load_balancer:`, or remove `cdn:`."),
+    c("GM-STACK-001", exit::USAGE, "The stack request cannot compile (an unknown service, a missing dependency, a type too small for the tier).", "See `geusemaker deploy --help` for tiers, services and instance types."),
+    c("GM-STACK-002", exit::USAGE, "AWS reports the chosen instance type lacks what the tier needs.", "Choose another `--instance-type`, or let the tier choose."),
+    c("GM-STACK-003", exit::USAGE, "The chosen instance type is not offered in the region.", "Choose another type or region."),
+    c("GM-STACK-004", exit::USAGE, "The stack file names an unknown tier or market.", "Use a tier (dev, gpu, prod) and a market (spot, on-demand)."),
+    c("GM-STACK-005", exit::USAGE, "The key pair does not exist in the region.", "Create or import it there, or pick one the message lists."),
+    c("GM-STACK-006", exit::USAGE, "The subnet does not exist in the region.", "Pass a subnet of that region (`geusemaker discover` lists them)."),
+    c("GM-STACK-007", exit::USAGE, "The chosen instance type is not offered in the subnet's zone.", "Choose another subnet or type."),
+    c("GM-STACK-008", exit::USAGE, "`--wait-healthy` was asked with a custom endpoint and no `--probe-host`: an emulator's instance addresses are invented.", "Pass `--probe-host 127.0.0.1` (services you run locally), or drop `--wait-healthy`."),
+    c("GM-STATE-001", exit::FAILED, "The state store failed (cannot open, write, or a newer schema).", "Follow the hint; `geusemaker state path` shows where the state lives."),
+    c("GM-STATE-002", exit::FAILED, "The state store knows no deployment of that name.", "`geusemaker list` shows the deployments this state store knows."),
+    c("GM-UD-001", exit::FAILED, "The user-data script failed on an instance (`apply --wait-user-data`).", "`geusemaker monitor NAME` shows its last lines and exit code."),
+    c("GM-UD-002", exit::FAILED, "A user-data script was still running when the timeout passed.", "Raise `--timeout`, or watch it with `geusemaker monitor NAME`."),
+];
+
+/// The entry for `code`: an exact match, or the family (`GM-AWS-…`, `GM-APPLY-…`) it is of.
+pub fn find(code: &str) -> Option<&'static Code> {
+    let upper = code.trim().to_ascii_uppercase();
+    CODES.iter().find(|c| c.code == upper).or_else(|| {
+        CODES.iter().find(|c| {
+            c.code
+                .strip_suffix('*')
+                .is_some_and(|prefix| upper.starts_with(prefix) && upper.len() > prefix.len())
+        })
+    })
+}
+
+/// The codes most like `code`, for a "did you mean".
+pub fn near(code: &str) -> Vec<&'static str> {
+    let upper = code.trim().to_ascii_uppercase();
+    let mut scored: Vec<(f64, &'static str)> = CODES
+        .iter()
+        .map(|c| (strsim::jaro_winkler(&upper, c.code), c.code))
+        .filter(|(s, _)| *s > 0.85)
+        .collect();
+    scored.sort_by(|a, b| b.0.total_cmp(&a.0));
+    scored.into_iter().take(3).map(|(_, c)| c).collect()
+}
+
+/// `docs/errors.md`.
+pub fn markdown() -> String {
+    let mut s = String::from(
+        "# Error codes\n\n<!-- Generated from crates/geusemaker/src/codes.rs by its tests; \
+         edit the table there. -->\n\nEvery error GeuseMaker prints has a stable code, \
+         an exit code, a message and usually a hint. `geusemaker explain CODE` prints the \
+         entry below; with `-o json` errors carry the code in `error.code`.\n\n\
+         | code | exit | meaning | what to do |\n| --- | --- | --- | --- |\n",
+    );
+    for c in CODES {
+        s.push_str(&format!(
+            "| `{}` | {} | {} | {} |\n",
+            c.code,
+            c.exit,
+            c.meaning.replace('|', "\\|"),
+            c.fix.replace('|', "\\|")
+        ));
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_unique_and_sorted_within_their_area() {
+        let mut seen = std::collections::HashSet::new();
+        for c in CODES {
+            assert!(seen.insert(c.code), "{} twice", c.code);
+            assert!(c.code.starts_with("GM-"), "{}", c.code);
+            assert!(!c.meaning.is_empty() && !c.fix.is_empty(), "{}", c.code);
+        }
+    }
+
+    #[test]
+    fn every_code_the_source_uses_is_in_the_table() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let mut missing = std::collections::BTreeSet::new();
+        let mut stack = vec![root];
+        while let Some(dir) = stack.pop() {
+            let Ok(entries) = std::fs::read_dir(&dir) else {
+                continue;
+            };
+            for e in entries.flatten() {
+                let p = e.path();
+                if p.is_dir() {
+                    // Integration tests name wrong codes on purpose.
+                    if !p.ends_with("target") && !p.ends_with("tests") {
+                        stack.push(p);
+                    }
+                    continue;
+                }
+                if p.extension().is_none_or(|x| x != "rs") || p.ends_with("codes.rs") {
+                    continue;
+                }
+                let text = std::fs::read_to_string(&p).unwrap_or_default();
+                for (i, _) in text.match_indices("\"GM-") {
+                    let rest = &text[i + 1..];
+                    let end = rest.find('"').unwrap_or(rest.len());
+                    let code = &rest[..end];
+                    let literal = code.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
+                    if literal && code.len() > 6 && find(code).is_none() {
+                        missing.insert(format!("{code} ({})", p.display()));
+                    }
+                }
+            }
+        }
+        assert!(missing.is_empty(), "add to codes.rs: {missing:#?}");
+    }
+
+    #[test]
+    fn aws_codes_are_found_by_family_and_typos_get_suggestions() {
+        assert_eq!(
+            find("GM-AWS-UnauthorizedOperation").map(|c| c.code),
+            Some("GM-AWS-*")
+        );
+        assert_eq!(find("gm-lock-001").map(|c| c.code), Some("GM-LOCK-001"));
+        assert!(find("GM-AWS-").is_none());
+        assert!(find("GM-NOPE-1").is_none());
+        assert!(near("GM-LOCK-01").contains(&"GM-LOCK-001"));
+    }
+
+    #[test]
+    fn the_error_docs_are_generated_from_the_table() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/errors.md");
+        let want = markdown();
+        if std::env::var_os("GEUSEMAKER_BLESS").is_some() {
+            std::fs::write(&path, &want).expect("write docs/errors.md");
+        }
+        let have = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(
+            have == want,
+            "docs/errors.md is out of date: run `GEUSEMAKER_BLESS=1 cargo test -p geusemaker --bin geusemaker codes`"
+        );
+    }
+}
