@@ -1291,6 +1291,17 @@ fn killed_at(action: &'static str, on_destroy: bool) {
         let out = env.gm(&["apply", "-f", p, "--yes", "-o", "json"]);
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(0), "{action}: {err}");
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json report");
+        let resumed = report["warnings"].as_array().is_some_and(|w| {
+            w.iter()
+                .any(|x| x.as_str().is_some_and(|s| s.starts_with("resuming: run")))
+        });
+        // A kill at the lock's own call comes before the run is journaled.
+        assert_eq!(
+            resumed,
+            action != "PutParameter",
+            "{action}: says it resumes an interrupted run: {report:#}"
+        );
         assert_eq!(
             addresses(&d),
             ["instance/web/0", "instance/web/1", "instance/worker/0"],
@@ -1301,12 +1312,14 @@ fn killed_at(action: &'static str, on_destroy: bool) {
         assert_eq!(again["changes"], 0, "{action}: converged: {again:#}");
     }
     let out = env.gm(&["destroy", &d, "--yes"]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{action}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{action}: {err}");
+    if on_destroy {
+        assert!(
+            err.contains("resuming: run") && err.contains("(destroy, started"),
+            "{action}: the destroy says it resumes the killed one: {err}"
+        );
+    }
     assert!(live_instances(&d).is_empty(), "{action}: instances left");
     assert!(volumes(&d).is_empty(), "{action}: volumes left");
     assert!(groups(&d).is_empty(), "{action}: groups left");

@@ -97,10 +97,12 @@ impl Engine {
     ) -> Result<ApplyReport, EngineError> {
         let started = Instant::now();
         let deployment = desired.deployment.as_str();
-        let run_id = {
+        // Apply runs under the deployment's lock, so a run the journal shows unfinished died.
+        let (run_id, resumed) = {
             let store = self.store();
+            let resumed = store.interrupt_unfinished_runs(deployment)?;
             store.upsert_deployment(deployment, self.cloud.region(), spec_file, "applying")?;
-            store.begin_run(deployment, "apply")?
+            (store.begin_run(deployment, "apply")?, resumed)
         };
         let mut run = Run {
             id: run_id,
@@ -132,6 +134,11 @@ impl Engine {
             terminated_for_move: Vec::new(),
             detached: Vec::new(),
         };
+        for r in &resumed {
+            let note = format!("resuming: {}", r.describe());
+            progress.note(&note);
+            run.report.warnings.push(note);
+        }
         let result = self.execute(&mut run, desired, actual, plan).await;
         if let Err((address, err)) = result {
             run.report.failure = Some(Failure {

@@ -85,6 +85,34 @@ fn ours(tags: &gm_plan::Tags, deployment: &str) -> bool {
 }
 
 impl Engine {
+    /// Closes the journal's runs of `deployment` that a killed process left unfinished, when
+    /// nothing else would: a destroy that finds nothing left to remove (the killed run's last
+    /// call landed). Takes the lock to be sure they are dead, and only when there are any (the
+    /// journal is local, so this costs AWS nothing otherwise). Says which it closed.
+    pub async fn close_interrupted_runs(
+        &self,
+        deployment: &str,
+        wait: std::time::Duration,
+        progress: &dyn Progress,
+    ) -> Result<Vec<gm_state::Interrupted>, EngineError> {
+        let any = self
+            .store()
+            .runs(deployment)?
+            .iter()
+            .any(|r| r.finished_at.is_none());
+        if !any {
+            return Ok(Vec::new());
+        }
+        self.locked(deployment, "destroy", wait, progress, async || {
+            let closed = self.store().interrupt_unfinished_runs(deployment)?;
+            for r in &closed {
+                progress.note(&format!("resuming: {}", r.describe()));
+            }
+            Ok::<_, EngineError>(closed)
+        })
+        .await
+    }
+
     /// Finds everything `deployment` created: by tag, plus instances the state says it created
     /// that have lost their tags.
     pub async fn destroy_plan(&self, deployment: &str) -> Result<DestroyPlan, EngineError> {
@@ -127,8 +155,12 @@ impl Engine {
     ) -> Result<DestroyReport, EngineError> {
         let started = Instant::now();
         let deployment = plan.deployment.as_str();
+        // Destroy runs under the deployment's lock, so a run the journal shows unfinished died.
         let run = {
             let store = self.store();
+            for r in store.interrupt_unfinished_runs(deployment)? {
+                progress.note(&format!("resuming: {}", r.describe()));
+            }
             store.upsert_deployment(deployment, self.cloud.region(), None, "destroying")?;
             store.begin_run(deployment, "destroy")?
         };

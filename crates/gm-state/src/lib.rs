@@ -157,6 +157,36 @@ pub struct RunRecord {
     pub requests: Option<i64>,
 }
 
+/// A run found unfinished and closed by [`Store::interrupt_unfinished_runs`].
+#[derive(Debug, Clone, Serialize)]
+pub struct Interrupted {
+    /// The run as it was.
+    pub run: RunRecord,
+    /// Its steps that never had an answer, as `action address`.
+    pub unanswered: Vec<String>,
+    /// Its last journaled step, as `action address`.
+    pub last_step: Option<String>,
+}
+
+impl Interrupted {
+    /// One line for the user: which run, when, and where it stopped.
+    pub fn describe(&self) -> String {
+        let mut s = format!(
+            "run {} ({}, started {}) was interrupted",
+            self.run.id, self.run.command, self.run.started_at
+        );
+        if !self.unanswered.is_empty() {
+            s.push_str(&format!(
+                " with no answer to: {}",
+                self.unanswered.join(", ")
+            ));
+        } else if let Some(l) = &self.last_step {
+            s.push_str(&format!(" after: {l}"));
+        }
+        s
+    }
+}
+
 /// One step of a run.
 #[derive(Debug, Clone, Serialize)]
 pub struct StepRecord {
@@ -619,6 +649,47 @@ impl Store {
         Ok(())
     }
 
+    /// Closes the runs of `deployment` that began and never finished (their process was killed
+    /// or crashed), marking them and their unanswered steps `interrupted`, and says what each
+    /// was doing. Call it only while holding the deployment's lock: an unfinished run is then
+    /// certainly dead.
+    pub fn interrupt_unfinished_runs(&self, deployment: &str) -> Result<Vec<Interrupted>> {
+        let unfinished: Vec<RunRecord> = self
+            .runs(deployment)?
+            .into_iter()
+            .filter(|r| r.finished_at.is_none())
+            .collect();
+        let mut out = Vec::new();
+        for run in unfinished {
+            let steps = self.steps(run.id)?;
+            let open: Vec<String> = steps
+                .iter()
+                .filter(|s| s.outcome.is_none() || s.outcome.as_deref() == Some("interrupted"))
+                .map(|s| format!("{} {}", s.action, s.address))
+                .collect();
+            let last = steps.last().map(|s| format!("{} {}", s.action, s.address));
+            let at = now();
+            self.conn
+                .execute(
+                    "UPDATE steps SET finished_at = ?2, outcome = 'interrupted' WHERE run_id = ?1 AND outcome IS NULL",
+                    params![run.id, at],
+                )
+                .map_err(q("closing an interrupted run's steps"))?;
+            self.conn
+                .execute(
+                    "UPDATE runs SET finished_at = ?2, outcome = 'interrupted' WHERE id = ?1",
+                    params![run.id, at],
+                )
+                .map_err(q("closing an interrupted run"))?;
+            out.push(Interrupted {
+                run,
+                unanswered: open,
+                last_step: last,
+            });
+        }
+        Ok(out)
+    }
+
     /// Runs of a deployment, newest first.
     pub fn runs(&self, deployment: &str) -> Result<Vec<RunRecord>> {
         let mut st = self
@@ -789,6 +860,50 @@ mod tests {
         let all = s.resources("demo").unwrap();
         assert_eq!(all[0].status, "live");
         assert_eq!(all[0].provenance, Provenance::Referenced);
+    }
+
+    #[test]
+    fn an_unfinished_run_is_closed_as_interrupted_with_what_it_left_unanswered() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(&dir.path().join("state.db")).unwrap();
+        let done = s.begin_run("demo", "apply").unwrap();
+        s.finish_run(done, "ok", 3, &serde_json::json!({})).unwrap();
+        let killed = s.begin_run("demo", "apply").unwrap();
+        let a = s
+            .step_intent(killed, "sg/web", "create", &serde_json::json!({}))
+            .unwrap();
+        s.step_result(a, "ok", &["sg-1".to_string()], None).unwrap();
+        s.step_intent(killed, "instance/web/0", "create", &serde_json::json!({}))
+            .unwrap();
+        let other = s.begin_run("elsewhere", "apply").unwrap();
+
+        let found = s.interrupt_unfinished_runs("demo").unwrap();
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].run.id, killed);
+        assert_eq!(found[0].unanswered, ["create instance/web/0"]);
+        assert!(
+            found[0]
+                .describe()
+                .contains("with no answer to: create instance/web/0"),
+            "{}",
+            found[0].describe()
+        );
+        let runs = s.runs("demo").unwrap();
+        let closed = runs.iter().find(|r| r.id == killed).unwrap();
+        assert_eq!(closed.outcome.as_deref(), Some("interrupted"));
+        assert!(closed.finished_at.is_some());
+        let steps = s.steps(killed).unwrap();
+        assert_eq!(
+            steps[0].outcome.as_deref(),
+            Some("ok"),
+            "answered steps keep theirs"
+        );
+        assert_eq!(steps[1].outcome.as_deref(), Some("interrupted"));
+        // Closed once: the next run finds nothing; another deployment's run is not touched.
+        assert!(s.interrupt_unfinished_runs("demo").unwrap().is_empty());
+        let theirs = s.runs("elsewhere").unwrap();
+        assert_eq!(theirs[0].id, other);
+        assert!(theirs[0].finished_at.is_none());
     }
 
     #[test]

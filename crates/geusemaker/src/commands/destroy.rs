@@ -41,7 +41,7 @@ pub async fn run(ctx: &Ctx<'_>, a: &DestroyArgs) -> Result<u8, CliError> {
     };
     // Nothing to destroy takes no lock; anything else is planned again under it.
     if engine.destroy_plan(&name).await?.is_empty() {
-        return nothing_to_destroy(ctx, &engine, &name).await;
+        return nothing_to_destroy(ctx, &engine, &name, false).await;
     }
     let (wait, notes) = super::lock_wait(ctx);
     engine
@@ -51,12 +51,27 @@ pub async fn run(ctx: &Ctx<'_>, a: &DestroyArgs) -> Result<u8, CliError> {
         .await
 }
 
-async fn nothing_to_destroy(ctx: &Ctx<'_>, engine: &Engine, name: &str) -> Result<u8, CliError> {
-    // A run that died part-way through destroying may have left its lease: nothing else would
-    // ever remove it.
-    if let Some(holder) = engine.clear_stale_lock(name).await? {
-        ctx.out
-            .say(&format!("note: removed a stale lock on `{name}`: {holder}"));
+/// AWS has nothing of `name` left. `holding_lock`: this run took the lock (and planned again
+/// under it).
+async fn nothing_to_destroy(
+    ctx: &Ctx<'_>,
+    engine: &Engine,
+    name: &str,
+    holding_lock: bool,
+) -> Result<u8, CliError> {
+    let (wait, notes) = super::lock_wait(ctx);
+    if holding_lock {
+        for r in engine.store().interrupt_unfinished_runs(name)? {
+            ctx.out.say(&format!("note: resuming: {}", r.describe()));
+        }
+    } else {
+        // A run that died part-way through destroying may have left its lease, and its run
+        // unfinished in the journal: nothing else would ever close either.
+        if let Some(holder) = engine.clear_stale_lock(name).await? {
+            ctx.out
+                .say(&format!("note: removed a stale lock on `{name}`: {holder}"));
+        }
+        engine.close_interrupted_runs(name, wait, &notes).await?;
     }
     engine
         .store()
@@ -81,7 +96,7 @@ async fn destroy_locked(
 ) -> Result<u8, CliError> {
     let plan = engine.destroy_plan(name).await?;
     if plan.is_empty() {
-        return nothing_to_destroy(ctx, engine, name).await;
+        return nothing_to_destroy(ctx, engine, name, true).await;
     }
     if !ctx.out.is_machine() && !ctx.out.quiet {
         eprint!("{}", plan.to_text());
