@@ -149,10 +149,28 @@ impl CloudError {
             ErrorKind::Auth => "check credentials: AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or --profile NAME (see `aws configure list`)".into(),
             ErrorKind::Unreachable => "check --endpoint-url / AWS_ENDPOINT_URL and the network; the region's EC2 endpoint must answer".into(),
             ErrorKind::Throttled => "AWS is throttling this account; retry later or lower --parallelism".into(),
+            ErrorKind::NotFound if self.removes() => "AWS no longer has it: it was removed already (by an earlier run, or outside GeuseMaker); running the command again counts it as done".into(),
             ErrorKind::NotFound => "a resource the spec names does not exist in this region: check ids, key pair and subnet".into(),
+            ErrorKind::InUse if self.removes() => "it is still used by another resource (a just-terminated instance's network interface, another group's rule, a load balancer): wait a minute and run the command again".into(),
             ErrorKind::InUse => "the resource is still used by another; wait and run the command again".into(),
             ErrorKind::Invalid | ErrorKind::Other => return None,
         })
+    }
+
+    /// Whether the failed call removes something (a delete, terminate, detach, revoke, …): a
+    /// not-found there means the work is done, not that the spec names something missing.
+    fn removes(&self) -> bool {
+        [
+            "Delete",
+            "Terminate",
+            "Detach",
+            "Revoke",
+            "Deregister",
+            "Remove",
+            "Disassociate",
+        ]
+        .iter()
+        .any(|verb| self.action.starts_with(verb))
     }
 
     /// Short form for reports: `Code: message`.
@@ -173,4 +191,25 @@ fn chain(e: &dyn std::error::Error) -> String {
         cur = c.source();
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_hint_knows_whether_the_failed_call_was_removing_something() {
+        let gone = CloudError::new("DeleteSecurityGroup", Some("InvalidGroup.NotFound"), "gone");
+        assert!(gone.hint().is_some_and(|h| h.contains("removed already")));
+        let missing = CloudError::new("RunInstances", Some("InvalidSubnetID.NotFound"), "no");
+        assert!(missing.hint().is_some_and(|h| h.contains("the spec names")));
+        let busy = CloudError::new("DeleteSecurityGroup", Some("DependencyViolation"), "used");
+        assert!(busy
+            .hint()
+            .is_some_and(|h| h.contains("another group's rule")));
+        let busy_attach = CloudError::new("AttachVolume", Some("VolumeInUse"), "used");
+        assert!(busy_attach
+            .hint()
+            .is_some_and(|h| !h.contains("another group's rule")));
+    }
 }
