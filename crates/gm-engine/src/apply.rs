@@ -21,7 +21,7 @@ use gm_plan::{
     TAG_ID, TAG_INSTANCE,
 };
 use gm_spec::{Market, SpotFallback};
-use gm_state::{Provenance, ResourceRecord};
+use gm_state::{DeploymentStatus, Provenance, ResourceRecord};
 
 use crate::report::{instance_summaries, Done, Failure, Outcome};
 use crate::{ApplyReport, Engine, EngineError, Progress};
@@ -101,7 +101,12 @@ impl Engine {
         let (run_id, resumed) = {
             let store = self.store();
             let resumed = store.interrupt_unfinished_runs(deployment)?;
-            store.upsert_deployment(deployment, self.cloud.region(), spec_file, "applying")?;
+            store.upsert_deployment(
+                deployment,
+                self.cloud.region(),
+                spec_file,
+                DeploymentStatus::Applying,
+            )?;
             (store.begin_run(deployment, "apply")?, resumed)
         };
         let mut run = Run {
@@ -180,19 +185,19 @@ impl Engine {
         run.report.requests_by_operation = self.cloud.requests().by_operation();
         run.report.duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
         let (outcome, status) = match run.report.outcome {
-            Outcome::Ok => ("ok", "active"),
+            Outcome::Ok => ("ok", DeploymentStatus::Active),
             Outcome::RolledBack => (
                 "rolled-back",
                 if final_actual
                     .as_ref()
                     .is_some_and(|a| !a.instances.is_empty() || !a.security_groups.is_empty())
                 {
-                    "active"
+                    DeploymentStatus::Active
                 } else {
-                    "rolled-back"
+                    DeploymentStatus::RolledBack
                 },
             ),
-            Outcome::Failed => ("failed", "failed"),
+            Outcome::Failed => ("failed", DeploymentStatus::Failed),
         };
         {
             let store = self.store();

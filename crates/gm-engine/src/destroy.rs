@@ -9,7 +9,7 @@ use serde_json::json;
 
 use gm_cloud::WaitTarget;
 use gm_plan::{Actual, Reads, TAG_DEPLOYMENT, TAG_ID, TAG_MANAGED};
-use gm_state::Provenance;
+use gm_state::{DeploymentStatus, Provenance};
 
 use crate::report::{natural, Done};
 use crate::{Engine, EngineError, Progress};
@@ -161,7 +161,12 @@ impl Engine {
             for r in store.interrupt_unfinished_runs(deployment)? {
                 progress.note(&format!("resuming: {}", r.describe()));
             }
-            store.upsert_deployment(deployment, self.cloud.region(), None, "destroying")?;
+            store.upsert_deployment(
+                deployment,
+                self.cloud.region(),
+                None,
+                DeploymentStatus::Destroying,
+            )?;
             store.begin_run(deployment, "destroy")?
         };
         let mut report = DestroyReport {
@@ -216,9 +221,9 @@ impl Engine {
             store.set_status(
                 deployment,
                 if outcome == "ok" {
-                    "destroyed"
+                    DeploymentStatus::Destroyed
                 } else {
-                    "destroy-failed"
+                    DeploymentStatus::DestroyFailed
                 },
             )?;
             store.finish_run(

@@ -42,44 +42,9 @@ impl Reads {
     };
 }
 
-use std::collections::BTreeMap;
-
-/// Tags as key → value, sorted for stable output.
-pub type Tags = BTreeMap<String, String>;
-
-/// The deployment a resource belongs to; also the cost-allocation tag.
-pub const TAG_DEPLOYMENT: &str = "geusemaker:deployment";
-/// The resource's logical address, e.g. `instance/web/0`.
-pub const TAG_ID: &str = "geusemaker:id";
-/// Marks resources GeuseMaker created and may delete.
-pub const TAG_MANAGED: &str = "geusemaker:managed";
-/// The AMI as the spec named it (alias or id) when the instance was launched.
-pub const TAG_AMI: &str = "geusemaker:ami";
-/// Digest of the user data the instance was launched with.
-pub const TAG_USER_DATA: &str = "geusemaker:user-data";
-/// The market the spec asked for (a spot fallback launches on-demand but keeps `spot` here).
-pub const TAG_MARKET: &str = "geusemaker:market";
-/// Digest of the other launch-only settings (profile, spot options, volume layout).
-pub const TAG_LAUNCH: &str = "geusemaker:launch";
-/// On volumes: the instance they were launched with.
-pub const TAG_INSTANCE: &str = "geusemaker:instance";
-
-/// On volumes kept on termination: the device they belong at, so a new instance at the same
-/// address gets them back.
-pub const TAG_DEVICE: &str = "geusemaker:device";
-
-/// Tags set at launch that describe how a resource was made; a difference means replacement,
-/// so tag updates leave them alone.
-pub const LAUNCH_TAGS: &[&str] = &[
-    TAG_AMI,
-    TAG_USER_DATA,
-    TAG_MARKET,
-    TAG_LAUNCH,
-    TAG_INSTANCE,
-    TAG_DEVICE,
-];
-
-/// True for tags no one but AWS may change.
-pub fn is_aws_tag(key: &str) -> bool {
-    key.starts_with("aws:")
-}
+// The tag vocabulary lives in gm-model, shared with every crate; re-exported here so plans and
+// their readers name it as before.
+pub use gm_model::{
+    is_aws_tag, Tags, LAUNCH_TAGS, TAG_AMI, TAG_DEPLOYMENT, TAG_DEVICE, TAG_ID, TAG_INSTANCE,
+    TAG_LAUNCH, TAG_MANAGED, TAG_MARKET, TAG_USER_DATA,
+};

@@ -100,6 +100,20 @@ impl Provenance {
     }
 }
 
+pub use gm_model::DeploymentStatus;
+
+/// Reads a deployment status column; a value this version does not know is an error, not a guess.
+fn deployment_status(r: &rusqlite::Row<'_>, i: usize) -> rusqlite::Result<DeploymentStatus> {
+    let s: String = r.get(i)?;
+    DeploymentStatus::parse(&s).ok_or_else(|| {
+        rusqlite::Error::FromSqlConversionFailure(
+            i,
+            rusqlite::types::Type::Text,
+            format!("unknown deployment status `{s}`").into(),
+        )
+    })
+}
+
 /// One resource as last seen.
 #[derive(Debug, Clone, Serialize)]
 pub struct ResourceRecord {
@@ -128,8 +142,8 @@ pub struct DeploymentRecord {
     pub region: String,
     /// Spec file it was last applied from.
     pub spec_file: Option<String>,
-    /// `active`, `applying`, `failed`, `destroying`, `destroyed`.
-    pub status: String,
+    /// Where it stands (`active`, `applying`, `rolled-back`, …).
+    pub status: DeploymentStatus,
     /// Live resources GeuseMaker created.
     pub resources: i64,
     /// First apply.
@@ -426,7 +440,7 @@ impl Store {
         name: &str,
         region: &str,
         spec_file: Option<&str>,
-        status: &str,
+        status: DeploymentStatus,
     ) -> Result<()> {
         let t = now();
         self.conn
@@ -435,7 +449,7 @@ impl Store {
                  VALUES (?1, ?2, ?3, ?4, ?5, ?5)
                  ON CONFLICT(name) DO UPDATE SET region = ?2, spec_file = COALESCE(?3, spec_file),
                     status = ?4, updated_at = ?5",
-                params![name, region, spec_file, status, t],
+                params![name, region, spec_file, status.as_str(), t],
             )
             .map_err(q("recording the deployment"))?;
         Ok(())
@@ -467,11 +481,11 @@ impl Store {
     }
 
     /// Sets a deployment's status.
-    pub fn set_status(&self, name: &str, status: &str) -> Result<()> {
+    pub fn set_status(&self, name: &str, status: DeploymentStatus) -> Result<()> {
         self.conn
             .execute(
                 "UPDATE deployments SET status = ?2, updated_at = ?3 WHERE name = ?1",
-                params![name, status, now()],
+                params![name, status.as_str(), now()],
             )
             .map_err(q("updating the deployment status"))?;
         Ok(())
@@ -499,7 +513,7 @@ impl Store {
                     name: r.get(0)?,
                     region: r.get(1)?,
                     spec_file: r.get(2)?,
-                    status: r.get(3)?,
+                    status: deployment_status(r, 3)?,
                     created_at: r.get(4)?,
                     updated_at: r.get(5)?,
                     resources: r.get(6)?,
@@ -827,8 +841,13 @@ mod tests {
     fn sync_marks_vanished_resources_deleted_and_keeps_history() {
         let dir = tempfile::tempdir().unwrap();
         let mut s = Store::open(&dir.path().join("nested/state.db")).unwrap();
-        s.upsert_deployment("demo", "us-east-1", Some("spec.yaml"), "active")
-            .unwrap();
+        s.upsert_deployment(
+            "demo",
+            "us-east-1",
+            Some("spec.yaml"),
+            DeploymentStatus::Active,
+        )
+        .unwrap();
         s.sync_resources(
             "demo",
             Provenance::Created,
@@ -850,7 +869,7 @@ mod tests {
     fn referenced_resources_survive_a_sync_of_created_ones() {
         let dir = tempfile::tempdir().unwrap();
         let mut s = Store::open(&dir.path().join("state.db")).unwrap();
-        s.upsert_deployment("demo", "us-east-1", None, "active")
+        s.upsert_deployment("demo", "us-east-1", None, DeploymentStatus::Active)
             .unwrap();
         let mut r = rec("ref/security-group/sg-1", "sg-1");
         r.provenance = Provenance::Referenced;
@@ -935,7 +954,7 @@ mod tests {
         let path = dir.path().join("state.db");
         {
             let s = Store::open(&path).unwrap();
-            s.upsert_deployment("demo", "eu-west-1", None, "active")
+            s.upsert_deployment("demo", "eu-west-1", None, DeploymentStatus::Active)
                 .unwrap();
         }
         let s = Store::open(&path).unwrap();
@@ -980,7 +999,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("gm/state.db");
         let s = Store::open(&path).unwrap();
-        s.upsert_deployment("d", "us-east-1", None, "live").unwrap();
+        s.upsert_deployment("d", "us-east-1", None, DeploymentStatus::Active)
+            .unwrap();
         let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode(&dir.path().join("gm")), 0o700);
         assert_eq!(mode(&path), 0o600);
@@ -1008,7 +1028,8 @@ mod tests {
             assert_eq!(h.join().unwrap(), Ok(()), "every opener sees one schema");
         }
         let s = Store::open(&path).unwrap();
-        s.upsert_deployment("d", "us-east-1", None, "live").unwrap();
+        s.upsert_deployment("d", "us-east-1", None, DeploymentStatus::Active)
+            .unwrap();
     }
 
     #[test]

@@ -69,7 +69,7 @@ async fn apply_locked(
             &desired.deployment,
             engine.cloud().region(),
             Some(&loaded.file),
-            "applying",
+            gm_state::DeploymentStatus::Applying,
         )?;
         store.set_spec(&desired.deployment, &crate::context::spec_record(loaded))?;
     }

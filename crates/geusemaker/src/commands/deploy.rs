@@ -179,7 +179,7 @@ async fn deploy_locked(
             name,
             engine.cloud().region(),
             Some(&format!("<{} tier>", t.as_str())),
-            "applying",
+            gm_state::DeploymentStatus::Applying,
         )?;
         store.set_spec(name, &crate::context::spec_record(&stack.spec))?;
     }

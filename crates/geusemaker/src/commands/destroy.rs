@@ -73,9 +73,12 @@ async fn nothing_to_destroy(
         }
         engine.close_interrupted_runs(name, wait, &notes).await?;
     }
-    engine
-        .store()
-        .upsert_deployment(name, engine.cloud().region(), None, "destroyed")?;
+    engine.store().upsert_deployment(
+        name,
+        engine.cloud().region(),
+        None,
+        gm_state::DeploymentStatus::Destroyed,
+    )?;
     ctx.out.data(
         &serde_json::json!({"deployment": name, "destroyed": [], "remaining": []}),
         || {

@@ -1,0 +1,122 @@
+//! GeuseMaker's shared vocabulary: the tag keys every resource carries, tags themselves, and
+//! the states a deployment is in, as types instead of strings compared at each use.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// Tags as key → value, sorted for stable output.
+pub type Tags = BTreeMap<String, String>;
+
+/// The deployment a resource belongs to; also the cost-allocation tag.
+pub const TAG_DEPLOYMENT: &str = "geusemaker:deployment";
+/// The resource's logical address, e.g. `instance/web/0`.
+pub const TAG_ID: &str = "geusemaker:id";
+/// Marks resources GeuseMaker created and may delete.
+pub const TAG_MANAGED: &str = "geusemaker:managed";
+/// The AMI as the spec named it (alias or id) when the instance was launched.
+pub const TAG_AMI: &str = "geusemaker:ami";
+/// Digest of the user data the instance was launched with.
+pub const TAG_USER_DATA: &str = "geusemaker:user-data";
+/// The market the spec asked for (a spot fallback launches on-demand but keeps `spot` here).
+pub const TAG_MARKET: &str = "geusemaker:market";
+/// Digest of the other launch-only settings (profile, spot options, volume layout).
+pub const TAG_LAUNCH: &str = "geusemaker:launch";
+/// On volumes: the instance they were launched with.
+pub const TAG_INSTANCE: &str = "geusemaker:instance";
+
+/// On volumes kept on termination: the device they belong at, so a new instance at the same
+/// address gets them back.
+pub const TAG_DEVICE: &str = "geusemaker:device";
+
+/// Tags set at launch that describe how a resource was made; a difference means replacement,
+/// so tag updates leave them alone.
+pub const LAUNCH_TAGS: &[&str] = &[
+    TAG_AMI,
+    TAG_USER_DATA,
+    TAG_MARKET,
+    TAG_LAUNCH,
+    TAG_INSTANCE,
+    TAG_DEVICE,
+];
+
+/// True for tags no one but AWS may change.
+pub fn is_aws_tag(key: &str) -> bool {
+    key.starts_with("aws:")
+}
+
+/// Where a deployment stands, as the state store records it. Written by the engine only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DeploymentStatus {
+    /// An apply is running.
+    Applying,
+    /// The last apply finished (or rolled back with resources still there).
+    Active,
+    /// The last apply failed past its point of no return.
+    Failed,
+    /// The last apply rolled back and left nothing.
+    RolledBack,
+    /// A destroy is running.
+    Destroying,
+    /// A destroy confirmed nothing is left.
+    Destroyed,
+    /// A destroy finished with resources still there.
+    DestroyFailed,
+}
+
+impl DeploymentStatus {
+    /// Every status, for parsing and documentation.
+    pub const ALL: [DeploymentStatus; 7] = [
+        DeploymentStatus::Applying,
+        DeploymentStatus::Active,
+        DeploymentStatus::Failed,
+        DeploymentStatus::RolledBack,
+        DeploymentStatus::Destroying,
+        DeploymentStatus::Destroyed,
+        DeploymentStatus::DestroyFailed,
+    ];
+
+    /// Its stored and shown form, e.g. `rolled-back`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeploymentStatus::Applying => "applying",
+            DeploymentStatus::Active => "active",
+            DeploymentStatus::Failed => "failed",
+            DeploymentStatus::RolledBack => "rolled-back",
+            DeploymentStatus::Destroying => "destroying",
+            DeploymentStatus::Destroyed => "destroyed",
+            DeploymentStatus::DestroyFailed => "destroy-failed",
+        }
+    }
+
+    /// The status written as `s`, if it is one.
+    pub fn parse(s: &str) -> Option<DeploymentStatus> {
+        DeploymentStatus::ALL.into_iter().find(|d| d.as_str() == s)
+    }
+}
+
+impl std::fmt::Display for DeploymentStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_status_reads_back_as_it_is_written_and_serialises_the_same() {
+        for s in DeploymentStatus::ALL {
+            assert_eq!(DeploymentStatus::parse(s.as_str()), Some(s));
+            assert_eq!(
+                serde_json::to_value(s)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_string)),
+                Some(s.as_str().to_string())
+            );
+        }
+        assert_eq!(DeploymentStatus::parse("live"), None);
+    }
+}
