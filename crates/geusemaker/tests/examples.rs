@@ -139,23 +139,11 @@ fn stack_boot_scripts_are_shellcheck_clean_for_every_tier() {
         gm_stack::Tier::Automation,
         gm_stack::Tier::Gpu,
     ] {
-        let stack = gm_stack::compile(&gm_stack::StackRequest {
-            name: "shellcheck".into(),
+        let stack = gm_stack::compile(&gm_stack::StackRequest::new(
+            "shellcheck",
             tier,
-            region: "us-east-1".into(),
-            other_regions: Vec::new(),
-            services: Vec::new(),
-            instance_type: None,
-            spot: true,
-            ssh_cidr: None,
-            public_cidr: "0.0.0.0/0".into(),
-            key_pair: None,
-            subnet: None,
-            vpc: None,
-            model: None,
-            quotes: Vec::new(),
-            edge: None,
-        })
+            "us-east-1",
+        ))
         .unwrap();
         let raw = dir.path().join(format!("{}.sh", tier.as_str()));
         std::fs::write(&raw, &stack.user_data).unwrap();

@@ -40,21 +40,9 @@ fn from_yaml(name: &str, yaml: &str) -> Desired {
 
 fn stack_tier() -> Desired {
     let stack = gm_stack::compile(&gm_stack::StackRequest {
-        name: "ai-sim".into(),
-        tier: gm_stack::Tier::Dev,
-        region: "us-east-1".into(),
-        other_regions: Vec::new(),
-        services: Vec::new(),
-        instance_type: None,
-        spot: true,
         ssh_cidr: Some("203.0.113.7/32".into()),
-        public_cidr: "0.0.0.0/0".into(),
-        key_pair: None,
-        subnet: None,
-        vpc: None,
-        model: None,
-        quotes: Vec::new(),
         edge: Some(gm_stack::EdgeRequest::default()),
+        ..gm_stack::StackRequest::new("ai-sim", gm_stack::Tier::Dev, "us-east-1")
     })
     .expect("the dev tier compiles");
     gm_plan::desire(&stack.spec)
@@ -187,9 +175,9 @@ fn duplicates(sim: &Sim, deployment: &str) -> Vec<String> {
         .collect()
 }
 
-/// A failed release leaves this process's lease, which only lapses after two minutes; a user
-/// removes it with `state unlock`. Tests do the same, after checking that it is the only thing
-/// of the deployment's that the lease is.
+/// A failed release leaves this process's lease, which only lapses after two minutes (a new
+/// process would break it at once: ours is still alive); a user removes it with `state unlock`,
+/// and tests do the same before the next run.
 async fn unlock_if_left(engine: &Engine, deployment: &str) {
     let _ = engine.unlock(deployment).await;
 }

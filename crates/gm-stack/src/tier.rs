@@ -103,6 +103,31 @@ pub struct StackRequest {
     pub edge: Option<EdgeRequest>,
 }
 
+impl StackRequest {
+    /// A request for `tier` named `name` in `region` with the tier's defaults: its services,
+    /// spot, no SSH, n8n open to anywhere, the default VPC, no edge. Set fields on the result
+    /// for anything else.
+    pub fn new(name: &str, tier: Tier, region: &str) -> StackRequest {
+        StackRequest {
+            name: name.to_string(),
+            tier,
+            region: region.to_string(),
+            other_regions: Vec::new(),
+            services: Vec::new(),
+            instance_type: None,
+            spot: true,
+            ssh_cidr: None,
+            public_cidr: "0.0.0.0/0".into(),
+            key_pair: None,
+            subnet: None,
+            vpc: None,
+            model: None,
+            quotes: Vec::new(),
+            edge: None,
+        }
+    }
+}
+
 /// The optional edge: n8n reached through a load balancer (HTTPS with a certificate), and
 /// CloudFront in front of that; the instance then takes n8n traffic only from the load balancer.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -68,21 +68,8 @@ pub async fn questions(ctx: &Ctx<'_>, base: &DeployArgs) -> Result<(DeployArgs, 
     let region = ask("Region", &default_region)?;
     let price = |t: Tier| {
         let r = gm_stack::StackRequest {
-            name: "preview".into(),
-            tier: t,
-            region: region.clone(),
-            other_regions: Vec::new(),
-            services: Vec::new(),
-            instance_type: None,
             spot: false,
-            ssh_cidr: None,
-            public_cidr: "0.0.0.0/0".into(),
-            key_pair: None,
-            subnet: None,
-            vpc: None,
-            model: None,
-            quotes: Vec::new(),
-            edge: None,
+            ..gm_stack::StackRequest::new("preview", t, &region)
         };
         match gm_stack::compile(&r) {
             Ok(s) => format!(

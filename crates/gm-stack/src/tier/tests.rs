@@ -5,21 +5,8 @@ use gm_spec::Market;
 
 fn request(tier: Tier) -> StackRequest {
     StackRequest {
-        name: "ai-demo".into(),
-        tier,
-        region: "us-east-1".into(),
-        other_regions: Vec::new(),
-        services: Vec::new(),
-        instance_type: None,
-        spot: true,
         ssh_cidr: Some("203.0.113.7/32".into()),
-        public_cidr: "0.0.0.0/0".into(),
-        key_pair: None,
-        subnet: None,
-        vpc: None,
-        model: None,
-        quotes: Vec::new(),
-        edge: None,
+        ..StackRequest::new("ai-demo", tier, "us-east-1")
     }
 }
 
