@@ -98,16 +98,16 @@ impl Engine {
         let started = Instant::now();
         let deployment = desired.deployment.as_str();
         // Apply runs under the deployment's lock, so a run the journal shows unfinished died.
-        let (run_id, resumed) = {
+        let resumed = self.close_dead_runs(deployment, progress)?;
+        let run_id = {
             let store = self.store();
-            let resumed = store.interrupt_unfinished_runs(deployment)?;
             store.upsert_deployment(
                 deployment,
                 self.cloud.region(),
                 spec_file,
                 DeploymentStatus::Applying,
             )?;
-            (store.begin_run(deployment, "apply")?, resumed)
+            store.begin_run(deployment, "apply")?
         };
         let mut run = Run {
             id: run_id,
@@ -139,11 +139,7 @@ impl Engine {
             terminated_for_move: Vec::new(),
             detached: Vec::new(),
         };
-        for r in &resumed {
-            let note = format!("resuming: {}", r.describe());
-            progress.note(&note);
-            run.report.warnings.push(note);
-        }
+        run.report.warnings.extend(resumed);
         let result = self.execute(&mut run, desired, actual, plan).await;
         if let Err((address, err)) = result {
             run.report.failure = Some(Failure {

@@ -85,30 +85,39 @@ fn ours(tags: &gm_plan::Tags, deployment: &str) -> bool {
 }
 
 impl Engine {
-    /// Closes the journal's runs of `deployment` that a killed process left unfinished, when
-    /// nothing else would: a destroy that finds nothing left to remove (the killed run's last
-    /// call landed). Takes the lock to be sure they are dead, and only when there are any (the
-    /// journal is local, so this costs AWS nothing otherwise). Says which it closed.
+    /// Closes the runs of `deployment` the journal shows unfinished as `interrupted`, telling
+    /// `progress` which this run resumes after; returns those notes. Call it only while holding
+    /// the deployment's lock: no unfinished run is then alive.
+    pub fn close_dead_runs(
+        &self,
+        deployment: &str,
+        progress: &dyn Progress,
+    ) -> Result<Vec<String>, EngineError> {
+        let closed = self.store().interrupt_unfinished_runs(deployment)?;
+        Ok(closed
+            .iter()
+            .map(|r| {
+                let note = format!("resuming: {}", r.describe());
+                progress.note(&note);
+                note
+            })
+            .collect())
+    }
+
+    /// [`Engine::close_dead_runs`] for a caller that does not hold the lock: a destroy that
+    /// finds nothing left to remove (the killed run's last call landed). Takes the lock only
+    /// when the journal has unfinished runs (it is local, so this costs AWS nothing otherwise).
     pub async fn close_interrupted_runs(
         &self,
         deployment: &str,
         wait: std::time::Duration,
         progress: &dyn Progress,
-    ) -> Result<Vec<gm_state::Interrupted>, EngineError> {
-        let any = self
-            .store()
-            .runs(deployment)?
-            .iter()
-            .any(|r| r.finished_at.is_none());
-        if !any {
+    ) -> Result<Vec<String>, EngineError> {
+        if self.store().unfinished_runs(deployment)?.is_empty() {
             return Ok(Vec::new());
         }
         self.locked(deployment, "destroy", wait, progress, async || {
-            let closed = self.store().interrupt_unfinished_runs(deployment)?;
-            for r in &closed {
-                progress.note(&format!("resuming: {}", r.describe()));
-            }
-            Ok::<_, EngineError>(closed)
+            self.close_dead_runs(deployment, progress)
         })
         .await
     }
@@ -157,10 +166,8 @@ impl Engine {
         let deployment = plan.deployment.as_str();
         // Destroy runs under the deployment's lock, so a run the journal shows unfinished died.
         let run = {
+            self.close_dead_runs(deployment, progress)?;
             let store = self.store();
-            for r in store.interrupt_unfinished_runs(deployment)? {
-                progress.note(&format!("resuming: {}", r.describe()));
-            }
             store.upsert_deployment(
                 deployment,
                 self.cloud.region(),

@@ -668,11 +668,7 @@ impl Store {
     /// was doing. Call it only while holding the deployment's lock: an unfinished run is then
     /// certainly dead.
     pub fn interrupt_unfinished_runs(&self, deployment: &str) -> Result<Vec<Interrupted>> {
-        let unfinished: Vec<RunRecord> = self
-            .runs(deployment)?
-            .into_iter()
-            .filter(|r| r.finished_at.is_none())
-            .collect();
+        let unfinished = self.unfinished_runs(deployment)?;
         let mut out = Vec::new();
         for run in unfinished {
             let steps = self.steps(run.id)?;
@@ -704,15 +700,27 @@ impl Store {
         Ok(out)
     }
 
+    /// Runs of a deployment that began and have not finished (running now, or killed), oldest
+    /// first. Every apply asks, so this reads those runs only, not the whole history.
+    pub fn unfinished_runs(&self, deployment: &str) -> Result<Vec<RunRecord>> {
+        self.query_runs(
+            "SELECT id, deployment, command, started_at, finished_at, outcome, requests
+             FROM runs WHERE deployment = ?1 AND finished_at IS NULL ORDER BY id",
+            deployment,
+        )
+    }
+
     /// Runs of a deployment, newest first.
     pub fn runs(&self, deployment: &str) -> Result<Vec<RunRecord>> {
-        let mut st = self
-            .conn
-            .prepare(
-                "SELECT id, deployment, command, started_at, finished_at, outcome, requests
-                 FROM runs WHERE deployment = ?1 ORDER BY id DESC",
-            )
-            .map_err(q("reading runs"))?;
+        self.query_runs(
+            "SELECT id, deployment, command, started_at, finished_at, outcome, requests
+             FROM runs WHERE deployment = ?1 ORDER BY id DESC",
+            deployment,
+        )
+    }
+
+    fn query_runs(&self, sql: &str, deployment: &str) -> Result<Vec<RunRecord>> {
+        let mut st = self.conn.prepare(sql).map_err(q("reading runs"))?;
         let rows = st
             .query_map([deployment], |r| {
                 Ok(RunRecord {

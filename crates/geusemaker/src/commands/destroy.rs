@@ -61,9 +61,7 @@ async fn nothing_to_destroy(
 ) -> Result<u8, CliError> {
     let (wait, notes) = super::lock_wait(ctx);
     if holding_lock {
-        for r in engine.store().interrupt_unfinished_runs(name)? {
-            ctx.out.say(&format!("note: resuming: {}", r.describe()));
-        }
+        engine.close_dead_runs(name, &notes)?;
     } else {
         // A run that died part-way through destroying may have left its lease, and its run
         // unfinished in the journal: nothing else would ever close either.
