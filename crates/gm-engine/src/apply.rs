@@ -71,10 +71,11 @@ struct Run<'a> {
     created_secrets: Vec<(String, String)>,
     /// Which reads beyond EC2 refreshes make.
     reads: Reads,
-    /// The load balancer this run created: (ARN, target group ARN).
-    created_lb: Option<(String, String)>,
-    /// The distribution this run created.
-    created_cdn: Option<String>,
+    /// This run sent a load balancer create (undo finds what it made by name, as the answer
+    /// may have been lost).
+    lb_attempted: bool,
+    /// This run sent a distribution create (undo finds it by comment).
+    cdn_attempted: bool,
     /// Old instances this run stopped so their kept volumes could move (started again on undo).
     stopped_for_move: Vec<(String, String)>,
     /// Old instances this run terminated first so their kept volumes could move: (address, id).
@@ -133,8 +134,8 @@ impl Engine {
             created_roles: Vec::new(),
             created_secrets: Vec::new(),
             reads: self.reads_for(desired)?,
-            created_lb: None,
-            created_cdn: None,
+            lb_attempted: false,
+            cdn_attempted: false,
             stopped_for_move: Vec::new(),
             terminated_for_move: Vec::new(),
             detached: Vec::new(),

@@ -156,11 +156,10 @@ impl Engine {
                     )?;
                     // Marked before the call: a create whose answer was lost made a
                     // distribution the undo finds by its comment.
-                    run.created_cdn = Some(String::new());
+                    run.cdn_attempted = true;
                     let r = self.cloud.create_cdn(cdn, &origin).await;
                     self.result(step, &[], &r);
                     let (id, domain) = r.map_err(|e| (CDN_ADDRESS.to_string(), e))?;
-                    run.created_cdn = Some(id.clone());
                     run.report.created.push(Done {
                         address: CDN_ADDRESS.into(),
                         aws_id: id,
@@ -216,14 +215,13 @@ impl Engine {
             json!({"name": lb.aws_name, "subnets": subnets, "security_groups": groups}),
         )?;
         // Recorded before the call: a failure part-way leaves pieces found again by name.
-        run.created_lb = Some((String::new(), String::new()));
+        run.lb_attempted = true;
         let r = self
             .cloud
             .create_lb(lb, &subnets, &vpc, &groups, existing_tg)
             .await;
         self.result(step, std::slice::from_ref(&lb.aws_name), &r);
-        let (arn, tg, dns) = r.map_err(fail)?;
-        run.created_lb = Some((arn, tg.clone()));
+        let (_, tg, dns) = r.map_err(fail)?;
         let ids = targets_of(actual, &lb.target);
         let step = self.intent(run, TG_ADDRESS, "sync-targets", json!({"targets": ids}))?;
         let r = self.cloud.sync_targets(&tg, lb.port, &ids).await;
@@ -359,9 +357,9 @@ impl Engine {
     /// Undoes this run's distribution and load balancer (found by name when the create's answer
     /// was lost).
     pub(super) async fn rollback_edge(&self, run: &mut Run<'_>) {
-        let cdn = run.created_cdn.take();
-        let lb = run.created_lb.take();
-        if cdn.is_none() && lb.is_none() {
+        let cdn = std::mem::take(&mut run.cdn_attempted);
+        let lb = std::mem::take(&mut run.lb_attempted);
+        if !cdn && !lb {
             return;
         }
         // Both are found again by what names them (the comment, the name): an id may be
@@ -376,7 +374,7 @@ impl Engine {
                 return;
             }
         };
-        if cdn.is_some() {
+        if cdn {
             // The plan created one because none existed: every one found is this run's.
             for d in &found.distributions {
                 match self.cloud.delete_cdn(&d.id, self.opts.timeout).await {
@@ -393,7 +391,7 @@ impl Engine {
                 }
             }
         }
-        if lb.is_none() {
+        if !lb {
             return;
         }
         let arn = found.load_balancer.map(|l| l.arn);
