@@ -127,16 +127,14 @@ pub fn find(code: &str) -> Option<&'static Code> {
     })
 }
 
-/// The codes most like `code`, for a "did you mean".
+/// The code most like `code`, for a "did you mean" (the spec loader's typo matcher).
 pub fn near(code: &str) -> Vec<&'static str> {
-    let upper = code.trim().to_ascii_uppercase();
-    let mut scored: Vec<(f64, &'static str)> = CODES
-        .iter()
-        .map(|c| (strsim::jaro_winkler(&upper, c.code), c.code))
-        .filter(|(s, _)| *s > 0.85)
-        .collect();
-    scored.sort_by(|a, b| b.0.total_cmp(&a.0));
-    scored.into_iter().take(3).map(|(_, c)| c).collect()
+    let all: Vec<String> = CODES.iter().map(|c| c.code.to_string()).collect();
+    gm_spec::closest(&code.trim().to_ascii_uppercase(), &all)
+        .and_then(|c| CODES.iter().find(|e| e.code == c))
+        .map(|e| e.code)
+        .into_iter()
+        .collect()
 }
 
 /// `docs/errors.md`.

@@ -13,7 +13,8 @@ pub mod yaml;
 
 pub use error::{Diagnostics, Problem, SpecError};
 pub use load::{
-    load, load_str, load_str_with, load_with, parse_typed, FileAccess, LoadOptions, LoadedSpec,
+    closest, load, load_str, load_str_with, load_with, parse_typed, FileAccess, LoadOptions,
+    LoadedSpec,
 };
 pub use types::*;
 pub use validate::{is_aws_id, parse_range, AMI_ALIASES};

@@ -223,8 +223,9 @@ fn expected_names(msg: &str) -> Vec<String> {
         .collect()
 }
 
-/// The closest allowed name, if it is close enough to be a typo.
-pub(crate) fn closest(word: &str, options: &[String]) -> Option<String> {
+/// The closest allowed name, if it is close enough to be a typo (spec fields, and the CLI's
+/// "did you mean" for error codes).
+pub fn closest(word: &str, options: &[String]) -> Option<String> {
     options
         .iter()
         .map(|o| (strsim::jaro_winkler(word, o), o))

@@ -42,7 +42,8 @@ pub fn run(ctx: &Ctx<'_>, a: &ExplainArgs) -> Result<u8, CliError> {
     // For GM-AWS-<code>, the kind the cloud layer classifies AWS's code as, with its hint.
     let aws = entry
         .code
-        .eq("GM-AWS-*")
+        .strip_suffix('*')
+        .is_some_and(|family| family == codes::AWS_PREFIX)
         .then(|| &asked[asked.len().min(codes::AWS_PREFIX.len())..])
         .filter(|c| !c.is_empty() && *c != "ERROR")
         .map(|c| gm_cloud::CloudError::new("", Some(c), ""));
