@@ -74,6 +74,17 @@ pub struct SimRole {
     pub profile_has_role: bool,
 }
 
+/// A distribution as CloudFront keeps it: found again by its comment.
+#[derive(Debug, Clone, Default)]
+pub struct SimCdn {
+    /// What a describe returns.
+    pub cdn: ActualCdn,
+    /// Its comment (`geusemaker:DEPLOYMENT`).
+    pub comment: String,
+    /// Its tags.
+    pub tags: Tags,
+}
+
 /// Everything the simulated account holds.
 #[derive(Debug, Clone, Default)]
 pub struct World {
@@ -92,7 +103,7 @@ pub struct World {
     /// Target groups by ARN.
     pub target_groups: BTreeMap<String, ActualTargetGroup>,
     /// Distributions by id, with their tags.
-    pub distributions: BTreeMap<String, (ActualCdn, Tags)>,
+    pub distributions: BTreeMap<String, SimCdn>,
     /// Subnets (of the default VPC).
     pub subnets: Vec<SubnetInfo>,
     /// The default VPC, if the region has one.
@@ -161,7 +172,7 @@ impl World {
         out.extend(
             self.distributions
                 .iter()
-                .filter(|(_, (_, t))| tagged(t) || t.get("comment") == Some(&comment))
+                .filter(|(_, d)| tagged(&d.tags) || d.comment == comment)
                 .map(|(id, _)| format!("distribution {id}")),
         );
         out
@@ -499,8 +510,8 @@ impl CloudApi for Sim {
         let distributions = w
             .distributions
             .values()
-            .filter(|(_, t)| t.get("comment") == Some(&comment))
-            .map(|(d, _)| d.clone())
+            .filter(|d| d.comment == comment)
+            .map(|d| d.cdn.clone())
             .collect();
         Ok(ActualEdge {
             load_balancer,
@@ -995,12 +1006,11 @@ impl CloudApi for Sim {
     async fn create_security_group(
         &self,
         name: &str,
-        description: &str,
+        _description: &str,
         vpc_id: &str,
         tags: &Tags,
     ) -> Result<String, CloudError> {
         let about = vec![tags.get(TAG_ID).cloned().unwrap_or_default()];
-        let _ = description;
         self.mutate("CreateSecurityGroup", &about, |w| {
             const A: &str = "CreateSecurityGroup";
             if !w.subnets.iter().any(|s| s.vpc_id == vpc_id)
@@ -1505,12 +1515,10 @@ impl CloudApi for Sim {
             |w| {
                 let id = w.id("E").to_uppercase().replace('-', "");
                 let domain = format!("{}.cloudfront.simulated", id.to_lowercase());
-                let mut tags = cdn.tags.clone();
-                tags.insert("comment".into(), cdn.comment.clone());
                 w.distributions.insert(
                     id.clone(),
-                    (
-                        ActualCdn {
+                    SimCdn {
+                        cdn: ActualCdn {
                             id: id.clone(),
                             arn: format!("arn:aws:cloudfront::123456789012:distribution/{id}"),
                             domain_name: domain.clone(),
@@ -1519,8 +1527,9 @@ impl CloudApi for Sim {
                             origin: origin.to_string(),
                             price_class: cdn.price_class.clone(),
                         },
-                        tags,
-                    ),
+                        comment: cdn.comment.clone(),
+                        tags: cdn.tags.clone(),
+                    },
                 );
                 Ok((id, domain))
             },
@@ -1529,13 +1538,17 @@ impl CloudApi for Sim {
 
     async fn update_cdn(&self, id: &str, cdn: &DesiredCdn, origin: &str) -> Result<(), CloudError> {
         self.mutate("UpdateDistribution", &[id.to_string()], |w| {
-            let (d, _) = w.distributions.get_mut(id).ok_or_else(|| {
-                err(
-                    "UpdateDistribution",
-                    "NoSuchDistribution",
-                    format!("distribution '{id}' not found"),
-                )
-            })?;
+            let d = w
+                .distributions
+                .get_mut(id)
+                .map(|d| &mut d.cdn)
+                .ok_or_else(|| {
+                    err(
+                        "UpdateDistribution",
+                        "NoSuchDistribution",
+                        format!("distribution '{id}' not found"),
+                    )
+                })?;
             d.origin = origin.to_string();
             d.price_class = cdn.price_class.clone();
             Ok(())
