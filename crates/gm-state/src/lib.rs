@@ -77,6 +77,14 @@ impl StateError {
 
 type Result<T> = std::result::Result<T, StateError>;
 
+/// Whether SQLite refused because another connection holds the lock.
+fn is_busy(e: &rusqlite::Error) -> bool {
+    matches!(
+        e.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+    )
+}
+
 fn q(doing: &'static str) -> impl FnOnce(rusqlite::Error) -> StateError {
     move |source| StateError::Query { doing, source }
 }
@@ -303,8 +311,25 @@ impl Store {
 
     fn migrate(&self) -> Result<()> {
         self.conn
-            .execute_batch("PRAGMA busy_timeout=5000; PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;")
+            .busy_timeout(std::time::Duration::from_secs(5))
             .map_err(q("setting up the database"))?;
+        // Switching a new file to WAL needs the exclusive lock. SQLite answers "locked" at once,
+        // without waiting in the busy handler, when another opener is switching it at the same
+        // moment (waiting could deadlock), so this step waits and retries itself.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        let mut pause = std::time::Duration::from_millis(2);
+        loop {
+            match self.conn.execute_batch(
+                "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;",
+            ) {
+                Ok(()) => break,
+                Err(e) if is_busy(&e) && std::time::Instant::now() < deadline => {
+                    std::thread::sleep(pause);
+                    pause = (pause * 2).min(std::time::Duration::from_millis(100));
+                }
+                Err(e) => return Err(q("setting up the database")(e)),
+            }
+        }
         let version: i64 = self
             .conn
             .query_row("PRAGMA user_version", [], |r| r.get(0))
