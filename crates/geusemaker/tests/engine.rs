@@ -1325,3 +1325,192 @@ fn killed_at(action: &'static str, on_destroy: bool) {
     assert!(groups(&d).is_empty(), "{action}: groups left");
     assert_eq!(lease(&d), None, "{action}: lock left");
 }
+
+fn network_spec(deployment: &str, vpc: &str) -> String {
+    format!(
+        r#"version: 1
+deployment: {deployment}
+network:
+  vpc: {vpc}
+  subnets:
+    - {{name: public-a, cidr: 10.60.1.0/24, public: true}}
+    - {{name: private, cidr: 10.60.10.0/24}}
+security_groups:
+  - name: app
+    ingress: [{{protocol: tcp, port: 22, cidr: 10.60.0.0/16}}]
+instances:
+  - name: app
+    type: t3.micro
+    ami: al2023
+    subnet: private
+    security_groups: [app]
+"#
+    )
+}
+
+/// The deployment's network as AWS reports it by tag: (VPC ids, subnet ids, gateway ids,
+/// route table ids).
+fn network_of(d: &str) -> (Vec<String>, Vec<String>, Vec<String>, Vec<String>) {
+    block_on(async {
+        let f = || {
+            aws_sdk_ec2::types::Filter::builder()
+                .name("tag:geusemaker:deployment")
+                .values(d)
+                .build()
+        };
+        let c = ec2();
+        let vpcs = c.describe_vpcs().filters(f()).send().await.unwrap();
+        let subnets = c.describe_subnets().filters(f()).send().await.unwrap();
+        let gws = c
+            .describe_internet_gateways()
+            .filters(f())
+            .send()
+            .await
+            .unwrap();
+        let rts = c.describe_route_tables().filters(f()).send().await.unwrap();
+        (
+            vpcs.vpcs()
+                .iter()
+                .filter_map(|v| v.vpc_id().map(String::from))
+                .collect(),
+            subnets
+                .subnets()
+                .iter()
+                .filter_map(|s| s.subnet_id().map(String::from))
+                .collect(),
+            gws.internet_gateways()
+                .iter()
+                .filter_map(|g| g.internet_gateway_id().map(String::from))
+                .collect(),
+            rts.route_tables()
+                .iter()
+                .filter_map(|t| t.route_table_id().map(String::from))
+                .collect(),
+        )
+    })
+}
+
+#[test]
+fn an_own_network_is_created_exactly_kept_by_reapplies_and_destroyed_completely() {
+    let env = Env::new();
+    let d = name("net");
+    let path = env.spec(&network_spec(&d, "{cidr: 10.60.0.0/16}"));
+    let report = apply(&env, &path);
+    assert_eq!(report["outcome"], "ok", "{report:#}");
+    let (vpcs, subnets, gws, rts) = network_of(&d);
+    assert_eq!(
+        (vpcs.len(), subnets.len(), gws.len(), rts.len()),
+        (1, 2, 1, 1)
+    );
+    let (vpc, rt) = block_on(async {
+        let c = ec2();
+        let v = c.describe_vpcs().vpc_ids(&vpcs[0]).send().await.unwrap();
+        let t = c
+            .describe_route_tables()
+            .route_table_ids(&rts[0])
+            .send()
+            .await
+            .unwrap();
+        (v.vpcs()[0].clone(), t.route_tables()[0].clone())
+    });
+    assert_eq!(vpc.cidr_block(), Some("10.60.0.0/16"));
+    assert!(
+        rt.routes()
+            .iter()
+            .any(|r| r.destination_cidr_block() == Some("0.0.0.0/0")
+                && r.gateway_id() == Some(gws[0].as_str())),
+        "{rt:?}"
+    );
+    let associated: Vec<&str> = rt
+        .associations()
+        .iter()
+        .filter_map(|a| a.subnet_id())
+        .collect();
+    assert_eq!(associated.len(), 1, "only the public subnet routes out");
+    let instances = live_instances(&d);
+    assert_eq!(instances.len(), 1);
+    let private = instances[0].subnet_id().unwrap().to_string();
+    assert!(subnets.contains(&private) && !associated.contains(&private.as_str()));
+    assert_eq!(instances[0].vpc_id(), Some(vpcs[0].as_str()));
+    assert_eq!(groups(&d)[0].vpc_id(), Some(vpcs[0].as_str()));
+
+    // Re-apply: no mutating call, at most seven requests (three for EC2, four for the network).
+    let audit = env.audit_lines();
+    let again = apply(&env, &path);
+    assert_eq!(again["changes"], 0, "{again:#}");
+    assert!(again["requests"].as_u64().unwrap() <= 7, "{again:#}");
+    assert_eq!(env.audit_lines(), audit, "no mutating call");
+
+    // A lost state file finds the same network by tag.
+    std::fs::remove_file(env.state()).unwrap();
+    let again = apply(&env, &path);
+    assert_eq!(again["changes"], 0, "{again:#}");
+    assert_eq!(network_of(&d).0, vpcs);
+
+    let out = env.gm_json(&["destroy", "-f", path.to_str().unwrap(), "--yes"], 0);
+    assert!(out["remaining"].as_array().unwrap().is_empty(), "{out:#}");
+    assert_eq!(
+        network_of(&d),
+        (vec![], vec![], vec![], vec![]),
+        "nothing of the network left"
+    );
+    assert!(live_instances(&d).is_empty());
+}
+
+#[test]
+fn a_referenced_vpc_survives_destroy_while_our_subnets_in_it_go() {
+    let env = Env::new();
+    let d = name("netref");
+    let (vpc, igw) = block_on(async {
+        let c = ec2();
+        let v = c
+            .create_vpc()
+            .cidr_block("10.60.0.0/16")
+            .send()
+            .await
+            .unwrap();
+        let vpc = v.vpc().unwrap().vpc_id().unwrap().to_string();
+        let g = c.create_internet_gateway().send().await.unwrap();
+        let igw = g
+            .internet_gateway()
+            .unwrap()
+            .internet_gateway_id()
+            .unwrap()
+            .to_string();
+        c.attach_internet_gateway()
+            .internet_gateway_id(&igw)
+            .vpc_id(&vpc)
+            .send()
+            .await
+            .unwrap();
+        (vpc, igw)
+    });
+    let path = env.spec(&network_spec(&d, &vpc));
+    let report = apply(&env, &path);
+    assert_eq!(report["outcome"], "ok", "{report:#}");
+    let (vpcs, subnets, gws, rts) = network_of(&d);
+    assert!(
+        vpcs.is_empty() && gws.is_empty(),
+        "the VPC and its gateway are not ours"
+    );
+    assert_eq!((subnets.len(), rts.len()), (2, 1));
+    let out = env.gm_json(&["destroy", "-f", path.to_str().unwrap(), "--yes"], 0);
+    assert!(out["remaining"].as_array().unwrap().is_empty(), "{out:#}");
+    assert_eq!(network_of(&d), (vec![], vec![], vec![], vec![]));
+    block_on(async {
+        let c = ec2();
+        let v = c.describe_vpcs().vpc_ids(&vpc).send().await.unwrap();
+        assert_eq!(v.vpcs().len(), 1, "the referenced VPC survives");
+        let g = c
+            .describe_internet_gateways()
+            .internet_gateway_ids(&igw)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            g.internet_gateways()[0].attachments()[0].vpc_id(),
+            Some(vpc.as_str()),
+            "its gateway stays attached"
+        );
+    });
+}

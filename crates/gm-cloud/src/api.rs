@@ -100,6 +100,12 @@ cloud_api! {
         async fn default_vpc(&self) -> Result<String, CloudError>;
         /// Subnets, of one VPC or all.
         async fn subnets(&self, vpc: Option<&str>) -> Result<Vec<SubnetInfo>, CloudError>;
+        /// The deployment's VPCs, subnets, internet gateways and route tables (by tag).
+        async fn describe_network(&self, deployment: &str) -> Result<gm_plan::ActualNetwork, CloudError>;
+        /// The region's available zones, in name order.
+        async fn availability_zones(&self) -> Result<Vec<String>, CloudError>;
+        /// The internet gateway attached to a VPC, if any.
+        async fn vpc_gateway(&self, vpc_id: &str) -> Result<Option<String>, CloudError>;
         /// AMI aliases and ids resolved to images.
         async fn resolve_images(
             &self,
@@ -234,6 +240,48 @@ cloud_api! {
             tg_arn: Option<&str>,
             timeout: Duration,
         ) -> Result<(), CloudError>;
+        /// Creates a VPC (tags set at creation); its id.
+        async fn create_vpc(&self, cidr: &str, tags: &Tags) -> Result<String, CloudError>;
+        /// Deletes a VPC (already gone is success).
+        async fn delete_vpc(&self, vpc_id: &str) -> Result<(), CloudError>;
+        /// Creates a subnet (tags set at creation; a public one maps public addresses); its id.
+        async fn create_subnet(
+            &self,
+            vpc_id: &str,
+            cidr: &str,
+            zone: Option<&str>,
+            public: bool,
+            tags: &Tags,
+        ) -> Result<String, CloudError>;
+        /// Deletes a subnet (already gone is success).
+        async fn delete_subnet(&self, subnet_id: &str) -> Result<(), CloudError>;
+        /// Creates an internet gateway (tags set at creation); its id.
+        async fn create_internet_gateway(&self, tags: &Tags) -> Result<String, CloudError>;
+        /// Attaches a gateway to a VPC (already attached is success).
+        async fn attach_internet_gateway(&self, gateway_id: &str, vpc_id: &str) -> Result<(), CloudError>;
+        /// Detaches a gateway from a VPC (not attached is success).
+        async fn detach_internet_gateway(&self, gateway_id: &str, vpc_id: &str) -> Result<(), CloudError>;
+        /// Deletes a gateway (already gone is success).
+        async fn delete_internet_gateway(&self, gateway_id: &str) -> Result<(), CloudError>;
+        /// Creates a route table (tags set at creation); its id.
+        async fn create_route_table(&self, vpc_id: &str, tags: &Tags) -> Result<String, CloudError>;
+        /// Adds a route to a gateway (already there is success).
+        async fn create_route(
+            &self,
+            route_table_id: &str,
+            destination: &str,
+            gateway_id: &str,
+        ) -> Result<(), CloudError>;
+        /// Associates a subnet with a route table; the association's id.
+        async fn associate_route_table(
+            &self,
+            route_table_id: &str,
+            subnet_id: &str,
+        ) -> Result<String, CloudError>;
+        /// Removes an association (already gone is success).
+        async fn disassociate_route_table(&self, association_id: &str) -> Result<(), CloudError>;
+        /// Deletes a route table (already gone is success).
+        async fn delete_route_table(&self, route_table_id: &str) -> Result<(), CloudError>;
         /// Creates a distribution in front of `origin`: (id, domain name).
         async fn create_cdn(
             &self,
@@ -275,8 +323,15 @@ cloud_api! {
                 gm_plan::iam_path(deployment),
                 gm_plan::secrets_path(deployment),
             );
-            let (mut actual, identity, edge) = tokio::try_join!(
+            let (mut actual, network, identity, edge) = tokio::try_join!(
                 self.describe_deployment(deployment),
+                async {
+                    if reads.network {
+                        self.describe_network(deployment).await.map(Some)
+                    } else {
+                        Ok(None)
+                    }
+                },
                 async {
                     if reads.identity {
                         tokio::try_join!(
@@ -299,6 +354,9 @@ cloud_api! {
             if let Some((roles, secrets)) = identity {
                 actual.roles = roles;
                 actual.secrets = secrets;
+            }
+            if let Some(n) = network {
+                actual.network = n;
             }
             if let Some(e) = edge {
                 actual.load_balancer = e.load_balancer;

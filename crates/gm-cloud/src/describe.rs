@@ -150,13 +150,17 @@ impl Cloud {
                 CloudError::new(
                     "DescribeVpcs",
                     Some("DefaultVpcNotFound"),
-                    format!(
-                        "region {} has no default VPC; set `vpc: vpc-…` on the security group",
-                        self.region
-                    ),
+                    no_default_vpc(&self.region),
                 )
             })
     }
+}
+
+/// What to do in a region without a default VPC.
+pub fn no_default_vpc(region: &str) -> String {
+    format!(
+        "region {region} has no default VPC (common in Control Tower and enterprise accounts): add a `network:` section to the spec, e.g. `network: {{vpc: {{cidr: 10.40.0.0/16}}, subnets: [{{name: a, cidr: 10.40.1.0/24, public: true}}, {{name: b, cidr: 10.40.2.0/24, public: true}}]}}`, or use an existing VPC with `network: {{vpc: vpc-…, subnets: […]}}`"
+    )
 }
 
 fn instance(i: &Instance) -> ActualInstance {

@@ -144,6 +144,9 @@ impl CloudError {
 
     /// What the user can do about it.
     pub fn hint(&self) -> Option<String> {
+        if self.code.as_deref() == Some("DefaultVpcNotFound") {
+            return Some("give the deployment its own network: a `network:` section in the spec (see the README's spec reference), or `geusemaker deploy --network create`".into());
+        }
         Some(match self.kind {
             ErrorKind::Capacity => "AWS has no capacity for this type here now: try another zone or type, or set `spot.fallback: on-demand`".into(),
             ErrorKind::Auth => "check credentials: AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or --profile NAME (see `aws configure list`)".into(),

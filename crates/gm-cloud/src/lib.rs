@@ -12,6 +12,7 @@ mod error;
 mod identity;
 mod launch;
 mod lock;
+mod network;
 mod ops;
 mod pricing;
 mod wait;
@@ -27,6 +28,7 @@ use aws_config::{BehaviorVersion, Region};
 pub use api::CloudApi;
 pub use audit::{AuditRecord, AuditSink, NoAudit};
 pub use counter::RequestCounter;
+pub use describe::no_default_vpc;
 pub use discover::{
     Discovery, DistributionInfo, FileSystemInfo, GroupInfo, KeyPairInfo, LoadBalancerInfo,
     SubnetInfo, VpcInfo,

@@ -82,6 +82,10 @@ struct Run<'a> {
     terminated_for_move: Vec<(String, String)>,
     /// Kept volumes this run detached from an old instance; reattached there on undo.
     detached: Vec<Detached>,
+    /// Network ids by address (`vpc/main`, `subnet/NAME`, …): existing ones, then created ones.
+    net: HashMap<String, String>,
+    /// This run sent a network create (undo sweeps what it made by tag).
+    net_attempted: bool,
 }
 
 impl Engine {
@@ -127,6 +131,7 @@ impl Engine {
                 .map(|i| i.id.clone())
                 .chain(actual.volumes.iter().map(|v| v.id.clone()))
                 .chain(actual.security_groups.iter().map(|g| g.id.clone()))
+                .chain(actual.network.ids().map(str::to_string))
                 .collect(),
             images: HashMap::new(),
             past_no_return: false,
@@ -139,6 +144,8 @@ impl Engine {
             stopped_for_move: Vec::new(),
             terminated_for_move: Vec::new(),
             detached: Vec::new(),
+            net: crate::kinds::network::known_ids(desired.network.as_ref(), &actual.network),
+            net_attempted: false,
         };
         run.report.warnings.extend(resumed);
         let result = self.execute(&mut run, desired, actual, plan).await;
@@ -260,6 +267,14 @@ impl Engine {
                 sg_ids.insert(d.name.clone(), a.id.clone());
             }
         }
+        self.create_network(
+            run.id,
+            plan,
+            &mut run.net,
+            &mut run.net_attempted,
+            &mut run.report.created,
+        )
+        .await?;
         self.create_identity(run, plan).await?;
         self.create_groups(run, plan, &mut sg_ids).await?;
         self.update_group_rules(run, plan, &sg_ids).await?;
@@ -267,7 +282,38 @@ impl Engine {
         self.update_in_place(run, plan, &sg_ids).await?;
         self.remove(run, plan).await?;
         self.converge(run, desired).await?;
-        self.apply_edge(run, desired, plan, &sg_ids).await
+        self.apply_edge(run, desired, plan, &sg_ids).await?;
+        self.remove_network(run, plan, actual).await
+    }
+
+    /// The network's removals, last: everything that lived in it is gone by now.
+    async fn remove_network(
+        &self,
+        run: &mut Run<'_>,
+        plan: &Plan,
+        actual: &Actual,
+    ) -> Result<(), StepError> {
+        let ids: HashSet<&str> = plan
+            .changes
+            .iter()
+            .filter_map(|c| crate::kinds::network::is_network_delete(&c.action))
+            .collect();
+        if ids.is_empty() {
+            return Ok(());
+        }
+        run.past_no_return = true;
+        let doomed = crate::kinds::network::doomed(&actual.network, |id| ids.contains(id));
+        let results = self.delete_network(run.id, &doomed).await;
+        for (d, r) in doomed.iter().zip(results) {
+            r.map_err(|e| (d.address.clone(), e))?;
+            run.net.retain(|_, v| v != &d.id);
+            run.report.destroyed.push(Done {
+                address: d.address.clone(),
+                aws_id: d.id.clone(),
+                what: format!("{} deleted", d.detail),
+            });
+        }
+        Ok(())
     }
 
     /// Roles and secrets come first: instances launch with the profile and read the secrets.
@@ -375,22 +421,24 @@ impl Engine {
             return Ok(());
         }
         run.progress.phase("security groups", creates.len() as u64);
-        let mut default_vpc = None;
         for sg in &creates {
             let vpc = match &sg.vpc {
                 gm_plan::VpcRef::Id(v) => v.clone(),
-                gm_plan::VpcRef::Default => match &default_vpc {
-                    Some(v) => String::clone(v),
-                    None => {
-                        let v = self
-                            .cloud
-                            .default_vpc()
-                            .await
-                            .map_err(|e| (sg.id.clone(), e))?;
-                        default_vpc = Some(v.clone());
-                        v
-                    }
-                },
+                gm_plan::VpcRef::Ours => {
+                    run.net.get(gm_plan::VPC_ADDRESS).cloned().ok_or_else(|| {
+                        (
+                            sg.id.clone(),
+                            CloudError::new(
+                                "network",
+                                Some("MissingNetwork"),
+                                "the deployment's VPC does not exist",
+                            ),
+                        )
+                    })?
+                }
+                gm_plan::VpcRef::Default => {
+                    self.default_vpc().await.map_err(|e| (sg.id.clone(), e))?
+                }
             };
             let step = self.intent(
                 run,
@@ -775,7 +823,19 @@ impl Engine {
             image_id: image.id.clone(),
             instance_type: d.instance_type.clone(),
             key_name: d.key_pair.clone(),
-            subnet_id: d.subnet.clone(),
+            subnet_id: match &d.subnet {
+                None => None,
+                Some(gm_plan::SubnetRef::Id(id)) => Some(id.clone()),
+                Some(gm_plan::SubnetRef::Ours(a)) => {
+                    Some(run.net.get(a).cloned().ok_or_else(|| {
+                        CloudError::new(
+                            "network",
+                            Some("MissingNetwork"),
+                            format!("{a} does not exist"),
+                        )
+                    })?)
+                }
+            },
             security_group_ids: groups,
             spot: (d.market == Market::Spot).then(|| {
                 let s = d.spot.clone().unwrap_or(gm_spec::SpotSpec {
@@ -1420,6 +1480,43 @@ impl Engine {
                 )),
             }
         }
+        self.rollback_network(run, deployment).await;
+    }
+
+    /// Deletes the network resources this run made, found by tag (a create whose answer was
+    /// lost made one all the same): whatever carries the deployment's tags and did not exist
+    /// before the run.
+    async fn rollback_network(&self, run: &mut Run<'_>, deployment: &str) {
+        if !run.net_attempted {
+            return;
+        }
+        let net = match self.cloud.describe_network(deployment).await {
+            Ok(n) => n,
+            Err(e) => {
+                run.progress.note(&format!(
+                    "rollback: could not read the network back: {}",
+                    e.short()
+                ));
+                return;
+            }
+        };
+        let doomed = crate::kinds::network::doomed(&net, |id| !run.pre_existing.contains(id));
+        let results = self.delete_network(run.id, &doomed).await;
+        for (d, r) in doomed.iter().zip(results) {
+            match r {
+                Ok(()) => run.report.undone.push(Done {
+                    address: d.address.clone(),
+                    aws_id: d.id.clone(),
+                    what: format!("{} deleted", d.detail),
+                }),
+                Err(e) => run.progress.note(&format!(
+                    "rollback: deleting {} ({}) failed: {}",
+                    d.address,
+                    d.id,
+                    e.short()
+                )),
+            }
+        }
     }
 
     /// Puts moved data volumes back on the instances they came from and starts those again.
@@ -1552,6 +1649,15 @@ impl Engine {
             ));
         }
         edge::record_edge(a, &mut created);
+        for d in crate::kinds::network::doomed(&a.network, |_| true) {
+            created.push(record(
+                &d.address,
+                d.kind.name(),
+                &d.id,
+                json!({"detail": d.detail}),
+            ));
+        }
+
         for x in &a.secrets {
             // Only the name: values never enter the state.
             created.push(record(
@@ -1563,6 +1669,10 @@ impl Engine {
         }
         let mut referenced = Vec::new();
         let mut seen = HashSet::new();
+        if let Some(gm_plan::DesiredVpc::Existing { id }) = desired.network.as_ref().map(|n| &n.vpc)
+        {
+            referenced.push(record(&format!("ref/vpc/{id}"), "vpc", id, json!({})));
+        }
         for d in &desired.instances {
             for g in &d.security_groups {
                 if let GroupRef::Id(id) = g {
@@ -1576,7 +1686,7 @@ impl Engine {
                     }
                 }
             }
-            if let Some(s) = &d.subnet {
+            if let Some(gm_plan::SubnetRef::Id(s)) = &d.subnet {
                 if seen.insert(s.clone()) {
                     referenced.push(record(&format!("ref/subnet/{s}"), "subnet", s, json!({})));
                 }

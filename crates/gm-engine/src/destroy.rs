@@ -427,7 +427,32 @@ impl Engine {
                 }
             }
         }
-        first_failure.map_or(Ok(()), |e| Err(e.into()))
+        if let Some(e) = first_failure {
+            return Err(e.into());
+        }
+        // The network last, innermost first: nothing of ours lives in it any more.
+        let names = crate::kinds::network::NetKind::NAMES;
+        if plan.items.iter().any(|d| names.contains(&d.kind.as_str())) {
+            progress.phase("deleting the network", 1);
+            let net = self.cloud.describe_network(&plan.deployment).await?;
+            let listed: HashSet<&str> = plan
+                .items
+                .iter()
+                .filter(|d| names.contains(&d.kind.as_str()))
+                .map(|d| d.aws_id.as_str())
+                .collect();
+            let doomed = crate::kinds::network::doomed(&net, |id| listed.contains(id));
+            let results = self.delete_network(run, &doomed).await;
+            for (d, r) in doomed.iter().zip(results) {
+                r?;
+                report.destroyed.push(Done {
+                    address: d.address.clone(),
+                    aws_id: d.id.clone(),
+                    what: format!("{} deleted", d.detail),
+                });
+            }
+        }
+        Ok(())
     }
 }
 
@@ -553,6 +578,14 @@ fn plan_from(deployment: &str, a: &Actual) -> DestroyPlan {
             address: format!("secret/{}", x.parameter.rsplit('/').next().unwrap_or("?")),
             aws_id: x.parameter.clone(),
             detail: "SecureString parameter".into(),
+        });
+    }
+    for d in crate::kinds::network::doomed(&a.network, |_| true) {
+        items.push(Doomed {
+            kind: d.kind.name().into(),
+            address: d.address,
+            aws_id: d.id,
+            detail: d.detail,
         });
     }
     DestroyPlan {

@@ -8,6 +8,7 @@ mod apply;
 mod audit;
 pub mod cost;
 mod destroy;
+mod kinds;
 mod lease;
 pub mod monitor;
 mod report;
@@ -98,11 +99,27 @@ pub enum EngineError {
     },
 }
 
+/// Whether applying `plan` places something in the region's default VPC: a group without a VPC,
+/// an instance without a subnet, a load balancer without subnets.
+fn needs_default_vpc(plan: &gm_plan::Plan) -> bool {
+    use gm_plan::Action;
+    plan.changes.iter().any(|c| match &c.action {
+        Action::CreateSg { sg } => sg.vpc == gm_plan::VpcRef::Default,
+        Action::CreateInstance { instance, .. } | Action::ReplaceInstance { instance, .. } => {
+            instance.subnet.is_none()
+        }
+        Action::CreateLb { lb, .. } | Action::ReplaceLb { lb, .. } => lb.subnets.is_empty(),
+        _ => false,
+    })
+}
+
 /// The engine, bound to one AWS connection and one state store.
 pub struct Engine {
     cloud: Arc<dyn CloudApi>,
     store: Mutex<Store>,
     opts: EngineOptions,
+    /// The region's default VPC, once read (a plan reads it, its apply reuses it).
+    default_vpc: Mutex<Option<String>>,
 }
 
 impl Engine {
@@ -118,7 +135,23 @@ impl Engine {
             cloud,
             store: Mutex::new(store),
             opts,
+            default_vpc: Mutex::new(None),
         }
+    }
+
+    /// The region's default VPC, read once per engine.
+    pub(crate) async fn default_vpc(&self) -> Result<String, CloudError> {
+        let cached = self
+            .default_vpc
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        if let Some(v) = cached {
+            return Ok(v);
+        }
+        let v = self.cloud.default_vpc().await?;
+        *self.default_vpc.lock().unwrap_or_else(|p| p.into_inner()) = Some(v.clone());
+        Ok(v)
     }
 
     /// The AWS connection.
@@ -227,14 +260,29 @@ impl Engine {
             edge: desired.load_balancer.is_some()
                 || desired.cdn.is_some()
                 || has(&["load-balancer", "target-group", "cdn"]),
+            network: desired.network.is_some() || has(&crate::kinds::network::NetKind::NAMES),
         })
     }
 
     /// Reads AWS and diffs it against `desired`.
     pub async fn plan(&self, desired: &Desired) -> Result<(Actual, Plan), EngineError> {
         let reads = self.reads_for(desired)?;
-        let actual = self.refresh(&desired.deployment, reads).await?;
+        let mut actual = self.refresh(&desired.deployment, reads).await?;
+        // Subnets to create need the region's zones (to place `auto` ones and check the
+        // others); a converged network costs no such read.
+        if desired.network.as_ref().is_some_and(|n| {
+            n.subnets
+                .iter()
+                .any(|s| actual.network.subnet(&s.id).is_none())
+        }) {
+            actual.network.zones = self.cloud.availability_zones().await?;
+        }
         let plan = gm_plan::diff(desired, &actual);
+        // A region without a default VPC (common in Control Tower and enterprise accounts)
+        // fails here, before anything is made, when the plan would place something in it.
+        if desired.network.is_none() && needs_default_vpc(&plan) {
+            self.default_vpc().await?;
+        }
         Ok((actual, plan))
     }
 }

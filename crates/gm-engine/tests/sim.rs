@@ -69,6 +69,32 @@ load_balancer:
 cdn: {}
 ";
 
+const NETWORK: &str = "version: 1
+deployment: net-sim
+network:
+  vpc: {cidr: 10.40.0.0/16}
+  subnets:
+    - {name: public-a, cidr: 10.40.1.0/24, public: true}
+    - {name: public-b, cidr: 10.40.2.0/24, public: true}
+    - {name: private, cidr: 10.40.10.0/24}
+security_groups:
+  - name: lb
+    ingress: [{protocol: tcp, port: 80, cidr: 0.0.0.0/0}]
+  - name: app
+    ingress: [{protocol: tcp, port: 8080, source_group: lb}]
+instances:
+  - name: app
+    count: 2
+    type: t3.micro
+    ami: al2023
+    subnet: private
+    security_groups: [app]
+load_balancer:
+  target: app
+  port: 8080
+  security_groups: [lb]
+";
+
 fn cases() -> Vec<Case> {
     vec![
         Case {
@@ -98,6 +124,10 @@ fn cases() -> Vec<Case> {
         Case {
             name: "load balancer and cdn",
             desired: from_yaml("edge.yaml", EDGE),
+        },
+        Case {
+            name: "own network",
+            desired: from_yaml("network.yaml", NETWORK),
         },
     ]
 }
@@ -533,4 +563,149 @@ async fn every_mutating_call_of_a_replacement_can_fail_and_no_data_volume_is_los
         "replacement failure points: {count} ({calls} calls) in {:.1} s",
         started.elapsed().as_secs_f64()
     );
+}
+
+/// A network spec builds exactly its network, places instances and the load balancer in it,
+/// re-applies with no change and few reads, and destroy removes all of it.
+#[tokio::test]
+async fn an_own_network_is_built_exactly_and_destroyed_completely() {
+    let sim = Arc::new(Sim::default());
+    let dir = tempfile::tempdir().expect("temp dir");
+    let desired = from_yaml("network.yaml", NETWORK);
+    let e = engine(&sim, dir.path());
+    let report = apply(&e, &desired).await.expect("apply").expect("changes");
+    assert_eq!(report.outcome, Outcome::Ok);
+    let w = sim.world();
+    assert_eq!(w.vpcs.len(), 1, "one VPC");
+    let vpc = w.vpcs.values().next().expect("vpc");
+    assert_eq!(vpc.cidr, "10.40.0.0/16");
+    let ours: Vec<_> = w.subnets.iter().filter(|s| s.vpc_id == vpc.id).collect();
+    assert_eq!(ours.len(), 3, "three subnets");
+    let zones: std::collections::BTreeSet<_> =
+        ours.iter().map(|s| s.availability_zone.as_str()).collect();
+    assert_eq!(zones.len(), 3, "auto subnets spread over the zones");
+    let private = ours
+        .iter()
+        .find(|s| s.cidr == "10.40.10.0/24")
+        .expect("private subnet");
+    assert!(!private.public);
+    assert!(ours.iter().filter(|s| s.public).count() == 2);
+    for i in w.live_instances() {
+        assert_eq!(
+            i.subnet_id.as_deref(),
+            Some(private.id.as_str()),
+            "{}",
+            i.id
+        );
+    }
+    assert_eq!(w.gateways.len(), 1);
+    assert_eq!(
+        w.gateways.values().next().expect("gateway").attached_to,
+        vec![vpc.id.clone()]
+    );
+    let rt = w.route_tables.values().next().expect("route table");
+    assert_eq!(rt.associations.len(), 2, "both public subnets");
+    assert!(rt
+        .routes
+        .iter()
+        .any(|(d, g)| d == "0.0.0.0/0" && g.starts_with("igw-")));
+    let lb = w.load_balancers.values().next().expect("load balancer");
+    let public: Vec<String> = ours
+        .iter()
+        .filter(|s| s.public)
+        .map(|s| s.id.clone())
+        .collect();
+    let mut lb_subnets = lb.subnets.clone();
+    lb_subnets.sort();
+    let mut want = public.clone();
+    want.sort();
+    assert_eq!(
+        lb_subnets, want,
+        "the load balancer sits in the public subnets"
+    );
+    assert!(w
+        .groups
+        .values()
+        .all(|g| g.vpc_id.as_deref() == Some(vpc.id.as_str())
+            || !g.tags.contains_key(gm_plan::TAG_DEPLOYMENT)));
+
+    // A no-op re-plan reads, and changes, nothing more than the network's four describes on
+    // top of the deployment's own reads.
+    let before = sim.requests().total();
+    let (_, plan) = e.plan(&desired).await.expect("plan");
+    assert!(plan.is_empty(), "converged:\n{}", plan.to_text());
+    let reads = sim.requests().total() - before;
+    assert!(reads <= 8, "a converged plan took {reads} requests");
+
+    destroy_to_nothing(&sim, dir.path(), &desired.deployment, "network").await;
+    let w = sim.world();
+    assert!(w.vpcs.is_empty() && w.gateways.is_empty() && w.route_tables.is_empty());
+}
+
+/// Subnets in a referenced VPC are ours; the VPC and its gateway are not, and survive destroy.
+#[tokio::test]
+async fn a_referenced_vpc_survives_and_routes_through_its_own_gateway() {
+    let sim = Arc::new(Sim::default());
+    let (vpc, gw) = sim.with_world(|w| {
+        let vpc = w
+            .create_vpc("10.50.0.0/16", &Default::default())
+            .expect("vpc");
+        let gw = w.create_gateway(&Default::default());
+        w.attach_gateway(&gw, &vpc).expect("attach");
+        (vpc, gw)
+    });
+    let yaml = NETWORK
+        .replace("deployment: net-sim", "deployment: net-ref")
+        .replace("{cidr: 10.40.0.0/16}", &vpc)
+        .replace("10.40.", "10.50.");
+    let desired = from_yaml("network-ref.yaml", &yaml);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let e = engine(&sim, dir.path());
+    let report = apply(&e, &desired).await.expect("apply").expect("changes");
+    assert_eq!(report.outcome, Outcome::Ok);
+    let w = sim.world();
+    let rt = w.route_tables.values().next().expect("route table");
+    assert!(
+        rt.routes.iter().any(|(_, g)| g == &gw),
+        "routes via the VPC's own gateway"
+    );
+    assert_eq!(w.gateways.len(), 1, "no gateway of ours");
+    destroy_to_nothing(&sim, dir.path(), &desired.deployment, "referenced").await;
+    let w = sim.world();
+    assert!(w.vpcs.contains_key(&vpc), "the referenced VPC survives");
+    assert_eq!(
+        w.gateways[&gw].attached_to,
+        vec![vpc.clone()],
+        "its gateway stays attached"
+    );
+    assert!(
+        w.subnets.iter().all(|s| s.vpc_id != vpc),
+        "our subnets in it are gone"
+    );
+}
+
+/// In a region without a default VPC, a spec without a network fails at plan time with the fix,
+/// and nothing is made; the same spec with a network applies.
+#[tokio::test]
+async fn no_default_vpc_is_a_plan_time_error_with_the_fix() {
+    let sim = Arc::new(Sim::default());
+    sim.with_world(|w| {
+        w.default_vpc = None;
+        w.subnets.clear();
+    });
+    let dir = tempfile::tempdir().expect("temp dir");
+    let e = engine(&sim, dir.path());
+    let plain = example("web-server.yaml");
+    let err = e.plan(&plain).await.expect_err("no default VPC");
+    let text = err.to_string();
+    assert!(
+        text.contains("no default VPC") && text.contains("network:"),
+        "{text}"
+    );
+    assert!(sim.mutations().is_empty(), "nothing was made");
+    let report = apply(&e, &from_yaml("network.yaml", NETWORK))
+        .await
+        .expect("a network spec applies")
+        .expect("changes");
+    assert_eq!(report.outcome, Outcome::Ok);
 }

@@ -23,6 +23,8 @@ pub struct Actual {
     pub target_group: Option<crate::ActualTargetGroup>,
     /// Distributions carrying the deployment's comment.
     pub distributions: Vec<crate::ActualCdn>,
+    /// The deployment's network (read only when it has or had one).
+    pub network: crate::ActualNetwork,
 }
 
 /// An IAM role of the deployment, with its instance profile.

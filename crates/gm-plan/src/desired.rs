@@ -29,6 +29,8 @@ pub struct Desired {
     pub load_balancer: Option<crate::DesiredLb>,
     /// The distribution in front of the load balancer.
     pub cdn: Option<crate::DesiredCdn>,
+    /// The deployment's own network; the default VPC without one.
+    pub network: Option<crate::DesiredNetwork>,
 }
 
 /// An IAM role (and its instance profile of the same name) the deployment owns.
@@ -90,6 +92,34 @@ pub enum VpcRef {
     Default,
     /// A given VPC.
     Id(String),
+    /// The VPC the deployment creates (`network.vpc: {cidr: …}`).
+    Ours,
+}
+
+/// A subnet an instance or the load balancer is placed in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub enum SubnetRef {
+    /// One of the spec's network, by address (`subnet/NAME`).
+    Ours(String),
+    /// An existing subnet, `subnet-…`.
+    Id(String),
+}
+
+impl SubnetRef {
+    /// The address or id, as shown in plans.
+    pub fn as_str(&self) -> &str {
+        match self {
+            SubnetRef::Ours(a) | SubnetRef::Id(a) => a,
+        }
+    }
+
+    /// Its id, when it exists.
+    pub fn resolve<'a>(&'a self, net: &'a crate::ActualNetwork) -> Option<&'a str> {
+        match self {
+            SubnetRef::Ours(a) => net.subnet(a).map(|s| s.id.as_str()),
+            SubnetRef::Id(id) => Some(id),
+        }
+    }
 }
 
 /// A security group named in a spec.
@@ -178,8 +208,8 @@ pub struct DesiredInstance {
     pub ami: String,
     /// Key pair.
     pub key_pair: Option<String>,
-    /// Subnet id.
-    pub subnet: Option<String>,
+    /// Its subnet; the default VPC's default subnet when `None`.
+    pub subnet: Option<SubnetRef>,
     /// Security groups.
     pub security_groups: Vec<GroupRef>,
     /// Market asked for.
@@ -234,9 +264,11 @@ pub fn desire(loaded: &LoadedSpec) -> Desired {
                     .description
                     .clone()
                     .unwrap_or_else(|| format!("GeuseMaker {} {}", spec.deployment, g.name)),
-                vpc: match g.vpc.as_deref() {
-                    None | Some("default") => VpcRef::Default,
-                    Some(v) => VpcRef::Id(v.to_string()),
+                vpc: match (g.vpc.as_deref(), spec.network.as_ref().map(|n| &n.vpc)) {
+                    (None, Some(gm_spec::VpcSpec::Create(_))) => VpcRef::Ours,
+                    (None, Some(gm_spec::VpcSpec::Existing(v))) => VpcRef::Id(v.clone()),
+                    (None | Some("default"), _) => VpcRef::Default,
+                    (Some(v), _) => VpcRef::Id(v.to_string()),
                 },
                 ingress: g.ingress.iter().map(rule).collect(),
                 aws_name,
@@ -271,7 +303,7 @@ pub fn desire(loaded: &LoadedSpec) -> Desired {
                 instance_type: g.instance_type.clone(),
                 ami: g.ami.clone(),
                 key_pair: g.key_pair.clone(),
-                subnet: g.subnet.clone(),
+                subnet: subnet_ref(spec, g.subnet.as_deref()),
                 security_groups: g.security_groups.iter().map(|s| group_ref(s)).collect(),
                 market: g.market,
                 spot: g.spot.clone(),
@@ -328,7 +360,19 @@ pub fn desire(loaded: &LoadedSpec) -> Desired {
             port: lb.port,
             health_check: lb.health_check.clone(),
             certificate_arn: lb.certificate_arn.clone(),
-            subnets: lb.subnets.clone(),
+            subnets: match (&spec.network, lb.subnets.is_empty()) {
+                (Some(n), true) => n
+                    .subnets
+                    .iter()
+                    .filter(|x| x.public)
+                    .map(|x| SubnetRef::Ours(crate::subnet_address(&x.name)))
+                    .collect(),
+                _ => lb
+                    .subnets
+                    .iter()
+                    .filter_map(|s| subnet_ref(spec, Some(s)))
+                    .collect(),
+            },
             security_groups: lb.security_groups.iter().map(|s| group_ref(s)).collect(),
             tags,
         }
@@ -346,8 +390,45 @@ pub fn desire(loaded: &LoadedSpec) -> Desired {
             tags,
         }
     });
+    let network = spec.network.as_ref().map(|n| {
+        let tags_for = |id: &str, name: String| {
+            let mut t = base(id, name);
+            t.extend(n.tags.clone());
+            t
+        };
+        crate::DesiredNetwork {
+            vpc: match &n.vpc {
+                gm_spec::VpcSpec::Existing(id) => crate::DesiredVpc::Existing { id: id.clone() },
+                gm_spec::VpcSpec::Create(v) => crate::DesiredVpc::Ours {
+                    cidr: v.cidr.clone(),
+                    tags: tags_for(crate::VPC_ADDRESS, spec.deployment.clone()),
+                },
+            },
+            subnets: n
+                .subnets
+                .iter()
+                .map(|x| {
+                    let id = crate::subnet_address(&x.name);
+                    crate::DesiredSubnet {
+                        tags: tags_for(&id, format!("{}-{}", spec.deployment, x.name)),
+                        id,
+                        name: x.name.clone(),
+                        zone: (x.zone != "auto").then(|| x.zone.clone()),
+                        cidr: x.cidr.clone(),
+                        public: x.public,
+                    }
+                })
+                .collect(),
+            gateway_tags: tags_for(crate::IGW_ADDRESS, format!("{}-igw", spec.deployment)),
+            route_table_tags: tags_for(
+                crate::ROUTE_TABLE_ADDRESS,
+                format!("{}-public", spec.deployment),
+            ),
+        }
+    });
     Desired {
         deployment: spec.deployment.clone(),
+        network,
         security_groups,
         instances,
         roles,
@@ -369,6 +450,21 @@ fn secrets_policy(deployment: &str) -> String {
         }]
     })
     .to_string()
+}
+
+/// A subnet as written (a name of the spec's network, or an id); with a network and none
+/// written, its first subnet.
+fn subnet_ref(spec: &gm_spec::Spec, written: Option<&str>) -> Option<SubnetRef> {
+    let net = spec.network.as_ref();
+    match written {
+        Some(s) if net.is_some_and(|n| n.subnets.iter().any(|x| x.name == s)) => {
+            Some(SubnetRef::Ours(crate::subnet_address(s)))
+        }
+        Some(s) => Some(SubnetRef::Id(s.to_string())),
+        None => net
+            .and_then(|n| n.subnets.first())
+            .map(|x| SubnetRef::Ours(crate::subnet_address(&x.name))),
+    }
 }
 
 fn group_ref(s: &str) -> GroupRef {

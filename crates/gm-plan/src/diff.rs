@@ -240,6 +240,68 @@ pub enum Action {
         /// Its id.
         id: String,
     },
+    /// Create the deployment's VPC.
+    CreateVpc {
+        /// Its block.
+        cidr: String,
+        /// Its tags.
+        tags: Tags,
+    },
+    /// Create a subnet (in the deployment's VPC or the referenced one).
+    CreateSubnet {
+        /// The subnet.
+        subnet: Box<crate::DesiredSubnet>,
+        /// The zone chosen for it (`None`: AWS picks).
+        zone: Option<String>,
+    },
+    /// Create the internet gateway and attach it to the VPC (or only attach `existing`).
+    CreateInternetGateway {
+        /// Its tags.
+        tags: Tags,
+        /// A gateway of ours that exists but is not attached.
+        existing: Option<String>,
+    },
+    /// Create the public route table: the default route to the gateway, and the public
+    /// subnets associated.
+    CreateRouteTable {
+        /// Its tags.
+        tags: Tags,
+        /// Addresses of the public subnets.
+        subnets: Vec<String>,
+    },
+    /// Add the default route, associate public subnets, drop other associations.
+    UpdateRouteTable {
+        /// `rtb-…`.
+        route_table_id: String,
+        /// The default route to the gateway is missing.
+        add_default_route: bool,
+        /// Addresses of subnets to associate.
+        associate: Vec<String>,
+        /// Association ids to remove.
+        disassociate: Vec<String>,
+    },
+    /// Remove a route table's associations, then the table.
+    DeleteRouteTable {
+        /// `rtb-…`.
+        route_table_id: String,
+    },
+    /// Delete a subnet (its instances are gone first).
+    DeleteSubnet {
+        /// `subnet-…`.
+        subnet_id: String,
+    },
+    /// Detach the gateway from its VPCs, then delete it.
+    DeleteInternetGateway {
+        /// `igw-…`.
+        gateway_id: String,
+        /// VPCs it is attached to.
+        vpc_ids: Vec<String>,
+    },
+    /// Delete the deployment's VPC, last.
+    DeleteVpc {
+        /// `vpc-…`.
+        vpc_id: String,
+    },
     /// Disable the distribution, wait until that is deployed, delete it.
     DeleteCdn {
         /// Its id.
@@ -384,6 +446,13 @@ pub fn diff(desired: &Desired, actual: &Actual) -> Plan {
     };
     let mut deletes = Vec::new();
 
+    let mut network_deletes = Vec::new();
+    crate::network::network_changes(
+        &mut plan,
+        &mut network_deletes,
+        desired.network.as_ref(),
+        &actual.network,
+    );
     identity_changes(&mut plan, &mut deletes, desired, actual);
     let mut edge_deletes = Vec::new();
 
@@ -585,7 +654,7 @@ pub fn diff(desired: &Desired, actual: &Actual) -> Plan {
             });
             continue;
         };
-        let reasons = replace_reasons(d, a, volumes_of.get(a.id.as_str()));
+        let reasons = replace_reasons(d, a, volumes_of.get(a.id.as_str()), &actual.network);
         if !reasons.is_empty() {
             let moves = moving_volumes(d, a, volumes_of.get(a.id.as_str()));
             let release = match (moves.is_empty(), a.spot) {
@@ -694,6 +763,7 @@ pub fn diff(desired: &Desired, actual: &Actual) -> Plan {
     }
     crate::edge::edge_changes(&mut plan, &mut edge_deletes, desired, actual);
     plan.changes.extend(edge_deletes);
+    plan.changes.extend(network_deletes);
     plan.changes.extend(instance_deletes);
     plan.changes.extend(deletes);
     plan
@@ -877,8 +947,8 @@ fn launch_details(d: &DesiredInstance) -> Vec<String> {
         d.instance_type,
         d.ami,
         d.subnet
-            .as_deref()
-            .map(|s| format!(" in {s}"))
+            .as_ref()
+            .map(|s| format!(" in {}", s.as_str()))
             .unwrap_or_default()
     )];
     if let Some(r) = &d.root_volume {
@@ -920,6 +990,7 @@ fn replace_reasons(
     d: &DesiredInstance,
     a: &ActualInstance,
     volumes: Option<&Vec<(&ActualVolume, String)>>,
+    net: &crate::ActualNetwork,
 ) -> Vec<String> {
     let mut out = Vec::new();
     let tag = |k: &str| a.tags.get(k).map(String::as_str);
@@ -935,10 +1006,12 @@ fn replace_reasons(
         out.push("user data changed".into());
     }
     if let Some(s) = &d.subnet {
-        if a.subnet_id.as_deref() != Some(s) {
+        let want = s.resolve(net);
+        if want.is_none() || a.subnet_id.as_deref() != want {
             out.push(format!(
-                "subnet: {} → {s}",
-                a.subnet_id.as_deref().unwrap_or("default")
+                "subnet: {} → {}",
+                a.subnet_id.as_deref().unwrap_or("default"),
+                want.unwrap_or(s.as_str())
             ));
         }
     }
@@ -1061,7 +1134,7 @@ fn volume_changes(
 }
 
 /// Adds a tag update when `have` differs from `want` (AWS's own and launch tags are left alone).
-fn tag_change(plan: &mut Plan, address: &str, id: &str, want: &Tags, have: &Tags) {
+pub(crate) fn tag_change(plan: &mut Plan, address: &str, id: &str, want: &Tags, have: &Tags) {
     let add: Tags = want
         .iter()
         .filter(|(k, v)| have.get(*k) != Some(*v))

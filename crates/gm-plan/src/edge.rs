@@ -55,7 +55,7 @@ pub struct DesiredLb {
     /// ACM certificate for the HTTPS listener.
     pub certificate_arn: Option<String>,
     /// Subnets (empty: the default VPC's default subnets, resolved at apply).
-    pub subnets: Vec<String>,
+    pub subnets: Vec<crate::SubnetRef>,
     /// Its security groups.
     pub security_groups: Vec<GroupRef>,
     /// Final tags.
@@ -211,8 +211,13 @@ pub(crate) fn edge_changes(
             let tg = actual.target_group.as_ref();
             let port_changed = tg.is_some_and(|t| t.port != i32::from(d.port));
             let subnets_changed = !d.subnets.is_empty() && {
-                let want: BTreeSet<&String> = d.subnets.iter().collect();
-                let have: BTreeSet<&String> = a.subnets.iter().collect();
+                let want: BTreeSet<Option<&str>> = d
+                    .subnets
+                    .iter()
+                    .map(|s| s.resolve(&actual.network))
+                    .collect();
+                let have: BTreeSet<Option<&str>> =
+                    a.subnets.iter().map(|s| Some(s.as_str())).collect();
                 want != have
             };
             if port_changed || subnets_changed || tg.is_none() {
@@ -229,7 +234,11 @@ pub(crate) fn edge_changes(
                     details.push(format!(
                         "subnets: {} → {}",
                         a.subnets.join(","),
-                        d.subnets.join(",")
+                        d.subnets
+                            .iter()
+                            .map(crate::SubnetRef::as_str)
+                            .collect::<Vec<_>>()
+                            .join(",")
                     ));
                 }
                 if tg.is_none() {

@@ -5,6 +5,7 @@ pub mod actual;
 pub mod desired;
 pub mod diff;
 pub mod edge;
+pub mod network;
 
 pub use actual::{
     Actual, ActualInstance, ActualRole, ActualSecret, ActualSg, ActualVolume, Attachment,
@@ -12,12 +13,17 @@ pub use actual::{
 };
 pub use desired::{
     desire, iam_path, role_name, secrets_path, Desired, DesiredInstance, DesiredRole,
-    DesiredSecret, DesiredSg, GroupRef, Rule, RuleSource, VpcRef,
+    DesiredSecret, DesiredSg, GroupRef, Rule, RuleSource, SubnetRef, VpcRef,
 };
 pub use diff::{diff, Action, Change, ChangeKind, Plan, Reattach, Release, VolumeChange};
 pub use edge::{
     cdn_comment, lb_name, ActualCdn, ActualLb, ActualTargetGroup, DesiredCdn, DesiredLb, Listener,
     CDN_ADDRESS, LB_ADDRESS, TG_ADDRESS,
+};
+pub use network::{
+    placements, subnet_address, ActualGateway, ActualNetwork, ActualRouteTable, ActualSubnet,
+    ActualVpc, DesiredNetwork, DesiredSubnet, DesiredVpc, DEFAULT_ROUTE, IGW_ADDRESS,
+    ROUTE_TABLE_ADDRESS, VPC_ADDRESS,
 };
 
 /// Which reads beyond EC2 a refresh makes: each costs requests, so plain deployments skip them.
@@ -27,6 +33,8 @@ pub struct Reads {
     pub identity: bool,
     /// The load balancer, target group and distribution.
     pub edge: bool,
+    /// The VPC, subnets, internet gateway and route table.
+    pub network: bool,
 }
 
 impl Reads {
@@ -34,11 +42,13 @@ impl Reads {
     pub const ALL: Reads = Reads {
         identity: true,
         edge: true,
+        network: true,
     };
     /// EC2 only.
     pub const EC2: Reads = Reads {
         identity: false,
         edge: false,
+        network: false,
     };
 }
 

@@ -108,6 +108,14 @@ pub struct World {
     pub subnets: Vec<SubnetInfo>,
     /// The default VPC, if the region has one.
     pub default_vpc: Option<String>,
+    /// VPCs other than the default one, by id.
+    pub vpcs: BTreeMap<String, gm_plan::ActualVpc>,
+    /// Tags of subnets that have any (the default ones have none).
+    pub subnet_tags: BTreeMap<String, Tags>,
+    /// Internet gateways by id.
+    pub gateways: BTreeMap<String, gm_plan::ActualGateway>,
+    /// Route tables by id (main route tables are not modelled).
+    pub route_tables: BTreeMap<String, gm_plan::ActualRouteTable>,
     /// Client token → instance id.
     tokens: HashMap<String, String>,
     /// Images resolved so far: id → root device.
@@ -175,7 +183,26 @@ impl World {
                 .filter(|(_, d)| tagged(&d.tags) || d.comment == comment)
                 .map(|(id, _)| format!("distribution {id}")),
         );
+        out.extend(self.network_holdings(deployment));
         out
+    }
+}
+
+mod network;
+
+/// Already gone counts as deleted, as `Cloud` counts it.
+fn gone_is_ok(r: Result<(), CloudError>) -> Result<(), CloudError> {
+    match r {
+        Err(e) if e.kind == ErrorKind::NotFound => Ok(()),
+        r => r,
+    }
+}
+
+/// An error with `code` counts as success (the state asked for is already there).
+fn ok_if(code: &str, r: Result<(), CloudError>) -> Result<(), CloudError> {
+    match r {
+        Err(e) if e.code.as_deref() == Some(code) => Ok(()),
+        r => r,
     }
 }
 
@@ -525,10 +552,176 @@ impl CloudApi for Sim {
         w.default_vpc.clone().ok_or_else(|| {
             err(
                 "DescribeVpcs",
-                "VPCIdNotSpecified",
-                "the region has no default VPC",
+                "DefaultVpcNotFound",
+                gm_cloud::no_default_vpc(&self.region),
             )
         })
+    }
+
+    async fn describe_network(
+        &self,
+        deployment: &str,
+    ) -> Result<gm_plan::ActualNetwork, CloudError> {
+        for a in [
+            "DescribeVpcs",
+            "DescribeSubnets",
+            "DescribeInternetGateways",
+            "DescribeRouteTables",
+        ] {
+            self.counter.record(a);
+        }
+        Ok(self.lock().network_of(deployment))
+    }
+
+    async fn availability_zones(&self) -> Result<Vec<String>, CloudError> {
+        Ok(self.read("DescribeAvailabilityZones").zones(&self.region))
+    }
+
+    async fn vpc_gateway(&self, vpc_id: &str) -> Result<Option<String>, CloudError> {
+        let w = self.read("DescribeInternetGateways");
+        Ok(w.gateways
+            .values()
+            .find(|g| g.attached_to.iter().any(|v| v == vpc_id))
+            .map(|g| g.id.clone()))
+    }
+
+    async fn create_vpc(&self, cidr: &str, tags: &Tags) -> Result<String, CloudError> {
+        let about = vec![tags.get(TAG_ID).cloned().unwrap_or_default()];
+        self.mutate("CreateVpc", &about, |w| w.create_vpc(cidr, tags))
+    }
+
+    async fn delete_vpc(&self, vpc_id: &str) -> Result<(), CloudError> {
+        gone_is_ok(self.mutate("DeleteVpc", &[vpc_id.to_string()], |w| w.delete_vpc(vpc_id)))
+    }
+
+    async fn create_subnet(
+        &self,
+        vpc_id: &str,
+        cidr: &str,
+        zone: Option<&str>,
+        public: bool,
+        tags: &Tags,
+    ) -> Result<String, CloudError> {
+        let about = vec![tags.get(TAG_ID).cloned().unwrap_or_default()];
+        let region = self.region.clone();
+        let id = self.mutate("CreateSubnet", &about, |w| {
+            w.create_subnet(&region, vpc_id, cidr, zone, tags)
+        })?;
+        if public {
+            self.mutate("ModifySubnetAttribute", std::slice::from_ref(&id), |w| {
+                w.set_public(&id)
+            })?;
+        }
+        Ok(id)
+    }
+
+    async fn delete_subnet(&self, subnet_id: &str) -> Result<(), CloudError> {
+        gone_is_ok(self.mutate("DeleteSubnet", &[subnet_id.to_string()], |w| {
+            w.delete_subnet(subnet_id)
+        }))
+    }
+
+    async fn create_internet_gateway(&self, tags: &Tags) -> Result<String, CloudError> {
+        let about = vec![tags.get(TAG_ID).cloned().unwrap_or_default()];
+        self.mutate("CreateInternetGateway", &about, |w| {
+            Ok(w.create_gateway(tags))
+        })
+    }
+
+    async fn attach_internet_gateway(
+        &self,
+        gateway_id: &str,
+        vpc_id: &str,
+    ) -> Result<(), CloudError> {
+        let already = self
+            .lock()
+            .gateways
+            .get(gateway_id)
+            .is_some_and(|g| g.attached_to.iter().any(|v| v == vpc_id));
+        let r = self.mutate(
+            "AttachInternetGateway",
+            &[gateway_id.to_string(), vpc_id.to_string()],
+            |w| w.attach_gateway(gateway_id, vpc_id),
+        );
+        if already {
+            ok_if("Resource.AlreadyAssociated", r)
+        } else {
+            r
+        }
+    }
+
+    async fn detach_internet_gateway(
+        &self,
+        gateway_id: &str,
+        vpc_id: &str,
+    ) -> Result<(), CloudError> {
+        gone_is_ok(ok_if(
+            "Gateway.NotAttached",
+            self.mutate(
+                "DetachInternetGateway",
+                &[gateway_id.to_string(), vpc_id.to_string()],
+                |w| w.detach_gateway(gateway_id, vpc_id),
+            ),
+        ))
+    }
+
+    async fn delete_internet_gateway(&self, gateway_id: &str) -> Result<(), CloudError> {
+        gone_is_ok(
+            self.mutate("DeleteInternetGateway", &[gateway_id.to_string()], |w| {
+                w.delete_gateway(gateway_id)
+            }),
+        )
+    }
+
+    async fn create_route_table(&self, vpc_id: &str, tags: &Tags) -> Result<String, CloudError> {
+        let about = vec![tags.get(TAG_ID).cloned().unwrap_or_default()];
+        self.mutate("CreateRouteTable", &about, |w| {
+            w.create_route_table(vpc_id, tags)
+        })
+    }
+
+    async fn create_route(
+        &self,
+        route_table_id: &str,
+        destination: &str,
+        gateway_id: &str,
+    ) -> Result<(), CloudError> {
+        ok_if(
+            "RouteAlreadyExists",
+            self.mutate(
+                "CreateRoute",
+                &[route_table_id.to_string(), gateway_id.to_string()],
+                |w| w.create_route(route_table_id, destination, gateway_id),
+            ),
+        )
+    }
+
+    async fn associate_route_table(
+        &self,
+        route_table_id: &str,
+        subnet_id: &str,
+    ) -> Result<String, CloudError> {
+        self.mutate(
+            "AssociateRouteTable",
+            &[route_table_id.to_string(), subnet_id.to_string()],
+            |w| w.associate(route_table_id, subnet_id),
+        )
+    }
+
+    async fn disassociate_route_table(&self, association_id: &str) -> Result<(), CloudError> {
+        gone_is_ok(self.mutate(
+            "DisassociateRouteTable",
+            &[association_id.to_string()],
+            |w| w.disassociate(association_id),
+        ))
+    }
+
+    async fn delete_route_table(&self, route_table_id: &str) -> Result<(), CloudError> {
+        gone_is_ok(
+            self.mutate("DeleteRouteTable", &[route_table_id.to_string()], |w| {
+                w.delete_route_table(route_table_id)
+            }),
+        )
     }
 
     async fn subnets(&self, vpc: Option<&str>) -> Result<Vec<SubnetInfo>, CloudError> {
@@ -1013,9 +1206,7 @@ impl CloudApi for Sim {
         let about = vec![tags.get(TAG_ID).cloned().unwrap_or_default()];
         self.mutate("CreateSecurityGroup", &about, |w| {
             const A: &str = "CreateSecurityGroup";
-            if !w.subnets.iter().any(|s| s.vpc_id == vpc_id)
-                && w.default_vpc.as_deref() != Some(vpc_id)
-            {
+            if !w.vpc_exists(vpc_id) && !w.subnets.iter().any(|s| s.vpc_id == vpc_id) {
                 return Err(err(
                     A,
                     "InvalidVpcID.NotFound",

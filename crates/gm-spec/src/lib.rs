@@ -17,7 +17,7 @@ pub use load::{
     LoadedSpec,
 };
 pub use types::*;
-pub use validate::{is_aws_id, parse_range, AMI_ALIASES};
+pub use validate::{cidr_within, is_aws_id, parse_cidr, parse_range, AMI_ALIASES};
 
 /// The JSON Schema of the spec, for editors and CI linters.
 pub fn json_schema() -> serde_json::Value {

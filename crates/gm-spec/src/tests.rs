@@ -227,3 +227,97 @@ fn schema_rejects_unknown_fields_and_names_the_contract() {
         assert!(text.contains(field), "{field}");
     }
 }
+
+const NETWORK: &str = r#"version: 1
+deployment: net-demo
+region: us-east-1
+network:
+  vpc: {cidr: 10.40.0.0/16}
+  subnets:
+    - {name: public-a, zone: us-east-1a, cidr: 10.40.1.0/24, public: true}
+    - {name: public-b, cidr: 10.40.2.0/24, public: true}
+    - {name: private-a, zone: us-east-1a, cidr: 10.40.10.0/24}
+instances:
+  - name: app
+    type: t3.micro
+    ami: al2023
+    subnet: private-a
+load_balancer:
+  target: app
+  port: 80
+"#;
+
+fn bad_net(from: &str, to: &str) -> String {
+    assert!(NETWORK.contains(from), "test bug: `{from}` not in NETWORK");
+    errors(&NETWORK.replacen(from, to, 1))
+}
+
+#[test]
+fn a_network_loads_with_created_or_referenced_vpc() {
+    let s = load_str("spec.yaml", NETWORK, Path::new(".")).unwrap();
+    let net = s.spec.network.as_ref().unwrap();
+    assert_eq!(
+        net.vpc,
+        crate::VpcSpec::Create(crate::NewVpcSpec {
+            cidr: "10.40.0.0/16".into()
+        })
+    );
+    assert_eq!(net.subnets[1].zone, "auto", "zone defaults to auto");
+    assert!(!net.subnets[2].public);
+    assert_eq!(s.spec.instances[0].subnet.as_deref(), Some("private-a"));
+    let r = load_str(
+        "spec.yaml",
+        &NETWORK.replace("{cidr: 10.40.0.0/16}", "vpc-0abc12345def67890"),
+        Path::new("."),
+    )
+    .unwrap();
+    assert_eq!(
+        r.spec.network.unwrap().vpc,
+        crate::VpcSpec::Existing("vpc-0abc12345def67890".into())
+    );
+}
+
+#[test]
+fn network_mistakes_point_at_their_place_with_the_fix() {
+    let e = bad_net("cidr: 10.40.10.0/24", "cidr: 10.41.10.0/24");
+    assert!(
+        e.contains("spec.yaml:9:") && e.contains("outside the VPC's `10.40.0.0/16`"),
+        "{e}"
+    );
+    let e = bad_net("cidr: 10.40.2.0/24", "cidr: 10.40.1.128/25");
+    assert!(e.contains("overlaps subnet `public-a`"), "{e}");
+    let e = bad_net("cidr: 10.40.2.0/24", "cidr: 10.40.2.7/24");
+    assert!(e.contains("write `10.40.2.0/24`"), "{e}");
+    let e = bad_net("{cidr: 10.40.0.0/16}", "{cidr: 10.0.0.0/8}");
+    assert!(e.contains("/16 to /28"), "{e}");
+    let e = bad_net("{cidr: 10.40.0.0/16}", "vpc-nope");
+    assert!(e.contains("`vpc-nope` is not a VPC id"), "{e}");
+    let e = bad_net("{cidr: 10.40.0.0/16}", "[10.40.0.0/16]");
+    assert!(e.contains("either an existing `vpc-…` id"), "{e}");
+    let e = bad_net(
+        "zone: us-east-1a, cidr: 10.40.1",
+        "zone: eu-west-1a, cidr: 10.40.1",
+    );
+    assert!(
+        e.contains("not a zone of the spec's region `us-east-1`"),
+        "{e}"
+    );
+    let e = bad_net("name: public-b", "name: public-a");
+    assert!(e.contains("duplicate subnet name `public-a`"), "{e}");
+    let e = bad_net("subnet: private-a", "subnet: privat-a");
+    assert!(
+        e.contains("spec.yaml:14:") && e.contains("did you mean `private-a`?"),
+        "{e}"
+    );
+    let e = bad_net(
+        "cidr: 10.40.2.0/24, public: true}",
+        "cidr: 10.40.2.0/24, public: false}",
+    );
+    assert!(
+        e.contains("has 1; an Application Load Balancer needs two"),
+        "{e}"
+    );
+    let e =
+        errors("version: 1\ndeployment: d\nnetwork:\n  vpc: {cidr: 10.40.0.0/16}\n  subnets: []\n");
+    assert!(e.contains("at least one subnet"), "{e}");
+}

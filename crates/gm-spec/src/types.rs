@@ -22,6 +22,10 @@ pub struct Spec {
     /// Tags put on every resource of the deployment.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub tags: BTreeMap<String, String>,
+    /// The deployment's own network: a VPC (created, or an existing one referenced) and its
+    /// subnets. Without it, everything goes in the region's default VPC.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network: Option<NetworkSpec>,
     /// Security groups this deployment creates and owns.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub security_groups: Vec<SecurityGroupSpec>,
@@ -44,6 +48,75 @@ pub struct Spec {
     pub cdn: Option<CdnSpec>,
 }
 
+/// A VPC and the subnets the deployment places its instances and load balancer in.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NetworkSpec {
+    /// `{cidr: 10.40.0.0/16}` creates a VPC the deployment owns; `vpc-…` uses an existing one,
+    /// which is never modified or deleted.
+    pub vpc: VpcSpec,
+    /// Subnets the deployment creates and owns (in either kind of VPC).
+    pub subnets: Vec<SubnetSpec>,
+    /// Extra tags for the network's resources.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub tags: BTreeMap<String, String>,
+}
+
+/// The VPC of a network: created (by its CIDR) or referenced (by id).
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+#[serde(untagged)]
+pub enum VpcSpec {
+    /// An existing VPC, `vpc-…`: used, never changed.
+    Existing(String),
+    /// A VPC the deployment creates and owns.
+    Create(NewVpcSpec),
+}
+
+impl<'de> Deserialize<'de> for VpcSpec {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        match serde_json::Value::deserialize(d)? {
+            serde_json::Value::String(s) => Ok(VpcSpec::Existing(s)),
+            v @ serde_json::Value::Object(_) => serde_json::from_value(v)
+                .map(VpcSpec::Create)
+                .map_err(D::Error::custom),
+            _ => Err(D::Error::custom(
+                "`vpc` is either an existing `vpc-…` id or `{cidr: 10.40.0.0/16}` for a new one",
+            )),
+        }
+    }
+}
+
+/// A VPC to create.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewVpcSpec {
+    /// Its IPv4 range, `/16` to `/28`, e.g. `10.40.0.0/16`.
+    pub cidr: String,
+}
+
+/// A subnet the deployment creates and owns.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SubnetSpec {
+    /// Logical name, used by `instances[].subnet` and `load_balancer.subnets`.
+    pub name: String,
+    /// Availability zone, e.g. `us-east-1a`; `auto` (the default) spreads subnets over the
+    /// region's zones in order.
+    #[serde(default = "auto_zone")]
+    pub zone: String,
+    /// Its IPv4 range, inside the VPC's, e.g. `10.40.1.0/24`.
+    pub cidr: String,
+    /// A public subnet routes to the internet through the VPC's internet gateway (created with
+    /// the VPC when the deployment owns it); instances in it get public addresses.
+    #[serde(default)]
+    pub public: bool,
+}
+
+fn auto_zone() -> String {
+    "auto".into()
+}
+
 /// An Application Load Balancer the deployment creates and owns, with its target group.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -58,8 +131,8 @@ pub struct LoadBalancerSpec {
     /// ACM certificate ARN: adds an HTTPS listener on 443 and redirects HTTP to it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub certificate_arn: Option<String>,
-    /// `subnet-…` ids in at least two availability zones; the default VPC's default subnets
-    /// otherwise.
+    /// Subnets in at least two availability zones: names from `network.subnets` or `subnet-…`
+    /// ids; the network's public subnets, or the default VPC's default subnets, otherwise.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub subnets: Vec<String>,
     /// Names from `security_groups` or existing `sg-…` ids for the load balancer itself.
@@ -215,7 +288,8 @@ pub struct InstanceGroupSpec {
     /// Name of an existing key pair.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key_pair: Option<String>,
-    /// `subnet-…` id; the default subnet of the default VPC otherwise.
+    /// A subnet from `network.subnets` by name, or a `subnet-…` id; the network's first
+    /// subnet, or the default VPC's default subnet, otherwise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subnet: Option<String>,
     /// Names from `security_groups` or existing `sg-…` ids.

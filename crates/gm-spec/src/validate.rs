@@ -5,7 +5,7 @@ use std::path::Path;
 
 use crate::error::Problem;
 use crate::load::FileAccess;
-use crate::types::{InstanceGroupSpec, Market, Protocol, RuleSpec, Spec, VolumeType};
+use crate::types::{InstanceGroupSpec, Market, Protocol, RuleSpec, Spec, VolumeType, VpcSpec};
 use crate::user_data::{self, USER_DATA_LIMIT};
 use crate::yaml::SourceIndex;
 
@@ -79,6 +79,8 @@ pub fn validate(
         }
     }
     check_tags(&mut c, "tags", &spec.tags);
+
+    let subnet_names = check_network(&mut c, spec);
 
     let sg_names: HashSet<&str> = spec
         .security_groups
@@ -218,14 +220,27 @@ pub fn validate(
                 Some("use lower-case letters, digits and `-`".to_string()),
             );
         }
-        out.push(check_group(&mut c, &p, g, &sg_names, base, files));
+        out.push(check_group(
+            &mut c,
+            &p,
+            g,
+            &sg_names,
+            &subnet_names,
+            base,
+            files,
+        ));
     }
-    check_edge(&mut c, spec, &sg_names);
+    check_edge(&mut c, spec, &sg_names, &subnet_names);
     out
 }
 
 /// The load balancer and the CDN in front of it.
-fn check_edge(c: &mut Ctx<'_>, spec: &Spec, sg_names: &HashSet<&str>) {
+fn check_edge(
+    c: &mut Ctx<'_>,
+    spec: &Spec,
+    sg_names: &HashSet<&str>,
+    subnet_names: &HashSet<&str>,
+) {
     if let Some(lb) = &spec.load_balancer {
         match spec.instances.iter().find(|g| g.name == lb.target) {
             None => c.err(
@@ -279,13 +294,24 @@ fn check_edge(c: &mut Ctx<'_>, spec: &Spec, sg_names: &HashSet<&str>) {
                 Some("list two or more subnets, or none for the default VPC's".to_string()),
             );
         }
+        if let Some(net) = spec.network.as_ref().filter(|_| lb.subnets.is_empty()) {
+            let public = net.subnets.iter().filter(|s| s.public).count();
+            if public < 2 {
+                c.err(
+                    "GM-SPEC-073",
+                    "load_balancer".into(),
+                    format!("the load balancer goes in the network's public subnets, and it has {public}; an Application Load Balancer needs two in different zones"),
+                    Some("add a second `public: true` subnet in another zone, or list `load_balancer.subnets`".to_string()),
+                );
+            }
+        }
         for (i, s) in lb.subnets.iter().enumerate() {
-            if !is_aws_id(s, "subnet") {
+            if !subnet_names.contains(s.as_str()) && !is_aws_id(s, "subnet") {
                 c.err(
                     "GM-SPEC-073",
                     format!("load_balancer.subnets[{i}]"),
-                    format!("`{s}` is not a subnet id"),
-                    None,
+                    format!("`{s}` is neither a subnet of `network.subnets` nor a subnet id"),
+                    Some(subnet_hint(s, subnet_names)),
                 );
             }
         }
@@ -319,6 +345,7 @@ fn check_group(
     p: &str,
     g: &InstanceGroupSpec,
     sg_names: &HashSet<&str>,
+    subnet_names: &HashSet<&str>,
     base: &Path,
     files: FileAccess,
 ) -> Option<String> {
@@ -363,8 +390,13 @@ fn check_group(
         );
     }
     if let Some(s) = &g.subnet {
-        if !is_aws_id(s, "subnet") {
-            c.err("GM-SPEC-023", format!("{p}.subnet"), format!("`{s}` is not a subnet id"), Some("write an id like `subnet-0abc12345def67890`, or leave it out for the default subnet".to_string()));
+        if !subnet_names.contains(s.as_str()) && !is_aws_id(s, "subnet") {
+            c.err(
+                "GM-SPEC-023",
+                format!("{p}.subnet"),
+                format!("`{s}` is neither a subnet of `network.subnets` nor a subnet id"),
+                Some(subnet_hint(s, subnet_names)),
+            );
         }
     }
     if let Some(k) = &g.key_pair {
@@ -808,6 +840,182 @@ fn is_device(s: &str) -> bool {
     };
     let letter = name.strip_prefix("xvd").or_else(|| name.strip_prefix("sd"));
     matches!(letter, Some(l) if l.len() == 1 && ('b'..='z').contains(&l.chars().next().unwrap_or('a')))
+}
+
+/// The fix for a subnet reference that names nothing.
+fn subnet_hint(s: &str, names: &HashSet<&str>) -> String {
+    let options: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+    match crate::load::closest(s, &options) {
+        Some(best) => format!("did you mean `{best}`?"),
+        None if names.is_empty() => {
+            "write an id like `subnet-0abc12345def67890`, define the subnet under `network.subnets`, or leave it out for the default VPC's".into()
+        }
+        None => format!(
+            "name one of `network.subnets` ({}) or write an id like `subnet-0abc12345def67890`",
+            sorted(names).join(", ")
+        ),
+    }
+}
+
+fn sorted<'a>(names: &HashSet<&'a str>) -> Vec<&'a str> {
+    let mut v: Vec<&str> = names.iter().copied().collect();
+    v.sort_unstable();
+    v
+}
+
+/// An IPv4 block as (first address, prefix length), when `s` is one.
+pub fn parse_cidr(s: &str) -> Option<(u32, u8)> {
+    let (ip, bits) = s.split_once('/')?;
+    let ip: std::net::Ipv4Addr = ip.parse().ok()?;
+    let bits: u8 = bits.parse().ok().filter(|b| *b <= 32)?;
+    Some((u32::from(ip), bits))
+}
+
+/// The mask of a prefix length.
+fn mask(bits: u8) -> u32 {
+    if bits == 0 {
+        0
+    } else {
+        u32::MAX << (32 - u32::from(bits))
+    }
+}
+
+/// Whether block `inner` lies inside block `outer`.
+pub fn cidr_within(inner: (u32, u8), outer: (u32, u8)) -> bool {
+    inner.1 >= outer.1 && inner.0 & mask(outer.1) == outer.0 & mask(outer.1)
+}
+
+/// A VPC or subnet block: `/16`–`/28` as AWS allows, written from its first address.
+fn check_block(c: &mut Ctx<'_>, path: String, cidr: &str) -> Option<(u32, u8)> {
+    let Some((ip, bits)) = parse_cidr(cidr) else {
+        c.err(
+            "GM-SPEC-082",
+            path,
+            format!("`{cidr}` is not an IPv4 CIDR"),
+            Some("write it like `10.40.0.0/16`".to_string()),
+        );
+        return None;
+    };
+    if !(16..=28).contains(&bits) {
+        c.err(
+            "GM-SPEC-082",
+            path,
+            format!("`{cidr}` is a /{bits}; AWS allows /16 to /28 for VPCs and subnets"),
+            Some("pick a prefix length from 16 to 28".to_string()),
+        );
+        return None;
+    }
+    if ip & !mask(bits) != 0 {
+        let first = std::net::Ipv4Addr::from(ip & mask(bits));
+        c.err(
+            "GM-SPEC-082",
+            path,
+            format!("`{cidr}` does not start at its block's first address"),
+            Some(format!("write `{first}/{bits}`")),
+        );
+        return None;
+    }
+    Some((ip, bits))
+}
+
+/// Checks `network:`; returns its subnet names, which instances and the load balancer use.
+fn check_network<'s>(c: &mut Ctx<'_>, spec: &'s Spec) -> HashSet<&'s str> {
+    let mut names = HashSet::new();
+    let Some(net) = &spec.network else {
+        return names;
+    };
+    let vpc_block = match &net.vpc {
+        VpcSpec::Existing(id) => {
+            if !is_aws_id(id, "vpc") {
+                c.err(
+                    "GM-SPEC-080",
+                    "network.vpc".into(),
+                    format!("`{id}` is not a VPC id"),
+                    Some("write an existing VPC's id like `vpc-0abc12345def67890`, or `{cidr: 10.40.0.0/16}` to create one".to_string()),
+                );
+            }
+            None
+        }
+        VpcSpec::Create(v) => check_block(c, "network.vpc.cidr".into(), &v.cidr),
+    };
+    if net.subnets.is_empty() {
+        c.err(
+            "GM-SPEC-081",
+            "network.subnets".into(),
+            "a network needs at least one subnet".into(),
+            Some(
+                "add one, e.g. `- {name: public-a, cidr: 10.40.1.0/24, public: true}`".to_string(),
+            ),
+        );
+    }
+    let mut blocks: Vec<((u32, u8), &str)> = Vec::new();
+    for (i, sub) in net.subnets.iter().enumerate() {
+        let p = format!("network.subnets[{i}]");
+        if !is_name(&sub.name, 48) {
+            c.err(
+                "GM-SPEC-081",
+                format!("{p}.name"),
+                format!("`{}` is not a valid subnet name", sub.name),
+                Some("use lower-case letters, digits and `-`".to_string()),
+            );
+        } else if !names.insert(sub.name.as_str()) {
+            c.err(
+                "GM-SPEC-081",
+                format!("{p}.name"),
+                format!("duplicate subnet name `{}`", sub.name),
+                Some("give each subnet its own name".to_string()),
+            );
+        }
+        if let Some(b) = check_block(c, format!("{p}.cidr"), &sub.cidr) {
+            if let Some(v) = vpc_block.filter(|v| !cidr_within(b, *v)) {
+                c.err(
+                    "GM-SPEC-082",
+                    format!("{p}.cidr"),
+                    format!(
+                        "`{}` is outside the VPC's `{}/{}`",
+                        sub.cidr,
+                        std::net::Ipv4Addr::from(v.0),
+                        v.1
+                    ),
+                    Some("take a block inside the VPC's range".to_string()),
+                );
+            } else if let Some((_, other)) = blocks
+                .iter()
+                .find(|(o, _)| cidr_within(b, *o) || cidr_within(*o, b))
+            {
+                c.err(
+                    "GM-SPEC-082",
+                    format!("{p}.cidr"),
+                    format!("`{}` overlaps subnet `{other}`", sub.cidr),
+                    Some("give each subnet a block of its own".to_string()),
+                );
+            }
+            blocks.push((b, &sub.name));
+        }
+        if sub.zone != "auto" {
+            let region = spec.region.as_deref();
+            let zone_region = sub.zone.strip_suffix(|ch: char| ch.is_ascii_lowercase());
+            if zone_region.is_none_or(|r| !is_region(r)) {
+                c.err(
+                    "GM-SPEC-083",
+                    format!("{p}.zone"),
+                    format!("`{}` is not an availability zone name", sub.zone),
+                    Some("write it like `us-east-1a`, or `auto`".to_string()),
+                );
+            } else if let (Some(r), Some(zr)) = (region, zone_region) {
+                if r != zr {
+                    c.err(
+                        "GM-SPEC-083",
+                        format!("{p}.zone"),
+                        format!("`{}` is not a zone of the spec's region `{r}`", sub.zone),
+                        Some(format!("pick a zone of {r}, e.g. `{r}a`, or `auto`")),
+                    );
+                }
+            }
+        }
+    }
+    check_tags(c, "network.tags", &net.tags);
+    names
 }
 
 fn is_cidr(s: &str) -> bool {

@@ -201,7 +201,7 @@ impl Engine {
         actual: &Actual,
     ) -> Result<String, StepError> {
         let fail = |e: CloudError| (LB_ADDRESS.to_string(), e);
-        let (vpc, subnets) = self.lb_network(lb).await.map_err(fail)?;
+        let (vpc, subnets) = self.lb_network(lb, &run.net).await.map_err(fail)?;
         let groups = lb
             .security_groups
             .iter()
@@ -232,9 +232,22 @@ impl Engine {
 
     /// The load balancer's subnets (given, or one default subnet per zone of the default VPC)
     /// and their VPC.
-    async fn lb_network(&self, lb: &DesiredLb) -> Result<(String, Vec<String>), CloudError> {
+    async fn lb_network(
+        &self,
+        lb: &DesiredLb,
+        net: &HashMap<String, String>,
+    ) -> Result<(String, Vec<String>), CloudError> {
+        // The spec's own subnets by the ids this run knows (made earlier in the same plan).
+        let wanted: Vec<String> = lb
+            .subnets
+            .iter()
+            .map(|s| match s {
+                gm_plan::SubnetRef::Id(id) => id.clone(),
+                gm_plan::SubnetRef::Ours(a) => net.get(a).cloned().unwrap_or_else(|| a.clone()),
+            })
+            .collect();
         let vpc = if lb.subnets.is_empty() {
-            Some(self.cloud.default_vpc().await?)
+            Some(self.default_vpc().await?)
         } else {
             None
         };
@@ -246,10 +259,9 @@ impl Engine {
             }
             zones.into_values().collect()
         } else {
-            all.iter().filter(|s| lb.subnets.contains(&s.id)).collect()
+            all.iter().filter(|s| wanted.contains(&s.id)).collect()
         };
-        let missing: Vec<&String> = lb
-            .subnets
+        let missing: Vec<&String> = wanted
             .iter()
             .filter(|id| !chosen.iter().any(|s| &s.id == *id))
             .collect();

@@ -1,0 +1,443 @@
+//! The network kinds: a VPC, its subnets, the internet gateway and the public route table.
+//!
+//! Creation follows the plan's order (VPC, subnets, gateway, route table). Deletion is one path
+//! for apply's removals, a rollback's undo and destroy: [`doomed`] lists what goes innermost
+//! first, and [`Engine::delete_network`] deletes it, trying again while AWS still reports a
+//! resource in use (network interfaces of just-terminated instances and load balancers linger).
+
+use std::collections::HashMap;
+use std::time::Instant;
+
+use gm_cloud::{CloudError, ErrorKind};
+use gm_plan::{
+    Action, ActualNetwork, DesiredNetwork, DesiredVpc, Plan, Tags, DEFAULT_ROUTE, IGW_ADDRESS,
+    ROUTE_TABLE_ADDRESS, TAG_ID, VPC_ADDRESS,
+};
+use serde_json::json;
+
+use crate::Engine;
+
+/// A network kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum NetKind {
+    /// `rtb-…`: its associations go with it.
+    RouteTable,
+    /// `subnet-…`.
+    Subnet,
+    /// `igw-…`: detached from its VPCs first.
+    Gateway,
+    /// `vpc-…`, last.
+    Vpc,
+}
+
+impl NetKind {
+    /// The kind's name in records and the journal.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            NetKind::RouteTable => "route-table",
+            NetKind::Subnet => "subnet",
+            NetKind::Gateway => "internet-gateway",
+            NetKind::Vpc => "vpc",
+        }
+    }
+
+    /// Every network kind's name.
+    pub(crate) const NAMES: [&'static str; 4] =
+        ["route-table", "subnet", "internet-gateway", "vpc"];
+}
+
+/// One network resource to delete, with what only it holds.
+#[derive(Debug, Clone)]
+pub(crate) struct NetDoomed {
+    pub(crate) kind: NetKind,
+    pub(crate) address: String,
+    pub(crate) id: String,
+    /// A route table's association ids; a gateway's VPCs.
+    pub(crate) holds: Vec<String>,
+    /// In a few words, for plans and reports.
+    pub(crate) detail: String,
+}
+
+fn address(tags: &Tags, fallback: &str) -> String {
+    tags.get(TAG_ID)
+        .cloned()
+        .unwrap_or_else(|| fallback.to_string())
+}
+
+/// Every resource of `net` for which `doomed_id` holds, innermost first: route tables, subnets,
+/// gateways, VPCs.
+pub(crate) fn doomed(net: &ActualNetwork, doomed_id: impl Fn(&str) -> bool) -> Vec<NetDoomed> {
+    let mut out = Vec::new();
+    for t in net.route_tables.iter().filter(|t| doomed_id(&t.id)) {
+        out.push(NetDoomed {
+            kind: NetKind::RouteTable,
+            address: address(&t.tags, ROUTE_TABLE_ADDRESS),
+            id: t.id.clone(),
+            holds: t.associations.iter().map(|(a, _)| a.clone()).collect(),
+            detail: format!("route table, {} association(s)", t.associations.len()),
+        });
+    }
+    for s in net.subnets.iter().filter(|s| doomed_id(&s.id)) {
+        out.push(NetDoomed {
+            kind: NetKind::Subnet,
+            address: address(&s.tags, "subnet/?"),
+            id: s.id.clone(),
+            holds: Vec::new(),
+            detail: format!("subnet {} in {}", s.cidr, s.zone),
+        });
+    }
+    for g in net.internet_gateways.iter().filter(|g| doomed_id(&g.id)) {
+        out.push(NetDoomed {
+            kind: NetKind::Gateway,
+            address: address(&g.tags, IGW_ADDRESS),
+            id: g.id.clone(),
+            holds: g.attached_to.clone(),
+            detail: "internet gateway (detached, then deleted)".into(),
+        });
+    }
+    for v in net.vpcs.iter().filter(|v| doomed_id(&v.id)) {
+        out.push(NetDoomed {
+            kind: NetKind::Vpc,
+            address: address(&v.tags, VPC_ADDRESS),
+            id: v.id.clone(),
+            holds: Vec::new(),
+            detail: format!("VPC {}", v.cidr),
+        });
+    }
+    out
+}
+
+/// Ids of the network by address, as it exists before a run: the VPC (ours, or the referenced
+/// one) and our subnets, gateway and route table.
+pub(crate) fn known_ids(
+    desired: Option<&DesiredNetwork>,
+    net: &ActualNetwork,
+) -> HashMap<String, String> {
+    let mut ids = HashMap::new();
+    if let Some(DesiredVpc::Existing { id }) = desired.map(|d| &d.vpc) {
+        ids.insert(VPC_ADDRESS.to_string(), id.clone());
+    } else if let Some(v) = net.vpc() {
+        ids.insert(VPC_ADDRESS.to_string(), v.id.clone());
+    }
+    for s in &net.subnets {
+        if let Some(a) = s.tags.get(TAG_ID) {
+            ids.entry(a.clone()).or_insert_with(|| s.id.clone());
+        }
+    }
+    for g in &net.internet_gateways {
+        ids.entry(address(&g.tags, IGW_ADDRESS))
+            .or_insert_with(|| g.id.clone());
+    }
+    for t in &net.route_tables {
+        ids.entry(address(&t.tags, ROUTE_TABLE_ADDRESS))
+            .or_insert_with(|| t.id.clone());
+    }
+    ids
+}
+
+/// Whether a plan change is one of the network's removals.
+pub(crate) fn is_network_delete(a: &Action) -> Option<&str> {
+    match a {
+        Action::DeleteRouteTable { route_table_id: id }
+        | Action::DeleteSubnet { subnet_id: id }
+        | Action::DeleteInternetGateway { gateway_id: id, .. }
+        | Action::DeleteVpc { vpc_id: id } => Some(id),
+        _ => None,
+    }
+}
+
+/// A network id the run needs but does not have.
+fn missing(address: &str) -> CloudError {
+    CloudError::new(
+        "network",
+        Some("MissingNetwork"),
+        format!("{address} does not exist yet; it is created earlier in the same plan"),
+    )
+}
+
+impl Engine {
+    /// Deletes one network resource and what only it holds (already gone is success).
+    async fn delete_net_one(&self, d: &NetDoomed) -> Result<(), CloudError> {
+        let cloud = self.cloud();
+        match d.kind {
+            NetKind::RouteTable => {
+                for a in &d.holds {
+                    cloud.disassociate_route_table(a).await?;
+                }
+                cloud.delete_route_table(&d.id).await
+            }
+            NetKind::Subnet => cloud.delete_subnet(&d.id).await,
+            NetKind::Gateway => {
+                for v in &d.holds {
+                    cloud.detach_internet_gateway(&d.id, v).await?;
+                }
+                cloud.delete_internet_gateway(&d.id).await
+            }
+            NetKind::Vpc => cloud.delete_vpc(&d.id).await,
+        }
+    }
+
+    /// Deletes `doomed` in order, each step journaled in `run`; one still in use is tried again
+    /// with backoff until the timeout. A failure stops the rest (what is inside a resource that
+    /// stays keeps the outer ones in use anyway). Results in the order of `doomed`; those not
+    /// tried are absent.
+    pub(crate) async fn delete_network(
+        &self,
+        run: i64,
+        doomed: &[NetDoomed],
+    ) -> Vec<Result<(), CloudError>> {
+        let deadline = Instant::now() + self.opts.timeout;
+        let mut out = Vec::new();
+        for d in doomed {
+            let step = self.store().step_intent(
+                run,
+                &d.address,
+                &format!("delete-{}", d.kind.name()),
+                &json!({"id": d.id, "holds": d.holds}),
+            );
+            let mut backoff = gm_cloud::Backoff::default();
+            let r = loop {
+                match self.delete_net_one(d).await {
+                    Err(e) if e.kind == ErrorKind::InUse && Instant::now() < deadline => {
+                        tokio::time::sleep(backoff.next_delay()).await;
+                    }
+                    r => break r,
+                }
+            };
+            if let Ok(step) = step {
+                self.result(step, std::slice::from_ref(&d.id), &r);
+            }
+            let failed = r.is_err();
+            out.push(r);
+            if failed {
+                break;
+            }
+        }
+        out
+    }
+
+    /// Runs the network's creates and updates of `plan`, in plan order, recording each id in
+    /// `ids` (by address) for the groups, instances and load balancer that come after.
+    pub(crate) async fn create_network(
+        &self,
+        run_id: i64,
+        plan: &Plan,
+        ids: &mut HashMap<String, String>,
+        attempted: &mut bool,
+        created: &mut Vec<crate::report::Done>,
+    ) -> Result<(), (String, CloudError)> {
+        let cloud = self.cloud();
+        for c in &plan.changes {
+            let journal = |action: &str, intent: serde_json::Value| {
+                self.store()
+                    .step_intent(run_id, &c.address, action, &intent)
+                    .map_err(|e| {
+                        (
+                            c.address.clone(),
+                            CloudError::new("journal", Some("StateError"), e.to_string()),
+                        )
+                    })
+            };
+            let fail = |e: CloudError| (c.address.clone(), e);
+            let vpc = || {
+                ids.get(VPC_ADDRESS)
+                    .cloned()
+                    .ok_or_else(|| fail(missing(VPC_ADDRESS)))
+            };
+            match &c.action {
+                Action::CreateVpc { cidr, tags } => {
+                    let step = journal("create-vpc", json!({"cidr": cidr}))?;
+                    *attempted = true;
+                    let r = cloud.create_vpc(cidr, tags).await;
+                    self.result(
+                        step,
+                        r.as_ref().map(std::slice::from_ref).unwrap_or(&[]),
+                        &r,
+                    );
+                    let id = r.map_err(fail)?;
+                    created.push(done(&c.address, &id, format!("VPC {cidr}")));
+                    ids.insert(VPC_ADDRESS.into(), id);
+                }
+                Action::CreateSubnet { subnet, zone } => {
+                    let vpc = vpc()?;
+                    let step = journal(
+                        "create-subnet",
+                        json!({"vpc": vpc, "cidr": subnet.cidr, "zone": zone}),
+                    )?;
+                    *attempted = true;
+                    let r = cloud
+                        .create_subnet(
+                            &vpc,
+                            &subnet.cidr,
+                            zone.as_deref(),
+                            subnet.public,
+                            &subnet.tags,
+                        )
+                        .await;
+                    self.result(
+                        step,
+                        r.as_ref().map(std::slice::from_ref).unwrap_or(&[]),
+                        &r,
+                    );
+                    let id = r.map_err(fail)?;
+                    created.push(done(
+                        &c.address,
+                        &id,
+                        format!(
+                            "{} subnet {} in {}",
+                            if subnet.public { "public" } else { "private" },
+                            subnet.cidr,
+                            zone.as_deref().unwrap_or("a zone AWS picked")
+                        ),
+                    ));
+                    ids.insert(c.address.clone(), id);
+                }
+                Action::CreateInternetGateway { tags, existing } => {
+                    let vpc = vpc()?;
+                    let id = match existing {
+                        Some(id) => id.clone(),
+                        None => {
+                            let step = journal("create-internet-gateway", json!({}))?;
+                            *attempted = true;
+                            let r = cloud.create_internet_gateway(tags).await;
+                            self.result(
+                                step,
+                                r.as_ref().map(std::slice::from_ref).unwrap_or(&[]),
+                                &r,
+                            );
+                            r.map_err(fail)?
+                        }
+                    };
+                    ids.insert(IGW_ADDRESS.into(), id.clone());
+                    let step = journal(
+                        "attach-internet-gateway",
+                        json!({"gateway": id, "vpc": vpc}),
+                    )?;
+                    let r = cloud.attach_internet_gateway(&id, &vpc).await;
+                    self.result(step, std::slice::from_ref(&id), &r);
+                    r.map_err(fail)?;
+                    if existing.is_none() {
+                        created.push(done(&c.address, &id, format!("internet gateway on {vpc}")));
+                    }
+                }
+                Action::CreateRouteTable { tags, subnets } => {
+                    let vpc = vpc()?;
+                    let gateway = self.gateway_of(ids, &vpc).await.map_err(fail)?;
+                    let step = journal("create-route-table", json!({"vpc": vpc}))?;
+                    *attempted = true;
+                    let r = cloud.create_route_table(&vpc, tags).await;
+                    self.result(
+                        step,
+                        r.as_ref().map(std::slice::from_ref).unwrap_or(&[]),
+                        &r,
+                    );
+                    let id = r.map_err(fail)?;
+                    ids.insert(ROUTE_TABLE_ADDRESS.into(), id.clone());
+                    self.route_public(run_id, &c.address, &id, Some(&gateway), subnets, &[], ids)
+                        .await
+                        .map_err(fail)?;
+                    created.push(done(
+                        &c.address,
+                        &id,
+                        format!(
+                            "route table: {DEFAULT_ROUTE} → {gateway}, {} subnet(s)",
+                            subnets.len()
+                        ),
+                    ));
+                }
+                Action::UpdateRouteTable {
+                    route_table_id,
+                    add_default_route,
+                    associate,
+                    disassociate,
+                } => {
+                    let gateway = if *add_default_route {
+                        Some(self.gateway_of(ids, &vpc()?).await.map_err(fail)?)
+                    } else {
+                        None
+                    };
+                    self.route_public(
+                        run_id,
+                        &c.address,
+                        route_table_id,
+                        gateway.as_deref(),
+                        associate,
+                        disassociate,
+                        ids,
+                    )
+                    .await
+                    .map_err(fail)?;
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// The gateway public subnets route to: ours, or the one attached to a referenced VPC.
+    async fn gateway_of(
+        &self,
+        ids: &HashMap<String, String>,
+        vpc: &str,
+    ) -> Result<String, CloudError> {
+        if let Some(g) = ids.get(IGW_ADDRESS) {
+            return Ok(g.clone());
+        }
+        self.cloud().vpc_gateway(vpc).await?.ok_or_else(|| {
+            CloudError::new(
+                "network",
+                Some("NoInternetGateway"),
+                format!("VPC {vpc} has no internet gateway, and public subnets route through one: attach one to the VPC, or make the subnets `public: false`"),
+            )
+        })
+    }
+
+    /// Adds the default route (when `gateway` is given), associates `associate` (subnet
+    /// addresses) and removes `disassociate` (association ids), each journaled.
+    #[allow(clippy::too_many_arguments)]
+    async fn route_public(
+        &self,
+        run_id: i64,
+        address: &str,
+        table: &str,
+        gateway: Option<&str>,
+        associate: &[String],
+        disassociate: &[String],
+        ids: &HashMap<String, String>,
+    ) -> Result<(), CloudError> {
+        let cloud = self.cloud();
+        let journal = |action: &str, intent: serde_json::Value| {
+            self.store()
+                .step_intent(run_id, address, action, &intent)
+                .map_err(|e| CloudError::new("journal", Some("StateError"), e.to_string()))
+        };
+        if let Some(gw) = gateway {
+            let step = journal("create-route", json!({"table": table, "gateway": gw}))?;
+            let r = cloud.create_route(table, DEFAULT_ROUTE, gw).await;
+            self.result(step, &[table.to_string()], &r);
+            r?;
+        }
+        for s in associate {
+            let subnet = ids.get(s).ok_or_else(|| missing(s))?;
+            let step = journal("associate", json!({"table": table, "subnet": subnet}))?;
+            let r = cloud.associate_route_table(table, subnet).await;
+            self.result(step, &[table.to_string(), subnet.clone()], &r);
+            r?;
+        }
+        for a in disassociate {
+            let step = journal("disassociate", json!({"association": a}))?;
+            let r = cloud.disassociate_route_table(a).await;
+            self.result(step, std::slice::from_ref(a), &r);
+            r?;
+        }
+        Ok(())
+    }
+}
+
+fn done(address: &str, id: &str, what: String) -> crate::report::Done {
+    crate::report::Done {
+        address: address.to_string(),
+        aws_id: id.to_string(),
+        what,
+    }
+}

@@ -1,0 +1,816 @@
+//! The network kinds: a VPC, its subnets, the internet gateway and the public route table.
+//!
+//! A created VPC is owned: everything in it that carries the deployment's tags is ours. A
+//! referenced VPC (`vpc: vpc-…`) is only used: its own gateway and route tables are never
+//! changed; the subnets (and the public route table) the spec asks for inside it are ours.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::Serialize;
+
+use crate::{Action, Change, ChangeKind, Plan, Tags, TAG_ID};
+
+/// Address of the deployment's VPC.
+pub const VPC_ADDRESS: &str = "vpc/main";
+/// Address of its internet gateway.
+pub const IGW_ADDRESS: &str = "internet-gateway/main";
+/// Address of the route table of its public subnets.
+pub const ROUTE_TABLE_ADDRESS: &str = "route-table/public";
+/// Where public subnets route everything not local.
+pub const DEFAULT_ROUTE: &str = "0.0.0.0/0";
+
+/// Address of a subnet of the spec.
+pub fn subnet_address(name: &str) -> String {
+    format!("subnet/{name}")
+}
+
+/// The network a spec asks for.
+#[derive(Debug, Clone, Serialize)]
+pub struct DesiredNetwork {
+    /// The VPC: created, or referenced.
+    pub vpc: DesiredVpc,
+    /// Subnets the deployment owns, in spec order.
+    pub subnets: Vec<DesiredSubnet>,
+    /// Final tags of the internet gateway (when the VPC is ours and a subnet is public).
+    pub gateway_tags: Tags,
+    /// Final tags of the public route table (when a subnet is public).
+    pub route_table_tags: Tags,
+}
+
+/// The VPC of a network.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum DesiredVpc {
+    /// Created and owned.
+    Ours {
+        /// Its block.
+        cidr: String,
+        /// Final tags.
+        tags: Tags,
+    },
+    /// An existing VPC, `vpc-…`, never changed.
+    Existing {
+        /// Its id.
+        id: String,
+    },
+}
+
+/// A subnet the deployment owns.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DesiredSubnet {
+    /// Logical address, `subnet/NAME`.
+    pub id: String,
+    /// Spec name.
+    pub name: String,
+    /// Zone asked for; `None` is `auto`.
+    pub zone: Option<String>,
+    /// Its block.
+    pub cidr: String,
+    /// Routes to the internet gateway; instances get public addresses.
+    pub public: bool,
+    /// Final tags.
+    pub tags: Tags,
+}
+
+impl DesiredNetwork {
+    /// Whether a public route table (and, in an owned VPC, a gateway) is needed.
+    pub fn has_public(&self) -> bool {
+        self.subnets.iter().any(|s| s.public)
+    }
+
+    /// The subnet of a spec name.
+    pub fn subnet(&self, name: &str) -> Option<&DesiredSubnet> {
+        self.subnets.iter().find(|s| s.name == name)
+    }
+}
+
+/// What AWS holds of a deployment's network (found by its tags), and what a referenced VPC
+/// offers it.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ActualNetwork {
+    /// VPCs carrying the deployment's tags.
+    pub vpcs: Vec<ActualVpc>,
+    /// Subnets carrying them.
+    pub subnets: Vec<ActualSubnet>,
+    /// Internet gateways carrying them.
+    pub internet_gateways: Vec<ActualGateway>,
+    /// Route tables carrying them.
+    pub route_tables: Vec<ActualRouteTable>,
+    /// The gateway already attached to a referenced VPC (public subnets route to it).
+    pub existing_vpc_gateway: Option<String>,
+    /// The region's available zones, read only when a subnet is to be created.
+    pub zones: Vec<String>,
+}
+
+/// A VPC.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ActualVpc {
+    /// `vpc-…`.
+    pub id: String,
+    /// Its primary block.
+    pub cidr: String,
+    /// Tags.
+    pub tags: Tags,
+}
+
+/// A subnet.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ActualSubnet {
+    /// `subnet-…`.
+    pub id: String,
+    /// Its VPC.
+    pub vpc_id: String,
+    /// Its block.
+    pub cidr: String,
+    /// Its zone.
+    pub zone: String,
+    /// Tags.
+    pub tags: Tags,
+}
+
+/// An internet gateway.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ActualGateway {
+    /// `igw-…`.
+    pub id: String,
+    /// VPCs it is attached to.
+    pub attached_to: Vec<String>,
+    /// Tags.
+    pub tags: Tags,
+}
+
+/// A route table.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ActualRouteTable {
+    /// `rtb-…`.
+    pub id: String,
+    /// Its VPC.
+    pub vpc_id: String,
+    /// Routes as (destination block, gateway id).
+    pub routes: Vec<(String, String)>,
+    /// Subnet associations as (association id, subnet id).
+    pub associations: Vec<(String, String)>,
+    /// Tags.
+    pub tags: Tags,
+}
+
+fn logical_id(tags: &Tags) -> Option<&str> {
+    tags.get(TAG_ID).map(String::as_str)
+}
+
+impl ActualNetwork {
+    /// Nothing of the deployment's network exists.
+    pub fn is_empty(&self) -> bool {
+        self.vpcs.is_empty()
+            && self.subnets.is_empty()
+            && self.internet_gateways.is_empty()
+            && self.route_tables.is_empty()
+    }
+
+    /// Our VPC (the first by id when copies exist).
+    pub fn vpc(&self) -> Option<&ActualVpc> {
+        self.vpcs
+            .iter()
+            .filter(|v| logical_id(&v.tags) == Some(VPC_ADDRESS))
+            .min_by(|a, b| a.id.cmp(&b.id))
+    }
+
+    /// Our subnet at `address`.
+    pub fn subnet(&self, address: &str) -> Option<&ActualSubnet> {
+        self.subnets
+            .iter()
+            .filter(|s| logical_id(&s.tags) == Some(address))
+            .min_by(|a, b| a.id.cmp(&b.id))
+    }
+
+    /// Ids of every resource of the network, for the records of what existed before a run.
+    pub fn ids(&self) -> impl Iterator<Item = &str> {
+        self.vpcs
+            .iter()
+            .map(|v| v.id.as_str())
+            .chain(self.subnets.iter().map(|s| s.id.as_str()))
+            .chain(self.internet_gateways.iter().map(|g| g.id.as_str()))
+            .chain(self.route_tables.iter().map(|r| r.id.as_str()))
+    }
+}
+
+/// Where a subnet goes: the zone asked for, or the next of the region's zones for `auto`
+/// (spread in spec order, skipping zones already taken by an explicit subnet when it can).
+pub fn placements(net: &DesiredNetwork, zones: &[String]) -> BTreeMap<String, Option<String>> {
+    let taken: BTreeSet<&str> = net
+        .subnets
+        .iter()
+        .filter_map(|s| s.zone.as_deref())
+        .collect();
+    let free: Vec<&String> = zones
+        .iter()
+        .filter(|z| !taken.contains(z.as_str()))
+        .collect();
+    let pool: Vec<&String> = if free.is_empty() {
+        zones.iter().collect()
+    } else {
+        free
+    };
+    let mut next = 0usize;
+    net.subnets
+        .iter()
+        .map(|s| {
+            let zone = match &s.zone {
+                Some(z) => Some(z.clone()),
+                None if pool.is_empty() => None,
+                None => {
+                    let z = pool[next % pool.len()].clone();
+                    next += 1;
+                    Some(z)
+                }
+            };
+            (s.id.clone(), zone)
+        })
+        .collect()
+}
+
+/// The network's changes: creates and updates go first in the plan (groups, instances and the
+/// load balancer need the VPC and subnets); deletes go last, after everything in them is gone.
+pub(crate) fn network_changes(
+    plan: &mut Plan,
+    deletes: &mut Vec<Change>,
+    desired: Option<&DesiredNetwork>,
+    actual: &ActualNetwork,
+) {
+    let mut keep_ids: BTreeSet<&str> = BTreeSet::new();
+    if let Some(net) = desired {
+        want_vpc(plan, net, actual, &mut keep_ids);
+        want_subnets(plan, net, actual, &mut keep_ids);
+        want_gateway(plan, net, actual, &mut keep_ids);
+        want_route_table(plan, net, actual, &mut keep_ids);
+    }
+    // Everything else carrying our tags goes, innermost first: route tables, subnets,
+    // gateways, then the VPC.
+    for rt in &actual.route_tables {
+        if !keep_ids.contains(rt.id.as_str()) {
+            deletes.push(delete(
+                &rt.tags,
+                ROUTE_TABLE_ADDRESS,
+                &rt.id,
+                vec![format!("{} association(s)", rt.associations.len())],
+                Action::DeleteRouteTable {
+                    route_table_id: rt.id.clone(),
+                },
+            ));
+        }
+    }
+    for s in &actual.subnets {
+        if !keep_ids.contains(s.id.as_str()) {
+            deletes.push(delete(
+                &s.tags,
+                "subnet/?",
+                &s.id,
+                vec![format!("cidr: {} in {}", s.cidr, s.zone)],
+                Action::DeleteSubnet {
+                    subnet_id: s.id.clone(),
+                },
+            ));
+        }
+    }
+    for g in &actual.internet_gateways {
+        if !keep_ids.contains(g.id.as_str()) {
+            deletes.push(delete(
+                &g.tags,
+                IGW_ADDRESS,
+                &g.id,
+                g.attached_to
+                    .iter()
+                    .map(|v| format!("detached from {v}"))
+                    .collect(),
+                Action::DeleteInternetGateway {
+                    gateway_id: g.id.clone(),
+                    vpc_ids: g.attached_to.clone(),
+                },
+            ));
+        }
+    }
+    for v in &actual.vpcs {
+        if !keep_ids.contains(v.id.as_str()) {
+            deletes.push(delete(
+                &v.tags,
+                VPC_ADDRESS,
+                &v.id,
+                vec![format!("cidr: {}", v.cidr)],
+                Action::DeleteVpc {
+                    vpc_id: v.id.clone(),
+                },
+            ));
+        }
+    }
+}
+
+fn delete(tags: &Tags, fallback: &str, id: &str, details: Vec<String>, action: Action) -> Change {
+    Change {
+        kind: ChangeKind::Delete,
+        address: logical_id(tags).unwrap_or(fallback).to_string(),
+        aws_id: Some(id.to_string()),
+        details,
+        disruptive: false,
+        action,
+    }
+}
+
+fn create(address: &str, details: Vec<String>, action: Action) -> Change {
+    Change {
+        kind: ChangeKind::Create,
+        address: address.to_string(),
+        aws_id: None,
+        details,
+        disruptive: false,
+        action,
+    }
+}
+
+fn want_vpc<'a>(
+    plan: &mut Plan,
+    net: &DesiredNetwork,
+    actual: &'a ActualNetwork,
+    keep: &mut BTreeSet<&'a str>,
+) {
+    let DesiredVpc::Ours { cidr, tags } = &net.vpc else {
+        return;
+    };
+    match actual.vpc() {
+        None => plan.changes.push(create(
+            VPC_ADDRESS,
+            vec![format!("cidr: {cidr}")],
+            Action::CreateVpc {
+                cidr: cidr.clone(),
+                tags: tags.clone(),
+            },
+        )),
+        Some(v) => {
+            keep.insert(v.id.as_str());
+            if &v.cidr != cidr {
+                plan.warnings.push(format!(
+                    "{VPC_ADDRESS} ({}) has block {}, the spec asks for {cidr}: a VPC's block cannot change; destroy and apply again to move the deployment",
+                    v.id, v.cidr
+                ));
+            }
+            crate::diff::tag_change(plan, VPC_ADDRESS, &v.id, tags, &v.tags);
+        }
+    }
+}
+
+fn want_subnets<'a>(
+    plan: &mut Plan,
+    net: &DesiredNetwork,
+    actual: &'a ActualNetwork,
+    keep: &mut BTreeSet<&'a str>,
+) {
+    let zones = placements(net, &actual.zones);
+    for s in &net.subnets {
+        match actual.subnet(&s.id) {
+            None => {
+                let zone = zones.get(&s.id).cloned().flatten();
+                if let (Some(z), false) = (&zone, actual.zones.is_empty()) {
+                    if !actual.zones.contains(z) {
+                        plan.warnings.push(format!(
+                            "{}: zone {z} is not available in this region (available: {}); the create will fail",
+                            s.id,
+                            actual.zones.join(", ")
+                        ));
+                    }
+                }
+                let mut details = vec![format!(
+                    "cidr: {} in {}",
+                    s.cidr,
+                    zone.as_deref().unwrap_or("a zone AWS picks")
+                )];
+                if s.public {
+                    details.push("public: routes to the internet gateway".into());
+                }
+                plan.changes.push(create(
+                    &s.id,
+                    details,
+                    Action::CreateSubnet {
+                        subnet: Box::new(s.clone()),
+                        zone,
+                    },
+                ));
+            }
+            Some(a) => {
+                keep.insert(a.id.as_str());
+                let moved = s.zone.as_ref().is_some_and(|z| z != &a.zone);
+                if a.cidr != s.cidr || moved {
+                    plan.warnings.push(format!(
+                        "{} ({}) is {} in {}, the spec asks for {} in {}: a subnet cannot move; remove it from the spec, apply, then add it back",
+                        s.id,
+                        a.id,
+                        a.cidr,
+                        a.zone,
+                        s.cidr,
+                        s.zone.as_deref().unwrap_or("auto")
+                    ));
+                }
+                crate::diff::tag_change(plan, &s.id, &a.id, &s.tags, &a.tags);
+            }
+        }
+    }
+}
+
+fn want_gateway<'a>(
+    plan: &mut Plan,
+    net: &DesiredNetwork,
+    actual: &'a ActualNetwork,
+    keep: &mut BTreeSet<&'a str>,
+) {
+    if !net.has_public() || !matches!(net.vpc, DesiredVpc::Ours { .. }) {
+        return;
+    }
+    let ours = actual
+        .internet_gateways
+        .iter()
+        .filter(|g| logical_id(&g.tags) == Some(IGW_ADDRESS))
+        .min_by(|a, b| a.id.cmp(&b.id));
+    match ours {
+        None => plan.changes.push(create(
+            IGW_ADDRESS,
+            vec!["attached to vpc/main".into()],
+            Action::CreateInternetGateway {
+                tags: net.gateway_tags.clone(),
+                existing: None,
+            },
+        )),
+        Some(g) => {
+            keep.insert(g.id.as_str());
+            let attached = actual.vpc().is_some_and(|v| g.attached_to.contains(&v.id));
+            if !attached {
+                plan.changes.push(Change {
+                    kind: ChangeKind::Update,
+                    address: IGW_ADDRESS.into(),
+                    aws_id: Some(g.id.clone()),
+                    details: vec!["attach to vpc/main".into()],
+                    disruptive: false,
+                    action: Action::CreateInternetGateway {
+                        tags: net.gateway_tags.clone(),
+                        existing: Some(g.id.clone()),
+                    },
+                });
+            }
+            crate::diff::tag_change(plan, IGW_ADDRESS, &g.id, &net.gateway_tags, &g.tags);
+        }
+    }
+}
+
+fn want_route_table<'a>(
+    plan: &mut Plan,
+    net: &DesiredNetwork,
+    actual: &'a ActualNetwork,
+    keep: &mut BTreeSet<&'a str>,
+) {
+    if !net.has_public() {
+        return;
+    }
+    let public: Vec<String> = net
+        .subnets
+        .iter()
+        .filter(|s| s.public)
+        .map(|s| s.id.clone())
+        .collect();
+    let ours = actual
+        .route_tables
+        .iter()
+        .filter(|r| logical_id(&r.tags) == Some(ROUTE_TABLE_ADDRESS))
+        .min_by(|a, b| a.id.cmp(&b.id));
+    let Some(rt) = ours else {
+        let mut details = vec![format!("{DEFAULT_ROUTE} → internet gateway")];
+        details.extend(public.iter().map(|s| format!("+ {s}")));
+        plan.changes.push(create(
+            ROUTE_TABLE_ADDRESS,
+            details,
+            Action::CreateRouteTable {
+                tags: net.route_table_tags.clone(),
+                subnets: public,
+            },
+        ));
+        return;
+    };
+    keep.insert(rt.id.as_str());
+    let has_route = rt
+        .routes
+        .iter()
+        .any(|(dest, gw)| dest == DEFAULT_ROUTE && gw.starts_with("igw-"));
+    // Associations by address: the subnet ids we know; an association of a subnet not ours
+    // (or no longer public) is removed.
+    let id_to_address: BTreeMap<&str, &str> = actual
+        .subnets
+        .iter()
+        .filter_map(|s| logical_id(&s.tags).map(|a| (s.id.as_str(), a)))
+        .collect();
+    let associated: BTreeSet<&str> = rt
+        .associations
+        .iter()
+        .filter_map(|(_, sid)| id_to_address.get(sid.as_str()).copied())
+        .collect();
+    let associate: Vec<String> = public
+        .iter()
+        .filter(|a| !associated.contains(a.as_str()))
+        .cloned()
+        .collect();
+    let disassociate: Vec<String> = rt
+        .associations
+        .iter()
+        .filter(|(_, sid)| {
+            id_to_address
+                .get(sid.as_str())
+                .is_none_or(|a| !public.iter().any(|p| p == a))
+        })
+        .map(|(assoc, _)| assoc.clone())
+        .collect();
+    if !has_route || !associate.is_empty() || !disassociate.is_empty() {
+        let mut details = Vec::new();
+        if !has_route {
+            details.push(format!("+ route {DEFAULT_ROUTE} → internet gateway"));
+        }
+        details.extend(associate.iter().map(|s| format!("+ {s}")));
+        details.extend(disassociate.iter().map(|a| format!("- association {a}")));
+        plan.changes.push(Change {
+            kind: ChangeKind::Update,
+            address: ROUTE_TABLE_ADDRESS.into(),
+            aws_id: Some(rt.id.clone()),
+            details,
+            disruptive: false,
+            action: Action::UpdateRouteTable {
+                route_table_id: rt.id.clone(),
+                add_default_route: !has_route,
+                associate,
+                disassociate,
+            },
+        });
+    }
+    crate::diff::tag_change(
+        plan,
+        ROUTE_TABLE_ADDRESS,
+        &rt.id,
+        &net.route_table_tags,
+        &rt.tags,
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::{desire, Actual, Desired};
+
+    const SPEC: &str = r#"version: 1
+deployment: net
+region: us-east-1
+network:
+  vpc: {cidr: 10.40.0.0/16}
+  subnets:
+    - {name: public-a, zone: us-east-1a, cidr: 10.40.1.0/24, public: true}
+    - {name: public-b, cidr: 10.40.2.0/24, public: true}
+    - {name: private, cidr: 10.40.10.0/24}
+security_groups:
+  - name: app
+instances:
+  - name: app
+    type: t3.micro
+    ami: al2023
+    subnet: private
+    security_groups: [app]
+"#;
+
+    fn desired(text: &str) -> Desired {
+        desire(&gm_spec::load_str("spec.yaml", text, Path::new(".")).expect("valid spec"))
+    }
+
+    fn zones() -> Vec<String> {
+        ["us-east-1a", "us-east-1b", "us-east-1c"]
+            .map(String::from)
+            .to_vec()
+    }
+
+    /// The network as AWS reads it back once `d`'s network is applied.
+    fn converged(d: &Desired) -> ActualNetwork {
+        let net = d.network.as_ref().expect("a network");
+        let DesiredVpc::Ours { cidr, tags } = &net.vpc else {
+            panic!("test wants an owned VPC")
+        };
+        let place = placements(net, &zones());
+        let subnets: Vec<ActualSubnet> = net
+            .subnets
+            .iter()
+            .enumerate()
+            .map(|(i, s)| ActualSubnet {
+                id: format!("subnet-{i}"),
+                vpc_id: "vpc-1".into(),
+                cidr: s.cidr.clone(),
+                zone: place[&s.id].clone().unwrap_or_default(),
+                tags: s.tags.clone(),
+            })
+            .collect();
+        let associations = net
+            .subnets
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.public)
+            .map(|(i, _)| (format!("rtbassoc-{i}"), format!("subnet-{i}")))
+            .collect();
+        ActualNetwork {
+            vpcs: vec![ActualVpc {
+                id: "vpc-1".into(),
+                cidr: cidr.clone(),
+                tags: tags.clone(),
+            }],
+            subnets,
+            internet_gateways: vec![ActualGateway {
+                id: "igw-1".into(),
+                attached_to: vec!["vpc-1".into()],
+                tags: net.gateway_tags.clone(),
+            }],
+            route_tables: vec![ActualRouteTable {
+                id: "rtb-1".into(),
+                vpc_id: "vpc-1".into(),
+                routes: vec![
+                    ("10.40.0.0/16".into(), "local".into()),
+                    (DEFAULT_ROUTE.into(), "igw-1".into()),
+                ],
+                associations,
+                tags: net.route_table_tags.clone(),
+            }],
+            existing_vpc_gateway: None,
+            zones: Vec::new(),
+        }
+    }
+
+    fn addresses(plan: &crate::Plan) -> Vec<String> {
+        plan.changes
+            .iter()
+            .map(|c| format!("{} {}", c.kind.symbol(), c.address))
+            .collect()
+    }
+
+    #[test]
+    fn a_new_network_is_created_before_what_lives_in_it() {
+        let d = desired(SPEC);
+        let actual = Actual {
+            network: ActualNetwork {
+                zones: zones(),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let plan = crate::diff(&d, &actual);
+        let got = addresses(&plan);
+        assert_eq!(
+            &got[..6],
+            [
+                "+ vpc/main",
+                "+ subnet/public-a",
+                "+ subnet/public-b",
+                "+ subnet/private",
+                "+ internet-gateway/main",
+                "+ route-table/public"
+            ],
+            "{got:?}"
+        );
+        assert_eq!(got[6..], ["+ sg/app", "+ instance/app/0"], "{got:?}");
+        // auto zones skip the zone an explicit subnet took, in order
+        let zone_of = |name: &str| {
+            plan.changes.iter().find_map(|c| match &c.action {
+                Action::CreateSubnet { subnet, zone } if subnet.name == name => zone.clone(),
+                _ => None,
+            })
+        };
+        assert_eq!(zone_of("public-a").as_deref(), Some("us-east-1a"));
+        assert_eq!(zone_of("public-b").as_deref(), Some("us-east-1b"));
+        assert_eq!(zone_of("private").as_deref(), Some("us-east-1c"));
+        assert!(matches!(
+            &plan.changes[5].action,
+            Action::CreateRouteTable { subnets, .. } if subnets == &["subnet/public-a", "subnet/public-b"]
+        ));
+        assert_eq!(d.security_groups[0].vpc, crate::VpcRef::Ours);
+        assert_eq!(
+            d.instances[0].subnet,
+            Some(crate::SubnetRef::Ours("subnet/private".into()))
+        );
+    }
+
+    #[test]
+    fn a_converged_network_plans_nothing() {
+        let d = desired(SPEC);
+        let plan = crate::diff(
+            &d,
+            &Actual {
+                network: converged(&d),
+                ..Default::default()
+            },
+        );
+        let got = addresses(&plan);
+        assert_eq!(got, ["+ sg/app", "+ instance/app/0"], "{got:?}");
+        assert!(plan.warnings.is_empty(), "{:?}", plan.warnings);
+    }
+
+    #[test]
+    fn a_subnet_turning_private_loses_its_association_and_removed_ones_go_last() {
+        let d = desired(SPEC);
+        let mut have = converged(&d);
+        have.route_tables[0].routes.pop();
+        let d2 = desired(
+            &SPEC
+                .replace("cidr: 10.40.2.0/24, public: true", "cidr: 10.40.2.0/24")
+                .replace("    - {name: private, cidr: 10.40.10.0/24}\n", "")
+                .replace("subnet: private", "subnet: public-a"),
+        );
+        let plan = crate::diff(
+            &d2,
+            &Actual {
+                network: have,
+                ..Default::default()
+            },
+        );
+        let rt = plan
+            .changes
+            .iter()
+            .find(|c| c.address == ROUTE_TABLE_ADDRESS)
+            .expect("route table change");
+        assert!(
+            matches!(&rt.action, Action::UpdateRouteTable { add_default_route: true, associate, disassociate, .. }
+                if associate.is_empty() && disassociate == &["rtbassoc-1"]),
+            "{:?}",
+            rt.action
+        );
+        let last = plan.changes.last().expect("changes");
+        assert_eq!(
+            (last.kind, last.address.as_str()),
+            (ChangeKind::Delete, "subnet/private")
+        );
+    }
+
+    #[test]
+    fn without_a_network_in_the_spec_ours_is_deleted_innermost_first() {
+        let d = desired(SPEC);
+        let have = converged(&d);
+        let plain = desired(
+            "version: 1\ndeployment: net\ninstances:\n  - {name: app, type: t3.micro, ami: al2023}\n",
+        );
+        let plan = crate::diff(
+            &plain,
+            &Actual {
+                network: have,
+                ..Default::default()
+            },
+        );
+        let got = addresses(&plan);
+        assert_eq!(
+            got,
+            [
+                "+ instance/app/0",
+                "- route-table/public",
+                "- subnet/public-a",
+                "- subnet/public-b",
+                "- subnet/private",
+                "- internet-gateway/main",
+                "- vpc/main"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_referenced_vpc_is_never_changed_and_has_no_gateway_of_ours() {
+        let d = desired(&SPEC.replace("{cidr: 10.40.0.0/16}", "vpc-0abc12345def67890"));
+        let plan = crate::diff(&d, &Actual::default());
+        let got = addresses(&plan);
+        assert!(
+            !got.iter()
+                .any(|a| a.contains("vpc/main") || a.contains("internet-gateway")),
+            "{got:?}"
+        );
+        assert!(got.contains(&"+ route-table/public".to_string()), "{got:?}");
+        assert_eq!(
+            d.security_groups[0].vpc,
+            crate::VpcRef::Id("vpc-0abc12345def67890".into())
+        );
+    }
+
+    #[test]
+    fn a_block_change_is_a_warning_not_a_silent_replacement() {
+        let d = desired(SPEC);
+        let have = converged(&d);
+        let d2 = desired(&SPEC.replace("cidr: 10.40.10.0/24", "cidr: 10.40.11.0/24"));
+        let plan = crate::diff(
+            &d2,
+            &Actual {
+                network: have,
+                ..Default::default()
+            },
+        );
+        assert!(
+            plan.warnings
+                .iter()
+                .any(|w| w.contains("subnet/private") && w.contains("cannot move")),
+            "{:?}",
+            plan.warnings
+        );
+        assert!(!plan.changes.iter().any(|c| c.address == "subnet/private"));
+    }
+}
