@@ -67,8 +67,17 @@ pub fn estimate_desired(region: &str, d: &Desired, quotes: &[SpotQuote]) -> Esti
                 .filter(|q| q.region == region && q.instance_type == i.instance_type)
                 .min_by(|a, b| a.usd_per_hour.total_cmp(&b.usd_per_hour))
                 .cloned(),
-            // Default subnets give instances a public address; a named subnet may not.
-            public_ip: i.subnet.is_none(),
+            // Default subnets and the network's public ones give instances a public address;
+            // a subnet given by id may not.
+            public_ip: match &i.subnet {
+                None => true,
+                Some(gm_plan::SubnetRef::Ours(a)) => d
+                    .network
+                    .as_ref()
+                    .and_then(|n| n.subnets.iter().find(|s| &s.id == a))
+                    .is_some_and(|s| s.public),
+                Some(gm_plan::SubnetRef::Id(_)) => false,
+            },
         });
         let root = i.root_volume.as_ref();
         volumes.push(VolumeLine {
