@@ -388,6 +388,18 @@ pub enum TierArg {
     Gpu,
 }
 
+/// Where a stack's network comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
+pub enum NetworkArg {
+    /// The region's default VPC; a network of its own when the region has none.
+    #[default]
+    Auto,
+    /// Always a VPC of its own (10.40.0.0/16, two public subnets), deleted by `destroy`.
+    Create,
+    /// The default VPC only (fails in a region without one).
+    Default,
+}
+
 /// Purchase option.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum MarketArg {
@@ -472,6 +484,11 @@ pub struct DeployArgs {
     /// Existing subnet (default: the default VPC's).
     #[arg(long)]
     pub subnet: Option<String>,
+    /// The network: `auto` uses the default VPC and creates a VPC of its own (two public
+    /// subnets) when the region has none (Control Tower and enterprise accounts often do not);
+    /// `create` always creates one; `default` never does.
+    #[arg(long, value_enum, default_value_t = NetworkArg::Auto, env = "GEUSEMAKER_NETWORK")]
+    pub network: NetworkArg,
     /// Show the generated spec and the plan, change nothing.
     #[arg(long)]
     pub dry_run: bool,

@@ -561,3 +561,149 @@ fn refreshed_prices_beside_the_state_are_used_and_cited() {
         "{text}"
     );
 }
+
+/// An EC2 client on the shared moto in `region`.
+fn ec2_in(region: &str) -> aws_sdk_ec2::Client {
+    let conf = aws_sdk_ec2::config::Builder::from(&sdk_config())
+        .region(aws_sdk_ec2::config::Region::new(region.to_string()))
+        .build();
+    aws_sdk_ec2::Client::from_conf(conf)
+}
+
+/// VPC ids tagged with the deployment in `region`.
+fn tagged_vpcs(c: &aws_sdk_ec2::Client, d: &str) -> Vec<String> {
+    block_on(async {
+        c.describe_vpcs()
+            .filters(
+                aws_sdk_ec2::types::Filter::builder()
+                    .name("tag:geusemaker:deployment")
+                    .values(d)
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap()
+            .vpcs()
+            .iter()
+            .filter_map(|v| v.vpc_id().map(String::from))
+            .collect()
+    })
+}
+
+#[test]
+fn in_a_region_without_a_default_vpc_deploy_gives_the_stack_its_own_network() {
+    // A region of the shared moto no other test uses, its default VPC removed as Control
+    // Tower removes it.
+    let region = "eu-west-1";
+    let c = ec2_in(region);
+    block_on(async {
+        let vpcs = c
+            .describe_vpcs()
+            .filters(
+                aws_sdk_ec2::types::Filter::builder()
+                    .name("is-default")
+                    .values("true")
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+        for v in vpcs.vpcs() {
+            let id = v.vpc_id().unwrap();
+            let by_vpc = |n: &str| {
+                aws_sdk_ec2::types::Filter::builder()
+                    .name(n)
+                    .values(id)
+                    .build()
+            };
+            let subnets = c
+                .describe_subnets()
+                .filters(by_vpc("vpc-id"))
+                .send()
+                .await
+                .unwrap();
+            for s in subnets.subnets() {
+                c.delete_subnet()
+                    .subnet_id(s.subnet_id().unwrap())
+                    .send()
+                    .await
+                    .unwrap();
+            }
+            let gws = c
+                .describe_internet_gateways()
+                .filters(by_vpc("attachment.vpc-id"))
+                .send()
+                .await
+                .unwrap();
+            for g in gws.internet_gateways() {
+                let gid = g.internet_gateway_id().unwrap();
+                c.detach_internet_gateway()
+                    .internet_gateway_id(gid)
+                    .vpc_id(id)
+                    .send()
+                    .await
+                    .unwrap();
+                c.delete_internet_gateway()
+                    .internet_gateway_id(gid)
+                    .send()
+                    .await
+                    .unwrap();
+            }
+            c.delete_vpc().vpc_id(id).send().await.unwrap();
+        }
+    });
+    let env = Env::new();
+    let d = name("novpc");
+    let out = env.gm_json(
+        &[
+            "deploy", "--tier", "dev", "--name", &d, "--region", region, "--yes",
+        ],
+        0,
+    );
+    assert_eq!(out["report"]["outcome"], "ok", "{out:#}");
+    let vpcs = tagged_vpcs(&c, &d);
+    assert_eq!(vpcs.len(), 1, "the stack's own VPC");
+    let instance_vpc = block_on(async {
+        let r = c
+            .describe_instances()
+            .filters(
+                aws_sdk_ec2::types::Filter::builder()
+                    .name("tag:geusemaker:deployment")
+                    .values(&d)
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+        r.reservations()[0].instances()[0]
+            .vpc_id()
+            .map(String::from)
+    });
+    assert_eq!(instance_vpc.as_deref(), Some(vpcs[0].as_str()));
+    let gone = env.gm_json(&["destroy", &d, "--region", region, "--yes"], 0);
+    assert!(gone["remaining"].as_array().unwrap().is_empty(), "{gone:#}");
+    assert!(
+        tagged_vpcs(&c, &d).is_empty(),
+        "destroy removed the network"
+    );
+
+    // `--network default` refuses instead, with the fix.
+    let out = env.gm(&[
+        "deploy",
+        "--tier",
+        "dev",
+        "--name",
+        &d,
+        "--region",
+        region,
+        "--network",
+        "default",
+        "--yes",
+    ]);
+    assert_ne!(out.status.code(), Some(0));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("no default VPC") && err.contains("network"),
+        "{err}"
+    );
+}

@@ -10,4 +10,4 @@ pub mod health;
 pub mod tier;
 pub mod user_data;
 
-pub use tier::{compile, CompileError, EdgeRequest, Stack, StackRequest, Tier};
+pub use tier::{compile, CompileError, EdgeRequest, Stack, StackRequest, Tier, STACK_NETWORK_CIDR};

@@ -101,6 +101,9 @@ pub struct StackRequest {
     pub quotes: Vec<SpotQuote>,
     /// An Application Load Balancer (and CloudFront) in front of n8n.
     pub edge: Option<EdgeRequest>,
+    /// Give the stack its own network (a VPC with two public subnets) instead of the default
+    /// VPC: for regions without one, or by choice.
+    pub network: bool,
 }
 
 impl StackRequest {
@@ -124,9 +127,14 @@ impl StackRequest {
             model: None,
             quotes: Vec::new(),
             edge: None,
+            network: false,
         }
     }
 }
+
+/// The stack's own network: a VPC and two public subnets in two zones (the instance takes the
+/// first; a load balancer needs both).
+pub const STACK_NETWORK_CIDR: &str = "10.40.0.0/16";
 
 /// The optional edge: n8n reached through a load balancer (HTTPS with a certificate), and
 /// CloudFront in front of that; the instance then takes n8n traffic only from the load balancer.
@@ -181,8 +189,18 @@ pub enum CompileError {
 /// OS and Docker overhead on top of the services, MiB.
 const OVERHEAD_MIB: u32 = 1024;
 
+/// Where the stack's groups go without a network: the subnet's VPC, or the default VPC.
+fn vpc_of(r: &StackRequest) -> String {
+    r.vpc.clone().unwrap_or_else(|| "default".into())
+}
+
 /// Compiles a request into a spec, placing it on the cheapest fitting instance type.
 pub fn compile(r: &StackRequest) -> Result<Stack, CompileError> {
+    if r.network && (r.subnet.is_some() || r.edge.as_ref().is_some_and(|e| !e.subnets.is_empty())) {
+        return Err(CompileError::MissingService(
+            "an own network (--network create) places the stack in its own subnets: leave out --subnet and --alb-subnets".into(),
+        ));
+    }
     let mut names: Vec<String> = if r.services.is_empty() {
         r.tier
             .default_services()
@@ -297,7 +315,7 @@ pub fn compile(r: &StackRequest) -> Result<Stack, CompileError> {
         groups.push(json!({
             "name": "alb",
             "description": format!("GeuseMaker {} load balancer {}", r.tier.as_str(), r.name),
-            "vpc": r.vpc.clone().unwrap_or_else(|| "default".into()),
+            "vpc": vpc_of(r),
             "ingress": alb_in,
         }));
     } else if services.contains(&&N8N) {
@@ -328,13 +346,22 @@ pub fn compile(r: &StackRequest) -> Result<Stack, CompileError> {
         json!({
             "name": "stack",
             "description": format!("GeuseMaker {} stack {}", r.tier.as_str(), r.name),
-            "vpc": r.vpc.clone().unwrap_or_else(|| "default".into()),
+            "vpc": vpc_of(r),
             "ingress": ingress,
         }),
     );
+    if r.network {
+        // The groups go in the network's VPC.
+        for g in &mut groups {
+            if let Some(o) = g.as_object_mut() {
+                o.remove("vpc");
+            }
+        }
+    }
     let mut spec = json!({
         "version": 1,
         "deployment": r.name,
+
         "region": placement.region,
         "tags": {"stack": "ai"},
         "security_groups": groups,
@@ -343,6 +370,15 @@ pub fn compile(r: &StackRequest) -> Result<Stack, CompileError> {
         "roles": [{"name": "stack", "read_secrets": true}],
         "instances": [instance],
     });
+    if r.network {
+        spec["network"] = json!({
+            "vpc": {"cidr": STACK_NETWORK_CIDR},
+            "subnets": [
+                {"name": "public-a", "cidr": "10.40.1.0/24", "public": true},
+                {"name": "public-b", "cidr": "10.40.2.0/24", "public": true},
+            ],
+        });
+    }
     if let Some(edge) = &r.edge {
         let mut lb = json!({
             "target": "stack",

@@ -55,6 +55,7 @@ pub(super) fn request(
         model: s.model.clone(),
         quotes,
         edge: s.edge(),
+        network: false,
     }
 }
 
@@ -332,6 +333,7 @@ pub async fn run(ctx: &Ctx<'_>, a: &DeployArgs) -> Result<u8, CliError> {
         zone = Some(info.availability_zone.clone());
     }
     req.other_regions = a.allow_regions.clone();
+    req.network = a.network == crate::cli::NetworkArg::Create;
     // First compile offline (validates the request), then with live spot prices for placement.
     compile(&req)?;
     let opts = EngineOptions {
@@ -394,9 +396,29 @@ pub async fn run(ctx: &Ctx<'_>, a: &DeployArgs) -> Result<u8, CliError> {
             .hint("choose a subnet in another zone, or another --instance-type"));
         }
     }
+    let mut stack = stack;
+    let mut desired = gm_plan::desire(&stack.spec);
+    let (actual, plan) = match engine.plan(&desired).await {
+        // `--network auto` in a region without a default VPC: the stack gets its own network.
+        Err(gm_engine::EngineError::Cloud(e))
+            if e.code.as_deref() == Some("DefaultVpcNotFound")
+                && a.network == crate::cli::NetworkArg::Auto
+                && req.subnet.is_none() =>
+        {
+            ctx.out.say(&format!(
+                "note: {region} has no default VPC; the stack gets a VPC of its own ({}, two public subnets; `destroy` removes it)",
+                gm_stack::STACK_NETWORK_CIDR
+            ));
+            req.network = true;
+            req.region = region.clone();
+            req.other_regions.clear();
+            stack = compile(&req)?;
+            desired = gm_plan::desire(&stack.spec);
+            engine.plan(&desired).await?
+        }
+        r => r?,
+    };
     let cost = estimate(&stack);
-    let desired = gm_plan::desire(&stack.spec);
-    let (actual, plan) = engine.plan(&desired).await?;
     if !ctx.out.is_machine() && !ctx.out.quiet {
         eprintln!("Placement: {}", stack.placement.explanation);
         eprint!("{}", cost.to_text());

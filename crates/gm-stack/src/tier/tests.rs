@@ -290,3 +290,42 @@ fn the_boot_script_reports_container_health_on_the_console() {
         .contains("--format '{{.Service}} {{.State}} {{.Health}}'"));
     assert!(s.user_data.contains("OnUnitActiveSec=5min"));
 }
+
+#[test]
+fn an_own_network_puts_the_stack_and_its_load_balancer_in_public_subnets_of_its_vpc() {
+    let s = compile(&StackRequest {
+        network: true,
+        edge: Some(EdgeRequest::default()),
+        ..request(Tier::Dev)
+    })
+    .unwrap();
+    let spec = &s.spec.spec;
+    let net = spec.network.as_ref().expect("a network");
+    assert_eq!(
+        net.vpc,
+        gm_spec::VpcSpec::Create(gm_spec::NewVpcSpec {
+            cidr: STACK_NETWORK_CIDR.into()
+        })
+    );
+    assert_eq!(net.subnets.iter().filter(|x| x.public).count(), 2);
+    assert!(
+        spec.security_groups.iter().all(|g| g.vpc.is_none()),
+        "groups go in the network's VPC"
+    );
+    assert!(
+        spec.instances[0].subnet.is_none(),
+        "the network's first subnet"
+    );
+    assert!(
+        spec.load_balancer.as_ref().expect("lb").subnets.is_empty(),
+        "the load balancer takes the network's public subnets"
+    );
+    let Err(err) = compile(&StackRequest {
+        network: true,
+        subnet: Some("subnet-0abc12345def67890".into()),
+        ..request(Tier::Dev)
+    }) else {
+        panic!("a network and a subnet exclude each other")
+    };
+    assert!(err.to_string().contains("--network create"), "{err}");
+}
