@@ -149,12 +149,16 @@ impl Cloud {
             .ok_or_else(|| {
                 CloudError::new(
                     "DescribeVpcs",
-                    Some("DefaultVpcNotFound"),
+                    Some(NO_DEFAULT_VPC),
                     no_default_vpc(&self.region),
                 )
             })
     }
 }
+
+/// The error code the cloud layer gives a region without a default VPC (AWS itself just
+/// returns no VPC).
+pub const NO_DEFAULT_VPC: &str = "DefaultVpcNotFound";
 
 /// What to do in a region without a default VPC.
 pub fn no_default_vpc(region: &str) -> String {

@@ -9,7 +9,7 @@ use gm_plan::{
     ActualCdn, ActualLb, ActualTargetGroup, DesiredCdn, DesiredLb, Listener, Tags, TAG_DEPLOYMENT,
 };
 
-use crate::{Backoff, Cloud, CloudError, ErrorKind};
+use crate::{gone_is_ok, Backoff, Cloud, CloudError, ErrorKind};
 
 /// CloudFront's managed cache policy `CachingDisabled`: n8n is an application, not a website.
 const CACHING_DISABLED: &str = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad";
@@ -35,13 +35,6 @@ fn gone_is_none<T>(r: Result<T, CloudError>) -> Result<Option<T>, CloudError> {
         Ok(v) => Ok(Some(v)),
         Err(e) if e.kind == ErrorKind::NotFound => Ok(None),
         Err(e) => Err(e),
-    }
-}
-
-fn gone_is_ok(r: Result<(), CloudError>) -> Result<(), CloudError> {
-    match r {
-        Err(e) if e.kind == ErrorKind::NotFound => Ok(()),
-        other => other,
     }
 }
 

@@ -144,7 +144,7 @@ impl CloudError {
 
     /// What the user can do about it.
     pub fn hint(&self) -> Option<String> {
-        if self.code.as_deref() == Some("DefaultVpcNotFound") {
+        if self.code.as_deref() == Some(crate::NO_DEFAULT_VPC) {
             return Some("give the deployment its own network: a `network:` section in the spec (see the README's spec reference), or `geusemaker deploy --network create`".into());
         }
         Some(match self.kind {
@@ -194,6 +194,22 @@ fn chain(e: &dyn std::error::Error) -> String {
         cur = c.source();
     }
     s
+}
+
+/// A removal whose target is already gone has done its work: not-found counts as success.
+pub fn gone_is_ok(r: Result<(), CloudError>) -> Result<(), CloudError> {
+    match r {
+        Err(e) if e.kind == ErrorKind::NotFound => Ok(()),
+        other => other,
+    }
+}
+
+/// An answer of AWS's error `code` means the state asked for is already there: success.
+pub fn ok_if(code: &str, r: Result<(), CloudError>) -> Result<(), CloudError> {
+    match r {
+        Err(e) if e.code.as_deref() == Some(code) => Ok(()),
+        other => other,
+    }
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@ use aws_sdk_iam::types::Tag as IamTag;
 use aws_sdk_ssm::types::{ParameterStringFilter, ParameterType, Tag as SsmTag};
 use gm_plan::{ActualRole, ActualSecret, DesiredRole, Tags};
 
-use crate::{Cloud, CloudError, ErrorKind};
+use crate::{gone_is_ok, Cloud, CloudError, ErrorKind};
 
 /// The inline policy name GeuseMaker uses for "may read this deployment's secrets".
 pub const SECRETS_POLICY: &str = "geusemaker-secrets";
@@ -20,13 +20,6 @@ fn iam_tags(tags: &Tags) -> Vec<IamTag> {
     tags.iter()
         .filter_map(|(k, v)| IamTag::builder().key(k).value(v).build().ok())
         .collect()
-}
-
-pub(crate) fn gone_is_ok(r: Result<(), CloudError>) -> Result<(), CloudError> {
-    match r {
-        Err(e) if e.kind == ErrorKind::NotFound => Ok(()),
-        other => other,
-    }
 }
 
 impl Cloud {

@@ -28,13 +28,13 @@ use aws_config::{BehaviorVersion, Region};
 pub use api::CloudApi;
 pub use audit::{AuditRecord, AuditSink, NoAudit};
 pub use counter::RequestCounter;
-pub use describe::no_default_vpc;
+pub use describe::{no_default_vpc, NO_DEFAULT_VPC};
 pub use discover::{
     Discovery, DistributionInfo, FileSystemInfo, GroupInfo, KeyPairInfo, LoadBalancerInfo,
     SubnetInfo, VpcInfo,
 };
 pub use edge::ActualEdge;
-pub use error::{CloudError, ErrorKind};
+pub use error::{gone_is_ok, ok_if, CloudError, ErrorKind};
 pub use identity::{generate_secret, SECRETS_POLICY};
 pub use launch::{
     launch_token, next_launch_token, BlockDeviceRequest, ImageInfo, LaunchOutcome, LaunchRequest,
@@ -221,6 +221,29 @@ impl Cloud {
 impl Cloud {
     /// Sends a mutating call whose answer carries nothing needed, classifying its error and
     /// recording it in the audit trail.
+    /// A create call whose answer carries the new resource's id (`id_of` finds it), audited
+    /// under `about` like every mutating call.
+    async fn create_id<T, E, R, Fut>(
+        &self,
+        action: &str,
+        about: &[String],
+        send: Fut,
+        id_of: impl FnOnce(&T) -> Option<String>,
+    ) -> Result<String, CloudError>
+    where
+        Fut: Future<Output = Result<T, aws_sdk_ec2::error::SdkError<E, R>>>,
+        E: aws_sdk_ec2::error::ProvideErrorMetadata + std::error::Error + 'static,
+        R: std::fmt::Debug,
+    {
+        self.mutate(action, about, |id: &String| vec![id.clone()], async {
+            let out = send.await.map_err(|e| CloudError::from_sdk(action, e))?;
+            id_of(&out).ok_or_else(|| {
+                CloudError::new(action, None, "AWS answered without the new resource's id")
+            })
+        })
+        .await
+    }
+
     async fn mutate_unit<T, E, R, Fut>(
         &self,
         action: &str,

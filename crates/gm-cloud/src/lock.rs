@@ -4,7 +4,7 @@
 
 use aws_sdk_ssm::types::{ParameterTier, ParameterType, Tag as SsmTag};
 
-use crate::identity::gone_is_ok;
+use crate::gone_is_ok;
 use crate::{Cloud, CloudError, ErrorKind};
 
 /// Where leases live: outside `/geusemaker/DEPLOYMENT/`, so no describe of a deployment's

@@ -7,7 +7,7 @@ use gm_plan::{
     TAG_ID,
 };
 
-use crate::{filter, plain_tags, sdk_tags, Cloud, CloudError, ErrorKind};
+use crate::{filter, gone_is_ok, ok_if, plain_tags, sdk_tags, Cloud, CloudError};
 
 fn tagged(kind: ResourceType, tags: &Tags) -> TagSpecification {
     TagSpecification::builder()
@@ -30,14 +30,6 @@ fn gateway(g: &aws_sdk_ec2::types::InternetGateway) -> ActualGateway {
 
 fn logical(tags: &Tags) -> Vec<String> {
     vec![tags.get(TAG_ID).cloned().unwrap_or_default()]
-}
-
-/// Already gone counts as deleted.
-fn gone_is_ok(r: Result<(), CloudError>) -> Result<(), CloudError> {
-    match r {
-        Err(e) if e.kind == ErrorKind::NotFound => Ok(()),
-        r => r,
-    }
 }
 
 impl Cloud {
@@ -147,7 +139,6 @@ impl Cloud {
             subnets,
             internet_gateways,
             route_tables,
-            existing_vpc_gateway: None,
             zones: Vec::new(),
         })
     }
@@ -192,21 +183,9 @@ impl Cloud {
             .create_vpc()
             .cidr_block(cidr)
             .tag_specifications(tagged(ResourceType::Vpc, tags));
-        self.mutate(
-            "CreateVpc",
-            &logical(tags),
-            |id: &String| vec![id.clone()],
-            async {
-                let out = call
-                    .send()
-                    .await
-                    .map_err(|e| CloudError::from_sdk("CreateVpc", e))?;
-                out.vpc()
-                    .and_then(|v| v.vpc_id())
-                    .map(str::to_string)
-                    .ok_or_else(|| CloudError::new("CreateVpc", None, "AWS returned no VPC id"))
-            },
-        )
+        self.create_id("CreateVpc", &logical(tags), call.send(), |o| {
+            o.vpc().and_then(|v| v.vpc_id()).map(str::to_string)
+        })
         .await
     }
 
@@ -236,23 +215,9 @@ impl Cloud {
             .set_availability_zone(zone.map(str::to_string))
             .tag_specifications(tagged(ResourceType::Subnet, tags));
         let id = self
-            .mutate(
-                "CreateSubnet",
-                &logical(tags),
-                |id: &String| vec![id.clone()],
-                async {
-                    let out = call
-                        .send()
-                        .await
-                        .map_err(|e| CloudError::from_sdk("CreateSubnet", e))?;
-                    out.subnet()
-                        .and_then(|s| s.subnet_id())
-                        .map(str::to_string)
-                        .ok_or_else(|| {
-                            CloudError::new("CreateSubnet", None, "AWS returned no subnet id")
-                        })
-                },
-            )
+            .create_id("CreateSubnet", &logical(tags), call.send(), |o| {
+                o.subnet().and_then(|x| x.subnet_id()).map(str::to_string)
+            })
             .await?;
         if public {
             self.set_public_addresses(&id).await?;
@@ -290,23 +255,11 @@ impl Cloud {
             .ec2
             .create_internet_gateway()
             .tag_specifications(tagged(ResourceType::InternetGateway, tags));
-        self.mutate(
-            "CreateInternetGateway",
-            &logical(tags),
-            |id: &String| vec![id.clone()],
-            async {
-                let out = call
-                    .send()
-                    .await
-                    .map_err(|e| CloudError::from_sdk("CreateInternetGateway", e))?;
-                out.internet_gateway()
-                    .and_then(|g| g.internet_gateway_id())
-                    .map(str::to_string)
-                    .ok_or_else(|| {
-                        CloudError::new("CreateInternetGateway", None, "AWS returned no gateway id")
-                    })
-            },
-        )
+        self.create_id("CreateInternetGateway", &logical(tags), call.send(), |o| {
+            o.internet_gateway()
+                .and_then(|g| g.internet_gateway_id())
+                .map(str::to_string)
+        })
         .await
     }
 
@@ -321,17 +274,15 @@ impl Cloud {
             .attach_internet_gateway()
             .internet_gateway_id(gateway_id)
             .vpc_id(vpc_id);
-        match self
-            .mutate_unit(
+        ok_if(
+            "Resource.AlreadyAssociated",
+            self.mutate_unit(
                 "AttachInternetGateway",
                 &[gateway_id.to_string(), vpc_id.to_string()],
                 call.send(),
             )
-            .await
-        {
-            Err(e) if e.code.as_deref() == Some("Resource.AlreadyAssociated") => Ok(()),
-            r => r,
-        }
+            .await,
+        )
     }
 
     /// Detaches a gateway from a VPC (not attached is success).
@@ -345,17 +296,15 @@ impl Cloud {
             .detach_internet_gateway()
             .internet_gateway_id(gateway_id)
             .vpc_id(vpc_id);
-        match self
-            .mutate_unit(
+        gone_is_ok(ok_if(
+            "Gateway.NotAttached",
+            self.mutate_unit(
                 "DetachInternetGateway",
                 &[gateway_id.to_string(), vpc_id.to_string()],
                 call.send(),
             )
-            .await
-        {
-            Err(e) if e.code.as_deref() == Some("Gateway.NotAttached") => Ok(()),
-            r => gone_is_ok(r),
-        }
+            .await,
+        ))
     }
 
     /// Deletes a gateway (already gone is success).
@@ -385,23 +334,11 @@ impl Cloud {
             .create_route_table()
             .vpc_id(vpc_id)
             .tag_specifications(tagged(ResourceType::RouteTable, tags));
-        self.mutate(
-            "CreateRouteTable",
-            &logical(tags),
-            |id: &String| vec![id.clone()],
-            async {
-                let out = call
-                    .send()
-                    .await
-                    .map_err(|e| CloudError::from_sdk("CreateRouteTable", e))?;
-                out.route_table()
-                    .and_then(|t| t.route_table_id())
-                    .map(str::to_string)
-                    .ok_or_else(|| {
-                        CloudError::new("CreateRouteTable", None, "AWS returned no route table id")
-                    })
-            },
-        )
+        self.create_id("CreateRouteTable", &logical(tags), call.send(), |o| {
+            o.route_table()
+                .and_then(|t| t.route_table_id())
+                .map(str::to_string)
+        })
         .await
     }
 
@@ -418,17 +355,15 @@ impl Cloud {
             .route_table_id(route_table_id)
             .destination_cidr_block(destination)
             .gateway_id(gateway_id);
-        match self
-            .mutate_unit(
+        ok_if(
+            "RouteAlreadyExists",
+            self.mutate_unit(
                 "CreateRoute",
                 &[route_table_id.to_string(), gateway_id.to_string()],
                 call.send(),
             )
-            .await
-        {
-            Err(e) if e.code.as_deref() == Some("RouteAlreadyExists") => Ok(()),
-            r => r,
-        }
+            .await,
+        )
     }
 
     /// Associates a subnet with a route table; the association's id.
@@ -442,17 +377,11 @@ impl Cloud {
             .associate_route_table()
             .route_table_id(route_table_id)
             .subnet_id(subnet_id);
-        self.mutate(
+        self.create_id(
             "AssociateRouteTable",
             &[route_table_id.to_string(), subnet_id.to_string()],
-            |id: &String| vec![id.clone()],
-            async {
-                let out = call
-                    .send()
-                    .await
-                    .map_err(|e| CloudError::from_sdk("AssociateRouteTable", e))?;
-                Ok(out.association_id().unwrap_or_default().to_string())
-            },
+            call.send(),
+            |o| o.association_id().map(str::to_string),
         )
         .await
     }

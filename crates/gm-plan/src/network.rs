@@ -84,8 +84,7 @@ impl DesiredNetwork {
     }
 }
 
-/// What AWS holds of a deployment's network (found by its tags), and what a referenced VPC
-/// offers it.
+/// What AWS holds of a deployment's network (found by its tags).
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct ActualNetwork {
     /// VPCs carrying the deployment's tags.
@@ -96,8 +95,6 @@ pub struct ActualNetwork {
     pub internet_gateways: Vec<ActualGateway>,
     /// Route tables carrying them.
     pub route_tables: Vec<ActualRouteTable>,
-    /// The gateway already attached to a referenced VPC (public subnets route to it).
-    pub existing_vpc_gateway: Option<String>,
     /// The region's available zones, read only when a subnet is to be created.
     pub zones: Vec<String>,
 }
@@ -158,6 +155,18 @@ fn logical_id(tags: &Tags) -> Option<&str> {
     tags.get(TAG_ID).map(String::as_str)
 }
 
+/// The resource of `items` at `address` (the first by id when copies exist).
+fn at<'a, T>(
+    items: &'a [T],
+    address: &str,
+    key: impl Fn(&'a T) -> (&'a Tags, &'a String),
+) -> Option<&'a T> {
+    items
+        .iter()
+        .filter(|x| logical_id(key(x).0) == Some(address))
+        .min_by(|a, b| key(a).1.cmp(key(b).1))
+}
+
 impl ActualNetwork {
     /// Nothing of the deployment's network exists.
     pub fn is_empty(&self) -> bool {
@@ -169,18 +178,24 @@ impl ActualNetwork {
 
     /// Our VPC (the first by id when copies exist).
     pub fn vpc(&self) -> Option<&ActualVpc> {
-        self.vpcs
-            .iter()
-            .filter(|v| logical_id(&v.tags) == Some(VPC_ADDRESS))
-            .min_by(|a, b| a.id.cmp(&b.id))
+        at(&self.vpcs, VPC_ADDRESS, |v| (&v.tags, &v.id))
     }
 
     /// Our subnet at `address`.
     pub fn subnet(&self, address: &str) -> Option<&ActualSubnet> {
-        self.subnets
-            .iter()
-            .filter(|s| logical_id(&s.tags) == Some(address))
-            .min_by(|a, b| a.id.cmp(&b.id))
+        at(&self.subnets, address, |s| (&s.tags, &s.id))
+    }
+
+    /// Our internet gateway.
+    pub fn gateway(&self) -> Option<&ActualGateway> {
+        at(&self.internet_gateways, IGW_ADDRESS, |g| (&g.tags, &g.id))
+    }
+
+    /// Our public route table.
+    pub fn route_table(&self) -> Option<&ActualRouteTable> {
+        at(&self.route_tables, ROUTE_TABLE_ADDRESS, |t| {
+            (&t.tags, &t.id)
+        })
     }
 
     /// Ids of every resource of the network, for the records of what existed before a run.
@@ -423,12 +438,7 @@ fn want_gateway<'a>(
     if !net.has_public() || !matches!(net.vpc, DesiredVpc::Ours { .. }) {
         return;
     }
-    let ours = actual
-        .internet_gateways
-        .iter()
-        .filter(|g| logical_id(&g.tags) == Some(IGW_ADDRESS))
-        .min_by(|a, b| a.id.cmp(&b.id));
-    match ours {
+    match actual.gateway() {
         None => plan.changes.push(create(
             IGW_ADDRESS,
             vec!["attached to vpc/main".into()],
@@ -473,12 +483,7 @@ fn want_route_table<'a>(
         .filter(|s| s.public)
         .map(|s| s.id.clone())
         .collect();
-    let ours = actual
-        .route_tables
-        .iter()
-        .filter(|r| logical_id(&r.tags) == Some(ROUTE_TABLE_ADDRESS))
-        .min_by(|a, b| a.id.cmp(&b.id));
-    let Some(rt) = ours else {
+    let Some(rt) = actual.route_table() else {
         let mut details = vec![format!("{DEFAULT_ROUTE} → internet gateway")];
         details.extend(public.iter().map(|s| format!("+ {s}")));
         plan.changes.push(create(
@@ -637,7 +642,6 @@ instances:
                 associations,
                 tags: net.route_table_tags.clone(),
             }],
-            existing_vpc_gateway: None,
             zones: Vec::new(),
         }
     }

@@ -19,8 +19,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use gm_cloud::{
-    ActualEdge, CloudApi, CloudError, ErrorKind, ImageInfo, LaunchOutcome, LaunchRequest,
-    RequestCounter, SubnetInfo,
+    gone_is_ok, ok_if, ActualEdge, CloudApi, CloudError, ErrorKind, ImageInfo, LaunchOutcome,
+    LaunchRequest, RequestCounter, SubnetInfo,
 };
 use gm_plan::{
     ActualCdn, ActualInstance, ActualLb, ActualRole, ActualSecret, ActualSg, ActualTargetGroup,
@@ -189,22 +189,6 @@ impl World {
 }
 
 mod network;
-
-/// Already gone counts as deleted, as `Cloud` counts it.
-fn gone_is_ok(r: Result<(), CloudError>) -> Result<(), CloudError> {
-    match r {
-        Err(e) if e.kind == ErrorKind::NotFound => Ok(()),
-        r => r,
-    }
-}
-
-/// An error with `code` counts as success (the state asked for is already there).
-fn ok_if(code: &str, r: Result<(), CloudError>) -> Result<(), CloudError> {
-    match r {
-        Err(e) if e.code.as_deref() == Some(code) => Ok(()),
-        r => r,
-    }
-}
 
 #[derive(Debug, Default)]
 struct Faults {
@@ -552,7 +536,7 @@ impl CloudApi for Sim {
         w.default_vpc.clone().ok_or_else(|| {
             err(
                 "DescribeVpcs",
-                "DefaultVpcNotFound",
+                gm_cloud::NO_DEFAULT_VPC,
                 gm_cloud::no_default_vpc(&self.region),
             )
         })

@@ -78,7 +78,6 @@ impl World {
                 .filter(|t| tagged_with(&t.tags, deployment))
                 .cloned()
                 .collect(),
-            existing_vpc_gateway: None,
             zones: Vec::new(),
         }
     }

@@ -1019,10 +1019,7 @@ fn check_network<'s>(c: &mut Ctx<'_>, spec: &'s Spec) -> HashSet<&'s str> {
 }
 
 fn is_cidr(s: &str) -> bool {
-    let Some((ip, bits)) = s.split_once('/') else {
-        return false;
-    };
-    ip.parse::<std::net::Ipv4Addr>().is_ok() && bits.parse::<u8>().is_ok_and(|b| b <= 32)
+    parse_cidr(s).is_some()
 }
 
 /// Reads a user-data file as `files` allows: a path inside the spec's folder (after resolving

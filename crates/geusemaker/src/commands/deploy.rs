@@ -401,7 +401,7 @@ pub async fn run(ctx: &Ctx<'_>, a: &DeployArgs) -> Result<u8, CliError> {
     let (actual, plan) = match engine.plan(&desired).await {
         // `--network auto` in a region without a default VPC: the stack gets its own network.
         Err(gm_engine::EngineError::Cloud(e))
-            if e.code.as_deref() == Some("DefaultVpcNotFound")
+            if e.code.as_deref() == Some(gm_cloud::NO_DEFAULT_VPC)
                 && a.network == crate::cli::NetworkArg::Auto
                 && req.subnet.is_none() =>
         {
