@@ -29,7 +29,7 @@ use crate::{ApplyReport, Engine, EngineError, Progress};
 mod edge;
 
 /// A step failure: the address being worked on and the AWS error.
-type StepError = (String, CloudError);
+pub(crate) type StepError = (String, CloudError);
 
 /// One finished launch: address, the instance it replaces, its journal step, and the outcome.
 type Launched = (
@@ -53,10 +53,10 @@ struct Detached {
 }
 
 /// What one apply has done so far, for the report and for undo.
-struct Run<'a> {
-    id: i64,
+pub(crate) struct Run<'a> {
+    pub(crate) id: i64,
     progress: &'a dyn Progress,
-    report: ApplyReport,
+    pub(crate) report: ApplyReport,
     created_instances: Vec<(String, String)>,
     created_sgs: Vec<(String, String)>,
     attempted: HashSet<String>,
@@ -83,9 +83,9 @@ struct Run<'a> {
     /// Kept volumes this run detached from an old instance; reattached there on undo.
     detached: Vec<Detached>,
     /// Network ids by address (`vpc/main`, `subnet/NAME`, …): existing ones, then created ones.
-    net: HashMap<String, String>,
+    pub(crate) net: HashMap<String, String>,
     /// This run sent a network create (undo sweeps what it made by tag).
-    net_attempted: bool,
+    pub(crate) net_attempted: bool,
 }
 
 impl Engine {
@@ -221,7 +221,7 @@ impl Engine {
     }
 
     /// Journals a step's intent; returns its id.
-    fn intent(
+    pub(crate) fn intent(
         &self,
         run: &Run<'_>,
         address: &str,
@@ -267,14 +267,7 @@ impl Engine {
                 sg_ids.insert(d.name.clone(), a.id.clone());
             }
         }
-        self.create_network(
-            run.id,
-            plan,
-            &mut run.net,
-            &mut run.net_attempted,
-            &mut run.report.created,
-        )
-        .await?;
+        self.create_network(run, plan).await?;
         self.create_identity(run, plan).await?;
         self.create_groups(run, plan, &mut sg_ids).await?;
         self.update_group_rules(run, plan, &sg_ids).await?;

@@ -35,6 +35,10 @@ pub struct DestroyPlan {
     pub deployment: String,
     /// Everything that goes, instances first.
     pub items: Vec<Doomed>,
+    /// The network as read for this plan (route table associations and gateway attachments
+    /// are what its deletion undoes first).
+    #[serde(skip)]
+    network: gm_plan::ActualNetwork,
 }
 
 impl DestroyPlan {
@@ -434,14 +438,7 @@ impl Engine {
         let names = crate::kinds::network::NetKind::NAMES;
         if plan.items.iter().any(|d| names.contains(&d.kind.as_str())) {
             progress.phase("deleting the network", 1);
-            let net = self.cloud.describe_network(&plan.deployment).await?;
-            let listed: HashSet<&str> = plan
-                .items
-                .iter()
-                .filter(|d| names.contains(&d.kind.as_str()))
-                .map(|d| d.aws_id.as_str())
-                .collect();
-            let doomed = crate::kinds::network::doomed(&net, |id| listed.contains(id));
+            let doomed = crate::kinds::network::doomed(&plan.network, |_| true);
             let results = self.delete_network(run, &doomed).await;
             for (d, r) in doomed.iter().zip(results) {
                 r?;
@@ -591,5 +588,6 @@ fn plan_from(deployment: &str, a: &Actual) -> DestroyPlan {
     DestroyPlan {
         deployment: deployment.to_string(),
         items,
+        network: a.network.clone(),
     }
 }

@@ -120,6 +120,22 @@ pub struct Engine {
     opts: EngineOptions,
     /// The region's default VPC, once read (a plan reads it, its apply reuses it).
     default_vpc: Mutex<Option<String>>,
+    /// The region's zones, once read (the plan and the re-plan under the lock share them).
+    zones: Mutex<Option<Vec<String>>>,
+}
+
+/// `read`'s answer, read at most once per engine into `cell`.
+async fn read_once<T: Clone>(
+    cell: &Mutex<Option<T>>,
+    read: impl std::future::Future<Output = Result<T, CloudError>>,
+) -> Result<T, CloudError> {
+    let cached = cell.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    if let Some(v) = cached {
+        return Ok(v);
+    }
+    let v = read.await?;
+    *cell.lock().unwrap_or_else(|p| p.into_inner()) = Some(v.clone());
+    Ok(v)
 }
 
 impl Engine {
@@ -136,22 +152,13 @@ impl Engine {
             store: Mutex::new(store),
             opts,
             default_vpc: Mutex::new(None),
+            zones: Mutex::new(None),
         }
     }
 
     /// The region's default VPC, read once per engine.
     pub(crate) async fn default_vpc(&self) -> Result<String, CloudError> {
-        let cached = self
-            .default_vpc
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone();
-        if let Some(v) = cached {
-            return Ok(v);
-        }
-        let v = self.cloud.default_vpc().await?;
-        *self.default_vpc.lock().unwrap_or_else(|p| p.into_inner()) = Some(v.clone());
-        Ok(v)
+        read_once(&self.default_vpc, self.cloud.default_vpc()).await
     }
 
     /// The AWS connection.
@@ -275,7 +282,7 @@ impl Engine {
                 .iter()
                 .any(|s| actual.network.subnet(&s.id).is_none())
         }) {
-            actual.network.zones = self.cloud.availability_zones().await?;
+            actual.network.zones = read_once(&self.zones, self.cloud.availability_zones()).await?;
         }
         let plan = gm_plan::diff(desired, &actual);
         // A region without a default VPC (common in Control Tower and enterprise accounts)

@@ -15,6 +15,7 @@ use gm_plan::{
 };
 use serde_json::json;
 
+use crate::apply::{Run, StepError};
 use crate::Engine;
 
 /// A network kind.
@@ -217,54 +218,42 @@ impl Engine {
     }
 
     /// Runs the network's creates and updates of `plan`, in plan order, recording each id in
-    /// `ids` (by address) for the groups, instances and load balancer that come after.
+    /// `run.net` (by address) for the groups, instances and load balancer that come after.
     pub(crate) async fn create_network(
         &self,
-        run_id: i64,
+        run: &mut Run<'_>,
         plan: &Plan,
-        ids: &mut HashMap<String, String>,
-        attempted: &mut bool,
-        created: &mut Vec<crate::report::Done>,
-    ) -> Result<(), (String, CloudError)> {
+    ) -> Result<(), StepError> {
         let cloud = self.cloud();
         for c in &plan.changes {
-            let journal = |action: &str, intent: serde_json::Value| {
-                self.store()
-                    .step_intent(run_id, &c.address, action, &intent)
-                    .map_err(|e| {
-                        (
-                            c.address.clone(),
-                            CloudError::new("journal", Some("StateError"), e.to_string()),
-                        )
-                    })
-            };
-            let fail = |e: CloudError| (c.address.clone(), e);
-            let vpc = || {
-                ids.get(VPC_ADDRESS)
+            let at = |e: CloudError| (c.address.clone(), e);
+            let vpc = |run: &Run<'_>| {
+                run.net
+                    .get(VPC_ADDRESS)
                     .cloned()
-                    .ok_or_else(|| fail(missing(VPC_ADDRESS)))
+                    .ok_or_else(|| at(missing(VPC_ADDRESS)))
             };
             match &c.action {
                 Action::CreateVpc { cidr, tags } => {
-                    let step = journal("create-vpc", json!({"cidr": cidr}))?;
-                    *attempted = true;
-                    let r = cloud.create_vpc(cidr, tags).await;
-                    self.result(
-                        step,
-                        r.as_ref().map(std::slice::from_ref).unwrap_or(&[]),
-                        &r,
-                    );
-                    let id = r.map_err(fail)?;
-                    created.push(done(&c.address, &id, format!("VPC {cidr}")));
-                    ids.insert(VPC_ADDRESS.into(), id);
+                    let step = self.intent(run, &c.address, "create-vpc", json!({"cidr": cidr}))?;
+                    run.net_attempted = true;
+                    let id = self
+                        .journaled(step, cloud.create_vpc(cidr, tags).await)
+                        .map_err(at)?;
+                    run.report
+                        .created
+                        .push(done(&c.address, &id, format!("VPC {cidr}")));
+                    run.net.insert(VPC_ADDRESS.into(), id);
                 }
                 Action::CreateSubnet { subnet, zone } => {
-                    let vpc = vpc()?;
-                    let step = journal(
+                    let vpc = vpc(run)?;
+                    let step = self.intent(
+                        run,
+                        &c.address,
                         "create-subnet",
                         json!({"vpc": vpc, "cidr": subnet.cidr, "zone": zone}),
                     )?;
-                    *attempted = true;
+                    run.net_attempted = true;
                     let r = cloud
                         .create_subnet(
                             &vpc,
@@ -274,13 +263,8 @@ impl Engine {
                             &subnet.tags,
                         )
                         .await;
-                    self.result(
-                        step,
-                        r.as_ref().map(std::slice::from_ref).unwrap_or(&[]),
-                        &r,
-                    );
-                    let id = r.map_err(fail)?;
-                    created.push(done(
+                    let id = self.journaled(step, r).map_err(at)?;
+                    run.report.created.push(done(
                         &c.address,
                         &id,
                         format!(
@@ -290,53 +274,50 @@ impl Engine {
                             zone.as_deref().unwrap_or("a zone AWS picked")
                         ),
                     ));
-                    ids.insert(c.address.clone(), id);
+                    run.net.insert(c.address.clone(), id);
                 }
                 Action::CreateInternetGateway { tags, existing } => {
-                    let vpc = vpc()?;
+                    let vpc = vpc(run)?;
                     let id = match existing {
                         Some(id) => id.clone(),
                         None => {
-                            let step = journal("create-internet-gateway", json!({}))?;
-                            *attempted = true;
+                            let step =
+                                self.intent(run, &c.address, "create-internet-gateway", json!({}))?;
+                            run.net_attempted = true;
                             let r = cloud.create_internet_gateway(tags).await;
-                            self.result(
-                                step,
-                                r.as_ref().map(std::slice::from_ref).unwrap_or(&[]),
-                                &r,
-                            );
-                            r.map_err(fail)?
+                            self.journaled(step, r).map_err(at)?
                         }
                     };
-                    ids.insert(IGW_ADDRESS.into(), id.clone());
-                    let step = journal(
+                    run.net.insert(IGW_ADDRESS.into(), id.clone());
+                    let step = self.intent(
+                        run,
+                        &c.address,
                         "attach-internet-gateway",
                         json!({"gateway": id, "vpc": vpc}),
                     )?;
                     let r = cloud.attach_internet_gateway(&id, &vpc).await;
                     self.result(step, std::slice::from_ref(&id), &r);
-                    r.map_err(fail)?;
+                    r.map_err(at)?;
                     if existing.is_none() {
-                        created.push(done(&c.address, &id, format!("internet gateway on {vpc}")));
+                        run.report.created.push(done(
+                            &c.address,
+                            &id,
+                            format!("internet gateway on {vpc}"),
+                        ));
                     }
                 }
                 Action::CreateRouteTable { tags, subnets } => {
-                    let vpc = vpc()?;
-                    let gateway = self.gateway_of(ids, &vpc).await.map_err(fail)?;
-                    let step = journal("create-route-table", json!({"vpc": vpc}))?;
-                    *attempted = true;
+                    let vpc = vpc(run)?;
+                    let gateway = self.gateway_of(&run.net, &vpc).await.map_err(at)?;
+                    let step =
+                        self.intent(run, &c.address, "create-route-table", json!({"vpc": vpc}))?;
+                    run.net_attempted = true;
                     let r = cloud.create_route_table(&vpc, tags).await;
-                    self.result(
-                        step,
-                        r.as_ref().map(std::slice::from_ref).unwrap_or(&[]),
-                        &r,
-                    );
-                    let id = r.map_err(fail)?;
-                    ids.insert(ROUTE_TABLE_ADDRESS.into(), id.clone());
-                    self.route_public(run_id, &c.address, &id, Some(&gateway), subnets, &[], ids)
-                        .await
-                        .map_err(fail)?;
-                    created.push(done(
+                    let id = self.journaled(step, r).map_err(at)?;
+                    run.net.insert(ROUTE_TABLE_ADDRESS.into(), id.clone());
+                    self.route_public(run, &c.address, &id, Some(&gateway), subnets, &[])
+                        .await?;
+                    run.report.created.push(done(
                         &c.address,
                         &id,
                         format!(
@@ -352,26 +333,35 @@ impl Engine {
                     disassociate,
                 } => {
                     let gateway = if *add_default_route {
-                        Some(self.gateway_of(ids, &vpc()?).await.map_err(fail)?)
+                        let vpc = vpc(run)?;
+                        Some(self.gateway_of(&run.net, &vpc).await.map_err(at)?)
                     } else {
                         None
                     };
                     self.route_public(
-                        run_id,
+                        run,
                         &c.address,
                         route_table_id,
                         gateway.as_deref(),
                         associate,
                         disassociate,
-                        ids,
                     )
-                    .await
-                    .map_err(fail)?;
+                    .await?;
                 }
                 _ => {}
             }
         }
         Ok(())
+    }
+
+    /// Journals a create's result (with the new id) and passes it on.
+    fn journaled(&self, step: i64, r: Result<String, CloudError>) -> Result<String, CloudError> {
+        self.result(
+            step,
+            r.as_ref().map(std::slice::from_ref).unwrap_or(&[]),
+            &r,
+        );
+        r
     }
 
     /// The gateway public subnets route to: ours, or the one attached to a referenced VPC.
@@ -394,41 +384,45 @@ impl Engine {
 
     /// Adds the default route (when `gateway` is given), associates `associate` (subnet
     /// addresses) and removes `disassociate` (association ids), each journaled.
-    #[allow(clippy::too_many_arguments)]
     async fn route_public(
         &self,
-        run_id: i64,
+        run: &Run<'_>,
         address: &str,
         table: &str,
         gateway: Option<&str>,
         associate: &[String],
         disassociate: &[String],
-        ids: &HashMap<String, String>,
-    ) -> Result<(), CloudError> {
+    ) -> Result<(), StepError> {
         let cloud = self.cloud();
-        let journal = |action: &str, intent: serde_json::Value| {
-            self.store()
-                .step_intent(run_id, address, action, &intent)
-                .map_err(|e| CloudError::new("journal", Some("StateError"), e.to_string()))
-        };
+        let at = |e: CloudError| (address.to_string(), e);
         if let Some(gw) = gateway {
-            let step = journal("create-route", json!({"table": table, "gateway": gw}))?;
+            let step = self.intent(
+                run,
+                address,
+                "create-route",
+                json!({"table": table, "gateway": gw}),
+            )?;
             let r = cloud.create_route(table, DEFAULT_ROUTE, gw).await;
             self.result(step, &[table.to_string()], &r);
-            r?;
+            r.map_err(at)?;
         }
         for s in associate {
-            let subnet = ids.get(s).ok_or_else(|| missing(s))?;
-            let step = journal("associate", json!({"table": table, "subnet": subnet}))?;
+            let subnet = run.net.get(s).ok_or_else(|| at(missing(s)))?;
+            let step = self.intent(
+                run,
+                address,
+                "associate",
+                json!({"table": table, "subnet": subnet}),
+            )?;
             let r = cloud.associate_route_table(table, subnet).await;
             self.result(step, &[table.to_string(), subnet.clone()], &r);
-            r?;
+            r.map_err(at)?;
         }
         for a in disassociate {
-            let step = journal("disassociate", json!({"association": a}))?;
+            let step = self.intent(run, address, "disassociate", json!({"association": a}))?;
             let r = cloud.disassociate_route_table(a).await;
             self.result(step, std::slice::from_ref(a), &r);
-            r?;
+            r.map_err(at)?;
         }
         Ok(())
     }
