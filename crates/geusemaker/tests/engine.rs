@@ -1352,12 +1352,7 @@ instances:
 /// route table ids).
 fn network_of(d: &str) -> (Vec<String>, Vec<String>, Vec<String>, Vec<String>) {
     block_on(async {
-        let f = || {
-            aws_sdk_ec2::types::Filter::builder()
-                .name("tag:geusemaker:deployment")
-                .values(d)
-                .build()
-        };
+        let f = || filter("tag:geusemaker:deployment", d);
         let c = ec2();
         let vpcs = c.describe_vpcs().filters(f()).send().await.unwrap();
         let subnets = c.describe_subnets().filters(f()).send().await.unwrap();

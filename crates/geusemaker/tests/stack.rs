@@ -574,12 +574,7 @@ fn ec2_in(region: &str) -> aws_sdk_ec2::Client {
 fn tagged_vpcs(c: &aws_sdk_ec2::Client, d: &str) -> Vec<String> {
     block_on(async {
         c.describe_vpcs()
-            .filters(
-                aws_sdk_ec2::types::Filter::builder()
-                    .name("tag:geusemaker:deployment")
-                    .values(d)
-                    .build(),
-            )
+            .filters(filter("tag:geusemaker:deployment", d))
             .send()
             .await
             .unwrap()
@@ -599,26 +594,15 @@ fn in_a_region_without_a_default_vpc_deploy_gives_the_stack_its_own_network() {
     block_on(async {
         let vpcs = c
             .describe_vpcs()
-            .filters(
-                aws_sdk_ec2::types::Filter::builder()
-                    .name("is-default")
-                    .values("true")
-                    .build(),
-            )
+            .filters(filter("is-default", "true"))
             .send()
             .await
             .unwrap();
         for v in vpcs.vpcs() {
             let id = v.vpc_id().unwrap();
-            let by_vpc = |n: &str| {
-                aws_sdk_ec2::types::Filter::builder()
-                    .name(n)
-                    .values(id)
-                    .build()
-            };
             let subnets = c
                 .describe_subnets()
-                .filters(by_vpc("vpc-id"))
+                .filters(filter("vpc-id", id))
                 .send()
                 .await
                 .unwrap();
@@ -631,7 +615,7 @@ fn in_a_region_without_a_default_vpc_deploy_gives_the_stack_its_own_network() {
             }
             let gws = c
                 .describe_internet_gateways()
-                .filters(by_vpc("attachment.vpc-id"))
+                .filters(filter("attachment.vpc-id", id))
                 .send()
                 .await
                 .unwrap();
@@ -666,12 +650,7 @@ fn in_a_region_without_a_default_vpc_deploy_gives_the_stack_its_own_network() {
     let instance_vpc = block_on(async {
         let r = c
             .describe_instances()
-            .filters(
-                aws_sdk_ec2::types::Filter::builder()
-                    .name("tag:geusemaker:deployment")
-                    .values(&d)
-                    .build(),
-            )
+            .filters(filter("tag:geusemaker:deployment", &d))
             .send()
             .await
             .unwrap();
