@@ -342,6 +342,49 @@ fn a_replacement_takes_the_data_volume_with_it() {
 }
 
 #[test]
+fn an_instance_launches_in_its_zone_and_a_new_zone_does_not_replace_it() {
+    let env = Env::new();
+    let d = name("zone");
+    let zoned = |z: &str| {
+        kept_volume_spec(&d, "echo one").replace(
+            "    ami: al2023\n",
+            &format!("    ami: al2023\n    zone: {z}\n"),
+        )
+    };
+    let path = env.spec(&zoned("us-east-1c"));
+    let plan = env.gm(&["plan", "-f", path.to_str().unwrap()]);
+    let text = String::from_utf8_lossy(&plan.stdout);
+    assert!(
+        text.contains("t3.micro from al2023 in us-east-1c"),
+        "{text}"
+    );
+    apply(&env, &path);
+    let live = live_instances(&d);
+    let zone_of = |i: &aws_sdk_ec2::types::Instance| {
+        i.placement()
+            .and_then(|p| p.availability_zone())
+            .map(str::to_string)
+    };
+    assert_eq!(zone_of(&live[0]).as_deref(), Some("us-east-1c"));
+    let data = data_volume_of(&d, live[0].instance_id().unwrap()).expect("a data volume");
+    // The zone places launches only: the running instance and its data stay where they are.
+    let path = env.spec(&zoned("us-east-1d"));
+    let again = apply(&env, &path);
+    assert_eq!(again["changes"], 0, "{again:#}");
+    // A replacement goes where its data volume is, not to the new zone.
+    let path = env.spec(&zoned("us-east-1d").replace("echo one", "echo two"));
+    let report = apply(&env, &path);
+    assert_eq!(report["outcome"], "ok", "{report:#}");
+    let live = live_instances(&d);
+    assert_eq!(live.len(), 1);
+    assert_eq!(zone_of(&live[0]).as_deref(), Some("us-east-1c"));
+    assert_eq!(
+        data_volume_of(&d, live[0].instance_id().unwrap()).as_deref(),
+        Some(data.as_str())
+    );
+}
+
+#[test]
 fn a_failed_replacement_gives_the_data_volume_back() {
     // The first launch (the initial apply) goes through; the replacement's launch fails.
     let proxy = Proxy::start(vec![Fault {

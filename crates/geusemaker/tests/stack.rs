@@ -58,6 +58,13 @@ fn dev_tier_deploys_the_stack_and_destroy_removes_all_of_it() {
     assert_eq!(i.instance_type().unwrap().as_str(), "t3.xlarge");
     assert_eq!(i.instance_lifecycle().map(|l| l.as_str()), Some("spot"));
     assert_eq!(tag(i.tags(), "geusemaker:tier"), Some("dev"));
+    // The zone of the spot price placement chose is the zone the instance runs in, and the
+    // result says which zone and price.
+    let zone = i.placement().and_then(|p| p.availability_zone()).unwrap();
+    assert_eq!(out["placement"]["availability_zone"], zone, "{out:#}");
+    assert_eq!(out["running"]["availability_zone"], zone, "{out:#}");
+    assert_eq!(out["running"]["market"], "spot", "{out:#}");
+    assert!(out["running"]["spot_usd_per_hour"].is_f64(), "{out:#}");
     assert!(i
         .iam_instance_profile()
         .and_then(|p| p.arn())
@@ -503,6 +510,18 @@ fn redeploying_with_other_services_keeps_the_data_volume() {
         0,
     );
     assert_eq!(out["report"]["outcome"], "ok", "{out:#}");
+    // Placement stays in the zone the data volume is in, whatever spot prices say now.
+    let zone = first
+        .placement()
+        .and_then(|p| p.availability_zone())
+        .unwrap();
+    assert!(
+        out["placement"]["explanation"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("kept in {zone}")),
+        "{out:#}"
+    );
     let live = live_instances(&d);
     assert_eq!(live.len(), 1);
     assert_ne!(live[0].instance_id(), first.instance_id());

@@ -847,7 +847,7 @@ impl Engine {
             block_devices,
             instance_tags: d.tags.clone(),
             volume_tags: d.volume_tags.clone(),
-            availability_zone: None,
+            availability_zone: d.zone.clone(),
         })
     }
 

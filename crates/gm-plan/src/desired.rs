@@ -210,6 +210,9 @@ pub struct DesiredInstance {
     pub key_pair: Option<String>,
     /// Its subnet; the default VPC's default subnet when `None`.
     pub subnet: Option<SubnetRef>,
+    /// The zone a launch goes to when no subnet decides it (the default VPC's subnet there).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub zone: Option<String>,
     /// Security groups.
     pub security_groups: Vec<GroupRef>,
     /// Market asked for.
@@ -303,7 +306,12 @@ pub fn desire(loaded: &LoadedSpec) -> Desired {
                 instance_type: g.instance_type.clone(),
                 ami: g.ami.clone(),
                 key_pair: g.key_pair.clone(),
-                subnet: subnet_ref(spec, g.subnet.as_deref()),
+                subnet: subnet_ref(spec, g.subnet.as_deref(), g.zone.as_deref()),
+                // A subnet decides its zone; only the default VPC's is chosen by zone.
+                zone: g
+                    .zone
+                    .clone()
+                    .filter(|_| g.subnet.is_none() && spec.network.is_none()),
                 security_groups: g.security_groups.iter().map(|s| group_ref(s)).collect(),
                 market: g.market,
                 spot: g.spot.clone(),
@@ -370,7 +378,7 @@ pub fn desire(loaded: &LoadedSpec) -> Desired {
                 _ => lb
                     .subnets
                     .iter()
-                    .filter_map(|s| subnet_ref(spec, Some(s)))
+                    .filter_map(|s| subnet_ref(spec, Some(s), None))
                     .collect(),
             },
             security_groups: lb.security_groups.iter().map(|s| group_ref(s)).collect(),
@@ -453,8 +461,12 @@ fn secrets_policy(deployment: &str) -> String {
 }
 
 /// A subnet as written (a name of the spec's network, or an id); with a network and none
-/// written, its first subnet.
-fn subnet_ref(spec: &gm_spec::Spec, written: Option<&str>) -> Option<SubnetRef> {
+/// written, its subnet written with `zone` or else its first subnet.
+fn subnet_ref(
+    spec: &gm_spec::Spec,
+    written: Option<&str>,
+    zone: Option<&str>,
+) -> Option<SubnetRef> {
     let net = spec.network.as_ref();
     match written {
         Some(s) if net.is_some_and(|n| n.subnets.iter().any(|x| x.name == s)) => {
@@ -462,7 +474,10 @@ fn subnet_ref(spec: &gm_spec::Spec, written: Option<&str>) -> Option<SubnetRef> 
         }
         Some(s) => Some(SubnetRef::Id(s.to_string())),
         None => net
-            .and_then(|n| n.subnets.first())
+            .and_then(|n| {
+                zone.and_then(|z| n.subnets.iter().find(|x| x.zone == z))
+                    .or(n.subnets.first())
+            })
             .map(|x| SubnetRef::Ours(crate::subnet_address(&x.name))),
     }
 }

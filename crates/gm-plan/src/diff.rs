@@ -948,7 +948,9 @@ fn launch_details(d: &DesiredInstance) -> Vec<String> {
         d.ami,
         d.subnet
             .as_ref()
-            .map(|s| format!(" in {}", s.as_str()))
+            .map(|s| s.as_str().to_string())
+            .or(d.zone.clone())
+            .map(|s| format!(" in {s}"))
             .unwrap_or_default()
     )];
     if let Some(r) = &d.root_volume {

@@ -321,3 +321,62 @@ fn network_mistakes_point_at_their_place_with_the_fix() {
         errors("version: 1\ndeployment: d\nnetwork:\n  vpc: {cidr: 10.40.0.0/16}\n  subnets: []\n");
     assert!(e.contains("at least one subnet"), "{e}");
 }
+
+#[test]
+fn an_instance_zone_must_agree_with_where_it_goes() {
+    // Default VPC: any zone of the region.
+    let s = load_str(
+        "spec.yaml",
+        &GOOD.replace(
+            "    market: spot\n",
+            "    zone: us-east-1c\n    market: spot\n",
+        ),
+        Path::new("."),
+    )
+    .unwrap();
+    assert_eq!(s.spec.instances[0].zone.as_deref(), Some("us-east-1c"));
+    let e = bad(
+        "    market: spot\n",
+        "    zone: eu-west-1a\n    market: spot\n",
+    );
+    assert!(
+        e.contains("GM-SPEC-083") && e.contains("not a zone of the spec's region `us-east-1`"),
+        "{e}"
+    );
+    let e = bad("    market: spot\n", "    zone: east\n    market: spot\n");
+    assert!(e.contains("`east` is not an availability zone name"), "{e}");
+    let e = bad(
+        "    market: spot\n",
+        "    zone: us-east-1c\n    subnet: subnet-0abc12345def67890\n    market: spot\n",
+    );
+    assert!(
+        e.contains("GM-SPEC-084") && e.contains("already decides the zone"),
+        "{e}"
+    );
+    // A network: the zone written on the named subnet, or on some subnet.
+    let ok = NETWORK.replace(
+        "    subnet: private-a\n",
+        "    subnet: private-a\n    zone: us-east-1a\n",
+    );
+    assert!(load_str("spec.yaml", &ok, Path::new(".")).is_ok());
+    let e = bad_net(
+        "    subnet: private-a\n",
+        "    subnet: private-a\n    zone: us-east-1b\n",
+    );
+    assert!(
+        e.contains("`us-east-1b` is not the zone of subnet `private-a` (us-east-1a)"),
+        "{e}"
+    );
+    let e = bad_net("    subnet: private-a\n", "    zone: us-east-1b\n");
+    assert!(
+        e.contains("no subnet of `network.subnets` is written with zone `us-east-1b`"),
+        "{e}"
+    );
+    let s = load_str(
+        "spec.yaml",
+        &NETWORK.replace("    subnet: private-a\n", "    zone: us-east-1a\n"),
+        Path::new("."),
+    )
+    .unwrap();
+    assert_eq!(s.spec.instances[0].zone.as_deref(), Some("us-east-1a"));
+}

@@ -292,6 +292,11 @@ pub struct InstanceGroupSpec {
     /// subnet, or the default VPC's default subnet, otherwise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subnet: Option<String>,
+    /// Availability zone to launch in, e.g. `us-east-1c` (a spot price is per zone). Without
+    /// `subnet:`, the default VPC's subnet of that zone, or the network's subnet written with
+    /// that zone. It places new launches only: an instance running in another zone is kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub zone: Option<String>,
     /// Names from `security_groups` or existing `sg-…` ids.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub security_groups: Vec<String>,

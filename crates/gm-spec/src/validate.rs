@@ -229,6 +229,7 @@ pub fn validate(
             base,
             files,
         ));
+        check_instance_zone(&mut c, spec, &p, g);
     }
     check_edge(&mut c, spec, &sg_names, &subnet_names);
     out
@@ -993,29 +994,90 @@ fn check_network<'s>(c: &mut Ctx<'_>, spec: &'s Spec) -> HashSet<&'s str> {
             blocks.push((b, &sub.name));
         }
         if sub.zone != "auto" {
-            let region = spec.region.as_deref();
-            let zone_region = sub.zone.strip_suffix(|ch: char| ch.is_ascii_lowercase());
-            if zone_region.is_none_or(|r| !is_region(r)) {
-                c.err(
-                    "GM-SPEC-083",
-                    format!("{p}.zone"),
-                    format!("`{}` is not an availability zone name", sub.zone),
-                    Some("write it like `us-east-1a`, or `auto`".to_string()),
-                );
-            } else if let (Some(r), Some(zr)) = (region, zone_region) {
-                if r != zr {
+            check_zone(
+                c,
+                format!("{p}.zone"),
+                &sub.zone,
+                spec.region.as_deref(),
+                "or `auto`",
+            );
+        }
+    }
+    check_tags(c, "network.tags", &net.tags);
+    names
+}
+
+/// An availability zone name of the spec's region (GM-SPEC-083); `or` ends the hint.
+fn check_zone(c: &mut Ctx<'_>, path: String, zone: &str, region: Option<&str>, or: &str) -> bool {
+    let zone_region = zone.strip_suffix(|ch: char| ch.is_ascii_lowercase());
+    if zone_region.is_none_or(|r| !is_region(r)) {
+        c.err(
+            "GM-SPEC-083",
+            path,
+            format!("`{zone}` is not an availability zone name"),
+            Some(format!("write it like `us-east-1a`, {or}")),
+        );
+        return false;
+    }
+    if let (Some(r), Some(zr)) = (region, zone_region) {
+        if r != zr {
+            c.err(
+                "GM-SPEC-083",
+                path,
+                format!("`{zone}` is not a zone of the spec's region `{r}`"),
+                Some(format!("pick a zone of {r}, e.g. `{r}a`, {or}")),
+            );
+            return false;
+        }
+    }
+    true
+}
+
+/// An instance group's `zone:` must agree with where its subnet is (GM-SPEC-084).
+fn check_instance_zone(c: &mut Ctx<'_>, spec: &Spec, p: &str, g: &InstanceGroupSpec) {
+    let Some(zone) = &g.zone else { return };
+    if !check_zone(
+        c,
+        format!("{p}.zone"),
+        zone,
+        spec.region.as_deref(),
+        "or leave it out",
+    ) {
+        return;
+    }
+    let net = spec.network.as_ref();
+    let named = |n: &str| net.and_then(|net| net.subnets.iter().find(|s| s.name == n));
+    match g.subnet.as_deref() {
+        Some(s) => match named(s) {
+            Some(sub) if sub.zone == *zone => {}
+            Some(sub) => c.err(
+                "GM-SPEC-084",
+                format!("{p}.zone"),
+                format!("`{zone}` is not the zone of subnet `{s}` ({})", sub.zone),
+                Some(format!(
+                    "write `zone: {zone}` on subnet `{s}`, or leave out the instance's `zone:`"
+                )),
+            ),
+            None => c.err(
+                "GM-SPEC-084",
+                format!("{p}.zone"),
+                format!("subnet `{s}` already decides the zone"),
+                Some("leave out either `zone:` or `subnet:`".to_string()),
+            ),
+        },
+        None => {
+            if let Some(net) = net {
+                if !net.subnets.iter().any(|s| s.zone == *zone) {
                     c.err(
-                        "GM-SPEC-083",
+                        "GM-SPEC-084",
                         format!("{p}.zone"),
-                        format!("`{}` is not a zone of the spec's region `{r}`", sub.zone),
-                        Some(format!("pick a zone of {r}, e.g. `{r}a`, or `auto`")),
+                        format!("no subnet of `network.subnets` is written with zone `{zone}`"),
+                        Some(format!("write `zone: {zone}` on one of the network's subnets, or name the instance's `subnet:`")),
                     );
                 }
             }
         }
     }
-    check_tags(c, "network.tags", &net.tags);
-    names
 }
 
 fn is_cidr(s: &str) -> bool {

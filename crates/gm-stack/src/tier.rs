@@ -104,6 +104,9 @@ pub struct StackRequest {
     /// Give the stack its own network (a VPC with two public subnets) instead of the default
     /// VPC: for regions without one, or by choice.
     pub network: bool,
+    /// Keep placement in this zone: the zone of `--subnet`, or of the instance a re-deploy
+    /// already runs (its data volume attaches only there). Spot quotes elsewhere are ignored.
+    pub zone: Option<String>,
 }
 
 impl StackRequest {
@@ -128,6 +131,7 @@ impl StackRequest {
             quotes: Vec::new(),
             edge: None,
             network: false,
+            zone: None,
         }
     }
 }
@@ -194,6 +198,11 @@ fn vpc_of(r: &StackRequest) -> String {
     r.vpc.clone().unwrap_or_else(|| "default".into())
 }
 
+/// The region of an availability zone name (`us-east-1c` → `us-east-1`).
+fn region_of(zone: &str) -> Option<&str> {
+    zone.strip_suffix(|c: char| c.is_ascii_lowercase())
+}
+
 /// Compiles a request into a spec, placing it on the cheapest fitting instance type.
 pub fn compile(r: &StackRequest) -> Result<Stack, CompileError> {
     if r.network && (r.subnet.is_some() || r.edge.as_ref().is_some_and(|e| !e.subnets.is_empty())) {
@@ -258,13 +267,41 @@ pub fn compile(r: &StackRequest) -> Result<Stack, CompileError> {
             }
         }
     }
-    let placement = gm_cost::place(
+    // A pinned zone (of an allowed region) narrows placement to it.
+    let pinned = r
+        .zone
+        .clone()
+        .filter(|z| regions.iter().any(|x| Some(x.as_str()) == region_of(z)));
+    let quotes: Vec<SpotQuote> = match &pinned {
+        Some(z) => {
+            regions.retain(|x| Some(x.as_str()) == region_of(z));
+            r.quotes
+                .iter()
+                .filter(|q| q.availability_zone == *z)
+                .cloned()
+                .collect()
+        }
+        None => r.quotes.clone(),
+    };
+    let mut placement = gm_cost::place(
         &regions,
         &needs,
         r.spot,
-        &r.quotes,
+        &quotes,
         r.instance_type.as_deref(),
     )?;
+    // The launch goes where the price was found (or stays where it is).
+    let zone = placement
+        .availability_zone
+        .clone()
+        .filter(|_| placement.spot)
+        .or(pinned.clone());
+    if let Some(z) = &pinned {
+        placement.availability_zone = Some(z.clone());
+        placement.explanation.push_str(&format!(
+            "; kept in {z}, where its subnet or data volume is"
+        ));
+    }
     let model = has_ollama.then(|| {
         r.model
             .clone()
@@ -341,6 +378,10 @@ pub fn compile(r: &StackRequest) -> Result<Stack, CompileError> {
             instance[k] = json!(v);
         }
     }
+    // A subnet decides its own zone; the stack's network puts its first subnet in the zone.
+    if let Some(z) = zone.as_ref().filter(|_| r.subnet.is_none()) {
+        instance["zone"] = json!(z);
+    }
     groups.insert(
         0,
         json!({
@@ -374,7 +415,10 @@ pub fn compile(r: &StackRequest) -> Result<Stack, CompileError> {
         spec["network"] = json!({
             "vpc": {"cidr": STACK_NETWORK_CIDR},
             "subnets": [
-                {"name": "public-a", "cidr": "10.40.1.0/24", "public": true},
+                match &zone {
+                    Some(z) => json!({"name": "public-a", "zone": z, "cidr": "10.40.1.0/24", "public": true}),
+                    None => json!({"name": "public-a", "cidr": "10.40.1.0/24", "public": true}),
+                },
                 {"name": "public-b", "cidr": "10.40.2.0/24", "public": true},
             ],
         });

@@ -56,6 +56,7 @@ pub(super) fn request(
         quotes,
         edge: s.edge(),
         network: false,
+        zone: None,
     }
 }
 
@@ -88,7 +89,56 @@ struct DeployResult<'a> {
     health: Vec<gm_stack::health::Health>,
     ssh: Option<String>,
     next_steps: Vec<String>,
+    /// Where the instance runs after the apply, and at what price.
+    running: Option<Running>,
     report: &'a ApplyReport,
+}
+
+/// The stack's instance as AWS reports it after the apply.
+#[derive(Serialize)]
+struct Running {
+    instance_id: String,
+    instance_type: String,
+    market: String,
+    availability_zone: Option<String>,
+    /// The live spot price of its type in its zone, when it runs on spot and one is known.
+    spot_usd_per_hour: Option<f64>,
+}
+
+impl Running {
+    fn of(report: &ApplyReport, quotes: &[gm_cost::SpotQuote]) -> Option<Running> {
+        let i = report.instances.first()?;
+        let spot_usd_per_hour = quotes
+            .iter()
+            .find(|q| {
+                i.market == "spot"
+                    && q.instance_type == i.instance_type
+                    && Some(&q.availability_zone) == i.availability_zone.as_ref()
+            })
+            .map(|q| q.usd_per_hour);
+        Some(Running {
+            instance_id: i.id.clone(),
+            instance_type: i.instance_type.clone(),
+            market: i.market.clone(),
+            availability_zone: i.availability_zone.clone(),
+            spot_usd_per_hour,
+        })
+    }
+
+    fn to_text(&self) -> String {
+        format!(
+            "{} runs {} {} in {}{}",
+            self.instance_id,
+            self.market,
+            self.instance_type,
+            self.availability_zone
+                .as_deref()
+                .unwrap_or("a zone AWS chose"),
+            self.spot_usd_per_hour
+                .map(|p| format!(" at ${p:.4}/h spot"))
+                .unwrap_or_default()
+        )
+    }
 }
 
 /// The public address of n8n when an edge fronts it: the distribution's, else the load
@@ -116,6 +166,16 @@ fn edge_url(
             attr("load-balancer", "dns")
                 .map(|d| format!("{}://{d}", if https { "https" } else { "http" }))
         }))
+}
+
+/// The zone the stack's instance runs in, as the last apply recorded it.
+fn running_zone(ctx: &Ctx<'_>, name: &str) -> Result<Option<String>, CliError> {
+    Ok(ctx
+        .store()?
+        .resources(name)?
+        .into_iter()
+        .find(|r| r.kind == "instance" && r.status == "live")
+        .and_then(|r| r.attributes.get("zone")?.as_str().map(str::to_string)))
 }
 
 /// The health shown when the endpoint is overridden and no `--probe-host` is given.
@@ -334,6 +394,8 @@ pub async fn run(ctx: &Ctx<'_>, a: &DeployArgs) -> Result<u8, CliError> {
     }
     req.other_regions = a.allow_regions.clone();
     req.network = a.network == crate::cli::NetworkArg::Create;
+    // A re-deploy stays in the zone its instance (and so its data volume) is in.
+    req.zone = zone.clone().or(running_zone(ctx, &name)?);
     // First compile offline (validates the request), then with live spot prices for placement.
     compile(&req)?;
     let opts = EngineOptions {
@@ -554,11 +616,15 @@ pub async fn run(ctx: &Ctx<'_>, a: &DeployArgs) -> Result<u8, CliError> {
         health,
         ssh,
         next_steps,
+        running: Running::of(&report, &req.quotes),
         report: &report,
     };
     ctx.out.data(&result, || {
         let mut s = report.to_text();
         s.push_str(&format!("\nThe {} stack `{name}` is deployed in {region} at ${:.4}/h (${:.2}/month).\n", t.as_str(), cost.hourly, cost.monthly));
+        if let Some(r) = &result.running {
+            s.push_str(&format!("Instance: {}.\n", r.to_text()));
+        }
         s.push_str("\nServices (starting: the first boot pulls images and a model):\n");
         for x in &result.services {
             s.push_str(&format!("  {:<9} {:<28} {}\n", x.name, x.url, x.access));

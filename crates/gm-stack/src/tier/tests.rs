@@ -96,6 +96,60 @@ fn spot_quotes_choose_the_zone() {
     ];
     let s = compile(&r).unwrap();
     assert_eq!(s.placement.availability_zone.as_deref(), Some("us-east-1f"));
+    // The launch goes to the zone the price was found in.
+    assert_eq!(s.spec.spec.instances[0].zone.as_deref(), Some("us-east-1f"));
+    let d = gm_plan::desire(&s.spec);
+    assert_eq!(d.instances[0].zone.as_deref(), Some("us-east-1f"));
+
+    // A re-deploy keeps the zone its instance (and data volume) is in, even when another is
+    // cheaper now, and says so.
+    r.zone = Some("us-east-1b".into());
+    let s = compile(&r).unwrap();
+    assert_eq!(s.placement.availability_zone.as_deref(), Some("us-east-1b"));
+    assert!((s.placement.usd_per_hour - 0.0125).abs() < 1e-9);
+    assert_eq!(s.spec.spec.instances[0].zone.as_deref(), Some("us-east-1b"));
+    assert!(
+        s.placement.explanation.contains("kept in us-east-1b"),
+        "{}",
+        s.placement.explanation
+    );
+
+    // With a subnet, the subnet decides the zone: the spec names no zone of its own.
+    r.subnet = Some("subnet-0abc12345def67890".into());
+    let s = compile(&r).unwrap();
+    assert_eq!(s.spec.spec.instances[0].zone, None);
+    assert_eq!(s.placement.availability_zone.as_deref(), Some("us-east-1b"));
+
+    // The stack's own network puts its first subnet, and so the instance, in that zone.
+    r.subnet = None;
+    r.zone = None;
+    r.network = true;
+    let s = compile(&r).unwrap();
+    let net = s.spec.spec.network.as_ref().unwrap();
+    assert_eq!(net.subnets[0].zone, "us-east-1f");
+    assert_eq!(net.subnets[1].zone, "auto");
+    let d = gm_plan::desire(&s.spec);
+    assert_eq!(d.instances[0].zone, None, "the subnet decides");
+    assert_eq!(
+        d.instances[0].subnet,
+        Some(gm_plan::SubnetRef::Ours("subnet/public-a".into()))
+    );
+}
+
+#[test]
+fn on_demand_names_no_zone_unless_one_is_pinned() {
+    let mut r = request(Tier::Automation);
+    r.spot = false;
+    let s = compile(&r).unwrap();
+    assert_eq!(s.spec.spec.instances[0].zone, None);
+    r.zone = Some("us-east-1d".into());
+    let s = compile(&r).unwrap();
+    assert_eq!(s.spec.spec.instances[0].zone.as_deref(), Some("us-east-1d"));
+    // A pin in a region placement may not use is ignored.
+    r.zone = Some("eu-west-1a".into());
+    let s = compile(&r).unwrap();
+    assert_eq!(s.spec.spec.instances[0].zone, None);
+    assert_eq!(s.placement.region, "us-east-1");
 }
 
 #[test]
