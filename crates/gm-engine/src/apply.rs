@@ -59,6 +59,13 @@ pub(crate) struct Run<'a> {
     pub(crate) report: ApplyReport,
     created_instances: Vec<(String, String)>,
     created_sgs: Vec<(String, String)>,
+    /// The groups this run created, as AWS holds them once their rules are in: the final read
+    /// need not list them again when the deployment had no others.
+    made_groups: Vec<gm_plan::ActualSg>,
+    /// The last answer of the wait for the instances this run launched, when nothing changed
+    /// them after it (no kept volume attached since): the final read need not list them again
+    /// when the deployment had no others.
+    waited: Option<Vec<gm_plan::ActualInstance>>,
     attempted: HashSet<String>,
     pre_existing: HashSet<String>,
     images: HashMap<String, ImageInfo>,
@@ -124,6 +131,8 @@ impl Engine {
             },
             created_instances: Vec::new(),
             created_sgs: Vec::new(),
+            made_groups: Vec::new(),
+            waited: None,
             attempted: HashSet::new(),
             pre_existing: actual
                 .instances
@@ -274,7 +283,7 @@ impl Engine {
         self.launch_all(run, desired, plan, &sg_ids).await?;
         self.update_in_place(run, plan, &sg_ids).await?;
         self.remove(run, plan).await?;
-        self.converge(run, desired).await?;
+        self.converge(run, desired, actual, plan).await?;
         self.apply_edge(run, desired, plan, &sg_ids).await?;
         self.remove_network(run, plan, actual).await
     }
@@ -414,6 +423,7 @@ impl Engine {
             return Ok(());
         }
         run.progress.phase("security groups", creates.len() as u64);
+        let mut vpcs: HashMap<String, String> = HashMap::new();
         for sg in &creates {
             let vpc = match &sg.vpc {
                 gm_plan::VpcRef::Id(v) => v.clone(),
@@ -454,6 +464,7 @@ impl Engine {
                 what: format!("security group {} in {vpc}", sg.aws_name),
             });
             sg_ids.insert(sg.name.clone(), id);
+            vpcs.insert(sg.id.clone(), vpc);
             run.progress.step(&sg.id, "created");
         }
         for sg in &creates {
@@ -468,6 +479,13 @@ impl Engine {
             let r = self.cloud.authorize_ingress(id, &rules).await;
             self.result(step, std::slice::from_ref(id), &r);
             r.map_err(|e| (sg.id.clone(), e))?;
+            run.made_groups.push(gm_plan::ActualSg {
+                id: id.clone(),
+                name: sg.aws_name.clone(),
+                vpc_id: vpcs.get(&sg.id).cloned(),
+                tags: sg.tags.clone(),
+                ingress: rules,
+            });
         }
         Ok(())
     }
@@ -631,10 +649,14 @@ impl Engine {
         }
         if (self.opts.wait || !reattach_by_address.is_empty()) && !new_ids.is_empty() {
             run.progress.phase("waiting for instances to run", 1);
-            self.cloud
+            let seen = self
+                .cloud
                 .wait_instances(&new_ids, WaitTarget::Running, self.opts.timeout)
                 .await
                 .map_err(|e| ("instances".to_string(), e))?;
+            if reattach_by_address.is_empty() {
+                run.waited = Some(seen.into_values().collect());
+            }
             run.progress.step("instances", "running");
         }
         for (address, instance_id) in run.created_instances.clone() {
@@ -1233,20 +1255,100 @@ impl Engine {
         }
     }
 
+    /// The read after a run's changes, without what the run already knows AWS holds: roles and
+    /// secrets (see [`Engine::converge`]), and, when the deployment had none before the run, the
+    /// instances it launched (the wait's last answer) and the groups it created. Volumes are
+    /// always read: a launch reports neither their sizes nor their settings.
+    async fn read_back(
+        &self,
+        run: &mut Run<'_>,
+        deployment: &str,
+        before: &Actual,
+    ) -> Result<Actual, CloudError> {
+        let reads = Reads {
+            identity: false,
+            ..run.reads
+        };
+        let instances = before
+            .instances
+            .is_empty()
+            .then(|| run.waited.take())
+            .flatten()
+            .filter(|w| w.len() == run.created_instances.len());
+        let groups = (before.security_groups.is_empty() && !run.made_groups.is_empty())
+            .then(|| run.made_groups.clone());
+        if instances.is_none() && groups.is_none() {
+            return self.cloud.describe_deployment_with(deployment, reads).await;
+        }
+        let cloud = &self.cloud;
+        let (instances, volumes, security_groups, network, edge) = tokio::try_join!(
+            async {
+                match instances {
+                    Some(i) => Ok(i),
+                    None => cloud.describe_deployment_instances(deployment).await,
+                }
+            },
+            cloud.describe_deployment_volumes(deployment),
+            async {
+                match groups {
+                    Some(g) => Ok(g),
+                    None => cloud.describe_deployment_groups(deployment).await,
+                }
+            },
+            async {
+                match reads.network {
+                    true => cloud.describe_network(deployment).await.map(Some),
+                    false => Ok(None),
+                }
+            },
+            async {
+                match reads.edge {
+                    true => cloud.describe_edge(deployment).await.map(Some),
+                    false => Ok(None),
+                }
+            },
+        )?;
+        let mut actual = Actual {
+            instances,
+            volumes,
+            security_groups,
+            network: network.unwrap_or_default(),
+            ..Actual::default()
+        };
+        if let Some(e) = edge {
+            actual.load_balancer = e.load_balancer;
+            actual.target_group = e.target_group;
+            actual.distributions = e.distributions;
+        }
+        Ok(actual)
+    }
+
     /// Reads back what was made and fixes what the launch could not set (an emulator that
     /// ignores IOPS in block-device mappings, say): volume settings only, never a relaunch.
-    async fn converge(&self, run: &mut Run<'_>, desired: &Desired) -> Result<(), StepError> {
+    /// Roles and secrets are not read again: every identity step has succeeded by now, so the
+    /// plan's read with the plan applied is what IAM and SSM hold (five requests fewer for a
+    /// stack's first deploy).
+    async fn converge(
+        &self,
+        run: &mut Run<'_>,
+        desired: &Desired,
+        before: &Actual,
+        plan: &Plan,
+    ) -> Result<(), StepError> {
         if run.created_instances.is_empty()
             && run.report.updated.is_empty()
             && run.report.destroyed.is_empty()
         {
             return Ok(());
         }
-        let actual = self
-            .cloud
-            .describe_deployment_with(&desired.deployment, run.reads)
+        let mut actual = self
+            .read_back(run, &desired.deployment, before)
             .await
             .map_err(|e| ("verify".to_string(), e))?;
+        if run.reads.identity {
+            (actual.roles, actual.secrets) =
+                crate::kinds::identity::after_run(before, plan, &run.report.created);
+        }
         self.tag_kept_devices(run, &actual).await?;
         let created: HashSet<String> = run
             .created_instances

@@ -282,6 +282,20 @@ impl LeaseGuard {
     }
 }
 
+impl LeaseGuard {
+    /// [`LeaseGuard::release`]; a failure is a note, not an error: the change is done, and the
+    /// lease lapses within [`LEASE_TTL`].
+    pub async fn release_noting(self, progress: &dyn Progress) {
+        if let Err(e) = self.release().await {
+            progress.note(&format!(
+                "could not release the deployment's lock ({}); it lapses within {} s",
+                e.short(),
+                LEASE_TTL.as_secs()
+            ));
+        }
+    }
+}
+
 impl Drop for LeaseGuard {
     fn drop(&mut self) {
         self.heartbeat.abort();
@@ -364,14 +378,19 @@ impl Engine {
     {
         let guard = self.lock(deployment, command, wait, progress).await?;
         let result = locked().await;
-        if let Err(e) = guard.release().await {
-            progress.note(&format!(
-                "could not release the deployment's lock ({}); it lapses within {} s",
-                e.short(),
-                LEASE_TTL.as_secs()
-            ));
-        }
+        guard.release_noting(progress).await;
         result
+    }
+
+    /// Whether the store has live resources of `deployment`. A run for one it has none of is
+    /// about to make them: it takes the lock before its one plan ([`Engine::locked`]) instead of
+    /// planning, locking and planning again ([`Engine::replanned`]), which saves a whole read.
+    pub fn knows(&self, deployment: &str) -> Result<bool, EngineError> {
+        Ok(self
+            .store()
+            .resources(deployment)?
+            .iter()
+            .any(|r| r.status == "live"))
     }
 
     /// [`Engine::locked`] for a change to `desired`: plans again once the lock is held (another

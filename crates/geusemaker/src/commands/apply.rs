@@ -20,17 +20,27 @@ pub async fn run(ctx: &Ctx<'_>, a: &ApplyArgs) -> Result<u8, CliError> {
         keep_on_failure: a.keep_on_failure,
     };
     let engine = ctx.engine(&desired.deployment, Some(&loaded), opts).await?;
-    // A run with nothing to change takes no lock: it changes nothing.
-    let (actual, plan) = engine.plan(&desired).await?;
-    if !plan.is_empty() {
-        let (wait, notes) = super::lock_wait(ctx);
+    let (wait, notes) = super::lock_wait(ctx);
+    if !engine.knows(&desired.deployment)? {
+        // Nothing of it is known here: this run makes it, so its one plan is made locked.
         engine
-            .replanned(&desired, "apply", wait, &notes, async |actual, plan| {
-                apply_locked(ctx, a, &engine, &loaded, &desired, actual, plan).await
+            .locked(&desired.deployment, "apply", wait, &notes, async || {
+                let (actual, plan) = engine.plan(&desired).await?;
+                apply_locked(ctx, a, &engine, &loaded, &desired, &actual, &plan).await
             })
             .await?;
     } else {
-        unchanged(ctx, &engine, &desired, &actual, &plan);
+        // A run with nothing to change takes no lock: it changes nothing.
+        let (actual, plan) = engine.plan(&desired).await?;
+        if !plan.is_empty() {
+            engine
+                .replanned(&desired, "apply", wait, &notes, async |actual, plan| {
+                    apply_locked(ctx, a, &engine, &loaded, &desired, actual, plan).await
+                })
+                .await?;
+        } else {
+            unchanged(ctx, &engine, &desired, &actual, &plan);
+        }
     }
     if a.wait_user_data {
         return wait_user_data(ctx, &engine, &desired.deployment, a.timeout).await;

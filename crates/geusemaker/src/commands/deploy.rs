@@ -458,190 +458,207 @@ pub async fn run(ctx: &Ctx<'_>, a: &DeployArgs) -> Result<u8, CliError> {
             .hint("choose a subnet in another zone, or another --instance-type"));
         }
     }
-    let mut stack = stack;
-    let mut desired = gm_plan::desire(&stack.spec);
-    let (actual, plan) = match engine.plan(&desired).await {
-        // `--network auto` in a region without a default VPC: the stack gets its own network.
-        Err(gm_engine::EngineError::Cloud(e))
-            if e.code.as_deref() == Some(gm_cloud::NO_DEFAULT_VPC)
-                && a.network == crate::cli::NetworkArg::Auto
-                && req.subnet.is_none() =>
-        {
-            ctx.out.say(&format!(
-                "note: {region} has no default VPC; the stack gets a VPC of its own ({}, two public subnets; `destroy` removes it)",
-                gm_stack::STACK_NETWORK_CIDR
-            ));
-            req.network = true;
-            req.region = region.clone();
-            req.other_regions.clear();
-            stack = compile(&req)?;
-            desired = gm_plan::desire(&stack.spec);
-            engine.plan(&desired).await?
-        }
-        r => r?,
-    };
-    let cost = estimate(&stack);
-    if !ctx.out.is_machine() && !ctx.out.quiet {
-        eprintln!("Placement: {}", stack.placement.explanation);
-        eprint!("{}", cost.to_text());
-        eprint!("{}", plan.to_text());
-    }
-    if a.dry_run {
-        ctx.out.data(
-            &json!({"deployment": name, "spec": stack.spec_yaml, "plan": plan, "placement": stack.placement, "cost": cost}),
-            || format!("# Generated spec for `{name}` ({} tier):\n{}", t.as_str(), stack.spec_yaml),
-        );
-        return Ok(exit::OK);
-    }
-    if let Some(b) = budget {
-        if let Some(w) = cost.over_budget(b) {
-            ctx.out.say(&format!("warning: {w}"));
-            confirm(
-                "The estimate is over your budget. Deploy anyway?",
-                false,
-                None,
-            )
-            .map_err(|e| {
-                if e.exit == exit::USAGE {
-                    CliError::new("GM-COST-001", format!("not deploying: {w}"), exit::ABORTED).hint(
-                        "raise --budget, choose a smaller --instance-type, or fewer --services",
-                    )
-                } else {
-                    e
-                }
-            })?;
-        }
-    }
-    let report = if plan.is_empty() {
-        ApplyReport::unchanged(&name, &actual, &plan, engine.cloud().requests())
+    let (wait, notes) = super::lock_wait(ctx);
+    // A stack this state has nothing of is about to be made: its one plan is made under the
+    // lock (one read instead of a plan, a lock and a second plan).
+    let early = if a.dry_run || engine.knows(&name)? {
+        None
     } else {
-        let shown = plan.to_text();
-        let (wait, notes) = super::lock_wait(ctx);
-        engine
-            .replanned(&desired, "deploy", wait, &notes, async |actual, plan| {
-                if plan.to_text() != shown && !ctx.out.is_machine() && !ctx.out.quiet {
-                    eprint!(
-                        "The deployment changed while this run waited; the plan now:\n{}",
-                        plan.to_text()
-                    );
+        Some(engine.lock(&name, "deploy", wait, &notes).await?)
+    };
+    let result: Result<u8, CliError> = async {
+        let mut stack = stack;
+        let mut desired = gm_plan::desire(&stack.spec);
+        let (actual, plan) = match engine.plan(&desired).await {
+            // `--network auto` in a region without a default VPC: the stack gets its own network.
+            Err(gm_engine::EngineError::Cloud(e))
+                if e.code.as_deref() == Some(gm_cloud::NO_DEFAULT_VPC)
+                    && a.network == crate::cli::NetworkArg::Auto
+                    && req.subnet.is_none() =>
+            {
+                ctx.out.say(&format!(
+                    "note: {region} has no default VPC; the stack gets a VPC of its own ({}, two public subnets; `destroy` removes it)",
+                    gm_stack::STACK_NETWORK_CIDR
+                ));
+                req.network = true;
+                req.region = region.clone();
+                req.other_regions.clear();
+                stack = compile(&req)?;
+                desired = gm_plan::desire(&stack.spec);
+                engine.plan(&desired).await?
+            }
+            r => r?,
+        };
+        let cost = estimate(&stack);
+        if !ctx.out.is_machine() && !ctx.out.quiet {
+            eprintln!("Placement: {}", stack.placement.explanation);
+            eprint!("{}", cost.to_text());
+            eprint!("{}", plan.to_text());
+        }
+        if a.dry_run {
+            ctx.out.data(
+                &json!({"deployment": name, "spec": stack.spec_yaml, "plan": plan, "placement": stack.placement, "cost": cost}),
+                || format!("# Generated spec for `{name}` ({} tier):\n{}", t.as_str(), stack.spec_yaml),
+            );
+            return Ok(exit::OK);
+        }
+        if let Some(b) = budget {
+            if let Some(w) = cost.over_budget(b) {
+                ctx.out.say(&format!("warning: {w}"));
+                confirm(
+                    "The estimate is over your budget. Deploy anyway?",
+                    false,
+                    None,
+                )
+                .map_err(|e| {
+                    if e.exit == exit::USAGE {
+                        CliError::new("GM-COST-001", format!("not deploying: {w}"), exit::ABORTED).hint(
+                            "raise --budget, choose a smaller --instance-type, or fewer --services",
+                        )
+                    } else {
+                        e
+                    }
+                })?;
+            }
+        }
+        let report = if plan.is_empty() {
+            ApplyReport::unchanged(&name, &actual, &plan, engine.cloud().requests())
+        } else if early.is_some() {
+            // Planned under the lock already.
+            deploy_locked(ctx, a, t, &engine, &stack, &desired, &actual, &plan).await?
+        } else {
+            let shown = plan.to_text();
+            engine
+                .replanned(&desired, "deploy", wait, &notes, async |actual, plan| {
+                    if plan.to_text() != shown && !ctx.out.is_machine() && !ctx.out.quiet {
+                        eprint!(
+                            "The deployment changed while this run waited; the plan now:\n{}",
+                            plan.to_text()
+                        );
+                    }
+                    deploy_locked(ctx, a, t, &engine, &stack, &desired, actual, plan).await
+                })
+                .await?
+        };
+        let host = report
+            .instances
+            .first()
+            .and_then(|i| i.public_ip.clone().or_else(|| i.private_ip.clone()))
+            .unwrap_or_else(|| "HOST".into());
+        // Against an emulator the instance's addresses are invented: probe only a host the user
+        // names (a tunnel, a stand-in on 127.0.0.1), never the address AWS reported.
+        let health = match (&a.probe_host, ctx.endpoint_overridden()) {
+            (None, true) => gm_stack::health::skipped(&stack.services, SKIPPED),
+            (probe_host, _) => {
+                probe_health(
+                    ctx,
+                    &stack,
+                    probe_host.as_deref().unwrap_or(&host),
+                    a.wait_healthy,
+                    Duration::from_secs(a.timeout),
+                )
+                .await
+            }
+        };
+        if a.wait_healthy {
+            if let Some(bad) = health.iter().find(|h| {
+                !matches!(
+                    h.state,
+                    gm_stack::health::HealthState::Healthy | gm_stack::health::HealthState::Private
+                )
+            }) {
+                return Err(CliError::new(
+                    "GM-HEALTH-001",
+                    format!("{} is not healthy after {} s: {}", bad.service, a.timeout, bad.detail),
+                    exit::FAILED,
+                )
+                .hint(format!("follow the boot with `geusemaker monitor`; the deployment stays (remove it with `geusemaker destroy {name}`)")));
+            }
+        }
+        let edge_url = edge_url(&engine, &name, &desired)?;
+        let services: Vec<ServiceAccess> = stack
+            .services
+            .iter()
+            .map(|s| {
+                let port = s.ports.first().map_or(0, |p| p.port);
+                let public = s.ports.iter().any(|p| p.public_ok);
+                if let (Some(url), true) = (&edge_url, public) {
+                    return ServiceAccess {
+                        name: s.name,
+                        title: s.title,
+                        url: url.clone(),
+                        access: "public through the load balancer (its own login)".into(),
+                    };
                 }
-                deploy_locked(ctx, a, t, &engine, &stack, &desired, actual, plan).await
-            })
-            .await?
-    };
-    let host = report
-        .instances
-        .first()
-        .and_then(|i| i.public_ip.clone().or_else(|| i.private_ip.clone()))
-        .unwrap_or_else(|| "HOST".into());
-    // Against an emulator the instance's addresses are invented: probe only a host the user
-    // names (a tunnel, a stand-in on 127.0.0.1), never the address AWS reported.
-    let health = match (&a.probe_host, ctx.endpoint_overridden()) {
-        (None, true) => gm_stack::health::skipped(&stack.services, SKIPPED),
-        (probe_host, _) => {
-            probe_health(
-                ctx,
-                &stack,
-                probe_host.as_deref().unwrap_or(&host),
-                a.wait_healthy,
-                Duration::from_secs(a.timeout),
-            )
-            .await
-        }
-    };
-    if a.wait_healthy {
-        if let Some(bad) = health.iter().find(|h| {
-            !matches!(
-                h.state,
-                gm_stack::health::HealthState::Healthy | gm_stack::health::HealthState::Private
-            )
-        }) {
-            return Err(CliError::new(
-                "GM-HEALTH-001",
-                format!("{} is not healthy after {} s: {}", bad.service, a.timeout, bad.detail),
-                exit::FAILED,
-            )
-            .hint(format!("follow the boot with `geusemaker monitor`; the deployment stays (remove it with `geusemaker destroy {name}`)")));
-        }
-    }
-    let edge_url = edge_url(&engine, &name, &desired)?;
-    let services: Vec<ServiceAccess> = stack
-        .services
-        .iter()
-        .map(|s| {
-            let port = s.ports.first().map_or(0, |p| p.port);
-            let public = s.ports.iter().any(|p| p.public_ok);
-            if let (Some(url), true) = (&edge_url, public) {
-                return ServiceAccess {
+                ServiceAccess {
                     name: s.name,
                     title: s.title,
-                    url: url.clone(),
-                    access: "public through the load balancer (its own login)".into(),
-                };
+                    url: format!(
+                        "http://{}:{port}{}",
+                        if public { host.as_str() } else { "localhost" },
+                        if s.name == "qdrant" { "/dashboard" } else { "" }
+                    ),
+                    access: if public {
+                        "public (its own login)".into()
+                    } else {
+                        format!("private: ssh -L {port}:localhost:{port} ec2-user@{host}")
+                    },
+                }
+            })
+            .collect();
+        let ssh = a
+            .key_pair
+            .as_ref()
+            .map(|k| format!("ssh -i ~/.ssh/{k}.pem ec2-user@{host}"));
+        let next_steps = vec![
+            format!("follow the boot: geusemaker monitor -f <(geusemaker deploy --tier {} --name {name} --dry-run) — or watch `geusemaker status` until the services answer", t.as_str()),
+            "open n8n and create the owner account; in n8n's Ollama and Qdrant credentials use http://ollama:11434 and http://qdrant:6333 (service names, not localhost)".into(),
+            format!("secrets are in SSM Parameter Store under /geusemaker/{name}/"),
+            format!("remove everything: geusemaker destroy {name}"),
+        ];
+        let result = DeployResult {
+            deployment: &name,
+            tier: t.as_str(),
+            region: &region,
+            placement: &stack.placement,
+            cost: &cost,
+            services,
+            secrets: &stack.secret_parameters,
+            health,
+            ssh,
+            next_steps,
+            running: Running::of(&report, &req.quotes),
+            report: &report,
+        };
+        ctx.out.data(&result, || {
+            let mut s = report.to_text();
+            s.push_str(&format!("\nThe {} stack `{name}` is deployed in {region} at ${:.4}/h (${:.2}/month).\n", t.as_str(), cost.hourly, cost.monthly));
+            if let Some(r) = &result.running {
+                s.push_str(&format!("Instance: {}.\n", r.to_text()));
             }
-            ServiceAccess {
-                name: s.name,
-                title: s.title,
-                url: format!(
-                    "http://{}:{port}{}",
-                    if public { host.as_str() } else { "localhost" },
-                    if s.name == "qdrant" { "/dashboard" } else { "" }
-                ),
-                access: if public {
-                    "public (its own login)".into()
-                } else {
-                    format!("private: ssh -L {port}:localhost:{port} ec2-user@{host}")
-                },
+            s.push_str("\nServices (starting: the first boot pulls images and a model):\n");
+            for x in &result.services {
+                s.push_str(&format!("  {:<9} {:<28} {}\n", x.name, x.url, x.access));
             }
-        })
-        .collect();
-    let ssh = a
-        .key_pair
-        .as_ref()
-        .map(|k| format!("ssh -i ~/.ssh/{k}.pem ec2-user@{host}"));
-    let next_steps = vec![
-        format!("follow the boot: geusemaker monitor -f <(geusemaker deploy --tier {} --name {name} --dry-run) — or watch `geusemaker status` until the services answer", t.as_str()),
-        "open n8n and create the owner account; in n8n's Ollama and Qdrant credentials use http://ollama:11434 and http://qdrant:6333 (service names, not localhost)".into(),
-        format!("secrets are in SSM Parameter Store under /geusemaker/{name}/"),
-        format!("remove everything: geusemaker destroy {name}"),
-    ];
-    let result = DeployResult {
-        deployment: &name,
-        tier: t.as_str(),
-        region: &region,
-        placement: &stack.placement,
-        cost: &cost,
-        services,
-        secrets: &stack.secret_parameters,
-        health,
-        ssh,
-        next_steps,
-        running: Running::of(&report, &req.quotes),
-        report: &report,
-    };
-    ctx.out.data(&result, || {
-        let mut s = report.to_text();
-        s.push_str(&format!("\nThe {} stack `{name}` is deployed in {region} at ${:.4}/h (${:.2}/month).\n", t.as_str(), cost.hourly, cost.monthly));
-        if let Some(r) = &result.running {
-            s.push_str(&format!("Instance: {}.\n", r.to_text()));
-        }
-        s.push_str("\nServices (starting: the first boot pulls images and a model):\n");
-        for x in &result.services {
-            s.push_str(&format!("  {:<9} {:<28} {}\n", x.name, x.url, x.access));
-        }
-        s.push_str("\nHealth:\n");
-        for h in &result.health {
-            s.push_str(&format!("  {:<9} {:<11} {}\n", h.service, format!("{:?}", h.state).to_lowercase(), h.detail));
-        }
-        s.push_str(&format!("\nCredentials: SSM Parameter Store, {} SecureString parameters under /geusemaker/{name}/\n", result.secrets.len()));
-        if let Some(ssh) = &result.ssh {
-            s.push_str(&format!("SSH: {ssh}\n"));
-        }
-        s.push_str("\nNext steps:\n");
-        for n in &result.next_steps {
-            s.push_str(&format!("  - {n}\n"));
-        }
-        s
-    });
-    Ok(exit::OK)
+            s.push_str("\nHealth:\n");
+            for h in &result.health {
+                s.push_str(&format!("  {:<9} {:<11} {}\n", h.service, format!("{:?}", h.state).to_lowercase(), h.detail));
+            }
+            s.push_str(&format!("\nCredentials: SSM Parameter Store, {} SecureString parameters under /geusemaker/{name}/\n", result.secrets.len()));
+            if let Some(ssh) = &result.ssh {
+                s.push_str(&format!("SSH: {ssh}\n"));
+            }
+            s.push_str("\nNext steps:\n");
+            for n in &result.next_steps {
+                s.push_str(&format!("  - {n}\n"));
+            }
+            s
+        });
+        Ok(exit::OK)
+    }
+    .await;
+    if let Some(g) = early {
+        g.release_noting(&notes).await;
+    }
+    result
 }

@@ -5,4 +5,5 @@
 //! secrets, the edge) still live in `apply.rs`, `apply/edge.rs` and `destroy.rs` and move here
 //! one at a time.
 
+pub(crate) mod identity;
 pub(crate) mod network;
