@@ -24,6 +24,14 @@ fn dev_tier_deploys_the_stack_and_destroy_removes_all_of_it() {
         0,
     );
     assert_eq!(out["report"]["outcome"], "ok", "{out:#}");
+    // The request budget of a first deploy (issue 11): one plan, under the lock, and a final
+    // read of only what the run cannot know.
+    let requests = out["report"]["requests"].as_u64().unwrap();
+    assert!(
+        requests <= 25,
+        "{requests} requests: {:#}",
+        out["report"]["requests_by_operation"]
+    );
     assert_eq!(out["tier"], "dev");
     assert!(
         out["placement"]["explanation"]
@@ -95,6 +103,23 @@ fn dev_tier_deploys_the_stack_and_destroy_removes_all_of_it() {
         ],
         "least privilege"
     );
+
+    // What the store recorded without reading the group back is what AWS holds.
+    let state = env.gm_json(&["inspect", &d], 0);
+    let record = state["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["address"] == "sg/stack")
+        .cloned()
+        .unwrap();
+    assert_eq!(record["aws_id"], sg.group_id().unwrap(), "{record:#}");
+    assert_eq!(
+        record["attributes"]["vpc"],
+        sg.vpc_id().unwrap(),
+        "{record:#}"
+    );
+    assert_eq!(record["attributes"]["name"], sg.group_name().unwrap());
 
     // The same request again changes nothing.
     let again = env.gm_json(
