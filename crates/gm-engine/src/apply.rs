@@ -24,7 +24,7 @@ use gm_spec::{Market, SpotFallback};
 use gm_state::{DeploymentStatus, Provenance, ResourceRecord};
 
 use crate::report::{instance_summaries, Done, Failure, Outcome};
-use crate::{ApplyReport, Engine, EngineError, Progress};
+use crate::{ApplyReport, Engine, EngineError, Progress, StopReason};
 
 mod edge;
 
@@ -93,6 +93,8 @@ pub(crate) struct Run<'a> {
     pub(crate) net: HashMap<String, String>,
     /// This run sent a network create (undo sweeps what it made by tag).
     pub(crate) net_attempted: bool,
+    /// The run is undoing its work: its steps are taken even when a stop was asked for.
+    undoing: bool,
 }
 
 impl Engine {
@@ -108,6 +110,7 @@ impl Engine {
         progress: &dyn Progress,
     ) -> Result<ApplyReport, EngineError> {
         let started = Instant::now();
+        let _changing = self.stop.changing();
         let deployment = desired.deployment.as_str();
         // Apply runs under the deployment's lock, so a run the journal shows unfinished died.
         let resumed = self.close_dead_runs(deployment, progress)?;
@@ -155,17 +158,23 @@ impl Engine {
             detached: Vec::new(),
             net: crate::kinds::network::known_ids(desired.network.as_ref(), &actual.network),
             net_attempted: false,
+            undoing: false,
         };
         run.report.warnings.extend(resumed);
         let result = self.execute(&mut run, desired, actual, plan).await;
         if let Err((address, err)) = result {
+            let stopped = StopReason::of(&err);
             run.report.failure = Some(Failure {
                 address,
                 message: err.short(),
                 code: err.code.clone(),
-                hint: err.hint(),
+                hint: stopped.map(StopReason::hint).or_else(|| err.hint()),
             });
-            if run.past_no_return || self.opts.keep_on_failure {
+            // A run whose lock another run broke leaves its work to that run (see `Stop`).
+            if run.past_no_return
+                || self.opts.keep_on_failure
+                || stopped == Some(StopReason::LockLost)
+            {
                 run.report.outcome = Outcome::Failed;
             } else {
                 self.rollback(&mut run, deployment).await;
@@ -237,6 +246,11 @@ impl Engine {
         action: &str,
         intent: serde_json::Value,
     ) -> Result<i64, StepError> {
+        if !run.undoing {
+            self.stop
+                .check(action)
+                .map_err(|e| (address.to_string(), e))?;
+        }
         self.store()
             .step_intent(run.id, address, action, &intent)
             .map_err(|e| {
@@ -305,7 +319,7 @@ impl Engine {
         }
         run.past_no_return = true;
         let doomed = crate::kinds::network::doomed(&actual.network, |id| ids.contains(id));
-        let results = self.delete_network(run.id, &doomed).await;
+        let results = self.delete_network(run.id, &doomed, !run.undoing).await;
         for (d, r) in doomed.iter().zip(results) {
             r.map_err(|e| (d.address.clone(), e))?;
             run.net.retain(|_, v| v != &d.id);
@@ -1441,6 +1455,7 @@ impl Engine {
     /// Undoes what this run created, newest first: instances (and any launched copy whose
     /// response was lost, found by tag), their kept volumes, then security groups.
     async fn rollback(&self, run: &mut Run<'_>, deployment: &str) {
+        run.undoing = true;
         run.progress.phase("rolling back", 1);
         self.rollback_edge(run).await;
         let mut doomed: Vec<(String, String)> = run.created_instances.clone();
@@ -1596,7 +1611,7 @@ impl Engine {
             }
         };
         let doomed = crate::kinds::network::doomed(&net, |id| !run.pre_existing.contains(id));
-        let results = self.delete_network(run.id, &doomed).await;
+        let results = self.delete_network(run.id, &doomed, false).await;
         for (d, r) in doomed.iter().zip(results) {
             match r {
                 Ok(()) => run.report.undone.push(Done {

@@ -167,6 +167,7 @@ impl Engine {
         progress: &dyn Progress,
     ) -> Result<DestroyReport, EngineError> {
         let started = Instant::now();
+        let _changing = self.stop.changing();
         let deployment = plan.deployment.as_str();
         // Destroy runs under the deployment's lock, so a run the journal shows unfinished died.
         let run = {
@@ -249,6 +250,19 @@ impl Engine {
         Ok(report)
     }
 
+    /// Journals a destroy step's intent, unless the run was asked to stop ([`crate::Stop`]):
+    /// then the step is not taken, and a re-run finishes the job.
+    fn destroy_step(
+        &self,
+        run: i64,
+        address: &str,
+        action: &str,
+        intent: &serde_json::Value,
+    ) -> Result<i64, EngineError> {
+        self.stop.check(action)?;
+        Ok(self.store().step_intent(run, address, action, intent)?)
+    }
+
     async fn destroy_steps(
         &self,
         run: i64,
@@ -260,7 +274,7 @@ impl Engine {
         // and holds network interfaces in the security groups.
         for d in plan.items.iter().filter(|d| d.kind == "cdn") {
             progress.phase("deleting the CDN (disable, then delete)", 1);
-            let step = self.store().step_intent(
+            let step = self.destroy_step(
                 run,
                 &d.address,
                 "delete-distribution",
@@ -283,7 +297,7 @@ impl Engine {
                 .chain(tg.iter())
                 .map(|d| d.aws_id.clone())
                 .collect();
-            let step = self.store().step_intent(
+            let step = self.destroy_step(
                 run,
                 gm_plan::LB_ADDRESS,
                 "delete-load-balancer",
@@ -311,12 +325,8 @@ impl Engine {
         if !instances.is_empty() {
             progress.phase("terminating instances", 1);
             let ids: Vec<String> = instances.iter().map(|d| d.aws_id.clone()).collect();
-            let step = self.store().step_intent(
-                run,
-                "instances",
-                "terminate",
-                &json!({"instances": ids}),
-            )?;
+            let step =
+                self.destroy_step(run, "instances", "terminate", &json!({"instances": ids}))?;
             let mut r = self.cloud.terminate_instances(&ids).await;
             if r.is_ok() {
                 r = self
@@ -350,12 +360,8 @@ impl Engine {
                 .get(TAG_ID)
                 .cloned()
                 .unwrap_or_else(|| "volume/?".into());
-            let step = self.store().step_intent(
-                run,
-                &address,
-                "delete-volume",
-                &json!({"volume": v.id}),
-            )?;
+            let step =
+                self.destroy_step(run, &address, "delete-volume", &json!({"volume": v.id}))?;
             let r = self.cloud.delete_volume(&v.id).await;
             self.result(step, std::slice::from_ref(&v.id), &r);
             r?;
@@ -366,12 +372,8 @@ impl Engine {
             });
         }
         for d in plan.items.iter().filter(|d| d.kind == "role") {
-            let step = self.store().step_intent(
-                run,
-                &d.address,
-                "delete-role",
-                &json!({"role": d.aws_id}),
-            )?;
+            let step =
+                self.destroy_step(run, &d.address, "delete-role", &json!({"role": d.aws_id}))?;
             let r = self.cloud.delete_role(&d.aws_id).await;
             self.result(step, std::slice::from_ref(&d.aws_id), &r);
             r?;
@@ -384,7 +386,7 @@ impl Engine {
         let secrets: Vec<&Doomed> = plan.items.iter().filter(|d| d.kind == "secret").collect();
         if !secrets.is_empty() {
             let names: Vec<String> = secrets.iter().map(|d| d.aws_id.clone()).collect();
-            let step = self.store().step_intent(
+            let step = self.destroy_step(
                 run,
                 "secrets",
                 "delete-secrets",
@@ -408,7 +410,7 @@ impl Engine {
             .collect();
         let mut steps = Vec::new();
         for d in &groups {
-            steps.push(self.store().step_intent(
+            steps.push(self.destroy_step(
                 run,
                 &d.address,
                 "delete",
@@ -439,7 +441,7 @@ impl Engine {
         if plan.items.iter().any(|d| names.contains(&d.kind.as_str())) {
             progress.phase("deleting the network", 1);
             let doomed = crate::kinds::network::doomed(&plan.network, |_| true);
-            let results = self.delete_network(run, &doomed).await;
+            let results = self.delete_network(run, &doomed, true).await;
             for (d, r) in doomed.iter().zip(results) {
                 r?;
                 report.destroyed.push(Done {

@@ -21,7 +21,7 @@ use gm_cloud::{CloudApi, CloudError};
 use serde::{Deserialize, Serialize};
 use tokio::task::JoinHandle;
 
-use crate::{Engine, EngineError, Progress};
+use crate::{Engine, EngineError, Progress, Stop, StopReason};
 
 /// How long a lease lasts without renewal. Generous, so that clocks a minute apart do not make
 /// a live lease look expired.
@@ -263,12 +263,18 @@ impl std::fmt::Debug for LeaseGuard {
 }
 
 impl LeaseGuard {
-    fn new(cloud: &Arc<dyn CloudApi>, deployment: &str, lease: Lease) -> LeaseGuard {
+    fn new(engine: &Engine, deployment: &str, lease: Lease) -> LeaseGuard {
         LeaseGuard {
-            cloud: cloud.clone(),
+            cloud: engine.cloud.clone(),
             deployment: deployment.to_string(),
             id: Some(lease.id.clone()),
-            heartbeat: heartbeat(cloud.clone(), deployment.to_string(), lease),
+            heartbeat: heartbeat(
+                engine.cloud.clone(),
+                deployment.to_string(),
+                lease,
+                engine.renew_every,
+                engine.stop.clone(),
+            ),
         }
     }
 
@@ -322,18 +328,28 @@ async fn release(cloud: &dyn CloudApi, deployment: &str, id: &str) -> Result<(),
     Ok(())
 }
 
-fn heartbeat(cloud: Arc<dyn CloudApi>, deployment: String, mut lease: Lease) -> JoinHandle<()> {
+/// Renews the lease every `every` while the run lasts. A lease found to be another's (or gone)
+/// means another run broke it: the run is stopped at its next step ([`StopReason::LockLost`]).
+fn heartbeat(
+    cloud: Arc<dyn CloudApi>,
+    deployment: String,
+    mut lease: Lease,
+    every: Duration,
+    stop: Stop,
+) -> JoinHandle<()> {
     tokio::spawn(async move {
         loop {
-            tokio::time::sleep(RENEW_EVERY).await;
+            tokio::time::sleep(every).await;
             match cloud.read_lease(&deployment).await {
                 Ok(v) if is_lease(v.as_deref(), &lease.id) => {}
                 Ok(other) => {
                     tracing::warn!(
                         deployment,
                         holder = other.as_deref().map(holder_of),
-                        "this run's lock on the deployment was broken by another run"
+                        "this run's lock on the deployment was broken by another run; stopping \
+                         at the next step"
                     );
+                    stop.request(StopReason::LockLost);
                     return;
                 }
                 Err(e) => {
@@ -430,7 +446,7 @@ impl Engine {
         loop {
             let lease = Lease::new(command, Utc::now());
             let holder = match self.attempt(deployment, &lease, &here, progress).await? {
-                Attempt::Taken => return Ok(LeaseGuard::new(&self.cloud, deployment, lease)),
+                Attempt::Taken => return Ok(LeaseGuard::new(self, deployment, lease)),
                 Attempt::Again => continue,
                 Attempt::Held(holder) => holder,
             };

@@ -13,6 +13,7 @@ mod lease;
 pub mod monitor;
 mod report;
 mod status;
+mod stop;
 
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -22,6 +23,7 @@ pub use destroy::{DestroyPlan, DestroyReport, Doomed};
 pub use lease::{Lease, LeaseGuard, LEASE_TTL};
 pub use report::{ApplyReport, Done, Failure, InstanceSummary, Outcome};
 pub use status::{InstanceStatus, StatusReport};
+pub use stop::{Stop, StopReason};
 
 use gm_cloud::{CloudApi, CloudError};
 use gm_plan::{Actual, Desired, Plan, Reads};
@@ -122,6 +124,10 @@ pub struct Engine {
     default_vpc: Mutex<Option<String>>,
     /// The region's zones, once read (the plan and the re-plan under the lock share them).
     zones: Mutex<Option<Vec<String>>>,
+    /// Pulled to stop a run between steps (Ctrl-C, a lost lock).
+    stop: Stop,
+    /// How often a held lock is renewed (and checked for having been broken).
+    renew_every: Duration,
 }
 
 /// `read`'s answer, read at most once per engine into `cell`.
@@ -153,7 +159,23 @@ impl Engine {
             opts,
             default_vpc: Mutex::new(None),
             zones: Mutex::new(None),
+            stop: Stop::default(),
+            renew_every: lease::RENEW_EVERY,
         }
+    }
+
+    /// The engine's stop switch: pulling it stops the changing run at its next step (see
+    /// [`Stop`]). A signal handler or a server's cancel holds a clone.
+    pub fn stop(&self) -> Stop {
+        self.stop.clone()
+    }
+
+    /// Renews held locks every `every` instead of every 30 s (tests that break a lock under a
+    /// running engine).
+    #[doc(hidden)]
+    pub fn renewing_every(mut self, every: Duration) -> Engine {
+        self.renew_every = every;
+        self
     }
 
     /// The region's default VPC, read once per engine.

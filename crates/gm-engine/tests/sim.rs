@@ -6,6 +6,10 @@
 //!   with exactly one instance at each address;
 //! - a destroy finishes the job when run again, leaving nothing.
 //!
+//! Every call of an apply and of a destroy is also the moment a stop comes (a Ctrl-C, or another
+//! run breaking the lock): an interrupted run undoes itself like a failed one, a run that lost
+//! its lock leaves its work as it is, and either way the next runs converge and destroy it all.
+//!
 //! The same cases run against moto in the CLI's integration tests; these run in seconds.
 
 use std::path::Path;
@@ -13,7 +17,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use gm_cloud::CloudApi;
-use gm_engine::{ApplyReport, Engine, EngineError, EngineOptions, NoProgress, Outcome};
+use gm_engine::{ApplyReport, Engine, EngineError, EngineOptions, NoProgress, Outcome, StopReason};
 use gm_plan::Desired;
 use gm_sim::{Failure, Sim};
 use gm_state::Store;
@@ -431,6 +435,196 @@ async fn every_mutating_call_of_a_destroy_can_fail_and_a_rerun_finishes_it() {
         summary.join(", "),
         started.elapsed().as_secs_f64()
     );
+}
+
+/// The steps journaled for `deployment` so far, read through a connection of its own.
+fn journaled(dir: &Path, deployment: &str) -> usize {
+    let store = Store::open(&dir.join("state.db")).expect("state store opens");
+    store
+        .runs(deployment)
+        .expect("runs")
+        .iter()
+        .map(|r| store.steps(r.id).expect("steps").len())
+        .sum()
+}
+
+/// While mutating call `n` of a fresh apply of `case` is in flight, the run is asked to stop
+/// for `why` (for a lost lock, another run's lease replaces ours too); then checks what the run
+/// left, and that the next runs converge and destroy everything.
+async fn apply_stopped_at(case: Arc<Case>, calls: u64, n: u64, why: StopReason) {
+    let dep = case.desired.deployment.clone();
+    let what = format!(
+        "{}: stopped ({why:?}) during call {n} of {calls}",
+        case.name
+    );
+    let sim = Arc::new(Sim::default());
+    let dir = tempfile::tempdir().expect("temp dir");
+    let e = engine(&sim, dir.path());
+    let (stop, world) = (e.stop(), sim.clone());
+    let at_stop = Arc::new(std::sync::Mutex::new(None));
+    let (at, path) = (at_stop.clone(), dir.path().to_path_buf());
+    sim.during_call(n, move || {
+        *at.lock().unwrap() = Some(journaled(&path, &dep));
+        if why == StopReason::LockLost {
+            world.with_world(|w| {
+                w.parameters.insert(
+                    gm_cloud::lease_parameter(&dep),
+                    (r#"{"id":"another run"}"#.to_string(), Default::default()),
+                )
+            });
+        }
+        stop.request(why);
+    });
+    let result = apply(&e, &case.desired).await;
+    let dep = case.desired.deployment.clone();
+    let stopped_code = Some(why.code().to_string());
+    match &result {
+        Err(EngineError::Failed(r)) if r.outcome == Outcome::RolledBack => {
+            assert_eq!(
+                why,
+                StopReason::Interrupted,
+                "{what}: a lost lock is never undone"
+            );
+            assert_eq!(
+                r.failure.as_ref().and_then(|f| f.code.clone()),
+                stopped_code,
+                "{what}"
+            );
+            unlock_if_left(&e, &dep).await;
+            assert_eq!(
+                sim.world().holds_any_of(&dep),
+                Vec::<String>::new(),
+                "{what}: undone, yet the account holds"
+            );
+        }
+        Err(EngineError::Failed(r)) => {
+            assert_eq!(r.outcome, Outcome::Failed, "{what}");
+            assert_eq!(
+                r.failure.as_ref().and_then(|f| f.code.clone()),
+                stopped_code,
+                "{what}"
+            );
+        }
+        // The stop came during the run's last step: no step was taken after it (the calls
+        // that followed belong to the step in flight, or release the lock).
+        Ok(_) => assert_eq!(
+            Some(journaled(dir.path(), &dep)),
+            *at_stop.lock().unwrap(),
+            "{what}: steps were taken after the stop"
+        ),
+        Err(other) => panic!("{what}: unexpected error {other}"),
+    }
+    drop(e);
+    converge(&sim, dir.path(), &case.desired, &what).await;
+    destroy_to_nothing(&sim, dir.path(), &dep, &what).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 8)]
+async fn every_call_of_an_apply_can_be_interrupted_or_lose_its_lock_and_the_next_run_converges() {
+    let started = std::time::Instant::now();
+    let mut points = Vec::new();
+    for case in cases() {
+        let (calls, _) = clean_counts(&case).await;
+        let case = Arc::new(case);
+        for n in 1..=calls {
+            for why in [StopReason::Interrupted, StopReason::LockLost] {
+                points.push((case.clone(), calls, n, why));
+            }
+        }
+    }
+    let count = points.len();
+    each_point(points, |(case, calls, n, why)| {
+        apply_stopped_at(case, calls, n, why)
+    })
+    .await;
+    eprintln!(
+        "apply stop points: {count} in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 8)]
+async fn every_call_of_a_destroy_can_be_interrupted_and_a_rerun_finishes_it() {
+    let started = std::time::Instant::now();
+    let mut points = Vec::new();
+    for case in cases() {
+        let (applied, calls) = clean_counts(&case).await;
+        let case = Arc::new(case);
+        for n in 1..=calls {
+            points.push((case.clone(), applied, calls, n));
+        }
+    }
+    let count = points.len();
+    each_point(points, |(case, applied, calls, n)| async move {
+        let dep = case.desired.deployment.clone();
+        let what = format!(
+            "{}: destroy interrupted during call {n} of {calls}",
+            case.name
+        );
+        let sim = Arc::new(Sim::default());
+        let dir = tempfile::tempdir().expect("temp dir");
+        let e = engine(&sim, dir.path());
+        apply(&e, &case.desired).await.expect("clean apply");
+        let stop = e.stop();
+        let at_stop = Arc::new(std::sync::Mutex::new(None));
+        let (at, path, d) = (at_stop.clone(), dir.path().to_path_buf(), dep.clone());
+        sim.during_call(applied + n, move || {
+            *at.lock().unwrap() = Some(journaled(&path, &d));
+            stop.request(StopReason::Interrupted)
+        });
+        match destroy(&e, &dep).await {
+            // Stopped with steps left: says why.
+            Err(err) => assert!(err.to_string().contains("interrupted"), "{what}: {err}"),
+            // The stop came during the last step: no step was taken after it.
+            Ok(left) => {
+                assert_eq!(left, Vec::<String>::new(), "{what}");
+                assert_eq!(
+                    Some(journaled(dir.path(), &dep)),
+                    *at_stop.lock().unwrap(),
+                    "{what}: steps were taken after the stop"
+                );
+            }
+        }
+        drop(e);
+        destroy_to_nothing(&sim, dir.path(), &dep, &what).await;
+    })
+    .await;
+    eprintln!(
+        "destroy stop points: {count} in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broken_lock_is_noticed_by_the_heartbeat_and_stops_the_run() {
+    let sim = Arc::new(Sim::default());
+    let dir = tempfile::tempdir().expect("temp dir");
+    let e = engine(&sim, dir.path()).renewing_every(Duration::from_millis(20));
+    let guard = e
+        .lock("hb", "apply", Duration::ZERO, &NoProgress)
+        .await
+        .expect("lock");
+    // Renewals while the lease is ours change nothing.
+    tokio::time::sleep(Duration::from_millis(80)).await;
+    assert_eq!(e.stop().reason(), None);
+    // Another run breaks it (its lease replaces ours).
+    sim.with_world(|w| {
+        w.parameters.insert(
+            gm_cloud::lease_parameter("hb"),
+            (r#"{"id":"another run"}"#.to_string(), Default::default()),
+        )
+    });
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while e.stop().reason().is_none() && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(e.stop().reason(), Some(StopReason::LockLost));
+    // Releasing leaves the other run's lease alone.
+    guard.release().await.expect("release");
+    assert!(sim
+        .world()
+        .parameters
+        .contains_key(&gm_cloud::lease_parameter("hb")));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -194,6 +194,16 @@ mod network;
 struct Faults {
     calls: Vec<Call>,
     fail: BTreeMap<u64, Failure>,
+    during: BTreeMap<u64, Event>,
+}
+
+/// Something that happens while a call is in flight.
+struct Event(Box<dyn FnOnce() + Send>);
+
+impl std::fmt::Debug for Event {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Event")
+    }
 }
 
 /// The simulated account and region.
@@ -267,6 +277,12 @@ impl Sim {
         self.faults().fail.insert(n, how);
     }
 
+    /// Runs `event` while mutating call number `n` is in flight (after its effect, before its
+    /// answer): a Ctrl-C, or another run breaking the lock, at that moment.
+    pub fn during_call(&self, n: u64, event: impl FnOnce() + Send + 'static) {
+        self.faults().during.insert(n, Event(Box::new(event)));
+    }
+
     /// Whether every injected failure has been reached.
     pub fn failures_pending(&self) -> Vec<u64> {
         let f = self.faults();
@@ -303,10 +319,17 @@ impl Sim {
                 action: action.to_string(),
                 about: about.to_vec(),
             });
-            f.fail.get(&n).copied()
+            (f.fail.get(&n).copied(), f.during.remove(&n))
         };
+        let (how, during) = how;
         match how {
-            None => effect(&mut self.lock()),
+            None => {
+                let r = effect(&mut self.lock());
+                if let Some(Event(event)) = during {
+                    event();
+                }
+                r
+            }
             Some(Failure::Error) => Err(err(
                 action,
                 "InternalError",

@@ -178,7 +178,8 @@ impl Engine {
         }
     }
 
-    /// Deletes `doomed` in order, each step journaled in `run`; one still in use is tried again
+    /// Deletes `doomed` in order, each step journaled in `run` (and, when `stoppable`, none
+    /// taken once a stop was asked for, see [`crate::Stop`]); one still in use is tried again
     /// with backoff until the timeout. A failure stops the rest (what is inside a resource that
     /// stays keeps the outer ones in use anyway). Results in the order of `doomed`; those not
     /// tried are absent.
@@ -186,10 +187,18 @@ impl Engine {
         &self,
         run: i64,
         doomed: &[NetDoomed],
+        stoppable: bool,
     ) -> Vec<Result<(), CloudError>> {
         let deadline = Instant::now() + self.opts.timeout;
         let mut out = Vec::new();
         for d in doomed {
+            // An undo goes on whatever was asked; an apply's or destroy's deletes stop.
+            if stoppable {
+                if let Err(e) = self.stop.check(d.kind.name()) {
+                    out.push(Err(e));
+                    break;
+                }
+            }
             let step = self.store().step_intent(
                 run,
                 &d.address,
