@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use gm_cloud::{Cloud, CloudOptions};
-use gm_engine::{Engine, EngineOptions, JsonlAudit};
+use gm_engine::{Engine, EngineOptions, JsonlAudit, Stop, StopReason};
 use gm_plan::Desired;
 use gm_spec::LoadedSpec;
 use gm_state::Store;
@@ -105,7 +105,7 @@ impl Ctx<'_> {
             .cloud_in(region)
             .await
             .with_audit(deployment, Arc::new(JsonlAudit::new(&self.audit_path())));
-        Ok(Engine::new(cloud, store, opts))
+        Ok(trapped(Engine::new(cloud, store, opts)))
     }
 
     /// The region, by the documented precedence: --region (or GEUSEMAKER_REGION), AWS_REGION,
@@ -161,8 +161,49 @@ impl Ctx<'_> {
             .cloud(spec)
             .await
             .with_audit(deployment, Arc::new(JsonlAudit::new(&self.audit_path())));
-        Ok(Engine::new(cloud, store, opts))
+        Ok(trapped(Engine::new(cloud, store, opts)))
     }
+}
+
+/// The stop switches of this process's engines, for the Ctrl-C handler.
+static TRAPPED: std::sync::Mutex<Vec<Stop>> = std::sync::Mutex::new(Vec::new());
+
+/// `engine`, its stop switch pulled by Ctrl-C. The first Ctrl-C while a run changes AWS asks it
+/// to stop at its next step and undo what it made (the calls in flight finish and are
+/// journaled; see `gm_engine::Stop`); a second one, or one while nothing is being changed (a
+/// plan, a confirmation prompt), exits at once with 130, as a shell expects. A run killed that
+/// way is resumed by the next apply from its journal.
+fn trapped(engine: Engine) -> Engine {
+    let mut stops = TRAPPED.lock().unwrap_or_else(|p| p.into_inner());
+    if stops.is_empty() {
+        tokio::spawn(async {
+            let mut asked = false;
+            while tokio::signal::ctrl_c().await.is_ok() {
+                let changing: Vec<Stop> = TRAPPED
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .iter()
+                    .filter(|s| s.is_changing())
+                    .cloned()
+                    .collect();
+                if asked || changing.is_empty() {
+                    eprintln!("\ninterrupted");
+                    std::process::exit(130);
+                }
+                asked = true;
+                for s in changing {
+                    s.request(StopReason::Interrupted);
+                }
+                eprintln!(
+                    "\ninterrupt: stopping once the AWS calls in flight have answered, then \
+                     undoing this run's changes. Press Ctrl-C again to quit at once (the next \
+                     apply resumes from the journal)."
+                );
+            }
+        });
+    }
+    stops.push(engine.stop());
+    engine
 }
 
 /// Asks before a change. With `token`, the user must type it (e.g. the deployment name).

@@ -78,8 +78,19 @@ impl From<gm_state::StateError> for CliError {
     }
 }
 
+/// The code of a run stopped for `why` (see `gm_engine::Stop`).
+fn stop_code(why: gm_engine::StopReason) -> &'static str {
+    match why {
+        gm_engine::StopReason::Interrupted => "GM-STOP-001",
+        gm_engine::StopReason::LockLost => "GM-STOP-002",
+    }
+}
+
 impl From<gm_cloud::CloudError> for CliError {
     fn from(e: gm_cloud::CloudError) -> Self {
+        if let Some(why) = gm_engine::StopReason::of(&e) {
+            return CliError::new(stop_code(why), e.message.clone(), exit::FAILED).hint(why.hint());
+        }
         let mut c = CliError::new(
             &format!("GM-AWS-{}", e.code.as_deref().unwrap_or("ERROR")),
             e.to_string(),
@@ -116,13 +127,20 @@ impl From<gm_engine::EngineError> for CliError {
             gm_engine::EngineError::Failed(report) => {
                 let f = report.failure.clone();
                 let rolled = report.outcome == gm_engine::Outcome::RolledBack;
+                let code = f.as_ref().and_then(|f| f.code.clone());
+                let stopped = code.as_deref().and_then(|c| {
+                    [
+                        gm_engine::StopReason::Interrupted,
+                        gm_engine::StopReason::LockLost,
+                    ]
+                    .into_iter()
+                    .find(|r| r.code() == c)
+                });
                 let mut c = CliError::new(
-                    &format!(
-                        "GM-APPLY-{}",
-                        f.as_ref()
-                            .and_then(|f| f.code.clone())
-                            .unwrap_or_else(|| "FAILED".into())
-                    ),
+                    &match stopped {
+                        Some(why) => stop_code(why).to_string(),
+                        None => format!("GM-APPLY-{}", code.unwrap_or_else(|| "FAILED".into())),
+                    },
                     match &f {
                         Some(f) => format!("cannot apply {}: {}", f.address, f.message),
                         None => "apply failed".into(),

@@ -1011,11 +1011,7 @@ fn a_launch_in_flight_at_a_kill_is_waited_for_not_duplicated() {
     ));
     let p = path.to_str().unwrap();
     let mut child = env.spawn(&["apply", "-f", p, "--yes"]);
-    let waited = std::time::Instant::now();
-    while proxy.count("RunInstances") == 0 && waited.elapsed().as_secs() < 60 {
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-    assert_eq!(proxy.count("RunInstances"), 1, "the launch is on the wire");
+    until_sent(&proxy, &mut child, "RunInstances");
     child.kill().expect("kill the apply");
     let _ = child.wait();
 
@@ -1053,6 +1049,133 @@ fn a_launch_in_flight_at_a_kill_is_waited_for_not_duplicated() {
     assert_eq!(destroy.status.code(), Some(0), "{err}");
     assert!(!err.contains("stale lock"), "{err}");
     assert_eq!(lease(&d), None, "no lock is left behind");
+}
+
+/// Sends SIGINT (what Ctrl-C sends) to a child.
+fn interrupt(child: &std::process::Child) {
+    let sent = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("run kill");
+    assert!(sent.success(), "SIGINT sent");
+}
+
+/// Waits until `action` has reached the proxy (the child may not have ended first).
+fn until_sent(proxy: &Proxy, child: &mut std::process::Child, action: &str) {
+    let waited = std::time::Instant::now();
+    while proxy.count(action) == 0 && waited.elapsed().as_secs() < 60 {
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("the run ended ({status}) before {action}");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert_eq!(proxy.count(action), 1, "{action} is on the wire");
+}
+
+/// A group and an instance in it, the group's create held on the wire for `ms`.
+fn held_group_spec(env: &Env, d: &str) -> std::path::PathBuf {
+    env.spec(&format!(
+        "version: 1\ndeployment: {d}\nsecurity_groups:\n  - name: web\n    ingress: [{{protocol: tcp, port: 80, cidr: 0.0.0.0/0}}]\ninstances:\n  - {{name: a, type: t3.micro, ami: al2023, security_groups: [web]}}\n"
+    ))
+}
+
+fn held(action: &'static str, ms: u64) -> Proxy {
+    Proxy::start(vec![Fault {
+        action,
+        body_contains: None,
+        after: 0,
+        times: 1,
+        code: Box::leak(format!("SLOW:{ms}").into_boxed_str()),
+        status: 0,
+    }])
+}
+
+#[test]
+fn ctrl_c_during_an_apply_stops_it_at_the_next_step_and_undoes_it() {
+    let proxy = held("CreateSecurityGroup", 3000);
+    let env = Env::via(&proxy);
+    let d = name("sigint");
+    let path = held_group_spec(&env, &d);
+    let p = path.to_str().unwrap();
+    let mut child = env.spawn_piped(&["apply", "-f", p, "--yes", "-o", "json"]);
+    until_sent(&proxy, &mut child, "CreateSecurityGroup");
+    interrupt(&child);
+    let out = child.wait_with_output().expect("the apply ends");
+    let err = String::from_utf8_lossy(&out.stderr);
+    // The create in flight was answered, then the run stopped and undid it: exit 5.
+    assert_eq!(out.status.code(), Some(5), "{err}");
+    assert!(err.contains("interrupt: stopping"), "{err}");
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("a JSON report");
+    assert_eq!(report["outcome"], "rolled-back", "{report:#}");
+    assert_eq!(report["failure"]["code"], "Interrupted", "{report:#}");
+    assert_eq!(report["undone"][0]["address"], "sg/web", "{report:#}");
+    assert!(err.contains("the run was interrupted"), "{err}");
+    assert_eq!(
+        proxy.count("AuthorizeSecurityGroupIngress"),
+        0,
+        "no step after the stop"
+    );
+    assert_eq!(proxy.count("RunInstances"), 0, "no launch after the stop");
+    assert!(groups(&d).is_empty(), "the group it made was deleted");
+    assert_eq!(lease(&d), None, "the lock was released");
+    // The next apply makes it all, once.
+    let again = env.gm(&["apply", "-f", p, "--yes"]);
+    assert_eq!(
+        again.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+    assert_eq!(live_instances(&d).len(), 1);
+    assert_eq!(groups(&d).len(), 1);
+    let gone = env.gm(&["destroy", &d, "--yes"]);
+    assert_eq!(gone.status.code(), Some(0));
+}
+
+#[test]
+fn a_second_ctrl_c_quits_at_once_and_the_next_apply_resumes() {
+    let proxy = held("RunInstances", 4000);
+    let env = Env::via(&proxy);
+    let d = name("sigint2");
+    let path = held_group_spec(&env, &d);
+    let p = path.to_str().unwrap();
+    let mut child = env.spawn_piped(&["apply", "-f", p, "--yes"]);
+    until_sent(&proxy, &mut child, "RunInstances");
+    interrupt(&child);
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    interrupt(&child);
+    let out = child.wait_with_output().expect("the apply ends");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{err}");
+    // The launch it left unanswered is waited for, not repeated.
+    let again = env.gm(&["apply", "-f", p, "--yes"]);
+    let err = String::from_utf8_lossy(&again.stderr);
+    assert_eq!(again.status.code(), Some(0), "{err}");
+    assert!(
+        err.contains("launch(es) unanswered (instance/a/0)"),
+        "{err}"
+    );
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    assert_eq!(live_instances(&d).len(), 1, "no duplicate");
+    let gone = env.gm(&["destroy", &d, "--yes"]);
+    assert_eq!(gone.status.code(), Some(0));
+    assert!(groups(&d).is_empty() && live_instances(&d).is_empty());
+}
+
+#[test]
+fn ctrl_c_before_any_change_quits_at_once() {
+    // The plan's read is held; nothing is being changed, so there is nothing to wait for.
+    let proxy = held("DescribeInstances", 3000);
+    let env = Env::via(&proxy);
+    let d = name("sigint3");
+    let path = held_group_spec(&env, &d);
+    let mut child = env.spawn_piped(&["plan", "-f", path.to_str().unwrap()]);
+    until_sent(&proxy, &mut child, "DescribeInstances");
+    interrupt(&child);
+    let out = child.wait_with_output().expect("the plan ends");
+    // 130 is the handler quitting at once; had it waited for a step, the plan would have ended
+    // with 0 once the read was answered.
+    assert_eq!(out.status.code(), Some(130));
 }
 
 // ---- The deployment lock: one changing run at a time, whatever machine or state file ----

@@ -226,6 +226,15 @@ impl Env {
             .expect("start geusemaker")
     }
 
+    /// Starts the binary in the background, its output captured (`wait_with_output`).
+    pub fn spawn_piped(&self, args: &[&str]) -> std::process::Child {
+        self.command(args, true)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start geusemaker")
+    }
+
     fn command(&self, args: &[&str], keys: bool) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_geusemaker"));
         cmd.args(args)
