@@ -52,6 +52,16 @@ struct Detached {
     device: String,
 }
 
+/// Where an applied spec came from, recorded with the deployment by [`Engine::apply`] (the
+/// engine alone writes a deployment's status and spec to the store).
+#[derive(Debug, Clone, Copy)]
+pub struct Source<'a> {
+    /// The spec file, or a description such as `<dev tier>`.
+    pub file: &'a str,
+    /// The spec as `heal` re-applies it (user data inlined); `None` keeps the recorded one.
+    pub spec: Option<&'a serde_json::Value>,
+}
+
 /// What one apply has done so far, for the report and for undo.
 pub(crate) struct Run<'a> {
     pub(crate) id: i64,
@@ -106,7 +116,7 @@ impl Engine {
         desired: &Desired,
         actual: &Actual,
         plan: &Plan,
-        spec_file: Option<&str>,
+        source: Option<Source<'_>>,
         progress: &dyn Progress,
     ) -> Result<ApplyReport, EngineError> {
         let started = Instant::now();
@@ -119,9 +129,12 @@ impl Engine {
             store.upsert_deployment(
                 deployment,
                 self.cloud.region(),
-                spec_file,
+                source.as_ref().map(|s| s.file),
                 DeploymentStatus::Applying,
             )?;
+            if let Some(spec) = source.as_ref().and_then(|s| s.spec) {
+                store.set_spec(deployment, spec)?;
+            }
             store.begin_run(deployment, "apply")?
         };
         let mut run = Run {

@@ -159,6 +159,17 @@ impl Engine {
         Ok(plan_from(deployment, &actual))
     }
 
+    /// Records that AWS has nothing of `deployment` (a destroy that found nothing to remove).
+    pub fn mark_destroyed(&self, deployment: &str) -> Result<(), EngineError> {
+        self.store().upsert_deployment(
+            deployment,
+            self.cloud.region(),
+            None,
+            DeploymentStatus::Destroyed,
+        )?;
+        Ok(())
+    }
+
     /// Removes what `plan` lists: one TerminateInstances for all instances, then kept volumes,
     /// then security groups; then reads AWS again to confirm.
     pub async fn destroy(

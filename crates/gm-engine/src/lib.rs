@@ -18,6 +18,7 @@ mod stop;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
+pub use apply::Source;
 pub use audit::JsonlAudit;
 pub use destroy::{DestroyPlan, DestroyReport, Doomed};
 pub use lease::{Lease, LeaseGuard, LEASE_TTL};

@@ -73,19 +73,14 @@ async fn apply_locked(
         eprint!("{}{}", plan.to_text(), cost.to_text());
     }
     confirm("Apply these changes?", a.yes, None)?;
-    {
-        let store = engine.store();
-        store.upsert_deployment(
-            &desired.deployment,
-            engine.cloud().region(),
-            Some(&loaded.file),
-            gm_state::DeploymentStatus::Applying,
-        )?;
-        store.set_spec(&desired.deployment, &crate::context::spec_record(loaded))?;
-    }
+    let record = crate::context::spec_record(loaded);
+    let source = gm_engine::Source {
+        file: &loaded.file,
+        spec: Some(&record),
+    };
     let bars = Bars::new(ctx.out.quiet, ctx.global.verbose > 0);
     let result = engine
-        .apply(desired, actual, plan, Some(&loaded.file), &bars)
+        .apply(desired, actual, plan, Some(source), &bars)
         .await;
     bars.finish();
     match result {

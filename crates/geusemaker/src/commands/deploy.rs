@@ -234,25 +234,17 @@ async fn deploy_locked(
         a.yes,
         None,
     )?;
-    {
-        let store = engine.store();
-        store.upsert_deployment(
-            name,
-            engine.cloud().region(),
-            Some(&format!("<{} tier>", t.as_str())),
-            gm_state::DeploymentStatus::Applying,
-        )?;
-        store.set_spec(name, &crate::context::spec_record(&stack.spec))?;
-    }
+    let (file, record) = (
+        format!("<{} tier>", t.as_str()),
+        crate::context::spec_record(&stack.spec),
+    );
+    let source = gm_engine::Source {
+        file: &file,
+        spec: Some(&record),
+    };
     let bars = Bars::new(ctx.out.quiet, ctx.global.verbose > 0);
     let r = engine
-        .apply(
-            desired,
-            actual,
-            plan,
-            Some(&format!("<{} tier>", t.as_str())),
-            &bars,
-        )
+        .apply(desired, actual, plan, Some(source), &bars)
         .await;
     bars.finish();
     r.map_err(|e| super::apply_failed(ctx, e))

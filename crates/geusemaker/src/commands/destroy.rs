@@ -71,12 +71,7 @@ async fn nothing_to_destroy(
         }
         engine.close_interrupted_runs(name, wait, &notes).await?;
     }
-    engine.store().upsert_deployment(
-        name,
-        engine.cloud().region(),
-        None,
-        gm_state::DeploymentStatus::Destroyed,
-    )?;
+    engine.mark_destroyed(name)?;
     ctx.out.data(
         &serde_json::json!({"deployment": name, "destroyed": [], "remaining": []}),
         || {

@@ -61,7 +61,8 @@ async fn heal_locked(
     }
     confirm(&format!("Heal `{}`?", a.name), a.yes, None)?;
     let bars = Bars::new(ctx.out.quiet, ctx.global.verbose > 0);
-    let r = engine.apply(desired, actual, plan, spec_file, &bars).await;
+    let source = spec_file.map(|file| gm_engine::Source { file, spec: None });
+    let r = engine.apply(desired, actual, plan, source, &bars).await;
     bars.finish();
     match r {
         Ok(report) => {
