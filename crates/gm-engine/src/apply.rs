@@ -1831,7 +1831,7 @@ impl Engine {
         let earlier: Vec<ResourceRecord> = store
             .resources(deployment)?
             .into_iter()
-            .filter(|r| r.kind == "image" && r.status == "live")
+            .filter(|r| r.kind == "image" && r.is_live())
             .collect();
         // Only what the spec named (the resolver's map also holds the ids aliases resolved to).
         for (spec, img) in images
@@ -1862,7 +1862,7 @@ fn record(address: &str, kind: &str, id: &str, attributes: serde_json::Value) ->
         kind: kind.to_string(),
         aws_id: id.to_string(),
         provenance: Provenance::Created,
-        status: "live".into(),
+        status: gm_state::RecordStatus::Live,
         attributes,
         updated_at: String::new(),
     }

@@ -137,7 +137,7 @@ impl Engine {
             .into_iter()
             .filter(|r| {
                 r.kind == "instance"
-                    && r.status == "live"
+                    && r.is_live()
                     && r.provenance == Provenance::Created
                     && !known.contains(&r.aws_id)
             })
@@ -200,7 +200,7 @@ impl Engine {
                 .store()
                 .resources(deployment)?
                 .into_iter()
-                .filter(|r| r.provenance == Provenance::Referenced && r.status == "live")
+                .filter(|r| r.provenance == Provenance::Referenced && r.is_live())
                 .map(|r| format!("{} ({}): referenced, not created here", r.address, r.aws_id))
                 .collect(),
             requests: 0,
@@ -230,7 +230,7 @@ impl Engine {
                         kind: d.kind,
                         aws_id: d.aws_id,
                         provenance: Provenance::Created,
-                        status: "live".into(),
+                        status: gm_state::RecordStatus::Live,
                         attributes: json!({ "detail": d.detail }),
                         updated_at: String::new(),
                     })

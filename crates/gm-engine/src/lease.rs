@@ -406,7 +406,7 @@ impl Engine {
             .store()
             .resources(deployment)?
             .iter()
-            .any(|r| r.status == "live"))
+            .any(|r| r.is_live()))
     }
 
     /// [`Engine::locked`] for a change to `desired`: plans again once the lock is held (another

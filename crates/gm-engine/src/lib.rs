@@ -208,7 +208,7 @@ impl Engine {
             .store()
             .resources(deployment)?
             .into_iter()
-            .filter(|r| r.kind == "instance" && r.status == "live")
+            .filter(|r| r.kind == "instance" && r.is_live())
             .map(|r| r.aws_id)
             .collect();
         for i in &mut actual.instances {
@@ -279,7 +279,7 @@ impl Engine {
             .store()
             .resources(&desired.deployment)?
             .into_iter()
-            .filter(|r| r.status == "live")
+            .filter(|r| r.is_live())
             .map(|r| r.kind)
             .collect();
         let has = |kinds: &[&str]| live.iter().any(|k| kinds.contains(&k.as_str()));

@@ -102,9 +102,50 @@ impl std::fmt::Display for DeploymentStatus {
     }
 }
 
+/// Whether a recorded resource still exists, as the state store keeps it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RecordStatus {
+    /// AWS had it at the last read.
+    Live,
+    /// Gone: removed by GeuseMaker, or no longer found.
+    Deleted,
+}
+
+impl RecordStatus {
+    /// Its stored and shown form.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RecordStatus::Live => "live",
+            RecordStatus::Deleted => "deleted",
+        }
+    }
+
+    /// The status written as `s`, if it is one.
+    pub fn parse(s: &str) -> Option<RecordStatus> {
+        [RecordStatus::Live, RecordStatus::Deleted]
+            .into_iter()
+            .find(|r| r.as_str() == s)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_record_status_reads_back_as_it_is_written_and_serialises_the_same() {
+        for s in [RecordStatus::Live, RecordStatus::Deleted] {
+            assert_eq!(RecordStatus::parse(s.as_str()), Some(s));
+            assert_eq!(
+                serde_json::to_value(s)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_string)),
+                Some(s.as_str().to_string())
+            );
+        }
+        assert_eq!(RecordStatus::parse("active"), None);
+    }
 
     #[test]
     fn a_status_reads_back_as_it_is_written_and_serialises_the_same() {

@@ -108,7 +108,7 @@ impl Provenance {
     }
 }
 
-pub use gm_model::DeploymentStatus;
+pub use gm_model::{DeploymentStatus, RecordStatus};
 
 /// Reads a deployment status column; a value this version does not know is an error, not a guess.
 fn deployment_status(r: &rusqlite::Row<'_>, i: usize) -> rusqlite::Result<DeploymentStatus> {
@@ -133,12 +133,19 @@ pub struct ResourceRecord {
     pub aws_id: String,
     /// Created or referenced.
     pub provenance: Provenance,
-    /// `live` or `deleted`.
-    pub status: String,
+    /// Live, or deleted.
+    pub status: RecordStatus,
     /// Anything worth keeping (type, state, IPs, the AMI an alias resolved to, …).
     pub attributes: serde_json::Value,
     /// Last update, RFC 3339.
     pub updated_at: String,
+}
+
+impl ResourceRecord {
+    /// Whether AWS had it at the last read.
+    pub fn is_live(&self) -> bool {
+        self.status == RecordStatus::Live
+    }
 }
 
 /// A deployment known to this store.
@@ -616,7 +623,16 @@ impl Store {
                     } else {
                         Provenance::Referenced
                     },
-                    status: r.get(4)?,
+                    status: {
+                        let s: String = r.get(4)?;
+                        RecordStatus::parse(&s).ok_or_else(|| {
+                            rusqlite::Error::FromSqlConversionFailure(
+                                4,
+                                rusqlite::types::Type::Text,
+                                format!("unknown resource status `{s}`").into(),
+                            )
+                        })?
+                    },
                     attributes: serde_json::from_str(&attrs).unwrap_or(serde_json::Value::Null),
                     updated_at: r.get(6)?,
                 })
@@ -864,7 +880,7 @@ mod tests {
             kind: "instance".into(),
             aws_id: id.into(),
             provenance: Provenance::Created,
-            status: "live".into(),
+            status: RecordStatus::Live,
             attributes: serde_json::json!({"type": "t3.micro"}),
             updated_at: String::new(),
         }
@@ -893,7 +909,7 @@ mod tests {
         assert_eq!(all.len(), 2);
         assert_eq!(
             all.iter().find(|r| r.aws_id == "i-2").unwrap().status,
-            "deleted"
+            RecordStatus::Deleted
         );
         assert_eq!(s.deployment("demo").unwrap().unwrap().resources, 1);
     }
@@ -910,7 +926,7 @@ mod tests {
             .unwrap();
         s.sync_resources("demo", Provenance::Created, &[]).unwrap();
         let all = s.resources("demo").unwrap();
-        assert_eq!(all[0].status, "live");
+        assert_eq!(all[0].status, RecordStatus::Live);
         assert_eq!(all[0].provenance, Provenance::Referenced);
     }
 

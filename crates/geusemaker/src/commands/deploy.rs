@@ -152,7 +152,7 @@ fn edge_url(
     let attr = |kind: &str, key: &str| {
         records
             .iter()
-            .find(|r| r.kind == kind && r.status == "live")
+            .find(|r| r.kind == kind && r.is_live())
             .and_then(|r| r.attributes.get(key).and_then(|v| v.as_str()))
             .map(str::to_string)
     };
@@ -174,7 +174,7 @@ fn running_zone(ctx: &Ctx<'_>, name: &str) -> Result<Option<String>, CliError> {
         .store()?
         .resources(name)?
         .into_iter()
-        .find(|r| r.kind == "instance" && r.status == "live")
+        .find(|r| r.kind == "instance" && r.is_live())
         .and_then(|r| r.attributes.get("zone")?.as_str().map(str::to_string)))
 }
 

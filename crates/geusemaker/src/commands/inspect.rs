@@ -14,7 +14,7 @@ pub async fn run(ctx: &Ctx<'_>, a: &InspectArgs) -> Result<u8, CliError> {
     let resources: Vec<_> = store
         .resources(&a.name)?
         .into_iter()
-        .filter(|r| r.status == "live")
+        .filter(|r| r.is_live())
         .collect();
     let runs = store.runs(&a.name)?;
     drop(store);
