@@ -359,9 +359,7 @@ cloud_api! {
                 actual.network = n;
             }
             if let Some(e) = edge {
-                actual.load_balancer = e.load_balancer;
-                actual.target_group = e.target_group;
-                actual.distributions = e.distributions;
+                e.fill(&mut actual);
             }
             Ok(actual)
         }

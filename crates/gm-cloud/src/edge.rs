@@ -30,6 +30,15 @@ pub struct ActualEdge {
     pub distributions: Vec<ActualCdn>,
 }
 
+impl ActualEdge {
+    /// Puts what was read into a deployment's read-back.
+    pub fn fill(self, actual: &mut gm_plan::Actual) {
+        actual.load_balancer = self.load_balancer;
+        actual.target_group = self.target_group;
+        actual.distributions = self.distributions;
+    }
+}
+
 fn gone_is_none<T>(r: Result<T, CloudError>) -> Result<Option<T>, CloudError> {
     match r {
         Ok(v) => Ok(Some(v)),

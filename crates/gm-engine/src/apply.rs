@@ -1343,9 +1343,7 @@ impl Engine {
             ..Actual::default()
         };
         if let Some(e) = edge {
-            actual.load_balancer = e.load_balancer;
-            actual.target_group = e.target_group;
-            actual.distributions = e.distributions;
+            e.fill(&mut actual);
         }
         Ok(actual)
     }
