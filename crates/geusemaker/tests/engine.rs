@@ -589,6 +589,12 @@ fn destroy_removes_only_ours_and_keeps_referenced_resources() {
     );
     let report = env.gm_json(&["destroy", "-f", path.to_str().unwrap(), "--yes"], 0);
     assert!(report["remaining"].as_array().unwrap().is_empty());
+    // One plan of every kind, under the lock; the read after it covers only the kinds found
+    // (EC2's three); the lock's three; a terminate, its wait, a volume read, a group delete.
+    assert!(
+        report["requests"].as_u64().unwrap() <= 24,
+        "{report:#}"
+    );
     let kept = report["kept"].as_array().unwrap();
     assert!(
         kept.iter()

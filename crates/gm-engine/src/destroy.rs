@@ -47,6 +47,18 @@ impl DestroyPlan {
         self.items.is_empty()
     }
 
+    /// What a read after this plan's deletions must cover to confirm them: the EC2 kinds
+    /// always, the others only when the plan, which read every kind, found any of them
+    /// (destroy runs under the lock, so nothing new of the deployment appears meanwhile).
+    pub fn reads(&self) -> Reads {
+        let has = |kinds: &[&str]| self.items.iter().any(|d| kinds.contains(&d.kind.as_str()));
+        Reads {
+            identity: has(&["role", "secret"]),
+            edge: has(&["load-balancer", "target-group", "cdn"]),
+            network: has(&crate::kinds::network::NetKind::NAMES),
+        }
+    }
+
     /// The list as people read it.
     pub fn to_text(&self) -> String {
         let mut out = String::new();
@@ -207,7 +219,7 @@ impl Engine {
             duration_ms: 0,
         };
         let result = self.destroy_steps(run, plan, progress, &mut report).await;
-        let after = self.refresh(deployment, Reads::ALL).await;
+        let after = self.refresh(deployment, plan.reads()).await;
         let outcome = match (&result, &after) {
             (Ok(()), Ok(a)) => {
                 report.remaining = leftovers(a, deployment);

@@ -39,8 +39,10 @@ pub async fn run(ctx: &Ctx<'_>, a: &DestroyArgs) -> Result<u8, CliError> {
         Some(region) => ctx.engine_in(&name, &region, opts).await?,
         None => ctx.engine(&name, loaded.as_ref(), opts).await?,
     };
-    // Nothing to destroy takes no lock; anything else is planned again under it.
-    if engine.destroy_plan(&name).await?.is_empty() {
+    // A deployment this store has live resources of is about to go: it is locked first and
+    // planned once, under the lock. Otherwise a destroy with nothing to do takes no lock, and
+    // one that finds something (a lost state file) plans again under it.
+    if !engine.knows(&name)? && engine.destroy_plan(&name).await?.is_empty() {
         return nothing_to_destroy(ctx, &engine, &name, false).await;
     }
     let (wait, notes) = super::lock_wait(ctx);
