@@ -591,10 +591,7 @@ fn destroy_removes_only_ours_and_keeps_referenced_resources() {
     assert!(report["remaining"].as_array().unwrap().is_empty());
     // One plan of every kind, under the lock; the read after it covers only the kinds found
     // (EC2's three); the lock's three; a terminate, its wait, a volume read, a group delete.
-    assert!(
-        report["requests"].as_u64().unwrap() <= 24,
-        "{report:#}"
-    );
+    assert!(report["requests"].as_u64().unwrap() <= 24, "{report:#}");
     let kept = report["kept"].as_array().unwrap();
     assert!(
         kept.iter()
