@@ -108,6 +108,7 @@ pub const CODES: &[Code] = &[
     c("GM-SPEC-082", exit::USAGE, "A VPC or subnet block is not a /16–/28 IPv4 CIDR from its first address, lies outside the VPC's, or overlaps another subnet.", "Write blocks like `10.40.1.0/24`, inside the VPC's range and apart from each other."),
     c("GM-SPEC-083", exit::USAGE, "A subnet's zone is not an availability zone of the spec's region.", "Write a zone like `us-east-1a`, or `auto`."),
     c("GM-SPEC-084", exit::USAGE, "An instance group's `zone:` disagrees with its subnet, or no subnet of the network is in that zone.", "Leave out `zone:` or `subnet:`, or write the zone on the network's subnet."),
+    c("GM-SPEC-085", exit::USAGE, "`network.nat_gateway` is set, but the network has no public subnet to put it in or no private subnet for it to serve.", "Add the missing kind of subnet, or remove `nat_gateway`."),
     c("GM-STACK-001", exit::USAGE, "The stack request cannot compile (an unknown service, a missing dependency, a type too small for the tier).", "See `geusemaker deploy --help` for tiers, services and instance types."),
     c("GM-STACK-002", exit::USAGE, "AWS reports the chosen instance type lacks what the tier needs.", "Choose another `--instance-type`, or let the tier choose."),
     c("GM-STACK-003", exit::USAGE, "The chosen instance type is not offered in the region.", "Choose another type or region."),

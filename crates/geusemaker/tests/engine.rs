@@ -1625,6 +1625,98 @@ fn an_own_network_is_created_exactly_kept_by_reapplies_and_destroyed_completely(
 }
 
 #[test]
+fn a_nat_gateway_gives_the_private_subnet_a_way_out_and_destroy_releases_its_address() {
+    let env = Env::new();
+    let d = name("nat");
+    let spec = network_spec(&d, "{cidr: 10.60.0.0/16}")
+        .replace("  subnets:\n", "  nat_gateway: true\n  subnets:\n");
+    let path = env.spec(&spec);
+    let report = apply(&env, &path);
+    assert_eq!(report["outcome"], "ok", "{report:#}");
+    let (vpcs, subnets, _, rts) = network_of(&d);
+    assert_eq!((vpcs.len(), subnets.len(), rts.len()), (1, 2, 2));
+    // moto ignores tag filters on DescribeNatGateways: ask by VPC.
+    let nats = || {
+        block_on(async {
+            let out = ec2()
+                .describe_nat_gateways()
+                .filter(filter("vpc-id", &vpcs[0]))
+                .send()
+                .await
+                .unwrap();
+            out.nat_gateways()
+                .iter()
+                .filter(|n| n.state().map(|s| s.as_str()) != Some("deleted"))
+                .cloned()
+                .collect::<Vec<_>>()
+        })
+    };
+    let addresses = || {
+        block_on(async {
+            let out = ec2()
+                .describe_addresses()
+                .filters(filter("tag:geusemaker:deployment", &d))
+                .send()
+                .await
+                .unwrap();
+            out.addresses().to_vec()
+        })
+    };
+    let live = nats();
+    assert_eq!(live.len(), 1, "{live:?}");
+    let nat = &live[0];
+    let eips = addresses();
+    assert_eq!(eips.len(), 1, "{eips:?}");
+    assert_eq!(
+        nat.nat_gateway_addresses()[0].allocation_id(),
+        eips[0].allocation_id()
+    );
+    let instances = live_instances(&d);
+    let private = instances[0].subnet_id().unwrap().to_string();
+    assert_ne!(
+        nat.subnet_id(),
+        Some(private.as_str()),
+        "the NAT sits in the public subnet"
+    );
+    let tables = block_on(async {
+        ec2()
+            .describe_route_tables()
+            .filters(filter("association.subnet-id", &private))
+            .send()
+            .await
+            .unwrap()
+            .route_tables()
+            .to_vec()
+    });
+    assert_eq!(tables.len(), 1, "{tables:?}");
+    assert!(
+        tables[0]
+            .routes()
+            .iter()
+            .any(|r| r.destination_cidr_block() == Some("0.0.0.0/0")
+                && r.nat_gateway_id() == nat.nat_gateway_id()),
+        "the private subnet routes out through the NAT gateway: {tables:?}"
+    );
+
+    // Re-apply: no mutating call; the NAT gateway and its address add two reads.
+    let audit = env.audit_lines();
+    let again = apply(&env, &path);
+    assert_eq!(again["changes"], 0, "{again:#}");
+    assert!(again["requests"].as_u64().unwrap() <= 9, "{again:#}");
+    assert_eq!(env.audit_lines(), audit, "no mutating call");
+
+    let out = env.gm_json(&["destroy", "-f", path.to_str().unwrap(), "--yes"], 0);
+    assert!(out["remaining"].as_array().unwrap().is_empty(), "{out:#}");
+    assert!(nats().is_empty(), "the NAT gateway is deleted");
+    assert!(addresses().is_empty(), "the Elastic IP is released");
+    assert_eq!(
+        network_of(&d),
+        (vec![], vec![], vec![], vec![]),
+        "nothing of the network left"
+    );
+}
+
+#[test]
 fn a_referenced_vpc_survives_destroy_while_our_subnets_in_it_go() {
     let env = Env::new();
     let d = name("netref");

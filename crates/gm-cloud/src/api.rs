@@ -102,6 +102,16 @@ cloud_api! {
         async fn subnets(&self, vpc: Option<&str>) -> Result<Vec<SubnetInfo>, CloudError>;
         /// The deployment's VPCs, subnets, internet gateways and route tables (by tag).
         async fn describe_network(&self, deployment: &str) -> Result<gm_plan::ActualNetwork, CloudError>;
+        /// The deployment's NAT gateways (not deleted) and Elastic IPs (by tag).
+        async fn describe_nat(
+            &self,
+            deployment: &str,
+        ) -> Result<(Vec<gm_plan::ActualNatGateway>, Vec<gm_plan::ActualAddress>), CloudError>;
+        /// A NAT gateway by id, in any state (`None` once AWS forgets it).
+        async fn describe_nat_gateway(
+            &self,
+            id: &str,
+        ) -> Result<Option<gm_plan::ActualNatGateway>, CloudError>;
         /// The region's available zones, in name order.
         async fn availability_zones(&self) -> Result<Vec<String>, CloudError>;
         /// The internet gateway attached to a VPC, if any.
@@ -263,9 +273,23 @@ cloud_api! {
         async fn detach_internet_gateway(&self, gateway_id: &str, vpc_id: &str) -> Result<(), CloudError>;
         /// Deletes a gateway (already gone is success).
         async fn delete_internet_gateway(&self, gateway_id: &str) -> Result<(), CloudError>;
+        /// Allocates an Elastic IP (tags set at creation); its allocation id.
+        async fn allocate_address(&self, tags: &Tags) -> Result<String, CloudError>;
+        /// Releases an Elastic IP (already gone is success).
+        async fn release_address(&self, allocation_id: &str) -> Result<(), CloudError>;
+        /// Creates a NAT gateway (tags set at creation; `token` is its `ClientToken`); its id.
+        async fn create_nat_gateway(
+            &self,
+            subnet_id: &str,
+            allocation_id: &str,
+            token: &str,
+            tags: &Tags,
+        ) -> Result<String, CloudError>;
+        /// Starts deleting a NAT gateway (already gone is success).
+        async fn delete_nat_gateway(&self, id: &str) -> Result<(), CloudError>;
         /// Creates a route table (tags set at creation); its id.
         async fn create_route_table(&self, vpc_id: &str, tags: &Tags) -> Result<String, CloudError>;
-        /// Adds a route to a gateway (already there is success).
+        /// Adds a route to an internet or NAT gateway (already there is success).
         async fn create_route(
             &self,
             route_table_id: &str,
@@ -327,7 +351,7 @@ cloud_api! {
                 self.describe_deployment(deployment),
                 async {
                     if reads.network {
-                        self.describe_network(deployment).await.map(Some)
+                        self.describe_network_with(deployment, reads.nat).await.map(Some)
                     } else {
                         Ok(None)
                     }
@@ -362,6 +386,64 @@ cloud_api! {
                 e.fill(&mut actual);
             }
             Ok(actual)
+        }
+
+        /// The deployment's network, with its NAT gateways and Elastic IPs when `nat` (all
+        /// describes concurrent).
+        async fn describe_network_with(
+            &self,
+            deployment: &str,
+            nat: bool,
+        ) -> Result<gm_plan::ActualNetwork, CloudError> {
+            let (mut net, nats) = tokio::try_join!(self.describe_network(deployment), async {
+                if nat {
+                    self.describe_nat(deployment).await.map(Some)
+                } else {
+                    Ok(None)
+                }
+            })?;
+            if let Some((gateways, addresses)) = nats {
+                net.nat_gateways = gateways;
+                net.addresses = addresses;
+            }
+            Ok(net)
+        }
+
+        /// Polls a NAT gateway until it is `available` (`Ok(())`), or until it is gone when
+        /// `gone` (deleted, or forgotten), or the deadline passes. A gateway that fails is an
+        /// error with AWS's reason.
+        async fn wait_nat_gateway(
+            &self,
+            id: &str,
+            gone: bool,
+            timeout: Duration,
+        ) -> Result<(), CloudError> {
+            let deadline = Instant::now() + timeout;
+            let mut backoff = Backoff::default();
+            let mut last = String::from("unknown");
+            while crate::wait::pause(&mut backoff, deadline).await {
+                let n = self.describe_nat_gateway(id).await?;
+                let state = n.as_ref().map_or("deleted", |n| n.state.as_str());
+                match (gone, state) {
+                    (true, "deleted") | (false, "available") => return Ok(()),
+                    (false, "failed" | "deleted" | "deleting") => {
+                        return Err(CloudError::new(
+                            "CreateNatGateway",
+                            Some("NatGatewayFailed"),
+                            format!("NAT gateway {id} is {state} instead of available"),
+                        ))
+                    }
+                    _ => last = state.to_string(),
+                }
+            }
+            Err(CloudError::new(
+                "wait",
+                Some("WaitTimeout"),
+                format!(
+                    "NAT gateway {id} still {last} after {} s",
+                    timeout.as_secs()
+                ),
+            ))
         }
 
         /// Polls (batched by id) until every instance reaches `target`, or the deadline passes.

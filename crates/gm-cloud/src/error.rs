@@ -77,6 +77,7 @@ impl CloudError {
             Some(
                 "DependencyViolation"
                 | "InvalidGroup.InUse"
+                | "InvalidIPAddress.InUse"
                 | "VolumeInUse"
                 | "ResourceInUse"
                 | "DistributionNotDisabled",

@@ -1,10 +1,11 @@
-//! The network kinds' calls: VPCs, subnets, internet gateways and route tables, found by the
-//! deployment's tag and created with their tags (so a lost answer is found again by tag).
+//! The network kinds' calls: VPCs, subnets, internet gateways, route tables, NAT gateways and
+//! Elastic IPs, found by the deployment's tag and created with their tags (so a lost answer is
+//! found again by tag).
 
-use aws_sdk_ec2::types::{AttributeBooleanValue, ResourceType, TagSpecification};
+use aws_sdk_ec2::types::{AttributeBooleanValue, DomainType, ResourceType, TagSpecification};
 use gm_plan::{
-    ActualGateway, ActualNetwork, ActualRouteTable, ActualSubnet, ActualVpc, Tags, TAG_DEPLOYMENT,
-    TAG_ID,
+    ActualAddress, ActualGateway, ActualNatGateway, ActualNetwork, ActualRouteTable, ActualSubnet,
+    ActualVpc, Tags, TAG_DEPLOYMENT, TAG_ID,
 };
 
 use crate::{filter, gone_is_ok, ok_if, plain_tags, sdk_tags, Cloud, CloudError};
@@ -25,6 +26,23 @@ fn gateway(g: &aws_sdk_ec2::types::InternetGateway) -> ActualGateway {
             .filter_map(|a| a.vpc_id().map(str::to_string))
             .collect(),
         tags: plain_tags(g.tags()),
+    }
+}
+
+fn nat_gateway(n: &aws_sdk_ec2::types::NatGateway) -> ActualNatGateway {
+    ActualNatGateway {
+        id: n.nat_gateway_id().unwrap_or_default().to_string(),
+        subnet_id: n.subnet_id().unwrap_or_default().to_string(),
+        state: n
+            .state()
+            .map(|s| s.as_str().to_string())
+            .unwrap_or_default(),
+        allocation_ids: n
+            .nat_gateway_addresses()
+            .iter()
+            .filter_map(|a| a.allocation_id().map(str::to_string))
+            .collect(),
+        tags: plain_tags(n.tags()),
     }
 }
 
@@ -112,7 +130,10 @@ impl Cloud {
                             .map(|r| {
                                 (
                                     r.destination_cidr_block().unwrap_or_default().to_string(),
-                                    r.gateway_id().unwrap_or_default().to_string(),
+                                    r.gateway_id()
+                                        .or(r.nat_gateway_id())
+                                        .unwrap_or_default()
+                                        .to_string(),
                                 )
                             })
                             .collect(),
@@ -139,8 +160,132 @@ impl Cloud {
             subnets,
             internet_gateways,
             route_tables,
+            nat_gateways: Vec::new(),
+            addresses: Vec::new(),
             zones: Vec::new(),
         })
+    }
+
+    /// The deployment's NAT gateways (not deleted) and Elastic IPs (two describes, concurrent).
+    pub async fn describe_nat(
+        &self,
+        deployment: &str,
+    ) -> Result<(Vec<ActualNatGateway>, Vec<ActualAddress>), CloudError> {
+        let tag = format!("tag:{TAG_DEPLOYMENT}");
+        let ours = |t: &Tags| t.get(TAG_DEPLOYMENT).map(String::as_str) == Some(deployment);
+        let gateways = async {
+            let out = self
+                .ec2
+                .describe_nat_gateways()
+                .filter(filter(&tag, &[deployment]))
+                .send()
+                .await
+                .map_err(|e| CloudError::from_sdk("DescribeNatGateways", e))?;
+            // Checked again here: some emulators ignore tag filters on this call.
+            Ok::<_, CloudError>(
+                out.nat_gateways()
+                    .iter()
+                    .map(nat_gateway)
+                    .filter(|n| ours(&n.tags) && n.state != "deleted")
+                    .collect::<Vec<_>>(),
+            )
+        };
+        let addresses = async {
+            let out = self
+                .ec2
+                .describe_addresses()
+                .filters(filter(&tag, &[deployment]))
+                .send()
+                .await
+                .map_err(|e| CloudError::from_sdk("DescribeAddresses", e))?;
+            Ok::<_, CloudError>(
+                out.addresses()
+                    .iter()
+                    .map(|a| ActualAddress {
+                        allocation_id: a.allocation_id().unwrap_or_default().to_string(),
+                        public_ip: a.public_ip().unwrap_or_default().to_string(),
+                        association_id: a.association_id().map(str::to_string),
+                        tags: plain_tags(a.tags()),
+                    })
+                    .filter(|a| ours(&a.tags))
+                    .collect::<Vec<_>>(),
+            )
+        };
+        tokio::try_join!(gateways, addresses)
+    }
+
+    /// A NAT gateway by id, in any state (`None` once AWS forgets it).
+    pub async fn describe_nat_gateway(
+        &self,
+        id: &str,
+    ) -> Result<Option<ActualNatGateway>, CloudError> {
+        let out = self
+            .ec2
+            .describe_nat_gateways()
+            .nat_gateway_ids(id)
+            .send()
+            .await
+            .map_err(|e| CloudError::from_sdk("DescribeNatGateways", e));
+        match out {
+            Ok(out) => Ok(out.nat_gateways().first().map(nat_gateway)),
+            Err(e) if e.kind == crate::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Allocates an Elastic IP in the VPC domain (tags set at creation); its allocation id.
+    pub async fn allocate_address(&self, tags: &Tags) -> Result<String, CloudError> {
+        let call = self
+            .ec2
+            .allocate_address()
+            .domain(DomainType::Vpc)
+            .tag_specifications(tagged(ResourceType::ElasticIp, tags));
+        self.create_id("AllocateAddress", &logical(tags), call.send(), |o| {
+            o.allocation_id().map(str::to_string)
+        })
+        .await
+    }
+
+    /// Releases an Elastic IP (already gone is success; still associated is in use).
+    pub async fn release_address(&self, allocation_id: &str) -> Result<(), CloudError> {
+        let call = self.ec2.release_address().allocation_id(allocation_id);
+        gone_is_ok(
+            self.mutate_unit("ReleaseAddress", &[allocation_id.to_string()], call.send())
+                .await,
+        )
+    }
+
+    /// Creates a public NAT gateway in `subnet_id` with the Elastic IP `allocation_id` (tags set
+    /// at creation; `token` makes a repeated create answer with the first one's gateway); its id.
+    pub async fn create_nat_gateway(
+        &self,
+        subnet_id: &str,
+        allocation_id: &str,
+        token: &str,
+        tags: &Tags,
+    ) -> Result<String, CloudError> {
+        let call = self
+            .ec2
+            .create_nat_gateway()
+            .subnet_id(subnet_id)
+            .allocation_id(allocation_id)
+            .client_token(token)
+            .tag_specifications(tagged(ResourceType::Natgateway, tags));
+        self.create_id("CreateNatGateway", &logical(tags), call.send(), |o| {
+            o.nat_gateway()
+                .and_then(|n| n.nat_gateway_id())
+                .map(str::to_string)
+        })
+        .await
+    }
+
+    /// Starts deleting a NAT gateway (already gone is success).
+    pub async fn delete_nat_gateway(&self, id: &str) -> Result<(), CloudError> {
+        let call = self.ec2.delete_nat_gateway().nat_gateway_id(id);
+        gone_is_ok(
+            self.mutate_unit("DeleteNatGateway", &[id.to_string()], call.send())
+                .await,
+        )
     }
 
     /// The internet gateway attached to a VPC (ours or not), if any.
@@ -342,7 +487,9 @@ impl Cloud {
         .await
     }
 
-    /// Adds a route to a gateway (the same route already there is success).
+    /// Points `destination` at a gateway, internet (`igw-…`) or NAT (`nat-…`): adds the route,
+    /// or, when the table has one for `destination` already (to a NAT gateway since deleted, a
+    /// blackhole, or to this gateway after a lost answer), replaces its target.
     pub async fn create_route(
         &self,
         route_table_id: &str,
@@ -353,17 +500,29 @@ impl Cloud {
             .ec2
             .create_route()
             .route_table_id(route_table_id)
-            .destination_cidr_block(destination)
-            .gateway_id(gateway_id);
-        ok_if(
-            "RouteAlreadyExists",
-            self.mutate_unit(
-                "CreateRoute",
-                &[route_table_id.to_string(), gateway_id.to_string()],
-                call.send(),
-            )
-            .await,
-        )
+            .destination_cidr_block(destination);
+        let about = [route_table_id.to_string(), gateway_id.to_string()];
+        let call = if gateway_id.starts_with("nat-") {
+            call.nat_gateway_id(gateway_id)
+        } else {
+            call.gateway_id(gateway_id)
+        };
+        match self.mutate_unit("CreateRoute", &about, call.send()).await {
+            Err(e) if e.code.as_deref() == Some("RouteAlreadyExists") => {
+                let call = self
+                    .ec2
+                    .replace_route()
+                    .route_table_id(route_table_id)
+                    .destination_cidr_block(destination);
+                let call = if gateway_id.starts_with("nat-") {
+                    call.nat_gateway_id(gateway_id)
+                } else {
+                    call.gateway_id(gateway_id)
+                };
+                self.mutate_unit("ReplaceRoute", &about, call.send()).await
+            }
+            r => r,
+        }
     }
 
     /// Associates a subnet with a route table; the association's id.

@@ -61,6 +61,10 @@ pub struct Catalog {
     pub alb_hourly: f64,
     /// One ALB capacity unit, USD/hour.
     pub alb_lcu_hourly: f64,
+    /// A NAT gateway, USD/hour.
+    pub nat_gateway_hourly: f64,
+    /// Data a NAT gateway processes, USD/GB.
+    pub nat_gateway_gb: f64,
     /// CloudFront data out, USD/GB (first tier).
     pub cloudfront_gb_out: f64,
 }
@@ -136,6 +140,8 @@ fn embedded() -> Catalog {
             public_ipv4_hourly: 0.0,
             alb_hourly: 0.0,
             alb_lcu_hourly: 0.0,
+            nat_gateway_hourly: 0.0,
+            nat_gateway_gb: 0.0,
             cloudfront_gb_out: 0.0,
         })
     }
@@ -244,6 +250,11 @@ pub enum Extra {
     /// CloudFront with this many GB out per month.
     CloudFront {
         /// GB per month.
+        gb_per_month: f64,
+    },
+    /// A NAT gateway with its Elastic IP, processing this many GB per month.
+    NatGateway {
+        /// GB per month through it.
         gb_per_month: f64,
     },
 }
@@ -421,6 +432,12 @@ pub fn estimate(
             Extra::CloudFront { gb_per_month } => (
                 format!("CloudFront (~{gb_per_month} GB/month out)"),
                 c.cloudfront_gb_out * gb_per_month / c.hours_per_month,
+            ),
+            Extra::NatGateway { gb_per_month } => (
+                format!("NAT gateway and its Elastic IP (~{gb_per_month} GB/month through it)"),
+                c.nat_gateway_hourly
+                    + c.public_ipv4_hourly
+                    + c.nat_gateway_gb * gb_per_month / c.hours_per_month,
             ),
         };
         items.push(LineItem {

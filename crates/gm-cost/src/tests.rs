@@ -142,6 +142,25 @@ fn budget_warning() {
 }
 
 #[test]
+fn a_nat_gateway_costs_its_hour_its_address_and_the_data_through_it() {
+    let e = estimate(
+        "us-east-1",
+        &[],
+        &[],
+        &[Extra::NatGateway { gb_per_month: 10.0 }],
+    );
+    let want = 0.045 + 0.005 + 0.045 * 10.0 / 730.0;
+    assert!((e.hourly - want).abs() < 1e-9, "{}", e.hourly);
+    assert_eq!(e.items.len(), 1);
+    assert!(
+        e.items[0].what.contains("NAT gateway"),
+        "{}",
+        e.items[0].what
+    );
+    assert!(e.by_category.contains_key(&Category::Network));
+}
+
+#[test]
 fn cheapest_fitting_cpu_type_is_chosen() {
     let needs = Needs {
         min_vcpu: 2,

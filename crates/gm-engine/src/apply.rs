@@ -1324,7 +1324,10 @@ impl Engine {
             },
             async {
                 match reads.network {
-                    true => cloud.describe_network(deployment).await.map(Some),
+                    true => cloud
+                        .describe_network_with(deployment, reads.nat)
+                        .await
+                        .map(Some),
                     false => Ok(None),
                 }
             },
@@ -1611,7 +1614,7 @@ impl Engine {
         if !run.net_attempted {
             return;
         }
-        let net = match self.cloud.describe_network(deployment).await {
+        let net = match self.cloud.describe_network_with(deployment, true).await {
             Ok(n) => n,
             Err(e) => {
                 run.progress.note(&format!(

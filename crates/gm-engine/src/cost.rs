@@ -101,17 +101,28 @@ pub fn estimate_desired(region: &str, d: &Desired, quotes: &[SpotQuote]) -> Esti
         region,
         &merge_instances(instances),
         &merge_volumes(volumes),
-        &edge_extras(d.load_balancer.is_some(), d.cdn.is_some()),
+        &extras(
+            d.load_balancer.is_some(),
+            d.cdn.is_some(),
+            d.network.as_ref().is_some_and(|n| n.nat.is_some()),
+        ),
     )
 }
 
 /// Average load an estimate assumes for the edge: one LCU on the load balancer, 10 GB a month
-/// out of CloudFront (a small team's n8n). Each line in the estimate says so.
+/// out of CloudFront (a small team's n8n), 10 GB a month through the NAT gateway (updates and
+/// image pulls). Each line in the estimate says so.
 const ALB_LCUS: f64 = 1.0;
 const CDN_GB_PER_MONTH: f64 = 10.0;
+const NAT_GB_PER_MONTH: f64 = 10.0;
 
-fn edge_extras(lb: bool, cdn: bool) -> Vec<gm_cost::Extra> {
+fn extras(lb: bool, cdn: bool, nat: bool) -> Vec<gm_cost::Extra> {
     let mut out = Vec::new();
+    if nat {
+        out.push(gm_cost::Extra::NatGateway {
+            gb_per_month: NAT_GB_PER_MONTH,
+        });
+    }
     if lb {
         out.push(gm_cost::Extra::Alb { lcus: ALB_LCUS });
     }
@@ -152,7 +163,11 @@ pub fn estimate_actual(region: &str, a: &Actual) -> Estimate {
         region,
         &merge_instances(instances),
         &merge_volumes(volumes),
-        &edge_extras(a.load_balancer.is_some(), !a.distributions.is_empty()),
+        &extras(
+            a.load_balancer.is_some(),
+            !a.distributions.is_empty(),
+            a.network.nat_gateway().is_some(),
+        ),
     )
 }
 

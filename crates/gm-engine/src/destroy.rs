@@ -56,6 +56,7 @@ impl DestroyPlan {
             identity: has(&["role", "secret"]),
             edge: has(&["load-balancer", "target-group", "cdn"]),
             network: has(&crate::kinds::network::NetKind::NAMES),
+            nat: has(&crate::kinds::network::NetKind::NAT_NAMES),
         }
     }
 

@@ -291,6 +291,8 @@ impl Engine {
                 || desired.cdn.is_some()
                 || has(&["load-balancer", "target-group", "cdn"]),
             network: desired.network.is_some() || has(&crate::kinds::network::NetKind::NAMES),
+            nat: desired.network.as_ref().is_some_and(|n| n.nat.is_some())
+                || has(&crate::kinds::network::NetKind::NAT_NAMES),
         })
     }
 

@@ -133,7 +133,18 @@ fn cases() -> Vec<Case> {
             name: "own network",
             desired: from_yaml("network.yaml", NETWORK),
         },
+        Case {
+            name: "own network with a NAT gateway",
+            desired: from_yaml("nat.yaml", &nat_spec()),
+        },
     ]
+}
+
+/// `NETWORK` with a NAT gateway for its private subnet.
+fn nat_spec() -> String {
+    NETWORK
+        .replace("deployment: net-sim", "deployment: nat-sim")
+        .replace("  subnets:\n", "  nat_gateway: true\n  subnets:\n")
 }
 
 /// A fresh engine over `sim` with its own state store in `dir` (a new process, as the CLI is).
@@ -834,6 +845,75 @@ async fn an_own_network_is_built_exactly_and_destroyed_completely() {
     destroy_to_nothing(&sim, dir.path(), &desired.deployment, "network").await;
     let w = sim.world();
     assert!(w.vpcs.is_empty() && w.gateways.is_empty() && w.route_tables.is_empty());
+}
+
+/// A NAT gateway sits in the first public subnet with an Elastic IP, the private subnet routes
+/// through it; removing `nat_gateway` removes all three, and destroy leaves no address behind.
+#[tokio::test]
+async fn a_nat_gateway_serves_the_private_subnet_and_goes_without_leaving_its_address() {
+    let sim = Arc::new(Sim::default());
+    let dir = tempfile::tempdir().expect("temp dir");
+    let desired = from_yaml("nat.yaml", &nat_spec());
+    let e = engine(&sim, dir.path());
+    let report = apply(&e, &desired).await.expect("apply").expect("changes");
+    assert_eq!(report.outcome, Outcome::Ok);
+    let w = sim.world();
+    assert_eq!(w.nat_gateways.len(), 1, "one NAT gateway");
+    let nat = w.nat_gateways.values().next().expect("nat");
+    let public_a = w
+        .subnets
+        .iter()
+        .find(|s| s.cidr == "10.40.1.0/24")
+        .expect("public-a");
+    assert_eq!(nat.subnet_id, public_a.id, "in the first public subnet");
+    assert_eq!(w.addresses.len(), 1, "one Elastic IP");
+    assert_eq!(
+        nat.allocation_ids,
+        w.addresses.keys().cloned().collect::<Vec<_>>()
+    );
+    let private = w
+        .subnets
+        .iter()
+        .find(|s| s.cidr == "10.40.10.0/24")
+        .expect("private");
+    let routes = w
+        .route_tables
+        .values()
+        .find(|t| t.associations.iter().any(|(_, s)| s == &private.id))
+        .expect("the private subnet has a route table");
+    assert!(
+        routes
+            .routes
+            .iter()
+            .any(|(d, g)| d == "0.0.0.0/0" && g == &nat.id),
+        "{routes:?}"
+    );
+    assert_eq!(routes.associations.len(), 1, "only the private subnet");
+
+    // Converged: nothing to do, two reads more than a network without one.
+    let before = sim.requests().total();
+    let (_, plan) = e.plan(&desired).await.expect("plan");
+    assert!(plan.is_empty(), "converged:\n{}", plan.to_text());
+    let reads = sim.requests().total() - before;
+    assert!(reads <= 10, "a converged plan took {reads} requests");
+
+    // Without `nat_gateway`: the private route table, the gateway and its address go.
+    let without = from_yaml(
+        "network.yaml",
+        &nat_spec().replace("  nat_gateway: true\n", ""),
+    );
+    let report = apply(&e, &without).await.expect("apply").expect("changes");
+    assert_eq!(report.outcome, Outcome::Ok);
+    let w = sim.world();
+    assert!(w.nat_gateways.is_empty() && w.addresses.is_empty());
+    assert_eq!(w.route_tables.len(), 1, "the public route table stays");
+
+    // Back again, then destroy: nothing left, no address kept.
+    apply(&e, &desired).await.expect("apply").expect("changes");
+    assert_eq!(sim.world().nat_gateways.len(), 1);
+    destroy_to_nothing(&sim, dir.path(), &desired.deployment, "nat").await;
+    let w = sim.world();
+    assert!(w.nat_gateways.is_empty() && w.addresses.is_empty() && w.vpcs.is_empty());
 }
 
 /// Subnets in a referenced VPC are ours; the VPC and its gateway are not, and survive destroy.

@@ -432,6 +432,19 @@ pub fn desire(loaded: &LoadedSpec) -> Desired {
                 crate::ROUTE_TABLE_ADDRESS,
                 format!("{}-public", spec.deployment),
             ),
+            nat: n
+                .nat_gateway
+                .then(|| n.subnets.iter().find(|x| x.public))
+                .flatten()
+                .map(|first_public| crate::DesiredNat {
+                    subnet: crate::subnet_address(&first_public.name),
+                    tags: tags_for(crate::NAT_ADDRESS, format!("{}-nat", spec.deployment)),
+                    address_tags: tags_for(crate::EIP_ADDRESS, format!("{}-nat", spec.deployment)),
+                    route_table_tags: tags_for(
+                        crate::PRIVATE_ROUTE_TABLE_ADDRESS,
+                        format!("{}-private", spec.deployment),
+                    ),
+                }),
         }
     });
     Desired {

@@ -261,19 +261,37 @@ pub enum Action {
         /// A gateway of ours that exists but is not attached.
         existing: Option<String>,
     },
-    /// Create the public route table: the default route to the gateway, and the public
-    /// subnets associated.
+    /// Create the NAT gateway in a public subnet, with an Elastic IP (allocated unless
+    /// `allocation` names ours), and wait until it is available.
+    CreateNatGateway {
+        /// Address of the public subnet it sits in.
+        subnet: String,
+        /// The gateway's tags.
+        tags: Tags,
+        /// The Elastic IP's tags.
+        address_tags: Tags,
+        /// `eipalloc-…` of ours, not associated, to use instead of a new one.
+        allocation: Option<String>,
+    },
+    /// Create a route table: the default route (to the internet gateway or the NAT gateway, as
+    /// `via` says), and its subnets associated.
     CreateRouteTable {
         /// Its tags.
         tags: Tags,
-        /// Addresses of the public subnets.
+        /// Addresses of the subnets it serves: the public ones, or the private ones.
         subnets: Vec<String>,
+        /// Where its default route goes.
+        #[serde(default)]
+        via: crate::Via,
     },
-    /// Add the default route, associate public subnets, drop other associations.
+    /// Add the default route, associate subnets, drop other associations.
     UpdateRouteTable {
         /// `rtb-…`.
         route_table_id: String,
-        /// The default route to the gateway is missing.
+        /// Where its default route goes.
+        #[serde(default)]
+        via: crate::Via,
+        /// The default route is missing.
         add_default_route: bool,
         /// Addresses of subnets to associate.
         associate: Vec<String>,
@@ -296,6 +314,17 @@ pub enum Action {
         gateway_id: String,
         /// VPCs it is attached to.
         vpc_ids: Vec<String>,
+    },
+    /// Delete the NAT gateway and wait until it is gone (its subnet and Elastic IP are free
+    /// only then).
+    DeleteNatGateway {
+        /// `nat-…`.
+        nat_gateway_id: String,
+    },
+    /// Release an Elastic IP.
+    ReleaseAddress {
+        /// `eipalloc-…`.
+        allocation_id: String,
     },
     /// Delete the deployment's VPC, last.
     DeleteVpc {

@@ -21,9 +21,10 @@ pub use edge::{
     CDN_ADDRESS, LB_ADDRESS, TG_ADDRESS,
 };
 pub use network::{
-    placements, subnet_address, ActualGateway, ActualNetwork, ActualRouteTable, ActualSubnet,
-    ActualVpc, DesiredNetwork, DesiredSubnet, DesiredVpc, DEFAULT_ROUTE, IGW_ADDRESS,
-    ROUTE_TABLE_ADDRESS, VPC_ADDRESS,
+    placements, subnet_address, ActualAddress, ActualGateway, ActualNatGateway, ActualNetwork,
+    ActualRouteTable, ActualSubnet, ActualVpc, DesiredNat, DesiredNetwork, DesiredSubnet,
+    DesiredVpc, Via, DEFAULT_ROUTE, EIP_ADDRESS, IGW_ADDRESS, NAT_ADDRESS,
+    PRIVATE_ROUTE_TABLE_ADDRESS, ROUTE_TABLE_ADDRESS, VPC_ADDRESS,
 };
 
 /// Which reads beyond EC2 a refresh makes: each costs requests, so plain deployments skip them.
@@ -33,8 +34,10 @@ pub struct Reads {
     pub identity: bool,
     /// The load balancer, target group and distribution.
     pub edge: bool,
-    /// The VPC, subnets, internet gateway and route table.
+    /// The VPC, subnets, internet gateway and route tables.
     pub network: bool,
+    /// The NAT gateway and its Elastic IP (only with `network`).
+    pub nat: bool,
 }
 
 impl Reads {
@@ -43,12 +46,14 @@ impl Reads {
         identity: true,
         edge: true,
         network: true,
+        nat: true,
     };
     /// EC2 only.
     pub const EC2: Reads = Reads {
         identity: false,
         edge: false,
         network: false,
+        nat: false,
     };
 }
 

@@ -1,4 +1,5 @@
-//! The network kinds: a VPC, its subnets, the internet gateway and the public route table.
+//! The network kinds: a VPC, its subnets, the internet gateway and the public route table,
+//! and, when asked for, a NAT gateway (with its Elastic IP) and the private subnets' route table.
 //!
 //! A created VPC is owned: everything in it that carries the deployment's tags is ours. A
 //! referenced VPC (`vpc: vpc-…`) is only used: its own gateway and route tables are never
@@ -16,8 +17,51 @@ pub const VPC_ADDRESS: &str = "vpc/main";
 pub const IGW_ADDRESS: &str = "internet-gateway/main";
 /// Address of the route table of its public subnets.
 pub const ROUTE_TABLE_ADDRESS: &str = "route-table/public";
+/// Address of the route table of its private subnets (with a NAT gateway).
+pub const PRIVATE_ROUTE_TABLE_ADDRESS: &str = "route-table/private";
+/// Address of its NAT gateway.
+pub const NAT_ADDRESS: &str = "nat-gateway/main";
+/// Address of the NAT gateway's Elastic IP.
+pub const EIP_ADDRESS: &str = "elastic-ip/nat";
 /// Where public subnets route everything not local.
 pub const DEFAULT_ROUTE: &str = "0.0.0.0/0";
+
+/// Where a route table's default route goes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Via {
+    /// The internet gateway (public subnets).
+    #[default]
+    InternetGateway,
+    /// The NAT gateway (private subnets).
+    NatGateway,
+}
+
+impl Via {
+    /// The route table at this kind of route's address.
+    pub fn address(self) -> &'static str {
+        match self {
+            Via::InternetGateway => ROUTE_TABLE_ADDRESS,
+            Via::NatGateway => PRIVATE_ROUTE_TABLE_ADDRESS,
+        }
+    }
+
+    /// Whether a route's target is this kind of gateway.
+    pub fn targets(self, target: &str) -> bool {
+        match self {
+            Via::InternetGateway => target.starts_with("igw-"),
+            Via::NatGateway => target.starts_with("nat-"),
+        }
+    }
+
+    /// In words, for plans.
+    pub fn name(self) -> &'static str {
+        match self {
+            Via::InternetGateway => "internet gateway",
+            Via::NatGateway => "NAT gateway",
+        }
+    }
+}
 
 /// Address of a subnet of the spec.
 pub fn subnet_address(name: &str) -> String {
@@ -34,6 +78,21 @@ pub struct DesiredNetwork {
     /// Final tags of the internet gateway (when the VPC is ours and a subnet is public).
     pub gateway_tags: Tags,
     /// Final tags of the public route table (when a subnet is public).
+    pub route_table_tags: Tags,
+    /// The NAT gateway of the private subnets, when asked for.
+    pub nat: Option<DesiredNat>,
+}
+
+/// A NAT gateway in a public subnet, its Elastic IP, and the private subnets' route table.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DesiredNat {
+    /// Address of the public subnet it sits in (the spec's first public subnet).
+    pub subnet: String,
+    /// Final tags of the gateway.
+    pub tags: Tags,
+    /// Final tags of its Elastic IP.
+    pub address_tags: Tags,
+    /// Final tags of the private route table.
     pub route_table_tags: Tags,
 }
 
@@ -82,6 +141,15 @@ impl DesiredNetwork {
     pub fn subnet(&self, name: &str) -> Option<&DesiredSubnet> {
         self.subnets.iter().find(|s| s.name == name)
     }
+
+    /// Addresses of the subnets whose default route goes `via`.
+    pub fn routed_via(&self, via: Via) -> Vec<String> {
+        self.subnets
+            .iter()
+            .filter(|s| s.public == (via == Via::InternetGateway))
+            .map(|s| s.id.clone())
+            .collect()
+    }
 }
 
 /// What AWS holds of a deployment's network (found by its tags).
@@ -95,6 +163,11 @@ pub struct ActualNetwork {
     pub internet_gateways: Vec<ActualGateway>,
     /// Route tables carrying them.
     pub route_tables: Vec<ActualRouteTable>,
+    /// NAT gateways carrying them, not yet deleted (read only when a NAT gateway is asked for
+    /// or remembered).
+    pub nat_gateways: Vec<ActualNatGateway>,
+    /// Elastic IPs carrying them (read with the NAT gateways).
+    pub addresses: Vec<ActualAddress>,
     /// The region's available zones, read only when a subnet is to be created.
     pub zones: Vec<String>,
 }
@@ -136,6 +209,41 @@ pub struct ActualGateway {
     pub tags: Tags,
 }
 
+/// A NAT gateway.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ActualNatGateway {
+    /// `nat-…`.
+    pub id: String,
+    /// The subnet it sits in.
+    pub subnet_id: String,
+    /// `pending`, `available`, `deleting` or `failed` (deleted ones are left out).
+    pub state: String,
+    /// Its Elastic IPs' allocation ids.
+    pub allocation_ids: Vec<String>,
+    /// Tags.
+    pub tags: Tags,
+}
+
+impl ActualNatGateway {
+    /// Pending or available: it serves, or will.
+    pub fn is_usable(&self) -> bool {
+        matches!(self.state.as_str(), "pending" | "available")
+    }
+}
+
+/// An Elastic IP.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ActualAddress {
+    /// `eipalloc-…`.
+    pub allocation_id: String,
+    /// The address.
+    pub public_ip: String,
+    /// Set while it is associated (with a NAT gateway's network interface).
+    pub association_id: Option<String>,
+    /// Tags.
+    pub tags: Tags,
+}
+
 /// A route table.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct ActualRouteTable {
@@ -143,7 +251,7 @@ pub struct ActualRouteTable {
     pub id: String,
     /// Its VPC.
     pub vpc_id: String,
-    /// Routes as (destination block, gateway id).
+    /// Routes as (destination block, target: a gateway or NAT gateway id, or `local`).
     pub routes: Vec<(String, String)>,
     /// Subnet associations as (association id, subnet id).
     pub associations: Vec<(String, String)>,
@@ -174,6 +282,8 @@ impl ActualNetwork {
             && self.subnets.is_empty()
             && self.internet_gateways.is_empty()
             && self.route_tables.is_empty()
+            && self.nat_gateways.is_empty()
+            && self.addresses.is_empty()
     }
 
     /// Our VPC (the first by id when copies exist).
@@ -193,8 +303,33 @@ impl ActualNetwork {
 
     /// Our public route table.
     pub fn route_table(&self) -> Option<&ActualRouteTable> {
-        at(&self.route_tables, ROUTE_TABLE_ADDRESS, |t| {
-            (&t.tags, &t.id)
+        self.route_table_via(Via::InternetGateway)
+    }
+
+    /// Our route table whose default route goes `via`.
+    pub fn route_table_via(&self, via: Via) -> Option<&ActualRouteTable> {
+        at(&self.route_tables, via.address(), |t| (&t.tags, &t.id))
+    }
+
+    /// Our NAT gateway that serves or will (a deleting or failed one is on its way out).
+    pub fn nat_gateway(&self) -> Option<&ActualNatGateway> {
+        self.nat_gateways
+            .iter()
+            .filter(|n| n.is_usable() && logical_id(&n.tags) == Some(NAT_ADDRESS))
+            .min_by(|a, b| a.id.cmp(&b.id))
+    }
+
+    /// Our NAT gateway's Elastic IP: the one it holds, else the first of ours by id.
+    pub fn address(&self) -> Option<&ActualAddress> {
+        let held = self.nat_gateway().and_then(|n| {
+            self.addresses
+                .iter()
+                .find(|a| n.allocation_ids.contains(&a.allocation_id))
+        });
+        held.or_else(|| {
+            at(&self.addresses, EIP_ADDRESS, |a| {
+                (&a.tags, &a.allocation_id)
+            })
         })
     }
 
@@ -206,6 +341,8 @@ impl ActualNetwork {
             .chain(self.subnets.iter().map(|s| s.id.as_str()))
             .chain(self.internet_gateways.iter().map(|g| g.id.as_str()))
             .chain(self.route_tables.iter().map(|r| r.id.as_str()))
+            .chain(self.nat_gateways.iter().map(|n| n.id.as_str()))
+            .chain(self.addresses.iter().map(|a| a.allocation_id.as_str()))
     }
 }
 
@@ -257,10 +394,11 @@ pub(crate) fn network_changes(
         want_vpc(plan, net, actual, &mut keep_ids);
         want_subnets(plan, net, actual, &mut keep_ids);
         want_gateway(plan, net, actual, &mut keep_ids);
-        want_route_table(plan, net, actual, &mut keep_ids);
+        want_route_table(plan, net, actual, Via::InternetGateway, &mut keep_ids);
+        want_nat(plan, net, actual, &mut keep_ids);
     }
-    // Everything else carrying our tags goes, innermost first: route tables, subnets,
-    // gateways, then the VPC.
+    // Everything else carrying our tags goes, innermost first: route tables, NAT gateways,
+    // subnets, Elastic IPs, gateways, then the VPC.
     for rt in &actual.route_tables {
         if !keep_ids.contains(rt.id.as_str()) {
             deletes.push(delete(
@@ -274,6 +412,19 @@ pub(crate) fn network_changes(
             ));
         }
     }
+    for n in actual.nat_gateways.iter().filter(|n| n.is_usable()) {
+        if !keep_ids.contains(n.id.as_str()) {
+            deletes.push(delete(
+                &n.tags,
+                NAT_ADDRESS,
+                &n.id,
+                vec!["private subnets lose their way out".into()],
+                Action::DeleteNatGateway {
+                    nat_gateway_id: n.id.clone(),
+                },
+            ));
+        }
+    }
     for s in &actual.subnets {
         if !keep_ids.contains(s.id.as_str()) {
             deletes.push(delete(
@@ -283,6 +434,19 @@ pub(crate) fn network_changes(
                 vec![format!("cidr: {} in {}", s.cidr, s.zone)],
                 Action::DeleteSubnet {
                     subnet_id: s.id.clone(),
+                },
+            ));
+        }
+    }
+    for a in &actual.addresses {
+        if !keep_ids.contains(a.allocation_id.as_str()) {
+            deletes.push(delete(
+                &a.tags,
+                EIP_ADDRESS,
+                &a.allocation_id,
+                vec![format!("Elastic IP {} released", a.public_ip)],
+                Action::ReleaseAddress {
+                    allocation_id: a.allocation_id.clone(),
                 },
             ));
         }
@@ -468,39 +632,48 @@ fn want_gateway<'a>(
     }
 }
 
+/// The route table of the subnets whose default route goes `via`: the public subnets' (to the
+/// internet gateway), or, with a NAT gateway, the private subnets' (to it).
 fn want_route_table<'a>(
     plan: &mut Plan,
     net: &DesiredNetwork,
     actual: &'a ActualNetwork,
+    via: Via,
     keep: &mut BTreeSet<&'a str>,
 ) {
-    if !net.has_public() {
-        return;
-    }
-    let public: Vec<String> = net
-        .subnets
-        .iter()
-        .filter(|s| s.public)
-        .map(|s| s.id.clone())
-        .collect();
-    let Some(rt) = actual.route_table() else {
-        let mut details = vec![format!("{DEFAULT_ROUTE} → internet gateway")];
+    let tags = match via {
+        Via::InternetGateway if net.has_public() => &net.route_table_tags,
+        Via::NatGateway => match &net.nat {
+            Some(n) => &n.route_table_tags,
+            None => return,
+        },
+        Via::InternetGateway => return,
+    };
+    let address = via.address();
+    let public = net.routed_via(via);
+    let Some(rt) = actual.route_table_via(via) else {
+        let mut details = vec![format!("{DEFAULT_ROUTE} → {}", via.name())];
         details.extend(public.iter().map(|s| format!("+ {s}")));
         plan.changes.push(create(
-            ROUTE_TABLE_ADDRESS,
+            address,
             details,
             Action::CreateRouteTable {
-                tags: net.route_table_tags.clone(),
+                tags: tags.clone(),
                 subnets: public,
+                via,
             },
         ));
         return;
     };
     keep.insert(rt.id.as_str());
-    let has_route = rt
-        .routes
-        .iter()
-        .any(|(dest, gw)| dest == DEFAULT_ROUTE && gw.starts_with("igw-"));
+    // Through a NAT gateway, the route must go to the one that serves: a route to a deleted
+    // one is a blackhole.
+    let serving = actual.nat_gateway().map(|n| n.id.as_str());
+    let has_route = rt.routes.iter().any(|(dest, gw)| {
+        dest == DEFAULT_ROUTE
+            && via.targets(gw)
+            && (via == Via::InternetGateway || Some(gw.as_str()) == serving)
+    });
     // Associations by address: the subnet ids we know; an association of a subnet not ours
     // (or no longer public) is removed.
     let id_to_address: BTreeMap<&str, &str> = actual
@@ -531,31 +704,89 @@ fn want_route_table<'a>(
     if !has_route || !associate.is_empty() || !disassociate.is_empty() {
         let mut details = Vec::new();
         if !has_route {
-            details.push(format!("+ route {DEFAULT_ROUTE} → internet gateway"));
+            details.push(format!("+ route {DEFAULT_ROUTE} → {}", via.name()));
         }
         details.extend(associate.iter().map(|s| format!("+ {s}")));
         details.extend(disassociate.iter().map(|a| format!("- association {a}")));
         plan.changes.push(Change {
             kind: ChangeKind::Update,
-            address: ROUTE_TABLE_ADDRESS.into(),
+            address: address.into(),
             aws_id: Some(rt.id.clone()),
             details,
             disruptive: false,
             action: Action::UpdateRouteTable {
                 route_table_id: rt.id.clone(),
+                via,
                 add_default_route: !has_route,
                 associate,
                 disassociate,
             },
         });
     }
-    crate::diff::tag_change(
-        plan,
-        ROUTE_TABLE_ADDRESS,
-        &rt.id,
-        &net.route_table_tags,
-        &rt.tags,
-    );
+    crate::diff::tag_change(plan, address, &rt.id, tags, &rt.tags);
+}
+
+/// The NAT gateway (with its Elastic IP) in the first public subnet, then the private
+/// subnets' route table through it.
+fn want_nat<'a>(
+    plan: &mut Plan,
+    net: &DesiredNetwork,
+    actual: &'a ActualNetwork,
+    keep: &mut BTreeSet<&'a str>,
+) {
+    let Some(nat) = &net.nat else {
+        return;
+    };
+    let gateway = actual.nat_gateway();
+    // The Elastic IP stays when the gateway holds it, or when it is free for a new gateway (a
+    // run that stopped before the gateway); one held by a gateway on its way out is released.
+    let address = actual
+        .address()
+        .filter(|a| gateway.is_some() || a.association_id.is_none());
+    if let Some(a) = address {
+        keep.insert(a.allocation_id.as_str());
+        crate::diff::tag_change(
+            plan,
+            EIP_ADDRESS,
+            &a.allocation_id,
+            &nat.address_tags,
+            &a.tags,
+        );
+    }
+    match gateway {
+        Some(n) => {
+            keep.insert(n.id.as_str());
+            let home = actual.subnet(&nat.subnet).map(|s| s.id.as_str());
+            if home.is_some_and(|h| h != n.subnet_id) {
+                plan.warnings.push(format!(
+                    "{NAT_ADDRESS} ({}) sits in {}, not in {}: remove `nat_gateway`, apply, then add it back to move it",
+                    n.id, n.subnet_id, nat.subnet
+                ));
+            }
+            crate::diff::tag_change(plan, NAT_ADDRESS, &n.id, &nat.tags, &n.tags);
+        }
+        None => {
+            let allocation = address.map(|a| a.allocation_id.clone());
+            let details = vec![
+                format!("in {}", nat.subnet),
+                match &allocation {
+                    Some(a) => format!("with Elastic IP {a}"),
+                    None => format!("with a new Elastic IP ({EIP_ADDRESS})"),
+                },
+            ];
+            plan.changes.push(create(
+                NAT_ADDRESS,
+                details,
+                Action::CreateNatGateway {
+                    subnet: nat.subnet.clone(),
+                    tags: nat.tags.clone(),
+                    address_tags: nat.address_tags.clone(),
+                    allocation,
+                },
+            ));
+        }
+    }
+    want_route_table(plan, net, actual, Via::NatGateway, keep);
 }
 
 #[cfg(test)]
@@ -642,8 +873,155 @@ instances:
                 associations,
                 tags: net.route_table_tags.clone(),
             }],
+            nat_gateways: Vec::new(),
+            addresses: Vec::new(),
             zones: Vec::new(),
         }
+    }
+
+    const NAT: &str = "  nat_gateway: true\n  subnets:\n";
+
+    /// `converged(d)` with `d`'s NAT gateway, its address and the private route table.
+    fn converged_with_nat(d: &Desired) -> ActualNetwork {
+        let nat = d
+            .network
+            .as_ref()
+            .and_then(|n| n.nat.clone())
+            .expect("a NAT");
+        let mut have = converged(d);
+        have.nat_gateways.push(ActualNatGateway {
+            id: "nat-1".into(),
+            subnet_id: "subnet-0".into(),
+            state: "available".into(),
+            allocation_ids: vec!["eipalloc-1".into()],
+            tags: nat.tags.clone(),
+        });
+        have.addresses.push(ActualAddress {
+            allocation_id: "eipalloc-1".into(),
+            public_ip: "198.51.100.7".into(),
+            association_id: Some("eipassoc-1".into()),
+            tags: nat.address_tags.clone(),
+        });
+        have.route_tables.push(ActualRouteTable {
+            id: "rtb-2".into(),
+            vpc_id: "vpc-1".into(),
+            routes: vec![
+                ("10.40.0.0/16".into(), "local".into()),
+                (DEFAULT_ROUTE.into(), "nat-1".into()),
+            ],
+            associations: vec![("rtbassoc-9".into(), "subnet-2".into())],
+            tags: nat.route_table_tags.clone(),
+        });
+        have
+    }
+
+    #[test]
+    fn a_nat_gateway_goes_in_the_first_public_subnet_and_serves_the_private_ones() {
+        let d = desired(&SPEC.replace("  subnets:\n", NAT));
+        let plan = crate::diff(
+            &d,
+            &Actual {
+                network: ActualNetwork {
+                    zones: zones(),
+                    ..Default::default()
+                },
+                ..Default::default()
+            },
+        );
+        let got = addresses(&plan);
+        assert_eq!(
+            &got[4..8],
+            [
+                "+ internet-gateway/main",
+                "+ route-table/public",
+                "+ nat-gateway/main",
+                "+ route-table/private"
+            ],
+            "{got:?}"
+        );
+        assert!(
+            matches!(&plan.changes[6].action, Action::CreateNatGateway { subnet, allocation: None, .. } if subnet == "subnet/public-a"),
+            "{:?}",
+            plan.changes[6].action
+        );
+        assert!(
+            matches!(&plan.changes[7].action, Action::CreateRouteTable { subnets, via: Via::NatGateway, .. } if subnets == &["subnet/private"]),
+            "{:?}",
+            plan.changes[7].action
+        );
+        // Converged: nothing of the network to do.
+        let plan = crate::diff(
+            &d,
+            &Actual {
+                network: converged_with_nat(&d),
+                ..Default::default()
+            },
+        );
+        assert_eq!(addresses(&plan), ["+ sg/app", "+ instance/app/0"]);
+        assert!(plan.warnings.is_empty(), "{:?}", plan.warnings);
+    }
+
+    #[test]
+    fn without_nat_gateway_its_route_table_gateway_and_address_go_in_that_order() {
+        let with = desired(&SPEC.replace("  subnets:\n", NAT));
+        let plan = crate::diff(
+            &desired(SPEC),
+            &Actual {
+                network: converged_with_nat(&with),
+                ..Default::default()
+            },
+        );
+        assert_eq!(
+            addresses(&plan),
+            [
+                "+ sg/app",
+                "+ instance/app/0",
+                "- route-table/private",
+                "- nat-gateway/main",
+                "- elastic-ip/nat"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_free_address_of_ours_is_used_again_and_a_held_one_of_a_dying_gateway_is_not() {
+        let d = desired(&SPEC.replace("  subnets:\n", NAT));
+        let mut have = converged_with_nat(&d);
+        have.nat_gateways.clear();
+        have.route_tables.pop();
+        have.addresses[0].association_id = None;
+        let plan = crate::diff(
+            &d,
+            &Actual {
+                network: have.clone(),
+                ..Default::default()
+            },
+        );
+        let nat = plan
+            .changes
+            .iter()
+            .find(|c| c.address == NAT_ADDRESS)
+            .expect("a NAT create");
+        assert!(
+            matches!(&nat.action, Action::CreateNatGateway { allocation: Some(a), .. } if a == "eipalloc-1"),
+            "{:?}",
+            nat.action
+        );
+        assert!(!plan.changes.iter().any(|c| c.address == EIP_ADDRESS));
+        // The gateway is deleting and still holds the address: a new one, the old released.
+        have.nat_gateways = converged_with_nat(&d).nat_gateways;
+        have.nat_gateways[0].state = "deleting".into();
+        have.addresses[0].association_id = Some("eipassoc-1".into());
+        let plan = crate::diff(
+            &d,
+            &Actual {
+                network: have,
+                ..Default::default()
+            },
+        );
+        let got = addresses(&plan);
+        assert!(got.contains(&"+ nat-gateway/main".to_string()), "{got:?}");
+        assert_eq!(got.last().map(String::as_str), Some("- elastic-ip/nat"));
     }
 
     fn addresses(plan: &crate::Plan) -> Vec<String> {

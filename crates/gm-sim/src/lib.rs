@@ -116,6 +116,12 @@ pub struct World {
     pub gateways: BTreeMap<String, gm_plan::ActualGateway>,
     /// Route tables by id (main route tables are not modelled).
     pub route_tables: BTreeMap<String, gm_plan::ActualRouteTable>,
+    /// NAT gateways by id (deleted ones are removed at once).
+    pub nat_gateways: BTreeMap<String, gm_plan::ActualNatGateway>,
+    /// NAT gateway client token → id.
+    nat_tokens: HashMap<String, String>,
+    /// Elastic IPs by allocation id.
+    pub addresses: BTreeMap<String, gm_plan::ActualAddress>,
     /// Client token → instance id.
     tokens: HashMap<String, String>,
     /// Images resolved so far: id → root device.
@@ -580,6 +586,26 @@ impl CloudApi for Sim {
         Ok(self.lock().network_of(deployment))
     }
 
+    async fn describe_nat(
+        &self,
+        deployment: &str,
+    ) -> Result<(Vec<gm_plan::ActualNatGateway>, Vec<gm_plan::ActualAddress>), CloudError> {
+        self.counter.record("DescribeNatGateways");
+        let w = self.read("DescribeAddresses");
+        Ok(w.nat_of(deployment))
+    }
+
+    async fn describe_nat_gateway(
+        &self,
+        id: &str,
+    ) -> Result<Option<gm_plan::ActualNatGateway>, CloudError> {
+        Ok(self
+            .read("DescribeNatGateways")
+            .nat_gateways
+            .get(id)
+            .cloned())
+    }
+
     async fn availability_zones(&self) -> Result<Vec<String>, CloudError> {
         Ok(self.read("DescribeAvailabilityZones").zones(&self.region))
     }
@@ -680,6 +706,38 @@ impl CloudApi for Sim {
         )
     }
 
+    async fn allocate_address(&self, tags: &Tags) -> Result<String, CloudError> {
+        let about = vec![tags.get(TAG_ID).cloned().unwrap_or_default()];
+        self.mutate("AllocateAddress", &about, |w| Ok(w.allocate_address(tags)))
+    }
+
+    async fn release_address(&self, allocation_id: &str) -> Result<(), CloudError> {
+        gone_is_ok(
+            self.mutate("ReleaseAddress", &[allocation_id.to_string()], |w| {
+                w.release_address(allocation_id)
+            }),
+        )
+    }
+
+    async fn create_nat_gateway(
+        &self,
+        subnet_id: &str,
+        allocation_id: &str,
+        token: &str,
+        tags: &Tags,
+    ) -> Result<String, CloudError> {
+        let about = vec![tags.get(TAG_ID).cloned().unwrap_or_default()];
+        self.mutate("CreateNatGateway", &about, |w| {
+            w.create_nat_gateway(subnet_id, allocation_id, token, tags)
+        })
+    }
+
+    async fn delete_nat_gateway(&self, id: &str) -> Result<(), CloudError> {
+        gone_is_ok(self.mutate("DeleteNatGateway", &[id.to_string()], |w| {
+            w.delete_nat_gateway(id)
+        }))
+    }
+
     async fn create_route_table(&self, vpc_id: &str, tags: &Tags) -> Result<String, CloudError> {
         let about = vec![tags.get(TAG_ID).cloned().unwrap_or_default()];
         self.mutate("CreateRouteTable", &about, |w| {
@@ -693,14 +751,17 @@ impl CloudApi for Sim {
         destination: &str,
         gateway_id: &str,
     ) -> Result<(), CloudError> {
-        ok_if(
-            "RouteAlreadyExists",
-            self.mutate(
-                "CreateRoute",
-                &[route_table_id.to_string(), gateway_id.to_string()],
-                |w| w.create_route(route_table_id, destination, gateway_id),
-            ),
-        )
+        let about = [route_table_id.to_string(), gateway_id.to_string()];
+        match self.mutate("CreateRoute", &about, |w| {
+            w.create_route(route_table_id, destination, gateway_id)
+        }) {
+            Err(e) if e.code.as_deref() == Some("RouteAlreadyExists") => {
+                self.mutate("ReplaceRoute", &about, |w| {
+                    w.replace_route(route_table_id, destination, gateway_id)
+                })
+            }
+            r => r,
+        }
     }
 
     async fn associate_route_table(

@@ -1,10 +1,15 @@
-//! The network kinds in the simulated account: VPCs, subnets, internet gateways and route
-//! tables, refusing what EC2 refuses (a VPC with anything left in it, a subnet with instances or
-//! a load balancer in it, an attached gateway, a route table with associations, blocks outside
-//! the VPC or overlapping a sibling, zones the region lacks).
+//! The network kinds in the simulated account: VPCs, subnets, internet gateways, route tables,
+//! NAT gateways and Elastic IPs, refusing what EC2 refuses (a VPC with anything left in it, a
+//! subnet with instances, a load balancer or a NAT gateway in it, an attached gateway, a route
+//! table with associations, an Elastic IP still associated, blocks outside the VPC or
+//! overlapping a sibling, zones the region lacks). A NAT gateway is available at once and gone
+//! at once when deleted.
 
 use gm_cloud::{CloudError, SubnetInfo};
-use gm_plan::{ActualGateway, ActualNetwork, ActualRouteTable, ActualSubnet, ActualVpc, Tags};
+use gm_plan::{
+    ActualAddress, ActualGateway, ActualNatGateway, ActualNetwork, ActualRouteTable, ActualSubnet,
+    ActualVpc, Tags,
+};
 
 use crate::{err, tagged_with, World};
 
@@ -78,8 +83,132 @@ impl World {
                 .filter(|t| tagged_with(&t.tags, deployment))
                 .cloned()
                 .collect(),
+            nat_gateways: Vec::new(),
+            addresses: Vec::new(),
             zones: Vec::new(),
         }
+    }
+
+    /// The deployment's NAT gateways and Elastic IPs, as the two describes by tag return them.
+    pub(crate) fn nat_of(&self, deployment: &str) -> (Vec<ActualNatGateway>, Vec<ActualAddress>) {
+        (
+            self.nat_gateways
+                .values()
+                .filter(|n| tagged_with(&n.tags, deployment))
+                .cloned()
+                .collect(),
+            self.addresses
+                .values()
+                .filter(|a| tagged_with(&a.tags, deployment))
+                .cloned()
+                .collect(),
+        )
+    }
+
+    pub(crate) fn allocate_address(&mut self, tags: &Tags) -> String {
+        let id = self.id("eipalloc");
+        let n = self.next_id % 250;
+        self.addresses.insert(
+            id.clone(),
+            ActualAddress {
+                allocation_id: id.clone(),
+                public_ip: format!("198.51.100.{n}"),
+                association_id: None,
+                tags: tags.clone(),
+            },
+        );
+        id
+    }
+
+    pub(crate) fn release_address(&mut self, id: &str) -> Result<(), CloudError> {
+        const A: &str = "ReleaseAddress";
+        match self.addresses.get(id) {
+            None => Err(err(
+                A,
+                "InvalidAllocationID.NotFound",
+                format!("the allocation ID '{id}' does not exist"),
+            )),
+            Some(a) if a.association_id.is_some() => Err(err(
+                A,
+                "InvalidIPAddress.InUse",
+                format!("address {} is in use", a.public_ip),
+            )),
+            Some(_) => {
+                self.addresses.remove(id);
+                Ok(())
+            }
+        }
+    }
+
+    pub(crate) fn create_nat_gateway(
+        &mut self,
+        subnet: &str,
+        allocation: &str,
+        token: &str,
+        tags: &Tags,
+    ) -> Result<String, CloudError> {
+        const A: &str = "CreateNatGateway";
+        if let Some(id) = self.nat_tokens.get(token) {
+            return Ok(id.clone());
+        }
+        if !self.subnets.iter().any(|s| s.id == subnet) {
+            return Err(err(
+                A,
+                "InvalidSubnetID.NotFound",
+                format!("the subnet ID '{subnet}' does not exist"),
+            ));
+        }
+        match self.addresses.get(allocation) {
+            None => {
+                return Err(err(
+                    A,
+                    "InvalidAllocationID.NotFound",
+                    format!("the allocation ID '{allocation}' does not exist"),
+                ))
+            }
+            Some(a) if a.association_id.is_some() => {
+                return Err(err(
+                    A,
+                    "Resource.AlreadyAssociated",
+                    format!("{allocation} is already associated"),
+                ))
+            }
+            Some(_) => {}
+        }
+        let id = self.id("nat");
+        let assoc = self.id("eipassoc");
+        if let Some(a) = self.addresses.get_mut(allocation) {
+            a.association_id = Some(assoc);
+        }
+        self.nat_gateways.insert(
+            id.clone(),
+            ActualNatGateway {
+                id: id.clone(),
+                subnet_id: subnet.to_string(),
+                state: "available".into(),
+                allocation_ids: vec![allocation.to_string()],
+                tags: tags.clone(),
+            },
+        );
+        self.nat_tokens.insert(token.to_string(), id.clone());
+        Ok(id)
+    }
+
+    pub(crate) fn delete_nat_gateway(&mut self, id: &str) -> Result<(), CloudError> {
+        let Some(n) = self.nat_gateways.remove(id) else {
+            return Err(err(
+                "DeleteNatGateway",
+                "NatGatewayNotFound",
+                format!("NAT gateway {id} was not found"),
+            ));
+        };
+        for a in n.allocation_ids {
+            if let Some(a) = self.addresses.get_mut(&a) {
+                a.association_id = None;
+            }
+        }
+        // Routes to it stay, as AWS leaves them: blackholes until replaced.
+        Ok(())
     }
 
     /// Creates a VPC (also for a test setting a scene: a VPC the spec references).
@@ -241,6 +370,9 @@ impl World {
         {
             return Err(in_use(A, id, &format!("load balancer {}", l.name)));
         }
+        if let Some(n) = self.nat_gateways.values().find(|n| n.subnet_id == id) {
+            return Err(in_use(A, id, &format!("NAT gateway {}", n.id)));
+        }
         self.subnets.retain(|s| s.id != id);
         self.subnet_tags.remove(id);
         for t in self.route_tables.values_mut() {
@@ -386,10 +518,19 @@ impl World {
                 format!("the route table ID '{table}' does not exist"),
             ));
         };
+        let in_vpc = |subnet: &str| {
+            self.subnets
+                .iter()
+                .any(|s| s.id == subnet && s.vpc_id == t.vpc_id)
+        };
         let attached = self
             .gateways
             .get(gateway)
-            .is_some_and(|g| g.attached_to.contains(&t.vpc_id));
+            .is_some_and(|g| g.attached_to.contains(&t.vpc_id))
+            || self
+                .nat_gateways
+                .get(gateway)
+                .is_some_and(|n| in_vpc(&n.subnet_id));
         if !attached {
             return Err(err(
                 A,
@@ -408,6 +549,30 @@ impl World {
             t.routes.push((dest.to_string(), gateway.to_string()));
         }
         Ok(())
+    }
+
+    /// Points an existing route at another gateway (`ReplaceRoute`).
+    pub(crate) fn replace_route(
+        &mut self,
+        table: &str,
+        dest: &str,
+        gateway: &str,
+    ) -> Result<(), CloudError> {
+        let route = self
+            .route_tables
+            .get_mut(table)
+            .and_then(|t| t.routes.iter_mut().find(|(d, _)| d == dest));
+        match route {
+            Some((_, target)) => {
+                *target = gateway.to_string();
+                Ok(())
+            }
+            None => Err(err(
+                "ReplaceRoute",
+                "InvalidRoute.NotFound",
+                format!("no route with destination-cidr-block {dest} in {table}"),
+            )),
+        }
     }
 
     pub(crate) fn associate(&mut self, table: &str, subnet: &str) -> Result<String, CloudError> {
@@ -492,6 +657,7 @@ impl World {
     /// What of the network carries `deployment`'s tag.
     pub(crate) fn network_holdings(&self, deployment: &str) -> Vec<String> {
         let n = self.network_of(deployment);
+        let (nats, addresses) = self.nat_of(deployment);
         n.vpcs
             .iter()
             .map(|v| format!("vpc {}", v.id))
@@ -505,6 +671,12 @@ impl World {
                 n.route_tables
                     .iter()
                     .map(|t| format!("route table {}", t.id)),
+            )
+            .chain(nats.iter().map(|n| format!("NAT gateway {}", n.id)))
+            .chain(
+                addresses
+                    .iter()
+                    .map(|a| format!("Elastic IP {}", a.allocation_id)),
             )
             .collect()
     }

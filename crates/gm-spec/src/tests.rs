@@ -323,6 +323,29 @@ fn network_mistakes_point_at_their_place_with_the_fix() {
 }
 
 #[test]
+fn a_nat_gateway_needs_a_public_subnet_to_sit_in_and_a_private_one_to_serve() {
+    let with_nat =
+        |text: &str| text.replacen("  subnets:\n", "  nat_gateway: true\n  subnets:\n", 1);
+    let s = load_str("spec.yaml", &with_nat(NETWORK), Path::new(".")).unwrap();
+    assert!(s.spec.network.as_ref().unwrap().nat_gateway);
+    let all_public =
+        with_nat(&NETWORK.replace("cidr: 10.40.10.0/24}", "cidr: 10.40.10.0/24, public: true}"));
+    let e = errors(&all_public);
+    assert!(
+        e.contains("GM-SPEC-085")
+            && e.contains("spec.yaml:6:")
+            && e.contains("every subnet here is public"),
+        "{e}"
+    );
+    let none_public = with_nat(&NETWORK.replace(", public: true}", "}"));
+    let e = errors(&none_public);
+    assert!(
+        e.contains("GM-SPEC-085") && e.contains("no subnet here is public"),
+        "{e}"
+    );
+}
+
+#[test]
 fn an_instance_zone_must_agree_with_where_it_goes() {
     // Default VPC: any zone of the region.
     let s = load_str(

@@ -57,6 +57,11 @@ pub struct NetworkSpec {
     pub vpc: VpcSpec,
     /// Subnets the deployment creates and owns (in either kind of VPC).
     pub subnets: Vec<SubnetSpec>,
+    /// One NAT gateway, with an Elastic IP, in the first public subnet: the private subnets
+    /// route `0.0.0.0/0` through it, so their instances reach the internet (package updates,
+    /// image pulls) without being reachable from it. About $0.05/hour plus data processed.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub nat_gateway: bool,
     /// Extra tags for the network's resources.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub tags: BTreeMap<String, String>,

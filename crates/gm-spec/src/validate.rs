@@ -1003,6 +1003,26 @@ fn check_network<'s>(c: &mut Ctx<'_>, spec: &'s Spec) -> HashSet<&'s str> {
             );
         }
     }
+    if net.nat_gateway {
+        let public = net.subnets.iter().any(|s| s.public);
+        let private = net.subnets.iter().any(|s| !s.public);
+        if !public || !private {
+            c.err(
+                "GM-SPEC-085",
+                "network.nat_gateway".into(),
+                if public {
+                    "a NAT gateway serves private subnets, and every subnet here is public".into()
+                } else {
+                    "a NAT gateway sits in a public subnet, and no subnet here is public".into()
+                },
+                Some(if public {
+                    "add a subnet without `public: true` for the instances, or remove `nat_gateway`".to_string()
+                } else {
+                    "add a subnet with `public: true`, e.g. `- {name: public-a, cidr: 10.40.1.0/24, public: true}`".to_string()
+                }),
+            );
+        }
+    }
     check_tags(c, "network.tags", &net.tags);
     names
 }

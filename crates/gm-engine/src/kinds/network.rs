@@ -1,6 +1,8 @@
-//! The network kinds: a VPC, its subnets, the internet gateway and the public route table.
+//! The network kinds: a VPC, its subnets, the internet gateway and the public route table, and
+//! a NAT gateway with its Elastic IP and the private route table.
 //!
-//! Creation follows the plan's order (VPC, subnets, gateway, route table). Deletion is one path
+//! Creation follows the plan's order (VPC, subnets, gateway, route tables, NAT gateway).
+//! Deletion is one path
 //! for apply's removals, a rollback's undo and destroy: [`doomed`] lists what goes innermost
 //! first, and [`Engine::delete_network`] deletes it, trying again while AWS still reports a
 //! resource in use (network interfaces of just-terminated instances and load balancers linger).
@@ -10,8 +12,8 @@ use std::time::Instant;
 
 use gm_cloud::{CloudError, ErrorKind};
 use gm_plan::{
-    Action, ActualNetwork, DesiredNetwork, DesiredVpc, Plan, Tags, DEFAULT_ROUTE, IGW_ADDRESS,
-    ROUTE_TABLE_ADDRESS, TAG_ID, VPC_ADDRESS,
+    Action, ActualNetwork, DesiredNetwork, DesiredVpc, Plan, Tags, Via, DEFAULT_ROUTE, EIP_ADDRESS,
+    IGW_ADDRESS, NAT_ADDRESS, ROUTE_TABLE_ADDRESS, TAG_ID, VPC_ADDRESS,
 };
 use serde_json::json;
 
@@ -23,8 +25,12 @@ use crate::Engine;
 pub(crate) enum NetKind {
     /// `rtb-…`: its associations go with it.
     RouteTable,
+    /// `nat-…`: deleted, then waited for until gone (its subnet and address are held till then).
+    NatGateway,
     /// `subnet-…`.
     Subnet,
+    /// `eipalloc-…`: released.
+    Address,
     /// `igw-…`: detached from its VPCs first.
     Gateway,
     /// `vpc-…`, last.
@@ -36,15 +42,26 @@ impl NetKind {
     pub(crate) fn name(self) -> &'static str {
         match self {
             NetKind::RouteTable => "route-table",
+            NetKind::NatGateway => "nat-gateway",
             NetKind::Subnet => "subnet",
+            NetKind::Address => "elastic-ip",
             NetKind::Gateway => "internet-gateway",
             NetKind::Vpc => "vpc",
         }
     }
 
     /// Every network kind's name.
-    pub(crate) const NAMES: [&'static str; 4] =
-        ["route-table", "subnet", "internet-gateway", "vpc"];
+    pub(crate) const NAMES: [&'static str; 6] = [
+        "route-table",
+        "nat-gateway",
+        "subnet",
+        "elastic-ip",
+        "internet-gateway",
+        "vpc",
+    ];
+
+    /// The NAT gateway's kinds' names (read only when asked for or remembered).
+    pub(crate) const NAT_NAMES: [&'static str; 2] = ["nat-gateway", "elastic-ip"];
 }
 
 /// One network resource to delete, with what only it holds.
@@ -65,8 +82,8 @@ fn address(tags: &Tags, fallback: &str) -> String {
         .unwrap_or_else(|| fallback.to_string())
 }
 
-/// Every resource of `net` for which `doomed_id` holds, innermost first: route tables, subnets,
-/// gateways, VPCs.
+/// Every resource of `net` for which `doomed_id` holds, innermost first: route tables, NAT
+/// gateways, subnets, Elastic IPs, internet gateways, VPCs.
 pub(crate) fn doomed(net: &ActualNetwork, doomed_id: impl Fn(&str) -> bool) -> Vec<NetDoomed> {
     let mut out = Vec::new();
     for t in net.route_tables.iter().filter(|t| doomed_id(&t.id)) {
@@ -78,6 +95,15 @@ pub(crate) fn doomed(net: &ActualNetwork, doomed_id: impl Fn(&str) -> bool) -> V
             detail: format!("route table, {} association(s)", t.associations.len()),
         });
     }
+    for n in net.nat_gateways.iter().filter(|n| doomed_id(&n.id)) {
+        out.push(NetDoomed {
+            kind: NetKind::NatGateway,
+            address: address(&n.tags, NAT_ADDRESS),
+            id: n.id.clone(),
+            holds: n.allocation_ids.clone(),
+            detail: format!("NAT gateway ({})", n.state),
+        });
+    }
     for s in net.subnets.iter().filter(|s| doomed_id(&s.id)) {
         out.push(NetDoomed {
             kind: NetKind::Subnet,
@@ -85,6 +111,15 @@ pub(crate) fn doomed(net: &ActualNetwork, doomed_id: impl Fn(&str) -> bool) -> V
             id: s.id.clone(),
             holds: Vec::new(),
             detail: format!("subnet {} in {}", s.cidr, s.zone),
+        });
+    }
+    for a in net.addresses.iter().filter(|a| doomed_id(&a.allocation_id)) {
+        out.push(NetDoomed {
+            kind: NetKind::Address,
+            address: address(&a.tags, EIP_ADDRESS),
+            id: a.allocation_id.clone(),
+            holds: Vec::new(),
+            detail: format!("Elastic IP {}", a.public_ip),
         });
     }
     for g in net.internet_gateways.iter().filter(|g| doomed_id(&g.id)) {
@@ -133,6 +168,12 @@ pub(crate) fn known_ids(
         ids.entry(address(&t.tags, ROUTE_TABLE_ADDRESS))
             .or_insert_with(|| t.id.clone());
     }
+    if let Some(n) = net.nat_gateway() {
+        ids.insert(NAT_ADDRESS.to_string(), n.id.clone());
+    }
+    if let Some(a) = net.address() {
+        ids.insert(EIP_ADDRESS.to_string(), a.allocation_id.clone());
+    }
     ids
 }
 
@@ -141,6 +182,8 @@ pub(crate) fn is_network_delete(a: &Action) -> Option<&str> {
     match a {
         Action::DeleteRouteTable { route_table_id: id }
         | Action::DeleteSubnet { subnet_id: id }
+        | Action::DeleteNatGateway { nat_gateway_id: id }
+        | Action::ReleaseAddress { allocation_id: id }
         | Action::DeleteInternetGateway { gateway_id: id, .. }
         | Action::DeleteVpc { vpc_id: id } => Some(id),
         _ => None,
@@ -167,7 +210,12 @@ impl Engine {
                 }
                 cloud.delete_route_table(&d.id).await
             }
+            NetKind::NatGateway => {
+                cloud.delete_nat_gateway(&d.id).await?;
+                cloud.wait_nat_gateway(&d.id, true, self.opts.timeout).await
+            }
             NetKind::Subnet => cloud.delete_subnet(&d.id).await,
+            NetKind::Address => cloud.release_address(&d.id).await,
             NetKind::Gateway => {
                 for v in &d.holds {
                     cloud.detach_internet_gateway(&d.id, v).await?;
@@ -315,15 +363,24 @@ impl Engine {
                         ));
                     }
                 }
-                Action::CreateRouteTable { tags, subnets } => {
+                Action::CreateNatGateway {
+                    subnet,
+                    tags,
+                    address_tags,
+                    allocation,
+                } => {
+                    self.create_nat(run, &c.address, subnet, tags, address_tags, allocation)
+                        .await?;
+                }
+                Action::CreateRouteTable { tags, subnets, via } => {
                     let vpc = vpc(run)?;
-                    let gateway = self.gateway_of(&run.net, &vpc).await.map_err(at)?;
+                    let gateway = self.route_target(run, *via, &vpc).await.map_err(at)?;
                     let step =
                         self.intent(run, &c.address, "create-route-table", json!({"vpc": vpc}))?;
                     run.net_attempted = true;
                     let r = cloud.create_route_table(&vpc, tags).await;
                     let id = self.journaled(step, r).map_err(at)?;
-                    run.net.insert(ROUTE_TABLE_ADDRESS.into(), id.clone());
+                    run.net.insert(via.address().into(), id.clone());
                     self.route_public(run, &c.address, &id, Some(&gateway), subnets, &[])
                         .await?;
                     run.report.created.push(done(
@@ -337,13 +394,14 @@ impl Engine {
                 }
                 Action::UpdateRouteTable {
                     route_table_id,
+                    via,
                     add_default_route,
                     associate,
                     disassociate,
                 } => {
                     let gateway = if *add_default_route {
                         let vpc = vpc(run)?;
-                        Some(self.gateway_of(&run.net, &vpc).await.map_err(at)?)
+                        Some(self.route_target(run, *via, &vpc).await.map_err(at)?)
                     } else {
                         None
                     };
@@ -371,6 +429,91 @@ impl Engine {
             &r,
         );
         r
+    }
+
+    /// Where a route table's default route goes: the internet gateway (see [`Self::gateway_of`]),
+    /// or the NAT gateway, which the plan makes before the private route table.
+    async fn route_target(&self, run: &Run<'_>, via: Via, vpc: &str) -> Result<String, CloudError> {
+        match via {
+            Via::InternetGateway => self.gateway_of(&run.net, vpc).await,
+            Via::NatGateway => run
+                .net
+                .get(NAT_ADDRESS)
+                .cloned()
+                .ok_or_else(|| missing(NAT_ADDRESS)),
+        }
+    }
+
+    /// Makes the NAT gateway: its Elastic IP (unless `allocation` is a free one of ours), the
+    /// gateway in `subnet` (a public subnet's address), then waits until it is available. The
+    /// gateway's `ClientToken` is derived from what it is made of, so a create repeated after a
+    /// lost answer or a crash answers with the first one's gateway; a token that names a gateway
+    /// already failed or gone gets its successor, once.
+    async fn create_nat(
+        &self,
+        run: &mut Run<'_>,
+        at_address: &str,
+        subnet: &str,
+        tags: &Tags,
+        address_tags: &Tags,
+        allocation: &Option<String>,
+    ) -> Result<(), StepError> {
+        let cloud = self.cloud();
+        let at = |e: CloudError| (at_address.to_string(), e);
+        let subnet_id = run
+            .net
+            .get(subnet)
+            .cloned()
+            .ok_or_else(|| at(missing(subnet)))?;
+        let allocation = match allocation {
+            Some(a) => a.clone(),
+            None => {
+                let step = self.intent(run, EIP_ADDRESS, "allocate-address", json!({}))?;
+                run.net_attempted = true;
+                let r = cloud.allocate_address(address_tags).await;
+                let id = self.journaled(step, r).map_err(at)?;
+                run.report.created.push(done(
+                    EIP_ADDRESS,
+                    &id,
+                    "Elastic IP for the NAT gateway".into(),
+                ));
+                id
+            }
+        };
+        run.net.insert(EIP_ADDRESS.into(), allocation.clone());
+        let mut token = gm_cloud::launch_token(&format!(
+            "{}|{NAT_ADDRESS}|{subnet_id}|{allocation}",
+            run.report.deployment
+        ));
+        let mut tries = 0;
+        let id = loop {
+            tries += 1;
+            let step = self.intent(
+                run,
+                at_address,
+                "create-nat-gateway",
+                json!({"subnet": subnet_id, "allocation": allocation, "token": token}),
+            )?;
+            run.net_attempted = true;
+            let r = cloud
+                .create_nat_gateway(&subnet_id, &allocation, &token, tags)
+                .await;
+            let id = self.journaled(step, r).map_err(at)?;
+            match cloud.wait_nat_gateway(&id, false, self.opts.timeout).await {
+                Ok(()) => break id,
+                Err(e) if e.code.as_deref() == Some("NatGatewayFailed") && tries == 1 => {
+                    token = gm_cloud::next_launch_token(&token, &id);
+                }
+                Err(e) => return Err(at(e)),
+            }
+        };
+        run.net.insert(NAT_ADDRESS.into(), id.clone());
+        run.report.created.push(done(
+            at_address,
+            &id,
+            format!("NAT gateway in {subnet} ({subnet_id})"),
+        ));
+        Ok(())
     }
 
     /// The gateway public subnets route to: ours, or the one attached to a referenced VPC.
