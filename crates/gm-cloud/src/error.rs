@@ -1,28 +1,7 @@
 //! AWS errors, classified once so callers decide by kind, and users get a hint.
 
 use aws_sdk_ec2::error::{ProvideErrorMetadata, SdkError};
-
-/// What sort of failure an AWS call had.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum ErrorKind {
-    /// AWS has no capacity for the request (spot or on-demand) in that place.
-    Capacity,
-    /// A referenced resource does not exist.
-    NotFound,
-    /// Credentials missing, expired or not allowed.
-    Auth,
-    /// Still throttled after retries.
-    Throttled,
-    /// The endpoint could not be reached.
-    Unreachable,
-    /// The resource is still in use (e.g. a security group with instances).
-    InUse,
-    /// AWS rejected the request as invalid.
-    Invalid,
-    /// Anything else.
-    Other,
-}
+pub use gm_aws::ErrorKind;
 
 /// A failed AWS call.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -38,59 +17,10 @@ pub struct CloudError {
     pub kind: ErrorKind,
 }
 
-const CAPACITY: &[&str] = &[
-    "InsufficientInstanceCapacity",
-    "InsufficientHostCapacity",
-    "InsufficientCapacity",
-    "InsufficientReservedInstanceCapacity",
-    "SpotMaxPriceTooLow",
-    "MaxSpotInstanceCountExceeded",
-    "InsufficientCapacityOnOutpost",
-    "capacity-not-available",
-];
-
 impl CloudError {
     /// Builds an error from a code and message.
     pub fn new(action: &str, code: Option<&str>, message: impl Into<String>) -> Self {
-        let kind = match code {
-            Some(c) if CAPACITY.contains(&c) => ErrorKind::Capacity,
-            Some(c)
-                if c.contains("NotFound")
-                    || c.starts_with("InvalidAMIID")
-                    || c.starts_with("NoSuch") =>
-            {
-                ErrorKind::NotFound
-            }
-            Some(
-                "AuthFailure"
-                | "UnauthorizedOperation"
-                | "InvalidClientTokenId"
-                | "SignatureDoesNotMatch"
-                | "ExpiredToken"
-                | "AccessDenied"
-                | "AccessDeniedException"
-                | "OptInRequired",
-            ) => ErrorKind::Auth,
-            Some("Throttling" | "ThrottlingException" | "RequestLimitExceeded") => {
-                ErrorKind::Throttled
-            }
-            Some(
-                "DependencyViolation"
-                | "InvalidGroup.InUse"
-                | "InvalidIPAddress.InUse"
-                | "VolumeInUse"
-                | "ResourceInUse"
-                | "DistributionNotDisabled",
-            ) => ErrorKind::InUse,
-            Some(c)
-                if c.starts_with("Invalid")
-                    || c.contains("Malformed")
-                    || c == "MissingParameter" =>
-            {
-                ErrorKind::Invalid
-            }
-            _ => ErrorKind::Other,
-        };
+        let kind = gm_aws::classify(code);
         CloudError {
             action: action.to_string(),
             code: code.map(str::to_string),
@@ -99,47 +29,18 @@ impl CloudError {
         }
     }
 
-    /// Classifies an SDK error.
+    /// Classifies an SDK error (see [`gm_aws::SdkFailure`]).
     pub fn from_sdk<E, R>(action: &str, err: SdkError<E, R>) -> Self
     where
         E: ProvideErrorMetadata + std::error::Error + 'static,
         R: std::fmt::Debug,
     {
-        match &err {
-            SdkError::DispatchFailure(d) => {
-                let mut e = CloudError::new(
-                    action,
-                    None,
-                    format!("cannot reach the AWS endpoint: {}", chain(&err)),
-                );
-                if d.is_user()
-                    || format!("{d:?}").contains("credentials")
-                    || chain(&err).contains("credentials")
-                {
-                    e.kind = ErrorKind::Auth;
-                    e.message = format!("no usable AWS credentials: {}", chain(&err));
-                } else {
-                    e.kind = ErrorKind::Unreachable;
-                }
-                e
-            }
-            SdkError::TimeoutError(_) => {
-                let mut e = CloudError::new(action, None, "the request timed out");
-                e.kind = ErrorKind::Unreachable;
-                e
-            }
-            _ => {
-                let code = err.code().map(str::to_string);
-                let msg = err
-                    .message()
-                    .map(str::to_string)
-                    .unwrap_or_else(|| chain(&err));
-                let mut e = CloudError::new(action, code.as_deref(), msg);
-                if e.code.is_none() && chain(&err).contains("credentials") {
-                    e.kind = ErrorKind::Auth;
-                }
-                e
-            }
+        let f = gm_aws::SdkFailure::of(&err);
+        CloudError {
+            action: action.to_string(),
+            code: f.code,
+            message: f.message,
+            kind: f.kind,
         }
     }
 
@@ -184,17 +85,6 @@ impl CloudError {
             None => self.message.clone(),
         }
     }
-}
-
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        s.push_str(": ");
-        s.push_str(&c.to_string());
-        cur = c.source();
-    }
-    s
 }
 
 /// A removal whose target is already gone has done its work: not-found counts as success.

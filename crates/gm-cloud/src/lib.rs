@@ -1,10 +1,9 @@
-//! The only GeuseMaker part that calls AWS: SDK configuration (profile, region, endpoint,
-//! retries), error classification, request counting, the audit trail, and EC2 operations.
-//! It knows nothing about specs: it reads and writes resources.
+//! The engine's AWS calls: EC2, IAM, SSM, ELB, CloudFront and pricing operations, the audit
+//! trail, and the [`CloudApi`] seam. SDK configuration, request counting and error
+//! classification come from `gm-aws`, shared with the inventory (and re-exported here).
 
 mod api;
 mod audit;
-mod counter;
 mod describe;
 mod discover;
 mod edge;
@@ -23,18 +22,21 @@ use std::time::{Duration, Instant};
 
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
-use aws_config::{BehaviorVersion, Region};
+use aws_config::Region;
 
 pub use api::CloudApi;
 pub use audit::{AuditRecord, AuditSink, NoAudit};
-pub use counter::RequestCounter;
 pub use describe::{no_default_vpc, NO_DEFAULT_VPC};
 pub use discover::{
     Discovery, DistributionInfo, FileSystemInfo, GroupInfo, KeyPairInfo, LoadBalancerInfo,
     SubnetInfo, VpcInfo,
 };
 pub use edge::ActualEdge;
-pub use error::{gone_is_ok, ok_if, CloudError, ErrorKind};
+pub use error::{gone_is_ok, ok_if, CloudError};
+pub use gm_aws::{
+    partition, sdk_config, CloudOptions, CountingInterceptor, ErrorKind, RequestCounter,
+    DEFAULT_REGION,
+};
 pub use identity::{generate_secret, SECRETS_POLICY};
 pub use launch::{
     launch_token, next_launch_token, BlockDeviceRequest, ImageInfo, LaunchOutcome, LaunchRequest,
@@ -43,36 +45,6 @@ pub use launch::{
 pub use lock::{lease_parameter, LEASE_PREFIX};
 pub use pricing::on_demand_price;
 pub use wait::{Backoff, WaitTarget};
-
-/// The region used when neither flag, environment nor spec names one.
-pub const DEFAULT_REGION: &str = "us-east-1";
-
-/// How to reach AWS.
-#[derive(Debug, Clone, Default)]
-pub struct CloudOptions {
-    /// Region; `AWS_REGION`/`AWS_DEFAULT_REGION` and then `us-east-1` otherwise.
-    pub region: Option<String>,
-    /// Named profile; the SDK's default chain (environment first) otherwise.
-    pub profile: Option<String>,
-    /// Endpoint override (LocalStack, moto, a VPC endpoint); `AWS_ENDPOINT_URL` also works.
-    pub endpoint_url: Option<String>,
-    /// Attempts per call, including the first (default 8).
-    pub max_attempts: Option<u32>,
-}
-
-impl CloudOptions {
-    /// True when AWS calls go to an endpoint of the user's choosing (an emulator such as moto or
-    /// LocalStack, a proxy): the addresses it reports for instances may be invented, so nothing
-    /// may connect to them. The CLI and the server ask the same question here.
-    pub fn endpoint_overridden(&self) -> bool {
-        self.endpoint_url
-            .as_deref()
-            .is_some_and(|u| !u.trim().is_empty())
-            || ["AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_EC2"]
-                .iter()
-                .any(|k| std::env::var(k).is_ok_and(|v| !v.trim().is_empty()))
-    }
-}
 
 /// A connection to one account and region.
 #[derive(Clone)]
@@ -112,15 +84,15 @@ impl Cloud {
         let sdk = sdk.clone();
         let counter = Arc::new(RequestCounter::default());
         let ec2_conf = aws_sdk_ec2::config::Builder::from(&sdk)
-            .interceptor(counter::CountingInterceptor(counter.clone()))
+            .interceptor(CountingInterceptor(counter.clone()))
             .build();
         let iam_conf = aws_sdk_iam::config::Builder::from(&sdk)
-            .interceptor(counter::CountingInterceptor(counter.clone()))
+            .interceptor(CountingInterceptor(counter.clone()))
             .build();
         let ssm_conf = aws_sdk_ssm::config::Builder::from(&sdk)
-            .interceptor(counter::CountingInterceptor(counter.clone()))
+            .interceptor(CountingInterceptor(counter.clone()))
             .build();
-        let count = counter::CountingInterceptor(counter.clone());
+        let count = CountingInterceptor(counter.clone());
         let elb = aws_sdk_elasticloadbalancingv2::Client::from_conf(
             aws_sdk_elasticloadbalancingv2::config::Builder::from(&sdk)
                 .interceptor(count.clone())
@@ -149,7 +121,7 @@ impl Cloud {
                         .operation_attempt_timeout(Duration::from_secs(4))
                         .build(),
                 )
-                .interceptor(counter::CountingInterceptor(counter.clone()))
+                .interceptor(CountingInterceptor(counter.clone()))
                 .build(),
         );
         Cloud {
@@ -262,44 +234,6 @@ impl Cloud {
         })
         .await
     }
-}
-
-/// The SDK configuration every client is built from: region by precedence, adaptive retries
-/// with backoff, timeouts, profile and endpoint override. No request is sent.
-pub async fn sdk_config(opts: &CloudOptions) -> aws_config::SdkConfig {
-    let region = opts
-        .region
-        .clone()
-        .or_else(|| std::env::var("AWS_REGION").ok().filter(|s| !s.is_empty()))
-        .or_else(|| {
-            std::env::var("AWS_DEFAULT_REGION")
-                .ok()
-                .filter(|s| !s.is_empty())
-        })
-        .unwrap_or_else(|| DEFAULT_REGION.to_string());
-    let mut loader = aws_config::defaults(BehaviorVersion::latest())
-        .region(Region::new(region.clone()))
-        // Standard, not adaptive: the adaptive rate limiter held calls back for seconds after a
-        // single throttle (docs/decisions.md, "Retries").
-        .retry_config(
-            RetryConfig::standard()
-                .with_max_attempts(opts.max_attempts.unwrap_or(8))
-                .with_initial_backoff(Duration::from_millis(100))
-                .with_max_backoff(Duration::from_secs(20)),
-        )
-        .timeout_config(
-            TimeoutConfig::builder()
-                .connect_timeout(Duration::from_secs(5))
-                .operation_attempt_timeout(Duration::from_secs(60))
-                .build(),
-        );
-    if let Some(p) = &opts.profile {
-        loader = loader.profile_name(p);
-    }
-    if let Some(url) = &opts.endpoint_url {
-        loader = loader.endpoint_url(url);
-    }
-    loader.load().await
 }
 
 /// Tags in the SDK's form.

@@ -76,7 +76,8 @@ pub async fn assume(
     let arn = if role.starts_with("arn:") {
         role.replace("ACCOUNT", account)
     } else {
-        format!("arn:aws:iam::{account}:role/{role}")
+        let region = base.region().map_or("us-east-1", |r| r.as_ref());
+        gm_aws::arn(region, "iam", "", account, &format!("role/{role}"))
     };
     let mut b = aws_config::sts::AssumeRoleProvider::builder(arn.clone())
         .session_name("geusemaker-inventory")

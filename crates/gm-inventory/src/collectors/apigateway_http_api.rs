@@ -21,7 +21,13 @@ async fn collect(cx: Cx) -> Result<u64, CollectError> {
             let mut r = cx.record(
                 &C,
                 id,
-                format!("arn:aws:apigateway:{}::/apis/{id}", cx.region),
+                gm_aws::arn(
+                    &cx.region,
+                    "apigateway",
+                    &cx.region,
+                    "",
+                    &format!("/apis/{id}"),
+                ),
                 crate::raw::to_json(x),
             );
             r.name = x.name().map(str::to_string);

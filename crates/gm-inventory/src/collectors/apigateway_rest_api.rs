@@ -15,7 +15,13 @@ async fn collect(cx: Cx) -> Result<u64, CollectError> {
             let mut r = cx.record(
                 &C,
                 id,
-                format!("arn:aws:apigateway:{}::/restapis/{id}", cx.region),
+                gm_aws::arn(
+                    &cx.region,
+                    "apigateway",
+                    &cx.region,
+                    "",
+                    &format!("/restapis/{id}"),
+                ),
                 crate::raw::to_json(x),
             );
             r.name = x.name().map(str::to_string);

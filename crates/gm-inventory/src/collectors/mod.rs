@@ -191,39 +191,22 @@ impl CollectError {
         E: ProvideErrorMetadata + std::error::Error + 'static,
         R: std::fmt::Debug,
     {
-        match &e {
-            SdkError::ServiceError(s) => CollectError {
-                code: s.err().code().unwrap_or("Unknown").to_string(),
-                message: s
-                    .err()
-                    .message()
-                    .map(str::to_string)
-                    .unwrap_or_else(|| s.err().to_string()),
+        // Read the way the engine's cloud layer reads it (gm-aws); the inventory records the
+        // code, or what kind of failure had none.
+        let f = gm_aws::SdkFailure::of(&e);
+        CollectError {
+            code: match f.stage {
+                gm_aws::Stage::Answered => f.code.unwrap_or_else(|| "Unknown".into()),
+                gm_aws::Stage::Unreadable => UNPARSABLE.into(),
+                gm_aws::Stage::Transport => "Transport".into(),
             },
-            SdkError::ResponseError(_) => CollectError {
-                code: UNPARSABLE.into(),
-                message: chain(&e),
-            },
-            _ => CollectError {
-                code: "Transport".into(),
-                message: chain(&e),
-            },
+            message: f.message,
         }
     }
 }
 
 /// The code of an answer the SDK could not read (a malformed or unexpected response).
 pub const UNPARSABLE: &str = "UnparsableResponse";
-
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut message = e.to_string();
-    let mut src = e.source();
-    while let Some(s) = src {
-        message = format!("{message}: {s}");
-        src = s.source();
-    }
-    message
-}
 
 impl Cx {
     /// Sends one record to the writer.
@@ -262,12 +245,10 @@ impl Cx {
         }
     }
 
-    /// `arn:aws:SERVICE:REGION:ACCOUNT:RESOURCE` for APIs that return no ARN.
+    /// `arn:PARTITION:SERVICE:REGION:ACCOUNT:RESOURCE` for APIs that return no ARN (the
+    /// partition is the region's: `aws-cn` in China, `aws-us-gov` in GovCloud).
     pub fn arn(&self, service: &str, resource: &str) -> String {
-        format!(
-            "arn:aws:{service}:{}:{}:{resource}",
-            self.region, self.account
-        )
+        gm_aws::arn(&self.region, service, &self.region, &self.account, resource)
     }
 
     /// The tags of every tagged resource of `service` (a Resource Groups Tagging API filter:
@@ -332,13 +313,7 @@ impl Cx {
 /// The region where a partition's global services (IAM, CloudFront, Route 53) keep their
 /// control plane, given any region of that partition.
 pub fn home_region(region: &str) -> &'static str {
-    if region.starts_with("cn-") {
-        "cn-northwest-1"
-    } else if region.starts_with("us-gov-") {
-        "us-gov-west-1"
-    } else {
-        "us-east-1"
-    }
+    gm_aws::home_region(region)
 }
 
 /// Tags by ARN, from [`Cx::tags_of`].

@@ -48,7 +48,7 @@ async fn collect(cx: Cx) -> Result<u64, CollectError> {
             let mut r = cx.record(
                 &C,
                 id,
-                format!("arn:aws:route53:::hostedzone/{id}"),
+                gm_aws::arn(&cx.region, "route53", "", "", &format!("hostedzone/{id}")),
                 crate::raw::to_json(x),
             );
             r.name = Some(x.name().to_string());

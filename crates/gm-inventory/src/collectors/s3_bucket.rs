@@ -28,7 +28,7 @@ async fn collect(cx: Cx) -> Result<u64, CollectError> {
             let mut r = cx.record(
                 &C,
                 name,
-                format!("arn:aws:s3:::{name}"),
+                gm_aws::arn(&cx.region, "s3", "", "", name),
                 crate::raw::to_json(x),
             );
             r.name = Some(name.to_string());

@@ -11,7 +11,7 @@ use aws_smithy_runtime_api::client::orchestrator::Metadata;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::ConfigBag;
 
-/// Request counts, shared by every client of one [`crate::Cloud`].
+/// Request counts, shared by every client built with one [`CountingInterceptor`].
 #[derive(Debug, Default)]
 pub struct RequestCounter {
     total: AtomicU64,
@@ -44,7 +44,7 @@ impl RequestCounter {
 
 /// The SDK interceptor that feeds a [`RequestCounter`].
 #[derive(Debug, Clone)]
-pub(crate) struct CountingInterceptor(pub Arc<RequestCounter>);
+pub struct CountingInterceptor(pub Arc<RequestCounter>);
 
 impl Intercept for CountingInterceptor {
     fn name(&self) -> &'static str {
