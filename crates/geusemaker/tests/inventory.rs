@@ -415,6 +415,19 @@ fn a_refused_type_is_reported_and_the_scan_goes_on() {
     let status = env.gm_json(&["inventory", "status"], 0);
     assert_eq!(status[0]["errors"][0]["type"], "ec2:nat-gateway");
     assert!(proxy.count("DescribeNatGateways") >= 1);
+    // The scan counts what its collectors send: at least the three listings, at most what the
+    // proxy saw (which also has the account look-ups).
+    let listings: usize = ["DescribeNatGateways", "DescribeVpcs", "DescribeParameters"]
+        .iter()
+        .map(|a| proxy.count(a))
+        .sum();
+    let seen: usize = proxy.counts.lock().unwrap().values().sum();
+    let counted = scan["requests"].as_u64().unwrap() as usize;
+    assert!(
+        (listings..=seen).contains(&counted),
+        "{counted} not in {listings}..={seen}: {:?}",
+        proxy.counts.lock().unwrap()
+    );
 }
 
 #[test]

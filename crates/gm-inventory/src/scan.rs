@@ -65,6 +65,9 @@ pub struct ScanSummary {
     pub errors: Vec<ScanError>,
     /// Wall time, ms.
     pub duration_ms: u64,
+    /// Requests sent to AWS (retries and pages included).
+    #[serde(default)]
+    pub requests: u64,
 }
 
 /// Records are written in transactions of this many.
@@ -112,10 +115,13 @@ pub async fn scan(
         })
         .collect();
     let concurrency = opts.concurrency.max(1);
+    let counter = Arc::new(gm_aws::RequestCounter::default());
+    let requests = counter.clone();
     let runner = tokio::spawn(async move {
         stream::iter(jobs)
             .for_each_concurrent(concurrency, |(t, region, c)| {
                 let tx = tx.clone();
+                let requests = requests.clone();
                 let sem = per_account.get(&t.account).cloned();
                 async move {
                     let _permit = match &sem {
@@ -132,6 +138,7 @@ pub async fn scan(
                         account: t.account.clone(),
                         region: region.clone(),
                         tx: tx.clone(),
+                        requests: requests.clone(),
                     };
                     let record_region = cx.record_region(c.global);
                     let msg = match (c.run)(cx).await {
@@ -168,6 +175,7 @@ pub async fn scan(
         parts_ok: 0,
         errors: Vec::new(),
         duration_ms: 0,
+        requests: 0,
     };
     let mut batch: Vec<Record> = Vec::with_capacity(BATCH);
     let flush = |batch: &mut Vec<Record>,
@@ -217,6 +225,7 @@ pub async fn scan(
         tracing::warn!("scan runner ended abnormally: {e}");
     }
     summary.duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+    summary.requests = counter.total();
     store.finish_scan(
         scan_id,
         &serde_json::to_value(&summary).unwrap_or_default(),

@@ -319,10 +319,11 @@ async fn scan(
     }
     ctx.out.data(&out, || {
         let mut s = format!(
-            "Scan {}: {} resource(s) in {:.1} s — {} added, {} changed, {} removed.\n",
+            "Scan {}: {} resource(s) in {:.1} s and {} request(s) — {} added, {} changed, {} removed.\n",
             summary.scan,
             summary.found,
             summary.duration_ms as f64 / 1000.0,
+            summary.requests,
             summary.added,
             summary.changed,
             summary.removed

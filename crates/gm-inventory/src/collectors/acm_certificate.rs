@@ -5,7 +5,7 @@ use super::{collector, time, CollectError, Cx};
 collector!("acm:certificate", regional, collect);
 
 async fn collect(cx: Cx) -> Result<u64, CollectError> {
-    let client = aws_sdk_acm::Client::new(&cx.config);
+    let client = client!(aws_sdk_acm, cx);
     let tags = cx.tags_of("acm").await?;
     let mut pages = client.list_certificates().into_paginator().send();
     let mut n = 0;

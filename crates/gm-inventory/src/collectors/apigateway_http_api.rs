@@ -5,7 +5,7 @@ use super::{collector, time, CollectError, Cx};
 collector!("apigateway:http-api", regional, collect);
 
 async fn collect(cx: Cx) -> Result<u64, CollectError> {
-    let client = aws_sdk_apigatewayv2::Client::new(&cx.config);
+    let client = client!(aws_sdk_apigatewayv2, cx);
     let mut token: Option<String> = None;
     let mut n = 0;
     loop {

@@ -5,7 +5,7 @@ use super::{collector, time, CollectError, Cx};
 collector!("apigateway:rest-api", regional, collect);
 
 async fn collect(cx: Cx) -> Result<u64, CollectError> {
-    let client = aws_sdk_apigateway::Client::new(&cx.config);
+    let client = client!(aws_sdk_apigateway, cx);
     let mut pages = client.get_rest_apis().into_paginator().send();
     let mut n = 0;
     while let Some(page) = pages.next().await {

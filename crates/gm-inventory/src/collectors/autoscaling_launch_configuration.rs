@@ -5,7 +5,7 @@ use super::{collector, time, CollectError, Cx};
 collector!("autoscaling:launch-configuration", regional, collect);
 
 async fn collect(cx: Cx) -> Result<u64, CollectError> {
-    let client = aws_sdk_autoscaling::Client::new(&cx.config);
+    let client = client!(aws_sdk_autoscaling, cx);
     let mut pages = client
         .describe_launch_configurations()
         .into_paginator()

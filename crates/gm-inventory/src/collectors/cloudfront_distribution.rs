@@ -7,7 +7,7 @@ use super::{collector, time, CollectError, Cx};
 collector!("cloudfront:distribution", global, collect);
 
 async fn collect(cx: Cx) -> Result<u64, CollectError> {
-    let client = aws_sdk_cloudfront::Client::new(&cx.config);
+    let client = client!(aws_sdk_cloudfront, cx);
     let tags = cx.global_tags_of("cloudfront").await?;
     let mut pages = client.list_distributions().into_paginator().send();
     let mut n = 0;

@@ -5,7 +5,7 @@ use super::{collector, time, CollectError, Cx};
 collector!("cloudwatch:alarm", regional, collect);
 
 async fn collect(cx: Cx) -> Result<u64, CollectError> {
-    let client = aws_sdk_cloudwatch::Client::new(&cx.config);
+    let client = client!(aws_sdk_cloudwatch, cx);
     let tags = cx.tags_of("cloudwatch").await?;
     let mut pages = client
         .describe_alarms()

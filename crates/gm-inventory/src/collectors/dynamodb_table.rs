@@ -7,7 +7,7 @@ use super::{collector, time, CollectError, Cx};
 collector!("dynamodb:table", regional, collect);
 
 async fn collect(cx: Cx) -> Result<u64, CollectError> {
-    let client = aws_sdk_dynamodb::Client::new(&cx.config);
+    let client = client!(aws_sdk_dynamodb, cx);
     let tags = cx.tags_of("dynamodb").await?;
     let mut pages = client.list_tables().into_paginator().send();
     let mut names = Vec::new();

@@ -7,7 +7,7 @@ use super::{collector, ec2_tags, named, CollectError, Cx};
 collector!("ec2:internet-gateway", regional, collect);
 
 async fn collect(cx: Cx) -> Result<u64, CollectError> {
-    let client = aws_sdk_ec2::Client::new(&cx.config);
+    let client = client!(aws_sdk_ec2, cx);
     let mut pages = client.describe_internet_gateways().into_paginator().send();
     let mut n = 0;
     while let Some(page) = pages.next().await {

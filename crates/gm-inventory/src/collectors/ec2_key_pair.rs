@@ -7,7 +7,7 @@ use super::{collector, ec2_tags, named, time, CollectError, Cx};
 collector!("ec2:key-pair", regional, collect);
 
 async fn collect(cx: Cx) -> Result<u64, CollectError> {
-    let client = aws_sdk_ec2::Client::new(&cx.config);
+    let client = client!(aws_sdk_ec2, cx);
     let page = client
         .describe_key_pairs()
         .send()

@@ -8,7 +8,7 @@ use super::{collector, ec2_tags, named, time, CollectError, Cx};
 collector!("ec2:launch-template", regional, collect);
 
 async fn collect(cx: Cx) -> Result<u64, CollectError> {
-    let client = aws_sdk_ec2::Client::new(&cx.config);
+    let client = client!(aws_sdk_ec2, cx);
     let mut pages = client
         .describe_launch_templates()
         .max_results(200)

@@ -6,7 +6,7 @@ use super::{collector, time, CollectError, Cx};
 collector!("ecr:repository", regional, collect);
 
 async fn collect(cx: Cx) -> Result<u64, CollectError> {
-    let client = aws_sdk_ecr::Client::new(&cx.config);
+    let client = client!(aws_sdk_ecr, cx);
     let tags = cx.tags_of("ecr").await?;
     let mut pages = client.describe_repositories().into_paginator().send();
     let mut n = 0;

@@ -5,7 +5,7 @@ use super::{collector, CollectError, Cx};
 collector!("ecs:cluster", regional, collect);
 
 async fn collect(cx: Cx) -> Result<u64, CollectError> {
-    let client = aws_sdk_ecs::Client::new(&cx.config);
+    let client = client!(aws_sdk_ecs, cx);
     let arns = cluster_arns(&client).await?;
     let mut n = 0;
     for chunk in arns.chunks(100) {

@@ -7,7 +7,7 @@ use super::{collector, time, CollectError, Cx};
 collector!("ecs:service", regional, collect);
 
 async fn collect(cx: Cx) -> Result<u64, CollectError> {
-    let client = aws_sdk_ecs::Client::new(&cx.config);
+    let client = client!(aws_sdk_ecs, cx);
     let mut n = 0;
     for cluster in cluster_arns(&client).await? {
         let mut pages = client

@@ -6,7 +6,7 @@ use super::{collector, CollectError, Cx};
 collector!("ecs:task-definition", regional, collect);
 
 async fn collect(cx: Cx) -> Result<u64, CollectError> {
-    let client = aws_sdk_ecs::Client::new(&cx.config);
+    let client = client!(aws_sdk_ecs, cx);
     let mut pages = client.list_task_definitions().into_paginator().send();
     let mut n = 0;
     while let Some(page) = pages.next().await {

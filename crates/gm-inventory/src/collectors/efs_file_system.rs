@@ -5,7 +5,7 @@ use super::{collector, named, time, CollectError, Cx};
 collector!("efs:file-system", regional, collect);
 
 async fn collect(cx: Cx) -> Result<u64, CollectError> {
-    let client = aws_sdk_efs::Client::new(&cx.config);
+    let client = client!(aws_sdk_efs, cx);
     let mut pages = client.describe_file_systems().into_paginator().send();
     let mut n = 0;
     while let Some(page) = pages.next().await {

@@ -7,7 +7,7 @@ use super::{collector, time, CollectError, Cx};
 collector!("eks:cluster", regional, collect);
 
 async fn collect(cx: Cx) -> Result<u64, CollectError> {
-    let client = aws_sdk_eks::Client::new(&cx.config);
+    let client = client!(aws_sdk_eks, cx);
     let mut pages = client.list_clusters().into_paginator().send();
     let mut names = Vec::new();
     while let Some(page) = pages.next().await {

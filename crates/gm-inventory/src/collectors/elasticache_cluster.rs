@@ -5,7 +5,7 @@ use super::{collector, time, CollectError, Cx};
 collector!("elasticache:cluster", regional, collect);
 
 async fn collect(cx: Cx) -> Result<u64, CollectError> {
-    let client = aws_sdk_elasticache::Client::new(&cx.config);
+    let client = client!(aws_sdk_elasticache, cx);
     let mut pages = client.describe_cache_clusters().into_paginator().send();
     let mut n = 0;
     while let Some(page) = pages.next().await {

@@ -6,7 +6,7 @@ use super::{collector, named, time, CollectError, Cx};
 collector!("elbv2:load-balancer", regional, collect);
 
 async fn collect(cx: Cx) -> Result<u64, CollectError> {
-    let client = aws_sdk_elasticloadbalancingv2::Client::new(&cx.config);
+    let client = client!(aws_sdk_elasticloadbalancingv2, cx);
     let mut pages = client.describe_load_balancers().into_paginator().send();
     let mut n = 0;
     while let Some(page) = pages.next().await {

@@ -8,7 +8,7 @@ use super::{collector, named, CollectError, Cx};
 collector!("elbv2:target-group", regional, collect);
 
 async fn collect(cx: Cx) -> Result<u64, CollectError> {
-    let client = aws_sdk_elasticloadbalancingv2::Client::new(&cx.config);
+    let client = client!(aws_sdk_elasticloadbalancingv2, cx);
     let mut pages = client.describe_target_groups().into_paginator().send();
     let mut n = 0;
     while let Some(page) = pages.next().await {

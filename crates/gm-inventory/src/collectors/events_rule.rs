@@ -5,7 +5,7 @@ use super::{collector, CollectError, Cx};
 collector!("events:rule", regional, collect);
 
 async fn collect(cx: Cx) -> Result<u64, CollectError> {
-    let client = aws_sdk_eventbridge::Client::new(&cx.config);
+    let client = client!(aws_sdk_eventbridge, cx);
     let tags = cx.tags_of("events").await?;
     let mut token: Option<String> = None;
     let mut n = 0;

@@ -5,7 +5,7 @@ use super::{collector, time, CollectError, Cx};
 collector!("iam:group", global, collect);
 
 async fn collect(cx: Cx) -> Result<u64, CollectError> {
-    let client = aws_sdk_iam::Client::new(&cx.config);
+    let client = client!(aws_sdk_iam, cx);
     let mut pages = client.list_groups().into_paginator().send();
     let mut n = 0;
     while let Some(page) = pages.next().await {

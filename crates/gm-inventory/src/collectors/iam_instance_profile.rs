@@ -5,7 +5,7 @@ use super::{collector, iam_tags, time, CollectError, Cx};
 collector!("iam:instance-profile", global, collect);
 
 async fn collect(cx: Cx) -> Result<u64, CollectError> {
-    let client = aws_sdk_iam::Client::new(&cx.config);
+    let client = client!(aws_sdk_iam, cx);
     let mut pages = client.list_instance_profiles().into_paginator().send();
     let mut n = 0;
     while let Some(page) = pages.next().await {

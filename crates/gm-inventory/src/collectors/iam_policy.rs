@@ -8,7 +8,7 @@ use super::{collector, iam_tags, time, CollectError, Cx};
 collector!("iam:policy", global, collect);
 
 async fn collect(cx: Cx) -> Result<u64, CollectError> {
-    let client = aws_sdk_iam::Client::new(&cx.config);
+    let client = client!(aws_sdk_iam, cx);
     let mut pages = client
         .list_policies()
         .scope(PolicyScopeType::Local)

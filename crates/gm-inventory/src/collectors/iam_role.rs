@@ -8,7 +8,7 @@ use super::{collector, time, CollectError, Cx, IamDetails};
 collector!("iam:role", global, collect);
 
 async fn collect(cx: Cx) -> Result<u64, CollectError> {
-    let client = aws_sdk_iam::Client::new(&cx.config);
+    let client = client!(aws_sdk_iam, cx);
     let mut details = IamDetails::default();
     let mut pages = client
         .get_account_authorization_details()

@@ -5,7 +5,7 @@ use super::{collector, time, CollectError, Cx};
 collector!("kinesis:stream", regional, collect);
 
 async fn collect(cx: Cx) -> Result<u64, CollectError> {
-    let client = aws_sdk_kinesis::Client::new(&cx.config);
+    let client = client!(aws_sdk_kinesis, cx);
     let tags = cx.tags_of("kinesis").await?;
     let mut pages = client.list_streams().into_paginator().send();
     let mut n = 0;

@@ -8,7 +8,7 @@ use super::{collector, time, CollectError, Cx};
 collector!("kms:key", regional, collect);
 
 async fn collect(cx: Cx) -> Result<u64, CollectError> {
-    let client = aws_sdk_kms::Client::new(&cx.config);
+    let client = client!(aws_sdk_kms, cx);
     let tags = cx.tags_of("kms").await?;
     let mut pages = client.list_keys().into_paginator().send();
     let mut ids = Vec::new();

@@ -6,7 +6,7 @@ use super::{collector, CollectError, Cx};
 collector!("lambda:function", regional, collect);
 
 async fn collect(cx: Cx) -> Result<u64, CollectError> {
-    let client = aws_sdk_lambda::Client::new(&cx.config);
+    let client = client!(aws_sdk_lambda, cx);
     let tags = cx.tags_of("lambda").await?;
     let mut pages = client.list_functions().into_paginator().send();
     let mut n = 0;

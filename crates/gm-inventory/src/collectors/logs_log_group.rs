@@ -5,7 +5,7 @@ use super::{collector, CollectError, Cx};
 collector!("logs:log-group", regional, collect);
 
 async fn collect(cx: Cx) -> Result<u64, CollectError> {
-    let client = aws_sdk_cloudwatchlogs::Client::new(&cx.config);
+    let client = client!(aws_sdk_cloudwatchlogs, cx);
     let tags = cx.tags_of("logs").await?;
     let mut pages = client.describe_log_groups().into_paginator().send();
     let mut n = 0;

@@ -14,6 +14,18 @@ use tokio::sync::mpsc;
 
 use crate::model::{Msg, Record};
 
+/// A client of the SDK crate `$sdk` for the collector's account and region, whose requests the
+/// scan counts (`$cx.requests`).
+macro_rules! client {
+    ($sdk:ident, $cx:expr) => {
+        $sdk::Client::from_conf(
+            $sdk::config::Builder::from(&$cx.config)
+                .interceptor(gm_aws::CountingInterceptor($cx.requests.clone()))
+                .build(),
+        )
+    };
+}
+
 mod acm_certificate;
 mod apigateway_http_api;
 mod apigateway_rest_api;
@@ -150,6 +162,8 @@ pub struct Cx {
     pub region: String,
     /// Where records go.
     pub tx: mpsc::Sender<Msg>,
+    /// The scan's request count, shared by every collector's clients.
+    pub requests: std::sync::Arc<gm_aws::RequestCounter>,
 }
 
 /// A collector's running list call.
@@ -281,6 +295,7 @@ impl Cx {
         use aws_sdk_resourcegroupstagging::config::{Builder, Region};
         let conf = Builder::from(&self.config)
             .region(Region::new(region.to_string()))
+            .interceptor(gm_aws::CountingInterceptor(self.requests.clone()))
             .build();
         let client = aws_sdk_resourcegroupstagging::Client::from_conf(conf);
         let mut pages = client

@@ -16,7 +16,7 @@ pub(super) async fn clusters(
     c: &super::Collector,
     keep: fn(&str) -> bool,
 ) -> Result<u64, CollectError> {
-    let client = aws_sdk_rds::Client::new(&cx.config);
+    let client = client!(aws_sdk_rds, cx);
     let mut pages = client.describe_db_clusters().into_paginator().send();
     let mut n = 0;
     while let Some(page) = pages.next().await {

@@ -6,7 +6,7 @@ use super::{collector, named, time, CollectError, Cx};
 collector!("rds:db-instance", regional, collect);
 
 async fn collect(cx: Cx) -> Result<u64, CollectError> {
-    let client = aws_sdk_rds::Client::new(&cx.config);
+    let client = client!(aws_sdk_rds, cx);
     let mut pages = client.describe_db_instances().into_paginator().send();
     let mut n = 0;
     while let Some(page) = pages.next().await {

@@ -5,7 +5,7 @@ use super::{collector, named, time, CollectError, Cx};
 collector!("redshift:cluster", regional, collect);
 
 async fn collect(cx: Cx) -> Result<u64, CollectError> {
-    let client = aws_sdk_redshift::Client::new(&cx.config);
+    let client = client!(aws_sdk_redshift, cx);
     let mut pages = client.describe_clusters().into_paginator().send();
     let mut n = 0;
     while let Some(page) = pages.next().await {

@@ -13,7 +13,7 @@ collector!("route53:hosted-zone", global, collect);
 const TAG_BATCH: usize = 10;
 
 async fn collect(cx: Cx) -> Result<u64, CollectError> {
-    let client = aws_sdk_route53::Client::new(&cx.config);
+    let client = client!(aws_sdk_route53, cx);
     let mut pages = client.list_hosted_zones().into_paginator().send();
     let mut n = 0;
     while let Some(page) = pages.next().await {

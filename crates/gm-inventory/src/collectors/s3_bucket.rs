@@ -10,7 +10,7 @@ use super::{collector, time, CollectError, Cx, Tags};
 collector!("s3:bucket", global, collect);
 
 async fn collect(cx: Cx) -> Result<u64, CollectError> {
-    let client = aws_sdk_s3::Client::new(&cx.config);
+    let client = client!(aws_sdk_s3, cx);
     let mut pages = client.list_buckets().into_paginator().send();
     let mut tags = Tags::default();
     let mut asked = HashSet::new();

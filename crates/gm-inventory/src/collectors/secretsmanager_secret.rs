@@ -6,7 +6,7 @@ use super::{collector, named, time, CollectError, Cx};
 collector!("secretsmanager:secret", regional, collect);
 
 async fn collect(cx: Cx) -> Result<u64, CollectError> {
-    let client = aws_sdk_secretsmanager::Client::new(&cx.config);
+    let client = client!(aws_sdk_secretsmanager, cx);
     let mut pages = client.list_secrets().into_paginator().send();
     let mut n = 0;
     while let Some(page) = pages.next().await {

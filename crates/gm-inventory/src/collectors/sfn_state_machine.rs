@@ -5,7 +5,7 @@ use super::{collector, time, CollectError, Cx};
 collector!("states:state-machine", regional, collect);
 
 async fn collect(cx: Cx) -> Result<u64, CollectError> {
-    let client = aws_sdk_sfn::Client::new(&cx.config);
+    let client = client!(aws_sdk_sfn, cx);
     let tags = cx.tags_of("states").await?;
     let mut pages = client.list_state_machines().into_paginator().send();
     let mut n = 0;

@@ -5,7 +5,7 @@ use super::{collector, CollectError, Cx};
 collector!("sns:topic", regional, collect);
 
 async fn collect(cx: Cx) -> Result<u64, CollectError> {
-    let client = aws_sdk_sns::Client::new(&cx.config);
+    let client = client!(aws_sdk_sns, cx);
     let tags = cx.tags_of("sns").await?;
     let mut pages = client.list_topics().into_paginator().send();
     let mut n = 0;

@@ -6,7 +6,7 @@ use super::{collector, CollectError, Cx};
 collector!("sqs:queue", regional, collect);
 
 async fn collect(cx: Cx) -> Result<u64, CollectError> {
-    let client = aws_sdk_sqs::Client::new(&cx.config);
+    let client = client!(aws_sdk_sqs, cx);
     let tags = cx.tags_of("sqs").await?;
     let mut pages = client
         .list_queues()

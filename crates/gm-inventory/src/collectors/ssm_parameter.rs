@@ -6,7 +6,7 @@ use super::{collector, time, CollectError, Cx};
 collector!("ssm:parameter", regional, collect);
 
 async fn collect(cx: Cx) -> Result<u64, CollectError> {
-    let client = aws_sdk_ssm::Client::new(&cx.config);
+    let client = client!(aws_sdk_ssm, cx);
     let tags = cx.tags_of("ssm").await?;
     let mut pages = client
         .describe_parameters()
