@@ -11,7 +11,7 @@ use gm_spec::LoadedSpec;
 use gm_state::Store;
 
 use crate::cli::Global;
-use crate::error::{exit, CliError};
+use crate::error::{CliError, ExitStatus};
 use crate::output::Out;
 
 /// What every command gets.
@@ -63,7 +63,7 @@ impl Ctx<'_> {
             CliError::new(
                 "GM-STATE-002",
                 format!("no deployment `{name}` in {}", self.state_path().display()),
-                exit::FAILED,
+                ExitStatus::Failed,
             )
             .hint("`geusemaker list` shows the deployments this state store knows")
         })
@@ -188,7 +188,7 @@ fn trapped(engine: Engine) -> Engine {
                     .collect();
                 if asked || changing.is_empty() {
                     eprintln!("\ninterrupted");
-                    std::process::exit(130);
+                    std::process::exit(i32::from(ExitStatus::Interrupted.code()));
                 }
                 asked = true;
                 for s in changing {
@@ -215,7 +215,7 @@ pub fn confirm(question: &str, yes: bool, token: Option<&str>) -> Result<(), Cli
         return Err(CliError::new(
             "GM-CLI-001",
             "refusing to make changes without confirmation: stdin is not a terminal",
-            exit::USAGE,
+            ExitStatus::Usage,
         )
         .hint("review the plan, then run again with --yes"));
     }
@@ -237,7 +237,7 @@ pub fn confirm(question: &str, yes: bool, token: Option<&str>) -> Result<(), Cli
         Err(CliError::new(
             "GM-CLI-002",
             "aborted; nothing was changed",
-            exit::ABORTED,
+            ExitStatus::Aborted,
         ))
     }
 }

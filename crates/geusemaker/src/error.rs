@@ -4,22 +4,62 @@ use std::process::ExitCode;
 
 use serde::Serialize;
 
-/// Documented exit codes.
-pub mod exit {
-    /// Success (and `plan --detailed-exitcode` with no changes).
-    pub const OK: u8 = 0;
-    /// Failed.
-    pub const FAILED: u8 = 1;
-    /// Usage error or invalid spec.
-    pub const USAGE: u8 = 2;
-    /// `plan --detailed-exitcode` found changes.
-    pub const CHANGES: u8 = 3;
-    /// Aborted by the user.
-    pub const ABORTED: u8 = 4;
-    /// Failed part-way and rolled back.
-    pub const ROLLED_BACK: u8 = 5;
-    /// Another run holds the deployment's lock (and `--lock-timeout` passed).
-    pub const LOCKED: u8 = 6;
+/// The process's exit status. Each value is documented in the README and stable across
+/// releases: scripts and CI branch on them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(into = "u8")]
+pub enum ExitStatus {
+    /// 0: success (and `plan --detailed-exitcode` with no changes).
+    Ok,
+    /// 1: failed.
+    Failed,
+    /// 2: usage error or invalid spec.
+    Usage,
+    /// 3: `plan --detailed-exitcode` found changes.
+    Changes,
+    /// 4: aborted by the user.
+    Aborted,
+    /// 5: failed part-way and rolled back.
+    RolledBack,
+    /// 6: another run holds the deployment's lock (and `--lock-timeout` passed).
+    Locked,
+    /// 130: interrupted (a second Ctrl-C, or one while nothing was being changed), as a shell
+    /// reports SIGINT.
+    Interrupted,
+}
+
+impl ExitStatus {
+    /// The number the process exits with.
+    pub const fn code(self) -> u8 {
+        match self {
+            ExitStatus::Ok => 0,
+            ExitStatus::Failed => 1,
+            ExitStatus::Usage => 2,
+            ExitStatus::Changes => 3,
+            ExitStatus::Aborted => 4,
+            ExitStatus::RolledBack => 5,
+            ExitStatus::Locked => 6,
+            ExitStatus::Interrupted => 130,
+        }
+    }
+}
+
+impl From<ExitStatus> for u8 {
+    fn from(s: ExitStatus) -> u8 {
+        s.code()
+    }
+}
+
+impl From<ExitStatus> for ExitCode {
+    fn from(s: ExitStatus) -> ExitCode {
+        ExitCode::from(s.code())
+    }
+}
+
+impl std::fmt::Display for ExitStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.code())
+    }
 }
 
 /// An error as the user sees it.
@@ -31,9 +71,9 @@ pub struct CliError {
     pub message: String,
     /// What to do next.
     pub hint: Option<String>,
-    /// Exit code.
+    /// Exit status.
     #[serde(skip)]
-    pub exit: u8,
+    pub exit: ExitStatus,
     /// True when stdout already carries the machine-readable result (with the failure in it).
     #[serde(skip)]
     pub reported: bool,
@@ -41,7 +81,7 @@ pub struct CliError {
 
 impl CliError {
     /// An error with a code, message and exit code.
-    pub fn new(code: &str, message: impl Into<String>, exit: u8) -> CliError {
+    pub fn new(code: &str, message: impl Into<String>, exit: ExitStatus) -> CliError {
         CliError {
             code: code.to_string(),
             message: message.into(),
@@ -59,22 +99,32 @@ impl CliError {
 
     /// The process exit code.
     pub fn exit_code(&self) -> ExitCode {
-        ExitCode::from(self.exit)
+        self.exit.into()
+    }
+}
+
+impl CliError {
+    /// Any error that knows its code and fix, exiting with `exit`.
+    pub fn of(e: &dyn gm_model::Hint, exit: ExitStatus) -> CliError {
+        CliError {
+            code: e.code(),
+            message: e.to_string(),
+            hint: e.hint(),
+            exit,
+            reported: false,
+        }
     }
 }
 
 impl From<gm_spec::SpecError> for CliError {
     fn from(e: gm_spec::SpecError) -> Self {
-        let hint = e.hint();
-        let mut c = CliError::new(e.code(), e.to_string(), exit::USAGE);
-        c.hint = hint;
-        c
+        CliError::of(&e, ExitStatus::Usage)
     }
 }
 
 impl From<gm_state::StateError> for CliError {
     fn from(e: gm_state::StateError) -> Self {
-        CliError::new("GM-STATE-001", e.to_string(), exit::FAILED).hint(e.hint())
+        CliError::of(&e, ExitStatus::Failed)
     }
 }
 
@@ -89,15 +139,10 @@ fn stop_code(why: gm_engine::StopReason) -> &'static str {
 impl From<gm_cloud::CloudError> for CliError {
     fn from(e: gm_cloud::CloudError) -> Self {
         if let Some(why) = gm_engine::StopReason::of(&e) {
-            return CliError::new(stop_code(why), e.message.clone(), exit::FAILED).hint(why.hint());
+            return CliError::new(stop_code(why), e.message.clone(), ExitStatus::Failed)
+                .hint(why.hint());
         }
-        let mut c = CliError::new(
-            &format!("GM-AWS-{}", e.code.as_deref().unwrap_or("ERROR")),
-            e.to_string(),
-            exit::FAILED,
-        );
-        c.hint = e.hint();
-        c
+        CliError::of(&e, ExitStatus::Failed)
     }
 }
 
@@ -117,7 +162,7 @@ impl From<gm_engine::EngineError> for CliError {
                 } else {
                     format!("deployment `{deployment}` is locked by {holder}")
                 },
-                exit::LOCKED,
+                ExitStatus::Locked,
             )
             .hint(format!(
                 "another run is changing it: wait for it with --lock-timeout SECONDS; if that run \
@@ -146,9 +191,9 @@ impl From<gm_engine::EngineError> for CliError {
                         None => "apply failed".into(),
                     },
                     if rolled {
-                        exit::ROLLED_BACK
+                        ExitStatus::RolledBack
                     } else {
-                        exit::FAILED
+                        ExitStatus::Failed
                     },
                 );
                 c.hint = f.and_then(|f| f.hint);

@@ -30,7 +30,7 @@ fn main() -> ExitCode {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
-            return ExitCode::from(error::exit::FAILED);
+            return error::ExitStatus::Failed.into();
         }
     };
     let ctx = Ctx {
@@ -39,7 +39,7 @@ fn main() -> ExitCode {
     };
     gm_cost::use_refreshed_prices(&ctx.prices_path());
     match runtime.block_on(commands::run(&ctx, &cli.command)) {
-        Ok(code) => ExitCode::from(code),
+        Ok(status) => status.into(),
         Err(e) => {
             eprintln!("error: {}", e.message);
             if let Some(h) = &e.hint {

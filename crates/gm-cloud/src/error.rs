@@ -17,6 +17,17 @@ pub struct CloudError {
     pub kind: ErrorKind,
 }
 
+impl gm_model::Hint for CloudError {
+    /// `GM-AWS-` and AWS's own code (`GM-AWS-ERROR` when it sent none).
+    fn code(&self) -> String {
+        format!("GM-AWS-{}", self.code.as_deref().unwrap_or("ERROR"))
+    }
+
+    fn hint(&self) -> Option<String> {
+        CloudError::hint(self)
+    }
+}
+
 impl CloudError {
     /// Builds an error from a code and message.
     pub fn new(action: &str, code: Option<&str>, message: impl Into<String>) -> Self {

@@ -1,5 +1,6 @@
-//! GeuseMaker's shared vocabulary: the tag keys every resource carries, tags themselves, and
-//! the states a deployment is in, as types instead of strings compared at each use.
+//! GeuseMaker's shared vocabulary: the tag keys every resource carries, tags themselves, the
+//! states a deployment is in, as types instead of strings compared at each use, and the
+//! [`Hint`] every error gives.
 
 use std::collections::BTreeMap;
 
@@ -7,6 +8,17 @@ use serde::{Deserialize, Serialize};
 
 /// Tags as key → value, sorted for stable output.
 pub type Tags = BTreeMap<String, String>;
+
+/// An error that says what it is and what to do about it: a stable code for machines
+/// (`GM-SPEC-021`, `GM-AWS-InvalidVpcID.NotFound`, listed by `geusemaker explain`) and, when
+/// there is one, a fix for people. The errors of the spec, the state and the cloud layer
+/// implement it, so the CLI (and the server) turn any of them into what a user sees one way.
+pub trait Hint: std::fmt::Display {
+    /// The stable code.
+    fn code(&self) -> String;
+    /// What the user can do next, when there is something.
+    fn hint(&self) -> Option<String>;
+}
 
 /// The deployment a resource belongs to; also the cost-allocation tag.
 pub const TAG_DEPLOYMENT: &str = "geusemaker:deployment";

@@ -72,6 +72,16 @@ pub enum SpecError {
     Invalid(Diagnostics),
 }
 
+impl gm_model::Hint for SpecError {
+    fn code(&self) -> String {
+        SpecError::code(self).to_string()
+    }
+
+    fn hint(&self) -> Option<String> {
+        SpecError::hint(self)
+    }
+}
+
 impl SpecError {
     /// Stable code of the first problem, for machine output.
     pub fn code(&self) -> &'static str {

@@ -48,6 +48,16 @@ pub enum StateError {
     },
 }
 
+impl gm_model::Hint for StateError {
+    fn code(&self) -> String {
+        "GM-STATE-001".into()
+    }
+
+    fn hint(&self) -> Option<String> {
+        Some(StateError::hint(self).into())
+    }
+}
+
 impl StateError {
     /// What the user can do.
     pub fn hint(&self) -> &'static str {

@@ -8,10 +8,10 @@ use gm_plan::{Actual, Desired, Plan};
 
 use crate::cli::ApplyArgs;
 use crate::context::{confirm, Ctx};
-use crate::error::{exit, CliError};
+use crate::error::{CliError, ExitStatus};
 use crate::progress::Bars;
 
-pub async fn run(ctx: &Ctx<'_>, a: &ApplyArgs) -> Result<u8, CliError> {
+pub async fn run(ctx: &Ctx<'_>, a: &ApplyArgs) -> Result<ExitStatus, CliError> {
     let (loaded, desired) = ctx.spec(&a.spec.file)?;
     let opts = EngineOptions {
         parallelism: a.parallelism.max(1),
@@ -45,7 +45,7 @@ pub async fn run(ctx: &Ctx<'_>, a: &ApplyArgs) -> Result<u8, CliError> {
     if a.wait_user_data {
         return wait_user_data(ctx, &engine, &desired.deployment, a.timeout).await;
     }
-    Ok(exit::OK)
+    Ok(ExitStatus::Ok)
 }
 
 fn unchanged(ctx: &Ctx<'_>, engine: &Engine, desired: &Desired, actual: &Actual, plan: &Plan) {
@@ -98,7 +98,7 @@ async fn wait_user_data(
     engine: &Engine,
     deployment: &str,
     timeout: u64,
-) -> Result<u8, CliError> {
+) -> Result<ExitStatus, CliError> {
     let deadline = Instant::now() + Duration::from_secs(timeout);
     let mut backoff = gm_cloud::Backoff::default();
     ctx.out.say("Waiting for user data to finish…");
@@ -125,7 +125,7 @@ async fn wait_user_data(
             return Err(CliError::new(
                 "GM-UD-001",
                 format!("user data failed on {}", failed.join(", ")),
-                exit::FAILED,
+                ExitStatus::Failed,
             )
             .hint("see the log with `geusemaker monitor -f SPEC`"));
         }
@@ -134,7 +134,7 @@ async fn wait_user_data(
             .all(|s| s.user_data.as_ref().is_none_or(|u| u.state.is_final()))
         {
             ctx.out.say("User data finished on every instance.");
-            return Ok(exit::OK);
+            return Ok(ExitStatus::Ok);
         }
         if Instant::now() >= deadline {
             let waiting: Vec<&str> = statuses
@@ -148,7 +148,7 @@ async fn wait_user_data(
                     "user data still not finished after {timeout} s on {}",
                     waiting.join(", ")
                 ),
-                exit::FAILED,
+                ExitStatus::Failed,
             )
             .hint(
                 "raise --timeout, or check progress with `geusemaker monitor -f SPEC --follow`",

@@ -6,7 +6,7 @@ use gm_stack::Tier;
 
 use crate::cli::CostArgs;
 use crate::context::Ctx;
-use crate::error::{exit, CliError};
+use crate::error::{CliError, ExitStatus};
 
 use super::deploy::{compile, estimate, request, tier};
 
@@ -25,7 +25,7 @@ struct Row {
 }
 
 /// Fetches on-demand prices from the Pricing API and keeps them beside the state.
-async fn refresh(ctx: &Ctx<'_>, a: &CostArgs) -> Result<u8, CliError> {
+async fn refresh(ctx: &Ctx<'_>, a: &CostArgs) -> Result<ExitStatus, CliError> {
     let c = gm_cost::catalog();
     let regions: Vec<String> = if a.regions.is_empty() {
         c.regions().iter().map(|r| r.to_string()).collect()
@@ -59,7 +59,7 @@ async fn refresh(ctx: &Ctx<'_>, a: &CostArgs) -> Result<u8, CliError> {
         CliError::new(
             "GM-COST-002",
             format!("cannot write {}: {e}", path.display()),
-            exit::FAILED,
+            ExitStatus::Failed,
         )
     })?;
     ctx.out.data(&refreshed, || {
@@ -70,10 +70,10 @@ async fn refresh(ctx: &Ctx<'_>, a: &CostArgs) -> Result<u8, CliError> {
             path.display()
         )
     });
-    Ok(exit::OK)
+    Ok(ExitStatus::Ok)
 }
 
-pub async fn run(ctx: &Ctx<'_>, a: &CostArgs) -> Result<u8, CliError> {
+pub async fn run(ctx: &Ctx<'_>, a: &CostArgs) -> Result<ExitStatus, CliError> {
     if a.refresh_prices {
         return refresh(ctx, a).await;
     }
@@ -84,7 +84,7 @@ pub async fn run(ctx: &Ctx<'_>, a: &CostArgs) -> Result<u8, CliError> {
             return Err(CliError::new(
                 "GM-CLI-004",
                 "name a --tier or use --compare-tiers",
-                exit::USAGE,
+                ExitStatus::Usage,
             ))
         }
     };
@@ -143,5 +143,5 @@ pub async fn run(ctx: &Ctx<'_>, a: &CostArgs) -> Result<u8, CliError> {
         }
         s
     });
-    Ok(exit::OK)
+    Ok(ExitStatus::Ok)
 }

@@ -10,7 +10,7 @@ use gm_stack::{Stack, StackRequest, Tier};
 
 use crate::cli::{DeployArgs, MarketArg, StackArgs, TierArg};
 use crate::context::{confirm, Ctx};
-use crate::error::{exit, CliError};
+use crate::error::{CliError, ExitStatus};
 use crate::progress::Bars;
 
 /// The tier a flag names.
@@ -26,7 +26,7 @@ pub(super) fn tier(t: TierArg) -> Tier {
 pub(super) fn compile(r: &StackRequest) -> Result<Stack, CliError> {
     gm_stack::compile(r).map_err(|e| match e {
         gm_stack::CompileError::Spec(s) => CliError::from(s),
-        other => CliError::new("GM-STACK-001", other.to_string(), exit::USAGE)
+        other => CliError::new("GM-STACK-001", other.to_string(), ExitStatus::Usage)
             .hint("see `geusemaker deploy --help` for tiers, services and instance types"),
     })
 }
@@ -250,7 +250,7 @@ async fn deploy_locked(
     r.map_err(|e| super::apply_failed(ctx, e))
 }
 
-pub async fn run(ctx: &Ctx<'_>, a: &DeployArgs) -> Result<u8, CliError> {
+pub async fn run(ctx: &Ctx<'_>, a: &DeployArgs) -> Result<ExitStatus, CliError> {
     use std::io::IsTerminal;
     if a.interactive || (a.tier.is_none() && a.file.is_none() && std::io::stdin().is_terminal()) {
         let (answers, region) = super::interactive::questions(ctx, a).await?;
@@ -268,7 +268,7 @@ pub async fn run(ctx: &Ctx<'_>, a: &DeployArgs) -> Result<u8, CliError> {
         return Err(CliError::new(
             "GM-STACK-008",
             "--wait-healthy needs --probe-host when AWS calls go to a custom endpoint",
-            exit::USAGE,
+            ExitStatus::Usage,
         )
         .hint("an emulator invents the instance's addresses; pass --probe-host HOST (where the services answer, e.g. 127.0.0.1 through a tunnel), or drop --wait-healthy"));
     }
@@ -282,7 +282,7 @@ pub async fn run(ctx: &Ctx<'_>, a: &DeployArgs) -> Result<u8, CliError> {
             CliError::new(
                 "GM-STACK-004",
                 format!("unknown tier `{s}` in the stack file"),
-                exit::USAGE,
+                ExitStatus::Usage,
             )
             .hint("tiers: dev, automation, gpu")
         })?,
@@ -290,7 +290,7 @@ pub async fn run(ctx: &Ctx<'_>, a: &DeployArgs) -> Result<u8, CliError> {
             return Err(CliError::new(
                 "GM-CLI-005",
                 "name a tier with --tier or in the stack file",
-                exit::USAGE,
+                ExitStatus::Usage,
             )
             .hint("e.g. geusemaker deploy --tier dev"))
         }
@@ -331,7 +331,7 @@ pub async fn run(ctx: &Ctx<'_>, a: &DeployArgs) -> Result<u8, CliError> {
                 return Err(CliError::new(
                     "GM-STACK-004",
                     format!("unknown market `{other}` in the stack file"),
-                    exit::USAGE,
+                    ExitStatus::Usage,
                 )
                 .hint("markets: spot, on-demand"))
             }
@@ -362,7 +362,7 @@ pub async fn run(ctx: &Ctx<'_>, a: &DeployArgs) -> Result<u8, CliError> {
             return Err(CliError::new(
                 "GM-STACK-005",
                 format!("key pair `{k}` does not exist in {region}"),
-                exit::USAGE,
+                ExitStatus::Usage,
             )
             .hint(if known.is_empty() {
                 "create or import one (aws ec2 import-key-pair), or leave --key-pair out"
@@ -377,7 +377,7 @@ pub async fn run(ctx: &Ctx<'_>, a: &DeployArgs) -> Result<u8, CliError> {
             return Err(CliError::new(
                 "GM-STACK-006",
                 format!("subnet `{s}` does not exist in {region}"),
-                exit::USAGE,
+                ExitStatus::Usage,
             )
             .hint("`geusemaker discover` lists the subnets"));
         };
@@ -422,7 +422,7 @@ pub async fn run(ctx: &Ctx<'_>, a: &DeployArgs) -> Result<u8, CliError> {
                 return Err(CliError::new(
                     "GM-STACK-002",
                     format!("AWS reports that {why}"),
-                    exit::USAGE,
+                    ExitStatus::Usage,
                 )
                 .hint("choose another --instance-type, or leave it out to let GeuseMaker choose"));
             }
@@ -431,7 +431,7 @@ pub async fn run(ctx: &Ctx<'_>, a: &DeployArgs) -> Result<u8, CliError> {
             return Err(CliError::new(
                 "GM-STACK-003",
                 format!("{chosen} is not offered in {region}"),
-                exit::USAGE,
+                ExitStatus::Usage,
             )
             .hint("choose another --instance-type or --region"))
         }
@@ -445,7 +445,7 @@ pub async fn run(ctx: &Ctx<'_>, a: &DeployArgs) -> Result<u8, CliError> {
             return Err(CliError::new(
                 "GM-STACK-007",
                 format!("{chosen} is not offered in {z}, the zone of the subnet"),
-                exit::USAGE,
+                ExitStatus::Usage,
             )
             .hint("choose a subnet in another zone, or another --instance-type"));
         }
@@ -458,7 +458,7 @@ pub async fn run(ctx: &Ctx<'_>, a: &DeployArgs) -> Result<u8, CliError> {
     } else {
         Some(engine.lock(&name, "deploy", wait, &notes).await?)
     };
-    let result: Result<u8, CliError> = async {
+    let result: Result<ExitStatus, CliError> = async {
         let mut stack = stack;
         let mut desired = gm_plan::desire(&stack.spec);
         let (actual, plan) = match engine.plan(&desired).await {
@@ -492,7 +492,7 @@ pub async fn run(ctx: &Ctx<'_>, a: &DeployArgs) -> Result<u8, CliError> {
                 &json!({"deployment": name, "spec": stack.spec_yaml, "plan": plan, "placement": stack.placement, "cost": cost}),
                 || format!("# Generated spec for `{name}` ({} tier):\n{}", t.as_str(), stack.spec_yaml),
             );
-            return Ok(exit::OK);
+            return Ok(ExitStatus::Ok);
         }
         if let Some(b) = budget {
             if let Some(w) = cost.over_budget(b) {
@@ -503,8 +503,8 @@ pub async fn run(ctx: &Ctx<'_>, a: &DeployArgs) -> Result<u8, CliError> {
                     None,
                 )
                 .map_err(|e| {
-                    if e.exit == exit::USAGE {
-                        CliError::new("GM-COST-001", format!("not deploying: {w}"), exit::ABORTED).hint(
+                    if e.exit == ExitStatus::Usage {
+                        CliError::new("GM-COST-001", format!("not deploying: {w}"), ExitStatus::Aborted).hint(
                             "raise --budget, choose a smaller --instance-type, or fewer --services",
                         )
                     } else {
@@ -562,7 +562,7 @@ pub async fn run(ctx: &Ctx<'_>, a: &DeployArgs) -> Result<u8, CliError> {
                 return Err(CliError::new(
                     "GM-HEALTH-001",
                     format!("{} is not healthy after {} s: {}", bad.service, a.timeout, bad.detail),
-                    exit::FAILED,
+                    ExitStatus::Failed,
                 )
                 .hint(format!("follow the boot with `geusemaker monitor`; the deployment stays (remove it with `geusemaker destroy {name}`)")));
             }
@@ -646,7 +646,7 @@ pub async fn run(ctx: &Ctx<'_>, a: &DeployArgs) -> Result<u8, CliError> {
             }
             s
         });
-        Ok(exit::OK)
+        Ok(ExitStatus::Ok)
     }
     .await;
     if let Some(g) = early {

@@ -6,10 +6,10 @@ use gm_engine::{Engine, EngineOptions};
 
 use crate::cli::DestroyArgs;
 use crate::context::{confirm, Ctx};
-use crate::error::{exit, CliError};
+use crate::error::{CliError, ExitStatus};
 use crate::progress::Bars;
 
-pub async fn run(ctx: &Ctx<'_>, a: &DestroyArgs) -> Result<u8, CliError> {
+pub async fn run(ctx: &Ctx<'_>, a: &DestroyArgs) -> Result<ExitStatus, CliError> {
     let opts = EngineOptions {
         timeout: Duration::from_secs(a.timeout),
         ..EngineOptions::default()
@@ -24,7 +24,7 @@ pub async fn run(ctx: &Ctx<'_>, a: &DestroyArgs) -> Result<u8, CliError> {
             return Err(CliError::new(
                 "GM-CLI-003",
                 "name a deployment or give its spec with -f",
-                exit::USAGE,
+                ExitStatus::Usage,
             ))
         }
     };
@@ -60,7 +60,7 @@ async fn nothing_to_destroy(
     engine: &Engine,
     name: &str,
     holding_lock: bool,
-) -> Result<u8, CliError> {
+) -> Result<ExitStatus, CliError> {
     let (wait, notes) = super::lock_wait(ctx);
     if holding_lock {
         engine.close_dead_runs(name, &notes)?;
@@ -83,7 +83,7 @@ async fn nothing_to_destroy(
             )
         },
     );
-    Ok(exit::OK)
+    Ok(ExitStatus::Ok)
 }
 
 async fn destroy_locked(
@@ -91,7 +91,7 @@ async fn destroy_locked(
     a: &DestroyArgs,
     engine: &Engine,
     name: &str,
-) -> Result<u8, CliError> {
+) -> Result<ExitStatus, CliError> {
     let plan = engine.destroy_plan(name).await?;
     if plan.is_empty() {
         return nothing_to_destroy(ctx, engine, name, true).await;
@@ -136,7 +136,7 @@ async fn destroy_locked(
         s
     });
     if report.remaining.is_empty() {
-        Ok(exit::OK)
+        Ok(ExitStatus::Ok)
     } else {
         Err(CliError::new(
             "GM-DESTROY-001",
@@ -144,7 +144,7 @@ async fn destroy_locked(
                 "{} resource(s) still exist after destroy",
                 report.remaining.len()
             ),
-            exit::FAILED,
+            ExitStatus::Failed,
         )
         .hint(
             "run destroy again; the deployment stays recorded until AWS confirms everything gone",

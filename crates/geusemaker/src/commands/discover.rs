@@ -4,9 +4,9 @@ use gm_cloud::Discovery;
 
 use crate::cli::DiscoverArgs;
 use crate::context::Ctx;
-use crate::error::{exit, CliError};
+use crate::error::{CliError, ExitStatus};
 
-pub async fn run(ctx: &Ctx<'_>, a: &DiscoverArgs) -> Result<u8, CliError> {
+pub async fn run(ctx: &Ctx<'_>, a: &DiscoverArgs) -> Result<ExitStatus, CliError> {
     let region = ctx.region(None);
     let key = format!("discover/{region}/{}", a.vpc.as_deref().unwrap_or("*"));
     let store = ctx.store()?;
@@ -29,7 +29,7 @@ pub async fn run(ctx: &Ctx<'_>, a: &DiscoverArgs) -> Result<u8, CliError> {
     };
     let v = serde_json::json!({"cached_seconds_ago": age, "discovery": found});
     ctx.out.data(&v, || render(&found, age));
-    Ok(exit::OK)
+    Ok(ExitStatus::Ok)
 }
 
 fn render(d: &Discovery, age: Option<i64>) -> String {

@@ -5,7 +5,7 @@ use serde::Serialize;
 use crate::cli::ExplainArgs;
 use crate::codes::{self, Code};
 use crate::context::Ctx;
-use crate::error::{exit, CliError};
+use crate::error::{CliError, ExitStatus};
 
 /// One explained code: the entry, and for an AWS code the kind the cloud layer files it under.
 #[derive(Serialize)]
@@ -20,10 +20,10 @@ struct Explained<'a> {
     aws_hint: Option<String>,
 }
 
-pub fn run(ctx: &Ctx<'_>, a: &ExplainArgs) -> Result<u8, CliError> {
+pub fn run(ctx: &Ctx<'_>, a: &ExplainArgs) -> Result<ExitStatus, CliError> {
     if a.all {
         ctx.out.data(&codes::CODES, codes::markdown);
-        return Ok(exit::OK);
+        return Ok(ExitStatus::Ok);
     }
     let asked = a.code.as_deref().unwrap_or_default().trim();
     let Some(entry) = codes::find(asked) else {
@@ -31,7 +31,7 @@ pub fn run(ctx: &Ctx<'_>, a: &ExplainArgs) -> Result<u8, CliError> {
         let err = CliError::new(
             "GM-CLI-006",
             format!("`{asked}` is not a GeuseMaker error code"),
-            exit::USAGE,
+            ExitStatus::Usage,
         );
         return Err(if near.is_empty() {
             err.hint("`geusemaker explain --all` lists every code")
@@ -79,5 +79,5 @@ pub fn run(ctx: &Ctx<'_>, a: &ExplainArgs) -> Result<u8, CliError> {
         }
         s
     });
-    Ok(exit::OK)
+    Ok(ExitStatus::Ok)
 }

@@ -7,17 +7,17 @@ use gm_engine::{ApplyReport, EngineOptions};
 
 use crate::cli::HealArgs;
 use crate::context::{confirm, spec_from_record, Ctx};
-use crate::error::{exit, CliError};
+use crate::error::{CliError, ExitStatus};
 use crate::progress::Bars;
 
-pub async fn run(ctx: &Ctx<'_>, a: &HealArgs) -> Result<u8, CliError> {
+pub async fn run(ctx: &Ctx<'_>, a: &HealArgs) -> Result<ExitStatus, CliError> {
     let store = ctx.store()?;
     let dep = ctx.deployment(&store, &a.name)?;
     let Some(record) = store.spec(&a.name)? else {
         return Err(CliError::new(
             "GM-HEAL-001",
             format!("`{}` has no recorded spec to heal from", a.name),
-            exit::FAILED,
+            ExitStatus::Failed,
         )
         .hint("run `geusemaker apply -f SPEC` (or `deploy`) once; it records the spec"));
     };
@@ -52,7 +52,7 @@ async fn heal_locked(
     actual: &gm_plan::Actual,
     plan: &gm_plan::Plan,
     spec_file: Option<&str>,
-) -> Result<u8, CliError> {
+) -> Result<ExitStatus, CliError> {
     if plan.is_empty() {
         return Ok(nothing_to_heal(ctx, engine, &a.name, actual, plan));
     }
@@ -67,7 +67,7 @@ async fn heal_locked(
     match r {
         Ok(report) => {
             ctx.out.data(&report, || report.to_text());
-            Ok(exit::OK)
+            Ok(ExitStatus::Ok)
         }
         Err(e) => Err(super::apply_failed(ctx, e)),
     }
@@ -79,10 +79,10 @@ fn nothing_to_heal(
     name: &str,
     actual: &gm_plan::Actual,
     plan: &gm_plan::Plan,
-) -> u8 {
+) -> ExitStatus {
     let report = ApplyReport::unchanged(name, actual, plan, engine.cloud().requests());
     ctx.out.data(&report, || {
         format!("Nothing to heal: `{name}` matches its spec.\n")
     });
-    exit::OK
+    ExitStatus::Ok
 }

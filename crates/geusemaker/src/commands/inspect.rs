@@ -6,9 +6,9 @@ use serde_json::json;
 
 use crate::cli::InspectArgs;
 use crate::context::Ctx;
-use crate::error::{exit, CliError};
+use crate::error::{CliError, ExitStatus};
 
-pub async fn run(ctx: &Ctx<'_>, a: &InspectArgs) -> Result<u8, CliError> {
+pub async fn run(ctx: &Ctx<'_>, a: &InspectArgs) -> Result<ExitStatus, CliError> {
     let store = ctx.store()?;
     let dep = ctx.deployment(&store, &a.name)?;
     let resources: Vec<_> = store
@@ -73,5 +73,5 @@ pub async fn run(ctx: &Ctx<'_>, a: &InspectArgs) -> Result<u8, CliError> {
         }
         s
     });
-    Ok(exit::OK)
+    Ok(ExitStatus::Ok)
 }

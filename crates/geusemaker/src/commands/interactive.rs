@@ -7,7 +7,7 @@ use gm_stack::Tier;
 
 use crate::cli::{DeployArgs, MarketArg, TierArg};
 use crate::context::Ctx;
-use crate::error::{exit, CliError};
+use crate::error::{CliError, ExitStatus};
 
 /// Asks one question on stderr and reads the answer from stdin.
 fn ask(question: &str, default: &str) -> Result<String, CliError> {
@@ -24,7 +24,7 @@ fn ask(question: &str, default: &str) -> Result<String, CliError> {
         return Err(CliError::new(
             "GM-CLI-002",
             "aborted; nothing was created",
-            exit::ABORTED,
+            ExitStatus::Aborted,
         ));
     }
     Ok(if answer.is_empty() {

@@ -13,11 +13,11 @@ use crate::cli::{
     InventoryArgs, InventoryCommand, InventoryExportArgs, InventoryFilterArgs, InventoryScanArgs,
 };
 use crate::context::Ctx;
-use crate::error::{exit, CliError};
+use crate::error::{CliError, ExitStatus};
 
 impl From<gm_inventory::store::StoreError> for CliError {
     fn from(e: gm_inventory::store::StoreError) -> Self {
-        CliError::new("GM-INV-001", e.to_string(), exit::FAILED)
+        CliError::new("GM-INV-001", e.to_string(), ExitStatus::Failed)
             .hint("check that the state file is writable (`geusemaker state path`)")
     }
 }
@@ -26,7 +26,7 @@ fn aws_error(what: &str, e: gm_inventory::CollectError) -> CliError {
     CliError::new(
         &format!("GM-INV-{}", e.code),
         format!("{what}: {}", e.message),
-        exit::FAILED,
+        ExitStatus::Failed,
     )
     .hint("check the credentials (`aws sts get-caller-identity`), --profile and --endpoint-url")
 }
@@ -36,7 +36,7 @@ fn open(ctx: &Ctx<'_>, store: Option<&str>) -> Result<Box<dyn InventoryStore>, C
     Ok(match store {
         Some(u) if u.starts_with("postgres://") || u.starts_with("postgresql://") => {
             Box::new(PgStore::connect(u).map_err(|e| {
-                CliError::new("GM-INV-008", e.to_string(), exit::FAILED).hint(
+                CliError::new("GM-INV-008", e.to_string(), ExitStatus::Failed).hint(
                     "check the URL (postgres://user:password@host:port/database), that the server is up and the database exists; TLS: add ?sslmode=require, or ?sslmode=verify-full&sslrootcert=CA.pem to check the server",
                 )
             })?)
@@ -48,7 +48,7 @@ fn open(ctx: &Ctx<'_>, store: Option<&str>) -> Result<Box<dyn InventoryStore>, C
     })
 }
 
-pub async fn run(ctx: &Ctx<'_>, args: &InventoryArgs) -> Result<u8, CliError> {
+pub async fn run(ctx: &Ctx<'_>, args: &InventoryArgs) -> Result<ExitStatus, CliError> {
     let mut store = open(ctx, args.store.as_deref())?;
     let store = store.as_mut();
     match &args.command {
@@ -72,7 +72,7 @@ pub async fn run(ctx: &Ctx<'_>, args: &InventoryArgs) -> Result<u8, CliError> {
                 }
                 s
             });
-            Ok(exit::OK)
+            Ok(ExitStatus::Ok)
         }
         InventoryCommand::Show { resource } => {
             let found = store.find(resource)?;
@@ -80,7 +80,7 @@ pub async fn run(ctx: &Ctx<'_>, args: &InventoryArgs) -> Result<u8, CliError> {
                 return Err(CliError::new(
                     "GM-INV-003",
                     format!("no resource with ARN or id `{resource}` in the inventory"),
-                    exit::FAILED,
+                    ExitStatus::Failed,
                 )
                 .hint("`geusemaker inventory list --search TEXT` finds it by part of its name, id or ARN; `inventory scan` refreshes the inventory"));
             }
@@ -90,7 +90,7 @@ pub async fn run(ctx: &Ctx<'_>, args: &InventoryArgs) -> Result<u8, CliError> {
                     .map(|s| serde_json::to_string_pretty(s).unwrap_or_default() + "\n")
                     .collect()
             });
-            Ok(exit::OK)
+            Ok(ExitStatus::Ok)
         }
         InventoryCommand::Stats => {
             let stats = store.stats()?;
@@ -110,7 +110,7 @@ pub async fn run(ctx: &Ctx<'_>, args: &InventoryArgs) -> Result<u8, CliError> {
                 }
                 s
             });
-            Ok(exit::OK)
+            Ok(ExitStatus::Ok)
         }
         InventoryCommand::Status => {
             let status = store.status()?;
@@ -137,7 +137,7 @@ pub async fn run(ctx: &Ctx<'_>, args: &InventoryArgs) -> Result<u8, CliError> {
                 }
                 s
             });
-            Ok(exit::OK)
+            Ok(ExitStatus::Ok)
         }
         InventoryCommand::History { since } => {
             let changes = store.history(since.as_deref())?;
@@ -164,14 +164,14 @@ pub async fn run(ctx: &Ctx<'_>, args: &InventoryArgs) -> Result<u8, CliError> {
                 }
                 s
             });
-            Ok(exit::OK)
+            Ok(ExitStatus::Ok)
         }
         InventoryCommand::Export(a) => export(ctx, a, store).await,
         InventoryCommand::Archive(a) => {
             let dest = destination(&a.to)?;
             let out = archive(ctx, a.scan, &dest, store).await?;
             ctx.out.data(&out, || archive_text(&out));
-            Ok(exit::OK)
+            Ok(ExitStatus::Ok)
         }
         InventoryCommand::Types => {
             let types: Vec<serde_json::Value> = gm_inventory::registry()
@@ -190,7 +190,7 @@ pub async fn run(ctx: &Ctx<'_>, args: &InventoryArgs) -> Result<u8, CliError> {
                     })
                     .collect()
             });
-            Ok(exit::OK)
+            Ok(ExitStatus::Ok)
         }
     }
 }
@@ -199,7 +199,7 @@ async fn scan(
     ctx: &Ctx<'_>,
     a: &InventoryScanArgs,
     store: &mut dyn InventoryStore,
-) -> Result<u8, CliError> {
+) -> Result<ExitStatus, CliError> {
     // A bad archive destination fails before the scan, not after it.
     let archive_to = a.archive.as_deref().map(destination).transpose()?;
     let region = ctx.region(None);
@@ -216,7 +216,7 @@ async fn scan(
                     return Err(CliError::new(
                         "GM-INV-004",
                         format!("unknown resource type `{t}`"),
-                        exit::USAGE,
+                        ExitStatus::Usage,
                     )
                     .hint("`geusemaker inventory types` lists them"))
                 }
@@ -257,7 +257,7 @@ async fn scan(
                 return Err(CliError::new(
                     "GM-INV-007",
                     format!("`{id}` is not an AWS account id"),
-                    exit::USAGE,
+                    ExitStatus::Usage,
                 )
                 .hint("account ids are 12 digits; or use --accounts all"));
             }
@@ -348,7 +348,7 @@ async fn scan(
         }
         s
     });
-    Ok(exit::OK)
+    Ok(ExitStatus::Ok)
 }
 
 /// Whether an AWS error code says the caller lacks a permission (services spell it
@@ -365,7 +365,7 @@ fn filter(a: &InventoryFilterArgs) -> Result<(Filter, Sort), CliError> {
         CliError::new(
             "GM-INV-005",
             format!("cannot sort by `{}`", a.sort),
-            exit::USAGE,
+            ExitStatus::Usage,
         )
         .hint("sort by type, name, account, region, status, created or last-seen")
     })?;
@@ -406,13 +406,13 @@ fn table(items: &[Stored]) -> String {
 /// A `--to` destination: a local path or `s3://bucket/prefix`.
 fn destination(to: &str) -> Result<Dest, CliError> {
     Dest::parse(to).map_err(|m| {
-        CliError::new("GM-INV-009", m, exit::USAGE)
+        CliError::new("GM-INV-009", m, ExitStatus::Usage)
             .hint("give a local path, or an S3 URL such as s3://my-audit-bucket/inventory")
     })
 }
 
 fn export_failed(e: ExportError) -> CliError {
-    CliError::new("GM-INV-006", e.to_string(), exit::FAILED)
+    CliError::new("GM-INV-006", e.to_string(), ExitStatus::Failed)
         .hint("check that the destination is writable (for S3: s3:PutObject on the bucket, and that it exists)")
 }
 
@@ -426,7 +426,7 @@ fn staging(dest: &Dest) -> Result<(Option<tempfile::TempDir>, std::path::PathBuf
                 CliError::new(
                     "GM-INV-006",
                     format!("cannot create a staging directory: {e}"),
-                    exit::FAILED,
+                    ExitStatus::Failed,
                 )
                 .hint("set TMPDIR to a writable directory with room for the export")
             })?;
@@ -462,10 +462,12 @@ async fn archive(
 ) -> Result<serde_json::Value, CliError> {
     let scans = store.scans()?;
     let Some(latest) = scans.first() else {
-        return Err(
-            CliError::new("GM-INV-010", "there is no scan to archive", exit::FAILED)
-                .hint("run `geusemaker inventory scan` first"),
-        );
+        return Err(CliError::new(
+            "GM-INV-010",
+            "there is no scan to archive",
+            ExitStatus::Failed,
+        )
+        .hint("run `geusemaker inventory scan` first"));
     };
     let latest_id = latest["id"].as_i64().unwrap_or(0);
     let id = scan.unwrap_or(latest_id);
@@ -473,7 +475,7 @@ async fn archive(
         return Err(CliError::new(
             "GM-INV-010",
             format!("scan {id} is not the latest ({latest_id}): the store keeps each resource as the latest scan saw it, so only that scan can be archived whole"),
-            exit::USAGE,
+            ExitStatus::Usage,
         )
         .hint("archive every scan as it ends: `geusemaker inventory scan --archive DEST`"));
     }
@@ -505,7 +507,7 @@ async fn export(
     ctx: &Ctx<'_>,
     a: &InventoryExportArgs,
     store: &dyn InventoryStore,
-) -> Result<u8, CliError> {
+) -> Result<ExitStatus, CliError> {
     use gm_inventory::export::{ExportFormat, TagLayout};
     let (f, sort) = filter(&a.filter)?;
     let dest = destination(&a.to)?;
@@ -535,7 +537,7 @@ async fn export(
             s.push_str("Table definitions for Athena: athena.sql\n");
             s
         });
-        return Ok(exit::OK);
+        return Ok(ExitStatus::Ok);
     }
     let format = ExportFormat::parse(&a.format).unwrap_or(ExportFormat::Csv);
     let tags = if a.tags == "columns" {
@@ -551,7 +553,7 @@ async fn export(
                 return Err(CliError::new(
                     "GM-INV-009",
                     format!("`{}` names no object for the {} file", a.to, a.format),
-                    exit::USAGE,
+                    ExitStatus::Usage,
                 )
                 .hint(format!("name it: s3://{bucket}/inventory.{}", a.format)));
             }
@@ -592,7 +594,7 @@ async fn export(
             gm_inventory::export::describe_filters(&f)
         )
     });
-    Ok(exit::OK)
+    Ok(ExitStatus::Ok)
 }
 
 #[cfg(test)]

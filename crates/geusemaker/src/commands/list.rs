@@ -1,9 +1,9 @@
 //! `geusemaker list`: deployments known to the state store.
 
 use crate::context::Ctx;
-use crate::error::{exit, CliError};
+use crate::error::{CliError, ExitStatus};
 
-pub fn run(ctx: &Ctx<'_>) -> Result<u8, CliError> {
+pub fn run(ctx: &Ctx<'_>) -> Result<ExitStatus, CliError> {
     let deployments = ctx.store()?.deployments()?;
     ctx.out.data(&deployments, || {
         if deployments.is_empty() {
@@ -21,5 +21,5 @@ pub fn run(ctx: &Ctx<'_>) -> Result<u8, CliError> {
         }
         s
     });
-    Ok(exit::OK)
+    Ok(ExitStatus::Ok)
 }

@@ -20,7 +20,7 @@ mod validate;
 
 use crate::cli::Command;
 use crate::context::Ctx;
-use crate::error::CliError;
+use crate::error::{CliError, ExitStatus};
 
 /// A failed apply: prints its report (what was done, undone, and why) as the command's result,
 /// then returns the error, marked as already reported.
@@ -46,7 +46,7 @@ pub(crate) fn lock_wait(ctx: &Ctx<'_>) -> (std::time::Duration, crate::progress:
 }
 
 /// Runs a command; returns the exit code.
-pub async fn run(ctx: &Ctx<'_>, command: &Command) -> Result<u8, CliError> {
+pub async fn run(ctx: &Ctx<'_>, command: &Command) -> Result<ExitStatus, CliError> {
     match command {
         Command::Validate(a) => validate::run(ctx, a),
         Command::Plan(a) => plan::run(ctx, a).await,

@@ -6,9 +6,9 @@ use gm_engine::{EngineOptions, InstanceStatus};
 
 use crate::cli::MonitorArgs;
 use crate::context::Ctx;
-use crate::error::{exit, CliError};
+use crate::error::{CliError, ExitStatus};
 
-pub async fn run(ctx: &Ctx<'_>, a: &MonitorArgs) -> Result<u8, CliError> {
+pub async fn run(ctx: &Ctx<'_>, a: &MonitorArgs) -> Result<ExitStatus, CliError> {
     let (loaded, desired) = ctx.spec(&a.spec.file)?;
     let engine = ctx
         .engine(&desired.deployment, Some(&loaded), EngineOptions::default())
@@ -26,7 +26,11 @@ pub async fn run(ctx: &Ctx<'_>, a: &MonitorArgs) -> Result<u8, CliError> {
                     .as_ref()
                     .is_some_and(|u| u.state == gm_engine::monitor::UdState::Failed)
             });
-            return Ok(if failed { exit::FAILED } else { exit::OK });
+            return Ok(if failed {
+                ExitStatus::Failed
+            } else {
+                ExitStatus::Ok
+            });
         }
         if !ctx.out.is_machine() {
             ctx.out.say(&render(&statuses));

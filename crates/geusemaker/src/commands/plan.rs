@@ -4,9 +4,9 @@ use gm_engine::EngineOptions;
 
 use crate::cli::PlanArgs;
 use crate::context::Ctx;
-use crate::error::{exit, CliError};
+use crate::error::{CliError, ExitStatus};
 
-pub async fn run(ctx: &Ctx<'_>, a: &PlanArgs) -> Result<u8, CliError> {
+pub async fn run(ctx: &Ctx<'_>, a: &PlanArgs) -> Result<ExitStatus, CliError> {
     let (loaded, desired) = ctx.spec(&a.spec.file)?;
     let engine = ctx
         .engine(&desired.deployment, Some(&loaded), EngineOptions::default())
@@ -27,8 +27,8 @@ pub async fn run(ctx: &Ctx<'_>, a: &PlanArgs) -> Result<u8, CliError> {
         || format!("{}{}", plan.to_text(), cost.to_text()),
     );
     Ok(if a.detailed_exitcode && !plan.is_empty() {
-        exit::CHANGES
+        ExitStatus::Changes
     } else {
-        exit::OK
+        ExitStatus::Ok
     })
 }

@@ -1,9 +1,9 @@
 //! `geusemaker schema`: the spec's JSON Schema.
 
 use crate::context::Ctx;
-use crate::error::{exit, CliError};
+use crate::error::{CliError, ExitStatus};
 
-pub fn run(ctx: &Ctx<'_>) -> Result<u8, CliError> {
+pub fn run(ctx: &Ctx<'_>) -> Result<ExitStatus, CliError> {
     let schema = gm_spec::json_schema();
     let out = crate::output::Out {
         format: if ctx.out.format == crate::cli::Format::Yaml {
@@ -14,5 +14,5 @@ pub fn run(ctx: &Ctx<'_>) -> Result<u8, CliError> {
         quiet: false,
     };
     out.data(&schema, String::new);
-    Ok(exit::OK)
+    Ok(ExitStatus::Ok)
 }

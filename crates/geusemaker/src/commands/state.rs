@@ -2,9 +2,9 @@
 
 use crate::cli::{StateCommand, UnlockArgs};
 use crate::context::{confirm, Ctx};
-use crate::error::{exit, CliError};
+use crate::error::{CliError, ExitStatus};
 
-pub async fn run(ctx: &Ctx<'_>, c: &StateCommand) -> Result<u8, CliError> {
+pub async fn run(ctx: &Ctx<'_>, c: &StateCommand) -> Result<ExitStatus, CliError> {
     match c {
         StateCommand::Unlock(a) => return unlock(ctx, a).await,
         StateCommand::Export => {
@@ -33,11 +33,11 @@ pub async fn run(ctx: &Ctx<'_>, c: &StateCommand) -> Result<u8, CliError> {
             });
         }
     }
-    Ok(exit::OK)
+    Ok(ExitStatus::Ok)
 }
 
 /// `state unlock NAME`: deletes the deployment's lease, naming who held it.
-async fn unlock(ctx: &Ctx<'_>, a: &UnlockArgs) -> Result<u8, CliError> {
+async fn unlock(ctx: &Ctx<'_>, a: &UnlockArgs) -> Result<ExitStatus, CliError> {
     // The lease lives in the deployment's region: the flag's, else where the state says.
     let region = match &ctx.global.region {
         Some(r) => r.clone(),
@@ -54,7 +54,7 @@ async fn unlock(ctx: &Ctx<'_>, a: &UnlockArgs) -> Result<u8, CliError> {
             &serde_json::json!({"deployment": a.name, "region": region, "removed": null}),
             || format!("`{}` is not locked in {region}.\n", a.name),
         );
-        return Ok(exit::OK);
+        return Ok(ExitStatus::Ok);
     };
     ctx.out.say(&format!("`{}` is locked by {holder}.", a.name));
     confirm(
@@ -73,5 +73,5 @@ async fn unlock(ctx: &Ctx<'_>, a: &UnlockArgs) -> Result<u8, CliError> {
             )
         },
     );
-    Ok(exit::OK)
+    Ok(ExitStatus::Ok)
 }

@@ -4,9 +4,9 @@ use gm_engine::EngineOptions;
 
 use crate::cli::SpecArg;
 use crate::context::Ctx;
-use crate::error::{exit, CliError};
+use crate::error::{CliError, ExitStatus};
 
-pub async fn run(ctx: &Ctx<'_>, a: &SpecArg) -> Result<u8, CliError> {
+pub async fn run(ctx: &Ctx<'_>, a: &SpecArg) -> Result<ExitStatus, CliError> {
     let (loaded, desired) = ctx.spec(&a.file)?;
     let engine = ctx
         .engine(&desired.deployment, Some(&loaded), EngineOptions::default())
@@ -58,5 +58,5 @@ pub async fn run(ctx: &Ctx<'_>, a: &SpecArg) -> Result<u8, CliError> {
         }
         s
     });
-    Ok(exit::OK)
+    Ok(ExitStatus::Ok)
 }

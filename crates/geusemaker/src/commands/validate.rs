@@ -4,9 +4,9 @@ use serde_json::json;
 
 use crate::cli::SpecArg;
 use crate::context::Ctx;
-use crate::error::{exit, CliError};
+use crate::error::{CliError, ExitStatus};
 
-pub fn run(ctx: &Ctx<'_>, a: &SpecArg) -> Result<u8, CliError> {
+pub fn run(ctx: &Ctx<'_>, a: &SpecArg) -> Result<ExitStatus, CliError> {
     let (loaded, desired) = ctx.spec(&a.file)?;
     let groups = loaded.spec.instances.len();
     let volumes: usize = desired.instances.iter().map(|i| i.volumes.len()).sum();
@@ -32,5 +32,5 @@ pub fn run(ctx: &Ctx<'_>, a: &SpecArg) -> Result<u8, CliError> {
             )
         },
     );
-    Ok(exit::OK)
+    Ok(ExitStatus::Ok)
 }
