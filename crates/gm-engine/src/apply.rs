@@ -21,7 +21,7 @@ use gm_plan::{
     TAG_ID, TAG_INSTANCE,
 };
 use gm_spec::{Market, SpotFallback};
-use gm_state::{DeploymentStatus, Provenance, ResourceRecord};
+use gm_state::{DeploymentStatus, Provenance, ResourceKind, ResourceRecord};
 
 use crate::report::{instance_summaries, Done, Failure, Outcome};
 use crate::{ApplyReport, Engine, EngineError, Progress, StopReason};
@@ -1739,7 +1739,7 @@ impl Engine {
         for i in &a.instances {
             created.push(record(
                 i.logical_id().unwrap_or("instance/?"),
-                "instance",
+                ResourceKind::Instance,
                 &i.id,
                 json!({"type": i.instance_type, "state": i.state, "image": i.image_id, "spot": i.spot,
                        "zone": i.availability_zone, "private_ip": i.private_ip, "public_ip": i.public_ip,
@@ -1750,7 +1750,7 @@ impl Engine {
             let device = v.attachments.first().map(|x| x.device.clone());
             created.push(record(
                 &format!("{}:{}", v.tags.get(TAG_ID).map_or("volume/?", String::as_str), device.as_deref().unwrap_or("detached")),
-                "volume",
+                ResourceKind::Volume,
                 &v.id,
                 json!({"size": v.size, "type": v.volume_type, "iops": v.iops, "throughput": v.throughput,
                        "encrypted": v.encrypted, "state": v.state}),
@@ -1759,7 +1759,7 @@ impl Engine {
         for g in &a.security_groups {
             created.push(record(
                 g.logical_id().unwrap_or("sg/?"),
-                "security-group",
+                ResourceKind::SecurityGroup,
                 &g.id,
                 json!({"name": g.name, "vpc": g.vpc_id}),
             ));
@@ -1767,7 +1767,7 @@ impl Engine {
         for r in &a.roles {
             created.push(record(
                 &format!("role/{}", r.name),
-                "role",
+                ResourceKind::Role,
                 &r.name,
                 json!({"arn": r.arn, "profile": r.profile}),
             ));
@@ -1776,7 +1776,7 @@ impl Engine {
         for d in crate::kinds::network::doomed(&a.network, |_| true) {
             created.push(record(
                 &d.address,
-                d.kind.name(),
+                d.kind.kind(),
                 &d.id,
                 json!({"detail": d.detail}),
             ));
@@ -1786,7 +1786,7 @@ impl Engine {
             // Only the name: values never enter the state.
             created.push(record(
                 &format!("secret/{}", x.parameter.rsplit('/').next().unwrap_or("?")),
-                "secret",
+                ResourceKind::Secret,
                 &x.parameter,
                 json!({}),
             ));
@@ -1795,7 +1795,12 @@ impl Engine {
         let mut seen = HashSet::new();
         if let Some(gm_plan::DesiredVpc::Existing { id }) = desired.network.as_ref().map(|n| &n.vpc)
         {
-            referenced.push(record(&format!("ref/vpc/{id}"), "vpc", id, json!({})));
+            referenced.push(record(
+                &format!("ref/vpc/{id}"),
+                ResourceKind::Vpc,
+                id,
+                json!({}),
+            ));
         }
         for d in &desired.instances {
             for g in &d.security_groups {
@@ -1803,7 +1808,7 @@ impl Engine {
                     if seen.insert(id.clone()) {
                         referenced.push(record(
                             &format!("ref/security-group/{id}"),
-                            "security-group",
+                            ResourceKind::SecurityGroup,
                             id,
                             json!({}),
                         ));
@@ -1812,14 +1817,19 @@ impl Engine {
             }
             if let Some(gm_plan::SubnetRef::Id(s)) = &d.subnet {
                 if seen.insert(s.clone()) {
-                    referenced.push(record(&format!("ref/subnet/{s}"), "subnet", s, json!({})));
+                    referenced.push(record(
+                        &format!("ref/subnet/{s}"),
+                        ResourceKind::Subnet,
+                        s,
+                        json!({}),
+                    ));
                 }
             }
             if let Some(k) = &d.key_pair {
                 if seen.insert(format!("key:{k}")) {
                     referenced.push(record(
                         &format!("ref/key-pair/{k}"),
-                        "key-pair",
+                        ResourceKind::KeyPair,
                         k,
                         json!({}),
                     ));
@@ -1832,7 +1842,7 @@ impl Engine {
         let earlier: Vec<ResourceRecord> = store
             .resources(deployment)?
             .into_iter()
-            .filter(|r| r.kind == "image" && r.is_live())
+            .filter(|r| r.kind == ResourceKind::Image && r.is_live())
             .collect();
         // Only what the spec named (the resolver's map also holds the ids aliases resolved to).
         for (spec, img) in images
@@ -1841,7 +1851,7 @@ impl Engine {
         {
             referenced.push(record(
                 &format!("ref/image/{spec}"),
-                "image",
+                ResourceKind::Image,
                 &img.id,
                 json!({"alias": spec, "name": img.name, "architecture": img.architecture}),
             ));
@@ -1857,10 +1867,15 @@ impl Engine {
     }
 }
 
-fn record(address: &str, kind: &str, id: &str, attributes: serde_json::Value) -> ResourceRecord {
+fn record(
+    address: &str,
+    kind: ResourceKind,
+    id: &str,
+    attributes: serde_json::Value,
+) -> ResourceRecord {
     ResourceRecord {
         address: address.to_string(),
-        kind: kind.to_string(),
+        kind,
         aws_id: id.to_string(),
         provenance: Provenance::Created,
         status: gm_state::RecordStatus::Live,

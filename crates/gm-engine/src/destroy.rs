@@ -9,7 +9,7 @@ use serde_json::json;
 
 use gm_cloud::WaitTarget;
 use gm_plan::{Actual, Reads, TAG_DEPLOYMENT, TAG_ID, TAG_MANAGED};
-use gm_state::{DeploymentStatus, Provenance};
+use gm_state::{DeploymentStatus, Provenance, ResourceKind};
 
 use crate::report::{natural, Done};
 use crate::{Engine, EngineError, Progress};
@@ -17,9 +17,8 @@ use crate::{Engine, EngineError, Progress};
 /// One resource destroy will remove.
 #[derive(Debug, Clone, Serialize)]
 pub struct Doomed {
-    /// `instance`, `volume`, `security-group`, `role`, `secret`, `load-balancer`, `target-group`
-    /// or `cdn`.
-    pub kind: String,
+    /// What it is.
+    pub kind: ResourceKind,
     /// Logical address.
     pub address: String,
     /// AWS id.
@@ -51,12 +50,12 @@ impl DestroyPlan {
     /// always, the others only when the plan, which read every kind, found any of them
     /// (destroy runs under the lock, so nothing new of the deployment appears meanwhile).
     pub fn reads(&self) -> Reads {
-        let has = |kinds: &[&str]| self.items.iter().any(|d| kinds.contains(&d.kind.as_str()));
+        let has = |kinds: &[ResourceKind]| self.items.iter().any(|d| kinds.contains(&d.kind));
         Reads {
-            identity: has(&["role", "secret"]),
-            edge: has(&["load-balancer", "target-group", "cdn"]),
-            network: has(&crate::kinds::network::NetKind::NAMES),
-            nat: has(&crate::kinds::network::NetKind::NAT_NAMES),
+            identity: has(&ResourceKind::IDENTITY),
+            edge: has(&ResourceKind::EDGE),
+            network: has(&crate::kinds::network::NetKind::KINDS),
+            nat: has(&crate::kinds::network::NetKind::NAT_KINDS),
         }
     }
 
@@ -149,7 +148,7 @@ impl Engine {
             .resources(deployment)?
             .into_iter()
             .filter(|r| {
-                r.kind == "instance"
+                r.kind == ResourceKind::Instance
                     && r.is_live()
                     && r.provenance == Provenance::Created
                     && !known.contains(&r.aws_id)
@@ -296,7 +295,7 @@ impl Engine {
     ) -> Result<(), EngineError> {
         // The edge first: the distribution fronts the load balancer, which fronts the instances
         // and holds network interfaces in the security groups.
-        for d in plan.items.iter().filter(|d| d.kind == "cdn") {
+        for d in plan.items.iter().filter(|d| d.kind == ResourceKind::Cdn) {
             progress.phase("deleting the CDN (disable, then delete)", 1);
             let step = self.destroy_step(
                 run,
@@ -313,8 +312,14 @@ impl Engine {
                 what: "distribution disabled and deleted".into(),
             });
         }
-        let lb = plan.items.iter().find(|d| d.kind == "load-balancer");
-        let tg = plan.items.iter().find(|d| d.kind == "target-group");
+        let lb = plan
+            .items
+            .iter()
+            .find(|d| d.kind == ResourceKind::LoadBalancer);
+        let tg = plan
+            .items
+            .iter()
+            .find(|d| d.kind == ResourceKind::TargetGroup);
         if lb.is_some() || tg.is_some() {
             let ids: Vec<String> = lb
                 .iter()
@@ -341,11 +346,15 @@ impl Engine {
                 report.destroyed.push(Done {
                     address: d.address.clone(),
                     aws_id: d.aws_id.clone(),
-                    what: format!("{} deleted", d.kind.replace('-', " ")),
+                    what: format!("{} deleted", d.kind.as_str().replace('-', " ")),
                 });
             }
         }
-        let instances: Vec<&Doomed> = plan.items.iter().filter(|d| d.kind == "instance").collect();
+        let instances: Vec<&Doomed> = plan
+            .items
+            .iter()
+            .filter(|d| d.kind == ResourceKind::Instance)
+            .collect();
         if !instances.is_empty() {
             progress.phase("terminating instances", 1);
             let ids: Vec<String> = instances.iter().map(|d| d.aws_id.clone()).collect();
@@ -395,7 +404,7 @@ impl Engine {
                 what: format!("volume deleted ({} GiB {})", v.size, v.volume_type),
             });
         }
-        for d in plan.items.iter().filter(|d| d.kind == "role") {
+        for d in plan.items.iter().filter(|d| d.kind == ResourceKind::Role) {
             let step =
                 self.destroy_step(run, &d.address, "delete-role", &json!({"role": d.aws_id}))?;
             let r = self.cloud.delete_role(&d.aws_id).await;
@@ -407,7 +416,11 @@ impl Engine {
                 what: "role, policies and instance profile deleted".into(),
             });
         }
-        let secrets: Vec<&Doomed> = plan.items.iter().filter(|d| d.kind == "secret").collect();
+        let secrets: Vec<&Doomed> = plan
+            .items
+            .iter()
+            .filter(|d| d.kind == ResourceKind::Secret)
+            .collect();
         if !secrets.is_empty() {
             let names: Vec<String> = secrets.iter().map(|d| d.aws_id.clone()).collect();
             let step = self.destroy_step(
@@ -430,7 +443,7 @@ impl Engine {
         let groups: Vec<&Doomed> = plan
             .items
             .iter()
-            .filter(|d| d.kind == "security-group")
+            .filter(|d| d.kind == ResourceKind::SecurityGroup)
             .collect();
         let mut steps = Vec::new();
         for d in &groups {
@@ -461,8 +474,8 @@ impl Engine {
             return Err(e.into());
         }
         // The network last, innermost first: nothing of ours lives in it any more.
-        let names = crate::kinds::network::NetKind::NAMES;
-        if plan.items.iter().any(|d| names.contains(&d.kind.as_str())) {
+        let kinds = crate::kinds::network::NetKind::KINDS;
+        if plan.items.iter().any(|d| kinds.contains(&d.kind)) {
             progress.phase("deleting the network", 1);
             let doomed = crate::kinds::network::doomed(&plan.network, |_| true);
             let results = self.delete_network(run, &doomed, true).await;
@@ -492,7 +505,7 @@ fn plan_from(deployment: &str, a: &Actual) -> DestroyPlan {
     let mut items = Vec::new();
     for d in &a.distributions {
         items.push(Doomed {
-            kind: "cdn".into(),
+            kind: ResourceKind::Cdn,
             address: gm_plan::CDN_ADDRESS.into(),
             aws_id: d.id.clone(),
             detail: format!(
@@ -503,7 +516,7 @@ fn plan_from(deployment: &str, a: &Actual) -> DestroyPlan {
     }
     if let Some(lb) = &a.load_balancer {
         items.push(Doomed {
-            kind: "load-balancer".into(),
+            kind: ResourceKind::LoadBalancer,
             address: gm_plan::LB_ADDRESS.into(),
             aws_id: lb.arn.clone(),
             detail: format!("{} ({}) with its listeners", lb.name, lb.dns_name),
@@ -511,7 +524,7 @@ fn plan_from(deployment: &str, a: &Actual) -> DestroyPlan {
     }
     if let Some(tg) = &a.target_group {
         items.push(Doomed {
-            kind: "target-group".into(),
+            kind: ResourceKind::TargetGroup,
             address: gm_plan::TG_ADDRESS.into(),
             aws_id: tg.arn.clone(),
             detail: format!("{}, {} target(s)", tg.name, tg.targets.len()),
@@ -528,7 +541,7 @@ fn plan_from(deployment: &str, a: &Actual) -> DestroyPlan {
     let mut with_instance: HashSet<&str> = HashSet::new();
     for i in &instances {
         items.push(Doomed {
-            kind: "instance".into(),
+            kind: ResourceKind::Instance,
             address: i.logical_id().unwrap_or("instance/?").to_string(),
             aws_id: i.id.clone(),
             detail: format!(
@@ -550,7 +563,7 @@ fn plan_from(deployment: &str, a: &Actual) -> DestroyPlan {
             .first()
             .map_or("detached", |x| x.device.as_str());
         items.push(Doomed {
-            kind: "volume".into(),
+            kind: ResourceKind::Volume,
             address: format!(
                 "{}:{device}",
                 v.tags.get(TAG_ID).map_or("volume/?", String::as_str)
@@ -574,7 +587,7 @@ fn plan_from(deployment: &str, a: &Actual) -> DestroyPlan {
         .filter(|g| ours(&g.tags, deployment))
     {
         items.push(Doomed {
-            kind: "security-group".into(),
+            kind: ResourceKind::SecurityGroup,
             address: g.logical_id().unwrap_or("sg/?").to_string(),
             aws_id: g.id.clone(),
             detail: g.name.clone(),
@@ -582,7 +595,7 @@ fn plan_from(deployment: &str, a: &Actual) -> DestroyPlan {
     }
     for r in &a.roles {
         items.push(Doomed {
-            kind: "role".into(),
+            kind: ResourceKind::Role,
             address: format!("role/{}", r.name),
             aws_id: r.name.clone(),
             detail: format!(
@@ -597,7 +610,7 @@ fn plan_from(deployment: &str, a: &Actual) -> DestroyPlan {
     }
     for x in &a.secrets {
         items.push(Doomed {
-            kind: "secret".into(),
+            kind: ResourceKind::Secret,
             address: format!("secret/{}", x.parameter.rsplit('/').next().unwrap_or("?")),
             aws_id: x.parameter.clone(),
             detail: "SecureString parameter".into(),
@@ -605,7 +618,7 @@ fn plan_from(deployment: &str, a: &Actual) -> DestroyPlan {
     }
     for d in crate::kinds::network::doomed(&a.network, |_| true) {
         items.push(Doomed {
-            kind: d.kind.name().into(),
+            kind: d.kind.kind(),
             address: d.address,
             aws_id: d.id,
             detail: d.detail,

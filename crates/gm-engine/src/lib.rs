@@ -208,7 +208,7 @@ impl Engine {
             .store()
             .resources(deployment)?
             .into_iter()
-            .filter(|r| r.kind == "instance" && r.is_live())
+            .filter(|r| r.kind == gm_state::ResourceKind::Instance && r.is_live())
             .map(|r| r.aws_id)
             .collect();
         for i in &mut actual.instances {
@@ -275,24 +275,24 @@ impl Engine {
     /// Likewise the edge (load balancer, target group, distribution): read when the spec has
     /// one or the store remembers one.
     pub fn reads_for(&self, desired: &Desired) -> Result<Reads, EngineError> {
-        let live: Vec<String> = self
+        let live: Vec<gm_state::ResourceKind> = self
             .store()
             .resources(&desired.deployment)?
             .into_iter()
             .filter(|r| r.is_live())
             .map(|r| r.kind)
             .collect();
-        let has = |kinds: &[&str]| live.iter().any(|k| kinds.contains(&k.as_str()));
+        let has = |kinds: &[gm_state::ResourceKind]| live.iter().any(|k| kinds.contains(k));
         Ok(Reads {
             identity: !desired.roles.is_empty()
                 || !desired.secrets.is_empty()
-                || has(&["role", "secret"]),
+                || has(&gm_state::ResourceKind::IDENTITY),
             edge: desired.load_balancer.is_some()
                 || desired.cdn.is_some()
-                || has(&["load-balancer", "target-group", "cdn"]),
-            network: desired.network.is_some() || has(&crate::kinds::network::NetKind::NAMES),
+                || has(&gm_state::ResourceKind::EDGE),
+            network: desired.network.is_some() || has(&crate::kinds::network::NetKind::KINDS),
             nat: desired.network.as_ref().is_some_and(|n| n.nat.is_some())
-                || has(&crate::kinds::network::NetKind::NAT_NAMES),
+                || has(&crate::kinds::network::NetKind::NAT_KINDS),
         })
     }
 

@@ -141,9 +141,124 @@ impl RecordStatus {
     }
 }
 
+/// What a resource in the state is. Stored, shown and serialised in its kebab-case form
+/// (`security-group`, `nat-gateway`); referenced ones (an image, a key pair, a VPC or subnet the
+/// spec names) use the same kinds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ResourceKind {
+    /// An EC2 instance.
+    Instance,
+    /// An EBS volume.
+    Volume,
+    /// A security group.
+    SecurityGroup,
+    /// An IAM role with its instance profile.
+    Role,
+    /// A generated secret (an SSM SecureString; its value never enters the state).
+    Secret,
+    /// An Application Load Balancer.
+    LoadBalancer,
+    /// Its target group.
+    TargetGroup,
+    /// A CloudFront distribution.
+    Cdn,
+    /// A VPC.
+    Vpc,
+    /// A subnet.
+    Subnet,
+    /// An internet gateway.
+    InternetGateway,
+    /// A route table.
+    RouteTable,
+    /// A NAT gateway.
+    NatGateway,
+    /// An Elastic IP.
+    ElasticIp,
+    /// An AMI (referenced).
+    Image,
+    /// An EC2 key pair (referenced).
+    KeyPair,
+}
+
+impl ResourceKind {
+    /// Every kind.
+    pub const ALL: [ResourceKind; 16] = [
+        ResourceKind::Instance,
+        ResourceKind::Volume,
+        ResourceKind::SecurityGroup,
+        ResourceKind::Role,
+        ResourceKind::Secret,
+        ResourceKind::LoadBalancer,
+        ResourceKind::TargetGroup,
+        ResourceKind::Cdn,
+        ResourceKind::Vpc,
+        ResourceKind::Subnet,
+        ResourceKind::InternetGateway,
+        ResourceKind::RouteTable,
+        ResourceKind::NatGateway,
+        ResourceKind::ElasticIp,
+        ResourceKind::Image,
+        ResourceKind::KeyPair,
+    ];
+    /// The kinds read under the deployment's IAM and SSM paths.
+    pub const IDENTITY: [ResourceKind; 2] = [ResourceKind::Role, ResourceKind::Secret];
+    /// The edge: load balancer, target group, distribution.
+    pub const EDGE: [ResourceKind; 3] = [
+        ResourceKind::LoadBalancer,
+        ResourceKind::TargetGroup,
+        ResourceKind::Cdn,
+    ];
+
+    /// Its stored and shown form.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ResourceKind::Instance => "instance",
+            ResourceKind::Volume => "volume",
+            ResourceKind::SecurityGroup => "security-group",
+            ResourceKind::Role => "role",
+            ResourceKind::Secret => "secret",
+            ResourceKind::LoadBalancer => "load-balancer",
+            ResourceKind::TargetGroup => "target-group",
+            ResourceKind::Cdn => "cdn",
+            ResourceKind::Vpc => "vpc",
+            ResourceKind::Subnet => "subnet",
+            ResourceKind::InternetGateway => "internet-gateway",
+            ResourceKind::RouteTable => "route-table",
+            ResourceKind::NatGateway => "nat-gateway",
+            ResourceKind::ElasticIp => "elastic-ip",
+            ResourceKind::Image => "image",
+            ResourceKind::KeyPair => "key-pair",
+        }
+    }
+
+    /// The kind written as `s`, if it is one.
+    pub fn parse(s: &str) -> Option<ResourceKind> {
+        ResourceKind::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+}
+
+impl std::fmt::Display for ResourceKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_resource_kind_reads_back_as_it_is_written_and_serialises_the_same() {
+        for k in ResourceKind::ALL {
+            assert_eq!(ResourceKind::parse(k.as_str()), Some(k));
+            assert_eq!(
+                serde_json::to_value(k).expect("serialises"),
+                serde_json::json!(k.as_str())
+            );
+        }
+        assert_eq!(ResourceKind::parse("sg"), None);
+    }
 
     #[test]
     fn a_record_status_reads_back_as_it_is_written_and_serialises_the_same() {

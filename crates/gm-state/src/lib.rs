@@ -118,7 +118,7 @@ impl Provenance {
     }
 }
 
-pub use gm_model::{DeploymentStatus, RecordStatus};
+pub use gm_model::{DeploymentStatus, RecordStatus, ResourceKind};
 
 /// Reads a deployment status column; a value this version does not know is an error, not a guess.
 fn deployment_status(r: &rusqlite::Row<'_>, i: usize) -> rusqlite::Result<DeploymentStatus> {
@@ -137,8 +137,8 @@ fn deployment_status(r: &rusqlite::Row<'_>, i: usize) -> rusqlite::Result<Deploy
 pub struct ResourceRecord {
     /// Logical address (`instance/web/0`) or, for referenced ones, `ref/KIND/ID`.
     pub address: String,
-    /// `instance`, `volume`, `security-group`, `image`, `subnet`, `key-pair`.
-    pub kind: String,
+    /// What it is.
+    pub kind: ResourceKind,
     /// AWS id.
     pub aws_id: String,
     /// Created or referenced.
@@ -600,7 +600,7 @@ impl Store {
                     deployment,
                     r.aws_id,
                     r.address,
-                    r.kind,
+                    r.kind.as_str(),
                     provenance.as_str(),
                     r.attributes.to_string(),
                     t
@@ -626,7 +626,16 @@ impl Store {
                 let attrs: String = r.get(5)?;
                 Ok(ResourceRecord {
                     address: r.get(0)?,
-                    kind: r.get(1)?,
+                    kind: {
+                        let s: String = r.get(1)?;
+                        ResourceKind::parse(&s).ok_or_else(|| {
+                            rusqlite::Error::FromSqlConversionFailure(
+                                1,
+                                rusqlite::types::Type::Text,
+                                format!("unknown resource kind `{s}`").into(),
+                            )
+                        })?
+                    },
                     aws_id: r.get(2)?,
                     provenance: if prov == "created" {
                         Provenance::Created
@@ -887,7 +896,7 @@ mod tests {
     fn rec(address: &str, id: &str) -> ResourceRecord {
         ResourceRecord {
             address: address.into(),
-            kind: "instance".into(),
+            kind: ResourceKind::Instance,
             aws_id: id.into(),
             provenance: Provenance::Created,
             status: RecordStatus::Live,

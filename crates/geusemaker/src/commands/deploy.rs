@@ -149,7 +149,7 @@ fn edge_url(
     desired: &gm_plan::Desired,
 ) -> Result<Option<String>, CliError> {
     let records = engine.store().resources(name)?;
-    let attr = |kind: &str, key: &str| {
+    let attr = |kind: gm_state::ResourceKind, key: &str| {
         records
             .iter()
             .find(|r| r.kind == kind && r.is_live())
@@ -160,10 +160,10 @@ fn edge_url(
         .load_balancer
         .as_ref()
         .is_some_and(|l| l.certificate_arn.is_some());
-    Ok(attr("cdn", "domain")
+    Ok(attr(gm_state::ResourceKind::Cdn, "domain")
         .map(|d| format!("https://{d}"))
         .or_else(|| {
-            attr("load-balancer", "dns")
+            attr(gm_state::ResourceKind::LoadBalancer, "dns")
                 .map(|d| format!("{}://{d}", if https { "https" } else { "http" }))
         }))
 }
@@ -174,7 +174,7 @@ fn running_zone(ctx: &Ctx<'_>, name: &str) -> Result<Option<String>, CliError> {
         .store()?
         .resources(name)?
         .into_iter()
-        .find(|r| r.kind == "instance" && r.is_live())
+        .find(|r| r.kind == gm_state::ResourceKind::Instance && r.is_live())
         .and_then(|r| r.attributes.get("zone")?.as_str().map(str::to_string)))
 }
 

@@ -20,7 +20,7 @@ pub async fn run(ctx: &Ctx<'_>, a: &InspectArgs) -> Result<ExitStatus, CliError>
     drop(store);
     let mut secrets: BTreeMap<String, Option<String>> = resources
         .iter()
-        .filter(|r| r.kind == "secret")
+        .filter(|r| r.kind == gm_state::ResourceKind::Secret)
         .map(|r| (r.aws_id.clone(), None))
         .collect();
     if a.show_secrets && !secrets.is_empty() {

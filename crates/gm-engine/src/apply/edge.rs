@@ -8,7 +8,7 @@ use serde_json::json;
 
 use gm_cloud::CloudError;
 use gm_plan::{Action, Actual, Desired, DesiredLb, Plan, CDN_ADDRESS, LB_ADDRESS, TG_ADDRESS};
-use gm_state::ResourceRecord;
+use gm_state::{ResourceKind, ResourceRecord};
 
 use super::{record, resolve_group, Run, StepError};
 use crate::report::Done;
@@ -459,7 +459,7 @@ pub(super) fn record_edge(a: &Actual, out: &mut Vec<ResourceRecord>) {
     if let Some(lb) = &a.load_balancer {
         out.push(record(
             LB_ADDRESS,
-            "load-balancer",
+            ResourceKind::LoadBalancer,
             &lb.arn,
             json!({"name": lb.name, "dns": lb.dns_name, "state": lb.state,
                    "listeners": lb.listeners.iter().map(|l| format!("{}:{}", l.protocol, l.port)).collect::<Vec<_>>()}),
@@ -468,7 +468,7 @@ pub(super) fn record_edge(a: &Actual, out: &mut Vec<ResourceRecord>) {
     if let Some(tg) = &a.target_group {
         out.push(record(
             TG_ADDRESS,
-            "target-group",
+            ResourceKind::TargetGroup,
             &tg.arn,
             json!({"name": tg.name, "port": tg.port, "targets": tg.health}),
         ));
@@ -476,7 +476,7 @@ pub(super) fn record_edge(a: &Actual, out: &mut Vec<ResourceRecord>) {
     for d in &a.distributions {
         out.push(record(
             CDN_ADDRESS,
-            "cdn",
+            ResourceKind::Cdn,
             &d.id,
             json!({"domain": d.domain_name, "status": d.status, "origin": d.origin}),
         ));

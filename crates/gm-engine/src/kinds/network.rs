@@ -15,6 +15,7 @@ use gm_plan::{
     Action, ActualNetwork, DesiredNetwork, DesiredVpc, Plan, Tags, Via, DEFAULT_ROUTE, EIP_ADDRESS,
     IGW_ADDRESS, NAT_ADDRESS, ROUTE_TABLE_ADDRESS, TAG_ID, VPC_ADDRESS,
 };
+use gm_state::ResourceKind;
 use serde_json::json;
 
 use crate::apply::{Run, StepError};
@@ -40,28 +41,34 @@ pub(crate) enum NetKind {
 impl NetKind {
     /// The kind's name in records and the journal.
     pub(crate) fn name(self) -> &'static str {
+        self.kind().as_str()
+    }
+
+    /// Its kind in records and destroy plans.
+    pub(crate) fn kind(self) -> ResourceKind {
         match self {
-            NetKind::RouteTable => "route-table",
-            NetKind::NatGateway => "nat-gateway",
-            NetKind::Subnet => "subnet",
-            NetKind::Address => "elastic-ip",
-            NetKind::Gateway => "internet-gateway",
-            NetKind::Vpc => "vpc",
+            NetKind::RouteTable => ResourceKind::RouteTable,
+            NetKind::NatGateway => ResourceKind::NatGateway,
+            NetKind::Subnet => ResourceKind::Subnet,
+            NetKind::Address => ResourceKind::ElasticIp,
+            NetKind::Gateway => ResourceKind::InternetGateway,
+            NetKind::Vpc => ResourceKind::Vpc,
         }
     }
 
-    /// Every network kind's name.
-    pub(crate) const NAMES: [&'static str; 6] = [
-        "route-table",
-        "nat-gateway",
-        "subnet",
-        "elastic-ip",
-        "internet-gateway",
-        "vpc",
+    /// Every network kind.
+    pub(crate) const KINDS: [ResourceKind; 6] = [
+        ResourceKind::RouteTable,
+        ResourceKind::NatGateway,
+        ResourceKind::Subnet,
+        ResourceKind::ElasticIp,
+        ResourceKind::InternetGateway,
+        ResourceKind::Vpc,
     ];
 
-    /// The NAT gateway's kinds' names (read only when asked for or remembered).
-    pub(crate) const NAT_NAMES: [&'static str; 2] = ["nat-gateway", "elastic-ip"];
+    /// The NAT gateway's kinds (read only when asked for or remembered).
+    pub(crate) const NAT_KINDS: [ResourceKind; 2] =
+        [ResourceKind::NatGateway, ResourceKind::ElasticIp];
 }
 
 /// One network resource to delete, with what only it holds.
