@@ -11,8 +11,10 @@ pub mod pg_tls;
 pub mod raw;
 pub mod scan;
 pub mod store;
+pub mod targets;
 
 pub use collectors::{registry, CollectError, Collector, Cx};
 pub use model::{Msg, Record, ScanError};
 pub use scan::{scan, ScanOptions, ScanSummary, Target};
 pub use store::{Filter, InventoryStore, Page, Sort};
+pub use targets::{resolve, ResolveError, ResolvedScan, ScanRequest};

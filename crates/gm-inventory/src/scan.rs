@@ -25,6 +25,15 @@ pub struct Target {
     pub config: aws_config::SdkConfig,
 }
 
+impl std::fmt::Debug for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The configuration carries credentials: only the account is shown.
+        f.debug_struct("Target")
+            .field("account", &self.account)
+            .finish_non_exhaustive()
+    }
+}
+
 /// How to scan.
 #[derive(Debug, Clone)]
 pub struct ScanOptions {

@@ -4,7 +4,7 @@ use serde_json::json;
 
 use gm_inventory::pg::PgStore;
 use gm_inventory::store::{SqliteStore, Stored};
-use gm_inventory::{Filter, InventoryStore, ScanOptions, Sort, Target};
+use gm_inventory::{Filter, InventoryStore, ScanOptions, Sort};
 
 use gm_inventory::export::ExportError;
 use gm_inventory::lake::{self, Dest, LakeFile};
@@ -204,92 +204,45 @@ async fn scan(
     let archive_to = a.archive.as_deref().map(destination).transpose()?;
     let region = ctx.region(None);
     let config = gm_cloud::sdk_config(&ctx.cloud_options_in(&region)).await;
-    let all = gm_inventory::registry();
-    let collectors = if a.types.is_empty() {
-        all
-    } else {
-        let mut chosen = Vec::new();
-        for t in &a.types {
-            match all.iter().find(|c| c.rtype == t) {
-                Some(c) => chosen.push(*c),
-                None => {
-                    return Err(CliError::new(
-                        "GM-INV-004",
-                        format!("unknown resource type `{t}`"),
-                        ExitStatus::Usage,
-                    )
-                    .hint("`geusemaker inventory types` lists them"))
+    let request = gm_inventory::ScanRequest {
+        accounts: a.accounts.clone(),
+        regions: a.regions.clone(),
+        types: a.types.clone(),
+        role: a.role.clone(),
+        external_id: a.external_id.clone(),
+    };
+    let resolved = gm_inventory::resolve(&config, &region, &request)
+        .await
+        .map_err(|e| match e {
+            gm_inventory::ResolveError::UnknownType(t) => CliError::new(
+                "GM-INV-004",
+                format!("unknown resource type `{t}`"),
+                ExitStatus::Usage,
+            )
+            .hint("`geusemaker inventory types` lists them"),
+            gm_inventory::ResolveError::BadAccount(id) => CliError::new(
+                "GM-INV-007",
+                format!("`{id}` is not an AWS account id"),
+                ExitStatus::Usage,
+            )
+            .hint("account ids are 12 digits; or use --accounts all"),
+            gm_inventory::ResolveError::Aws { doing, error } => {
+                let organization = doing.contains("organization");
+                let e = aws_error(doing, error);
+                if organization {
+                    e.hint("`--accounts all` needs organizations:ListAccounts from the management (or a delegated administrator) account; or name the accounts: --accounts 111111111111,222222222222")
+                } else {
+                    e
                 }
             }
-        }
-        chosen
-    };
-    let account = gm_inventory::accounts::caller_account(&config)
-        .await
-        .map_err(|e| aws_error("cannot tell which account the credentials belong to", e))?;
-    let regions = if a.regions.is_empty() {
-        vec![region.clone()]
-    } else if a.regions.iter().any(|r| r == "all") {
-        gm_inventory::accounts::enabled_regions(&config)
-            .await
-            .map_err(|e| aws_error("cannot list the account's regions", e))?
-    } else {
-        a.regions.clone()
-    };
-    let ids: Vec<String> = if a.accounts.is_empty() {
-        vec![account.clone()]
-    } else if a.accounts.iter().any(|x| x == "all") {
-        let org = gm_inventory::accounts::organization_accounts(&config)
-            .await
-            .map_err(|e| {
-                aws_error("cannot list the organization's accounts", e).hint(
-                    "`--accounts all` needs organizations:ListAccounts from the management (or a delegated administrator) account; or name the accounts: --accounts 111111111111,222222222222",
-                )
-            })?;
-        let mut ids: Vec<String> = org.into_iter().map(|o| o.id).collect();
-        if !ids.contains(&account) {
-            ids.insert(0, account.clone());
-        }
-        ids
-    } else {
-        for id in &a.accounts {
-            if id.len() != 12 || !id.bytes().all(|b| b.is_ascii_digit()) {
-                return Err(CliError::new(
-                    "GM-INV-007",
-                    format!("`{id}` is not an AWS account id"),
-                    ExitStatus::Usage,
-                )
-                .hint("account ids are 12 digits; or use --accounts all"));
-            }
-        }
-        a.accounts.clone()
-    };
-    // Every other account through AssumeRole; one that refuses is reported, the rest go on.
-    let mut targets = Vec::new();
-    let mut refused = Vec::new();
-    for id in ids {
-        if id == account {
-            targets.push(Target {
-                account: id,
-                config: config.clone(),
-            });
-            continue;
-        }
-        match gm_inventory::accounts::assume(&config, &id, &a.role, a.external_id.as_deref()).await
-        {
-            Ok(c) => targets.push(Target {
-                account: id,
-                config: c,
-            }),
-            Err(e) => refused.push(gm_inventory::ScanError {
-                account: id,
-                region: "global".into(),
-                rtype: "*".into(),
-                code: e.code,
-                message: e.message,
-            }),
-        }
-    }
+        })?;
+    let gm_inventory::ResolvedScan {
+        targets,
+        refused,
+        regions,
+        collectors,
+        ..
+    } = resolved;
     ctx.out.say(&format!(
         "Scanning {} type(s) in {} account(s), {} region(s)…",
         collectors.len(),
