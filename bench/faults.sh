@@ -7,5 +7,5 @@ cd "$(dirname "$0")/.."
 # shellcheck source=scripts/python-tools.sh
 . scripts/python-tools.sh
 ensure_python_tools
-GM_FAULT_ROUNDS="${1:-3}" cargo test -p geusemaker --test identity -- \
-  every_mutating_call_can_fail_in_every_way --nocapture 2>&1 | grep -E "fault campaign|test result|panicked|: "
+GM_FAULT_ROUNDS="${1:-3}" cargo test -p geusemaker --test it -- \
+  identity::every_mutating_call_can_fail_in_every_way --nocapture 2>&1 | grep -E "fault campaign|test result|panicked|: "

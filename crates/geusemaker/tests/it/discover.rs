@@ -1,8 +1,6 @@
 //! Discovery of reusable resources, against moto (seeded with boto3), and its cache.
 
-mod support;
-
-use support::*;
+use crate::support::*;
 
 #[test]
 fn discover_lists_every_kind_and_caches_the_answer() {
@@ -11,7 +9,7 @@ fn discover_lists_every_kind_and_caches_the_answer() {
     let seeded = std::process::Command::new("python3")
         .arg(
             std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("tests/support/seed_discovery.py"),
+                .join("tests/it/support/seed_discovery.py"),
         )
         .args([&moto().url(), &tag])
         .output()

@@ -1,6 +1,5 @@
-//! Test harness: one moto server per test binary on a free loopback port, a fault-injecting
+//! Test harness: one moto server for the test binary on a free loopback port, a fault-injecting
 //! proxy in front of it, the built `geusemaker` binary, and an SDK client to check what exists.
-#![allow(dead_code)]
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -80,13 +79,13 @@ pub fn postgres() -> &'static Moto {
     })
 }
 
-/// Runs `tests/support/NAME` with python3 against the shared moto (its URL first, then `args`);
+/// Runs `tests/it/support/NAME` with python3 against the shared moto (its URL first, then `args`);
 /// returns its stdout, failing the test with its stderr when it fails.
 pub fn support_script(name: &str, args: &[&str]) -> Vec<u8> {
     let out = Command::new("python3")
         .arg(
             std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("tests/support")
+                .join("tests/it/support")
                 .join(name),
         )
         .arg(moto().url())

@@ -1,14 +1,12 @@
 //! The guided deploy, driven through a pseudo-terminal as a person would answer it.
 
-mod support;
-
-use support::*;
+use crate::support::*;
 
 fn drive(env: &Env, args: &[&str], answers: &[&str]) -> (i32, String) {
     let mut cmd = vec![env!("CARGO_BIN_EXE_geusemaker").to_string()];
     cmd.extend(args.iter().map(|s| s.to_string()));
     let out = std::process::Command::new("python3")
-        .arg(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/pty_drive.py"))
+        .arg(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/it/support/pty_drive.py"))
         .arg(serde_json::to_string(&cmd).unwrap())
         .arg(serde_json::to_string(answers).unwrap())
         .env("AWS_ACCESS_KEY_ID", "testing")

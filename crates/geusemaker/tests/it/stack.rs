@@ -2,9 +2,7 @@
 //! (0.00001 everywhere), so placement here only proves that live quotes are read and used;
 //! choosing among real prices is unit-tested in gm-cost on fixture quotes.
 
-mod support;
-
-use support::*;
+use crate::support::*;
 
 #[test]
 fn dev_tier_deploys_the_stack_and_destroy_removes_all_of_it() {

@@ -5,11 +5,9 @@
 //! 10-per-page answers exercise pagination. The moto server is shared by the tests of this
 //! file, so assertions look for each test's own resources, never at totals.
 
-mod support;
-
 use std::collections::BTreeMap;
 
-use support::*;
+use crate::support::*;
 
 fn seed(region: &str, tag: &str, extra: &[&str]) -> BTreeMap<String, Vec<String>> {
     let mut args = vec![region, tag];

@@ -1,8 +1,6 @@
 //! Roles and secrets owned by a deployment, against moto's IAM and SSM.
 
-mod support;
-
-use support::*;
+use crate::support::*;
 
 fn iam() -> aws_sdk_iam::Client {
     aws_sdk_iam::Client::new(&sdk_config())

@@ -1,11 +1,9 @@
 //! The shipped examples: they validate, apply and destroy on moto, and their scripts are
 //! shellcheck-clean (so is the wrapper GeuseMaker puts around them).
 
-mod support;
-
 use std::process::Command;
 
-use support::*;
+use crate::support::*;
 
 fn example_specs() -> Vec<std::path::PathBuf> {
     let mut v: Vec<_> = std::fs::read_dir(examples())

@@ -1,9 +1,7 @@
 //! The engine end to end against moto: apply, re-apply, change, fail part-way, destroy.
 //! Every check reads AWS back through the SDK, the way a user would verify.
 
-mod support;
-
-use support::*;
+use crate::support::*;
 
 fn spec(deployment: &str) -> String {
     format!(

@@ -3,9 +3,7 @@
 //! and the same through a spec with `apply`. moto deploys distributions at once; on AWS
 //! disabling one takes minutes, which destroy waits for.
 
-mod support;
-
-use support::*;
+use crate::support::*;
 
 fn elb() -> aws_sdk_elasticloadbalancingv2::Client {
     aws_sdk_elasticloadbalancingv2::Client::new(&sdk_config())
