@@ -77,6 +77,9 @@ pub struct ScanSummary {
     /// Requests sent to AWS (retries and pages included).
     #[serde(default)]
     pub requests: u64,
+    /// The same by API operation (`DescribeVpcs`, `GetResources`, …).
+    #[serde(default)]
+    pub requests_by_operation: BTreeMap<String, u64>,
 }
 
 /// Records are written in transactions of this many.
@@ -185,6 +188,7 @@ pub async fn scan(
         errors: Vec::new(),
         duration_ms: 0,
         requests: 0,
+        requests_by_operation: BTreeMap::new(),
     };
     let mut batch: Vec<Record> = Vec::with_capacity(BATCH);
     let flush = |batch: &mut Vec<Record>,
@@ -235,6 +239,7 @@ pub async fn scan(
     }
     summary.duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
     summary.requests = counter.total();
+    summary.requests_by_operation = counter.by_operation();
     store.finish_scan(
         scan_id,
         &serde_json::to_value(&summary).unwrap_or_default(),

@@ -421,6 +421,19 @@ fn a_refused_type_is_reported_and_the_scan_goes_on() {
         .sum();
     let seen: usize = proxy.counts.lock().unwrap().values().sum();
     let counted = scan["requests"].as_u64().unwrap() as usize;
+    let by_operation: u64 = scan["requests_by_operation"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|n| n.as_u64().unwrap())
+        .sum();
+    assert_eq!(by_operation as usize, counted, "{scan:#}");
+    assert!(
+        scan["requests_by_operation"]["DescribeVpcs"]
+            .as_u64()
+            .unwrap()
+            >= 1
+    );
     assert!(
         (listings..=seen).contains(&counted),
         "{counted} not in {listings}..={seen}: {:?}",
