@@ -95,6 +95,24 @@ fn is_busy(e: &rusqlite::Error) -> bool {
     )
 }
 
+/// An enum stored as its text in column `i`, read back; a value this version does not know is
+/// a conversion error that names it.
+fn stored<T>(
+    r: &rusqlite::Row<'_>,
+    i: usize,
+    parse: fn(&str) -> Option<T>,
+    what: &str,
+) -> rusqlite::Result<T> {
+    let s: String = r.get(i)?;
+    parse(&s).ok_or_else(|| {
+        rusqlite::Error::FromSqlConversionFailure(
+            i,
+            rusqlite::types::Type::Text,
+            format!("unknown {what} `{s}`").into(),
+        )
+    })
+}
+
 fn q(doing: &'static str) -> impl FnOnce(rusqlite::Error) -> StateError {
     move |source| StateError::Query { doing, source }
 }
@@ -626,32 +644,14 @@ impl Store {
                 let attrs: String = r.get(5)?;
                 Ok(ResourceRecord {
                     address: r.get(0)?,
-                    kind: {
-                        let s: String = r.get(1)?;
-                        ResourceKind::parse(&s).ok_or_else(|| {
-                            rusqlite::Error::FromSqlConversionFailure(
-                                1,
-                                rusqlite::types::Type::Text,
-                                format!("unknown resource kind `{s}`").into(),
-                            )
-                        })?
-                    },
+                    kind: stored(r, 1, ResourceKind::parse, "resource kind")?,
                     aws_id: r.get(2)?,
                     provenance: if prov == "created" {
                         Provenance::Created
                     } else {
                         Provenance::Referenced
                     },
-                    status: {
-                        let s: String = r.get(4)?;
-                        RecordStatus::parse(&s).ok_or_else(|| {
-                            rusqlite::Error::FromSqlConversionFailure(
-                                4,
-                                rusqlite::types::Type::Text,
-                                format!("unknown resource status `{s}`").into(),
-                            )
-                        })?
-                    },
+                    status: stored(r, 4, RecordStatus::parse, "resource status")?,
                     attributes: serde_json::from_str(&attrs).unwrap_or(serde_json::Value::Null),
                     updated_at: r.get(6)?,
                 })

@@ -500,12 +500,4 @@ mod tests {
         assert!(again.tags.is_empty());
         assert_eq!(again.raw, serde_json::json!({"tags": []}));
     }
-
-    #[test]
-    fn global_services_keep_their_tags_in_their_partitions_home_region() {
-        assert_eq!(home_region("eu-west-1"), "us-east-1");
-        assert_eq!(home_region("us-east-1"), "us-east-1");
-        assert_eq!(home_region("cn-north-1"), "cn-northwest-1");
-        assert_eq!(home_region("us-gov-east-1"), "us-gov-west-1");
-    }
 }
