@@ -151,6 +151,7 @@ impl From<gm_engine::EngineError> for CliError {
         match e {
             gm_engine::EngineError::Cloud(c) => c.into(),
             gm_engine::EngineError::State(s) => s.into(),
+            gm_engine::EngineError::DestroyFailed { cause, .. } => (*cause).into(),
             gm_engine::EngineError::Locked {
                 deployment,
                 holder,

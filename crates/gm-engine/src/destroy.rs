@@ -220,6 +220,10 @@ impl Engine {
         };
         let result = self.destroy_steps(run, plan, progress, &mut report).await;
         let after = self.refresh(deployment, plan.reads()).await;
+        if let (Err(_), Ok(a)) = (&result, &after) {
+            // A destroy stopped part-way still says what is left.
+            report.remaining = leftovers(a, deployment);
+        }
         let outcome = match (&result, &after) {
             (Ok(()), Ok(a)) => {
                 report.remaining = leftovers(a, deployment);
@@ -268,9 +272,14 @@ impl Engine {
                 &serde_json::to_value(&report).unwrap_or_default(),
             )?;
         }
-        result?;
-        after?;
-        Ok(report)
+        match result.and_then(|()| after.map(drop)) {
+            Ok(()) => Ok(report),
+            // What was removed before the failure is part of the answer.
+            Err(cause) => Err(EngineError::DestroyFailed {
+                report: Box::new(report),
+                cause: Box::new(cause),
+            }),
+        }
     }
 
     /// Journals a destroy step's intent, unless the run was asked to stop ([`crate::Stop`]):

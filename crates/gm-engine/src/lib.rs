@@ -90,6 +90,14 @@ pub enum EngineError {
     /// A change failed part-way; the report says what was done and undone.
     #[error("{}", .0.failure.as_ref().map_or_else(|| "apply failed".to_string(), |f| f.message.clone()))]
     Failed(Box<ApplyReport>),
+    /// A destroy failed or was stopped part-way: what it removed before, and why it stopped.
+    #[error("{cause}")]
+    DestroyFailed {
+        /// What was removed, and what AWS still reports.
+        report: Box<crate::destroy::DestroyReport>,
+        /// Why it stopped.
+        cause: Box<EngineError>,
+    },
     /// Another run holds the deployment's lock.
     #[error("deployment `{deployment}` is locked by {holder}")]
     Locked {

@@ -584,8 +584,20 @@ async fn every_call_of_a_destroy_can_be_interrupted_and_a_rerun_finishes_it() {
             stop.request(StopReason::Interrupted)
         });
         match destroy(&e, &dep).await {
-            // Stopped with steps left: says why.
-            Err(err) => assert!(err.to_string().contains("interrupted"), "{what}: {err}"),
+            // Stopped with steps left: says why, and what it removed before (truly gone).
+            Err(EngineError::DestroyFailed { report, cause }) => {
+                assert!(cause.to_string().contains("interrupted"), "{what}: {cause}");
+                let held = sim.world().holds_any_of(&dep).join(" ");
+                for d in &report.destroyed {
+                    assert!(
+                        !held.contains(&d.aws_id),
+                        "{what}: {} ({}) reported destroyed but still there: {held}",
+                        d.address,
+                        d.aws_id
+                    );
+                }
+            }
+            Err(err) => panic!("{what}: not a destroy failure with its report: {err}"),
             // The stop came during the last step: no step was taken after it.
             Ok(left) => {
                 assert_eq!(left, Vec::<String>::new(), "{what}");

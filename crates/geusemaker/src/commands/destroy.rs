@@ -107,34 +107,26 @@ async fn destroy_locked(
     let bars = Bars::new(ctx.out.quiet, ctx.global.verbose > 0);
     let report = engine.destroy(&plan, &bars).await;
     bars.finish();
-    let report = report?;
-    ctx.out.data(&report, || {
-        let mut s = String::new();
-        for d in &report.destroyed {
-            s.push_str(&format!(
-                "destroyed {} ({}): {}\n",
-                d.address, d.aws_id, d.what
-            ));
+    let report = match report {
+        Ok(r) => r,
+        // Stopped or failed part-way: the result still says what was removed and what is left,
+        // with the error beside it.
+        Err(gm_engine::EngineError::DestroyFailed { report, cause }) => {
+            let mut err: CliError = (*cause).into();
+            let mut out = serde_json::to_value(&report).unwrap_or_default();
+            if let Some(o) = out.as_object_mut() {
+                o.insert(
+                    "error".into(),
+                    serde_json::to_value(&err).unwrap_or_default(),
+                );
+            }
+            ctx.out.data(&out, || destroyed_text(&report, false));
+            err.reported = true;
+            return Err(err);
         }
-        for r in &report.remaining {
-            s.push_str(&format!("still there: {r}\n"));
-        }
-        for k in &report.kept {
-            s.push_str(&format!("     kept {k}\n"));
-        }
-        s.push_str(&format!(
-            "\nDestroy {}: {} resource(s) removed in {:.1} s, {} AWS requests.\n",
-            if report.remaining.is_empty() {
-                "complete"
-            } else {
-                "incomplete"
-            },
-            report.destroyed.len(),
-            report.duration_ms as f64 / 1000.0,
-            report.requests
-        ));
-        s
-    });
+        Err(e) => return Err(e.into()),
+    };
+    ctx.out.data(&report, || destroyed_text(&report, true));
     if report.remaining.is_empty() {
         Ok(ExitStatus::Ok)
     } else {
@@ -150,4 +142,33 @@ async fn destroy_locked(
             "run destroy again; the deployment stays recorded until AWS confirms everything gone",
         ))
     }
+}
+
+/// What a destroy removed, what is left and what it kept; `finished`: it ran to the end.
+fn destroyed_text(report: &gm_engine::DestroyReport, finished: bool) -> String {
+    let mut s = String::new();
+    for d in &report.destroyed {
+        s.push_str(&format!(
+            "destroyed {} ({}): {}\n",
+            d.address, d.aws_id, d.what
+        ));
+    }
+    for r in &report.remaining {
+        s.push_str(&format!("still there: {r}\n"));
+    }
+    for k in &report.kept {
+        s.push_str(&format!("     kept {k}\n"));
+    }
+    s.push_str(&format!(
+        "\nDestroy {}: {} resource(s) removed in {:.1} s, {} AWS requests.\n",
+        match (finished, report.remaining.is_empty()) {
+            (false, _) => "stopped",
+            (true, true) => "complete",
+            (true, false) => "incomplete",
+        },
+        report.destroyed.len(),
+        report.duration_ms as f64 / 1000.0,
+        report.requests
+    ));
+    s
 }

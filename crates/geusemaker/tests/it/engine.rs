@@ -1134,6 +1134,38 @@ fn ctrl_c_during_an_apply_stops_it_at_the_next_step_and_undoes_it() {
 }
 
 #[test]
+fn ctrl_c_during_a_destroy_reports_what_it_removed_and_what_is_left() {
+    let proxy = held("TerminateInstances", 3000);
+    let env = Env::via(&proxy);
+    let d = name("sigintd");
+    let path = held_group_spec(&env, &d);
+    let p = path.to_str().unwrap();
+    let applied = env.gm(&["apply", "-f", p, "--yes"]);
+    assert_eq!(applied.status.code(), Some(0));
+    let mut child = env.spawn_piped(&["destroy", &d, "--yes", "-o", "json"]);
+    until_sent(&proxy, &mut child, "TerminateInstances");
+    interrupt(&child);
+    let out = child.wait_with_output().expect("the destroy ends");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    // The result is the partial report, with the error beside it.
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("a JSON report");
+    assert_eq!(report["error"]["code"], "GM-STOP-001", "{report:#}");
+    let remaining = report["remaining"].as_array().expect("remaining");
+    assert!(
+        remaining
+            .iter()
+            .any(|r| r.as_str().unwrap().starts_with("sg/web")),
+        "the group it did not reach is named: {report:#}"
+    );
+    assert!(!groups(&d).is_empty(), "no step after the stop");
+    // The next destroy finishes the job.
+    let gone = env.gm(&["destroy", &d, "--yes"]);
+    assert_eq!(gone.status.code(), Some(0));
+    assert!(groups(&d).is_empty() && live_instances(&d).is_empty());
+}
+
+#[test]
 fn a_second_ctrl_c_quits_at_once_and_the_next_apply_resumes() {
     let proxy = held("RunInstances", 4000);
     let env = Env::via(&proxy);
