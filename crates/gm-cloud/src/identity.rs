@@ -182,7 +182,7 @@ impl Cloud {
                     .put_role_policy()
                     .role_name(name)
                     .policy_name(SECRETS_POLICY)
-                    .policy_document(doc);
+                    .policy_document(in_partition(doc, &self.region));
                 self.mutate_unit("PutRolePolicy", &ids, call.send()).await?;
             }
             (Some(false), _) => {
@@ -436,4 +436,29 @@ pub fn generate_secret(len: usize) -> Result<String, CloudError> {
     let mut s = hex::encode(bytes);
     s.truncate(len);
     Ok(s)
+}
+
+/// A policy document written for the `aws` partition, with its ARNs moved to the partition of
+/// `region` (`aws-cn` in China, `aws-us-gov` in GovCloud), where `arn:aws:` matches nothing.
+fn in_partition(doc: &str, region: &str) -> String {
+    match gm_aws::partition(region) {
+        "aws" => doc.to_string(),
+        p => doc.replace("\"arn:aws:", &format!("\"arn:{p}:")),
+    }
+}
+
+#[cfg(test)]
+mod partition_tests {
+    use super::in_partition;
+
+    #[test]
+    fn a_policy_names_the_partition_of_its_region() {
+        let doc = r#"{"Resource":"arn:aws:ssm:*:*:parameter/geusemaker/d/*"}"#;
+        assert_eq!(in_partition(doc, "eu-west-1"), doc);
+        assert_eq!(
+            in_partition(doc, "cn-north-1"),
+            r#"{"Resource":"arn:aws-cn:ssm:*:*:parameter/geusemaker/d/*"}"#
+        );
+        assert!(in_partition(doc, "us-gov-west-1").contains("\"arn:aws-us-gov:ssm:"));
+    }
 }
