@@ -45,12 +45,15 @@ pub enum ResolveError {
     UnknownType(String),
     /// Not a 12-digit account id.
     BadAccount(String),
-    /// An AWS call failed: what it was for, and the error.
+    /// An AWS call failed: what it was for, the error, and what to do when that is more than
+    /// checking the credentials.
     Aws {
         /// What the call was for.
         doing: &'static str,
         /// What AWS said.
         error: CollectError,
+        /// The fix particular to this call.
+        hint: Option<&'static str>,
     },
 }
 
@@ -85,7 +88,13 @@ pub async fn resolve(
             return Err(ResolveError::BadAccount(bad.clone()));
         }
     }
-    let aws = |doing: &'static str| move |error| ResolveError::Aws { doing, error };
+    let aws = |doing: &'static str| {
+        move |error| ResolveError::Aws {
+            doing,
+            error,
+            hint: None,
+        }
+    };
     let caller = accounts::caller_account(config)
         .await
         .map_err(aws("cannot tell which account the credentials belong to"))?;
@@ -103,9 +112,13 @@ pub async fn resolve(
     } else if named {
         req.accounts.clone()
     } else {
-        let org = accounts::organization_accounts(config)
-            .await
-            .map_err(aws("cannot list the organization's accounts"))?;
+        let org = accounts::organization_accounts(config).await.map_err(|error| {
+            ResolveError::Aws {
+                doing: "cannot list the organization's accounts",
+                error,
+                hint: Some("`--accounts all` needs organizations:ListAccounts from the management (or a delegated administrator) account; or name the accounts: --accounts 111111111111,222222222222"),
+            }
+        })?;
         let mut ids: Vec<String> = org.into_iter().map(|o| o.id).collect();
         if !ids.contains(&caller) {
             ids.insert(0, caller.clone());

@@ -226,13 +226,11 @@ async fn scan(
                 ExitStatus::Usage,
             )
             .hint("account ids are 12 digits; or use --accounts all"),
-            gm_inventory::ResolveError::Aws { doing, error } => {
-                let organization = doing.contains("organization");
+            gm_inventory::ResolveError::Aws { doing, error, hint } => {
                 let e = aws_error(doing, error);
-                if organization {
-                    e.hint("`--accounts all` needs organizations:ListAccounts from the management (or a delegated administrator) account; or name the accounts: --accounts 111111111111,222222222222")
-                } else {
-                    e
+                match hint {
+                    Some(h) => e.hint(h),
+                    None => e,
                 }
             }
         })?;

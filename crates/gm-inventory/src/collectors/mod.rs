@@ -279,7 +279,7 @@ impl Cx {
     /// (us-east-1 in the `aws` partition: CloudFront), whatever region the scan went through.
     pub async fn global_tags_of(&self, service: &str) -> Result<Tags, CollectError> {
         let mut out = Tags::default();
-        self.add_tags(service, home_region(&self.region), &mut out)
+        self.add_tags(service, gm_aws::home_region(&self.region), &mut out)
             .await?;
         Ok(out)
     }
@@ -323,12 +323,6 @@ impl Cx {
         }
         Ok(())
     }
-}
-
-/// The region where a partition's global services (IAM, CloudFront, Route 53) keep their
-/// control plane, given any region of that partition.
-pub fn home_region(region: &str) -> &'static str {
-    gm_aws::home_region(region)
 }
 
 /// Tags by ARN, from [`Cx::tags_of`].
