@@ -429,7 +429,7 @@ cloud_api! {
                     (false, "failed" | "deleted" | "deleting") => {
                         return Err(CloudError::new(
                             "CreateNatGateway",
-                            Some("NatGatewayFailed"),
+                            Some(crate::NAT_GATEWAY_FAILED),
                             format!("NAT gateway {id} is {state} instead of available"),
                         ))
                     }

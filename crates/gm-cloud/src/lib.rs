@@ -46,6 +46,9 @@ pub use lock::{lease_parameter, LEASE_PREFIX};
 pub use pricing::on_demand_price;
 pub use wait::{Backoff, WaitTarget};
 
+/// The code of a NAT gateway that ended `failed` (or went away) instead of becoming available.
+pub const NAT_GATEWAY_FAILED: &str = "NatGatewayFailed";
+
 /// A connection to one account and region.
 #[derive(Clone)]
 pub struct Cloud {

@@ -496,30 +496,29 @@ impl Cloud {
         destination: &str,
         gateway_id: &str,
     ) -> Result<(), CloudError> {
-        let call = self
-            .ec2
-            .create_route()
-            .route_table_id(route_table_id)
-            .destination_cidr_block(destination);
-        let about = [route_table_id.to_string(), gateway_id.to_string()];
-        let call = if gateway_id.starts_with("nat-") {
-            call.nat_gateway_id(gateway_id)
-        } else {
-            call.gateway_id(gateway_id)
-        };
-        match self.mutate_unit("CreateRoute", &about, call.send()).await {
-            Err(e) if e.code.as_deref() == Some("RouteAlreadyExists") => {
+        // CreateRoute and ReplaceRoute take the same fields; the target's kind is its id's.
+        macro_rules! route {
+            ($op:ident) => {{
                 let call = self
                     .ec2
-                    .replace_route()
+                    .$op()
                     .route_table_id(route_table_id)
                     .destination_cidr_block(destination);
-                let call = if gateway_id.starts_with("nat-") {
+                if gateway_id.starts_with("nat-") {
                     call.nat_gateway_id(gateway_id)
                 } else {
                     call.gateway_id(gateway_id)
-                };
-                self.mutate_unit("ReplaceRoute", &about, call.send()).await
+                }
+            }};
+        }
+        let about = [route_table_id.to_string(), gateway_id.to_string()];
+        match self
+            .mutate_unit("CreateRoute", &about, route!(create_route).send())
+            .await
+        {
+            Err(e) if e.code.as_deref() == Some("RouteAlreadyExists") => {
+                self.mutate_unit("ReplaceRoute", &about, route!(replace_route).send())
+                    .await
             }
             r => r,
         }

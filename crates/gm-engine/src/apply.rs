@@ -1614,7 +1614,12 @@ impl Engine {
         if !run.net_attempted {
             return;
         }
-        let net = match self.cloud.describe_network_with(deployment, true).await {
+        // This run made a NAT gateway only if its spec asks for one (and so `reads.nat`).
+        let net = match self
+            .cloud
+            .describe_network_with(deployment, run.reads.nat)
+            .await
+        {
             Ok(n) => n,
             Err(e) => {
                 run.progress.note(&format!(

@@ -54,8 +54,8 @@ impl DestroyPlan {
         Reads {
             identity: has(&ResourceKind::IDENTITY),
             edge: has(&ResourceKind::EDGE),
-            network: has(&crate::kinds::network::NetKind::KINDS),
-            nat: has(&crate::kinds::network::NetKind::NAT_KINDS),
+            network: has(&ResourceKind::NETWORK),
+            nat: has(&ResourceKind::NAT),
         }
     }
 
@@ -483,7 +483,7 @@ impl Engine {
             return Err(e.into());
         }
         // The network last, innermost first: nothing of ours lives in it any more.
-        let kinds = crate::kinds::network::NetKind::KINDS;
+        let kinds = ResourceKind::NETWORK;
         if plan.items.iter().any(|d| kinds.contains(&d.kind)) {
             progress.phase("deleting the network", 1);
             let doomed = crate::kinds::network::doomed(&plan.network, |_| true);

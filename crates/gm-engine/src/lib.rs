@@ -298,9 +298,9 @@ impl Engine {
             edge: desired.load_balancer.is_some()
                 || desired.cdn.is_some()
                 || has(&gm_state::ResourceKind::EDGE),
-            network: desired.network.is_some() || has(&crate::kinds::network::NetKind::KINDS),
+            network: desired.network.is_some() || has(&gm_state::ResourceKind::NETWORK),
             nat: desired.network.as_ref().is_some_and(|n| n.nat.is_some())
-                || has(&crate::kinds::network::NetKind::NAT_KINDS),
+                || has(&gm_state::ResourceKind::NAT),
         })
     }
 

@@ -210,6 +210,18 @@ impl ResourceKind {
         ResourceKind::Cdn,
     ];
 
+    /// The network's kinds.
+    pub const NETWORK: [ResourceKind; 6] = [
+        ResourceKind::RouteTable,
+        ResourceKind::NatGateway,
+        ResourceKind::Subnet,
+        ResourceKind::ElasticIp,
+        ResourceKind::InternetGateway,
+        ResourceKind::Vpc,
+    ];
+    /// The NAT gateway's kinds (read only when a spec asks for one or the state remembers one).
+    pub const NAT: [ResourceKind; 2] = [ResourceKind::NatGateway, ResourceKind::ElasticIp];
+
     /// Its stored and shown form.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -1,11 +1,11 @@
 //! The network kinds: a VPC, its subnets, the internet gateway and the public route table, and
 //! a NAT gateway with its Elastic IP and the private route table.
 //!
-//! Creation follows the plan's order (VPC, subnets, gateway, route tables, NAT gateway).
-//! Deletion is one path
-//! for apply's removals, a rollback's undo and destroy: [`doomed`] lists what goes innermost
-//! first, and [`Engine::delete_network`] deletes it, trying again while AWS still reports a
-//! resource in use (network interfaces of just-terminated instances and load balancers linger).
+//! Creation follows the plan's order (VPC, subnets, internet gateway, public route table, NAT
+//! gateway, private route table). Deletion is one path for apply's removals, a rollback's undo
+//! and destroy: [`doomed`] lists what goes innermost first, and [`Engine::delete_network`]
+//! deletes it, trying again while AWS still reports a resource in use (network interfaces of
+//! just-terminated instances and load balancers linger).
 
 use std::collections::HashMap;
 use std::time::Instant;
@@ -55,20 +55,6 @@ impl NetKind {
             NetKind::Vpc => ResourceKind::Vpc,
         }
     }
-
-    /// Every network kind.
-    pub(crate) const KINDS: [ResourceKind; 6] = [
-        ResourceKind::RouteTable,
-        ResourceKind::NatGateway,
-        ResourceKind::Subnet,
-        ResourceKind::ElasticIp,
-        ResourceKind::InternetGateway,
-        ResourceKind::Vpc,
-    ];
-
-    /// The NAT gateway's kinds (read only when asked for or remembered).
-    pub(crate) const NAT_KINDS: [ResourceKind; 2] =
-        [ResourceKind::NatGateway, ResourceKind::ElasticIp];
 }
 
 /// One network resource to delete, with what only it holds.
@@ -508,7 +494,7 @@ impl Engine {
             let id = self.journaled(step, r).map_err(at)?;
             match cloud.wait_nat_gateway(&id, false, self.opts.timeout).await {
                 Ok(()) => break id,
-                Err(e) if e.code.as_deref() == Some("NatGatewayFailed") && tries == 1 => {
+                Err(e) if e.code.as_deref() == Some(gm_cloud::NAT_GATEWAY_FAILED) && tries == 1 => {
                     token = gm_cloud::next_launch_token(&token, &id);
                 }
                 Err(e) => return Err(at(e)),
