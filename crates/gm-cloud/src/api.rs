@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use gm_plan::{
+use gm_model::{
     Actual, ActualInstance, ActualRole, ActualSecret, ActualSg, ActualVolume, DesiredCdn,
     DesiredLb, DesiredRole, Reads, Rule, Tags, VolumeChange,
 };
@@ -101,17 +101,17 @@ cloud_api! {
         /// Subnets, of one VPC or all.
         async fn subnets(&self, vpc: Option<&str>) -> Result<Vec<SubnetInfo>, CloudError>;
         /// The deployment's VPCs, subnets, internet gateways and route tables (by tag).
-        async fn describe_network(&self, deployment: &str) -> Result<gm_plan::ActualNetwork, CloudError>;
+        async fn describe_network(&self, deployment: &str) -> Result<gm_model::ActualNetwork, CloudError>;
         /// The deployment's NAT gateways (not deleted) and Elastic IPs (by tag).
         async fn describe_nat(
             &self,
             deployment: &str,
-        ) -> Result<(Vec<gm_plan::ActualNatGateway>, Vec<gm_plan::ActualAddress>), CloudError>;
+        ) -> Result<(Vec<gm_model::ActualNatGateway>, Vec<gm_model::ActualAddress>), CloudError>;
         /// A NAT gateway by id, in any state (`None` once AWS forgets it).
         async fn describe_nat_gateway(
             &self,
             id: &str,
-        ) -> Result<Option<gm_plan::ActualNatGateway>, CloudError>;
+        ) -> Result<Option<gm_model::ActualNatGateway>, CloudError>;
         /// The region's available zones, in name order.
         async fn availability_zones(&self) -> Result<Vec<String>, CloudError>;
         /// The internet gateway attached to a VPC, if any.
@@ -125,7 +125,7 @@ cloud_api! {
         async fn instance_type_info(
             &self,
             instance_type: &str,
-        ) -> Result<Option<gm_cost::TypeInfo>, CloudError>;
+        ) -> Result<Option<gm_model::TypeInfo>, CloudError>;
         /// Whether `instance_type` is offered in `zone`.
         async fn offered_in_zone(&self, instance_type: &str, zone: &str) -> Result<bool, CloudError>;
         /// An instance's console output (decoded).
@@ -344,8 +344,8 @@ cloud_api! {
             reads: Reads,
         ) -> Result<Actual, CloudError> {
             let (iam_path, ssm_path) = (
-                gm_plan::iam_path(deployment),
-                gm_plan::secrets_path(deployment),
+                gm_model::iam_path(deployment),
+                gm_model::secrets_path(deployment),
             );
             let (mut actual, network, identity, edge) = tokio::try_join!(
                 self.describe_deployment(deployment),
@@ -394,7 +394,7 @@ cloud_api! {
             &self,
             deployment: &str,
             nat: bool,
-        ) -> Result<gm_plan::ActualNetwork, CloudError> {
+        ) -> Result<gm_model::ActualNetwork, CloudError> {
             let (mut net, nats) = tokio::try_join!(self.describe_network(deployment), async {
                 if nat {
                     self.describe_nat(deployment).await.map(Some)

@@ -1,7 +1,7 @@
 //! Reads: what a deployment has, found by tag with one paginated describe per kind.
 
 use aws_sdk_ec2::types::{Instance, IpPermission, SecurityGroup, Volume};
-use gm_plan::{
+use gm_model::{
     ActualInstance, ActualSg, ActualVolume, Attachment, BlockDevice, GroupRef, Rule, RuleSource,
     TAG_DEPLOYMENT,
 };

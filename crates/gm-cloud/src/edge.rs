@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use aws_sdk_cloudfront::types as cf;
 use aws_sdk_elasticloadbalancingv2::types as elb;
-use gm_plan::{
+use gm_model::{
     ActualCdn, ActualLb, ActualTargetGroup, DesiredCdn, DesiredLb, Listener, Tags, TAG_DEPLOYMENT,
 };
 
@@ -32,7 +32,7 @@ pub struct ActualEdge {
 
 impl ActualEdge {
     /// Puts what was read into a deployment's read-back.
-    pub fn fill(self, actual: &mut gm_plan::Actual) {
+    pub fn fill(self, actual: &mut gm_model::Actual) {
         actual.load_balancer = self.load_balancer;
         actual.target_group = self.target_group;
         actual.distributions = self.distributions;
@@ -57,8 +57,8 @@ impl Cloud {
     /// The deployment's load balancer, target group and distributions: the two named describes
     /// and the distribution list run concurrently, then tags, listeners and target health.
     pub async fn describe_edge(&self, deployment: &str) -> Result<ActualEdge, CloudError> {
-        let name = gm_plan::lb_name(deployment);
-        let comment = gm_plan::cdn_comment(deployment);
+        let name = gm_model::lb_name(deployment);
+        let comment = gm_model::cdn_comment(deployment);
         let (lb, tg, distributions) = tokio::try_join!(
             self.find_lb(&name),
             self.find_target_group(&name),

@@ -6,7 +6,7 @@
 
 use aws_sdk_iam::types::Tag as IamTag;
 use aws_sdk_ssm::types::{ParameterStringFilter, ParameterType, Tag as SsmTag};
-use gm_plan::{ActualRole, ActualSecret, DesiredRole, Tags};
+use gm_model::{ActualRole, ActualSecret, DesiredRole, Tags};
 
 use crate::{gone_is_ok, Cloud, CloudError, ErrorKind};
 
@@ -155,11 +155,11 @@ impl Cloud {
         let Some(r) = out.role() else {
             return Ok(None);
         };
-        let want = role.tags.get(gm_plan::TAG_DEPLOYMENT).map(String::as_str);
+        let want = role.tags.get(gm_model::TAG_DEPLOYMENT).map(String::as_str);
         let ours = r.path() == role.path
             && r.tags()
                 .iter()
-                .any(|t| t.key() == gm_plan::TAG_DEPLOYMENT && Some(t.value()) == want);
+                .any(|t| t.key() == gm_model::TAG_DEPLOYMENT && Some(t.value()) == want);
         Ok(ours.then(|| r.arn().to_string()))
     }
 
@@ -388,11 +388,11 @@ impl Cloud {
             .send()
             .await
             .map_err(|e| CloudError::from_sdk("ListTagsForResource", e))?;
-        let want = tags.get(gm_plan::TAG_DEPLOYMENT).map(String::as_str);
+        let want = tags.get(gm_model::TAG_DEPLOYMENT).map(String::as_str);
         Ok(out
             .tag_list()
             .iter()
-            .any(|t| t.key() == gm_plan::TAG_DEPLOYMENT && Some(t.value()) == want))
+            .any(|t| t.key() == gm_model::TAG_DEPLOYMENT && Some(t.value()) == want))
     }
 
     /// Deletes secrets, ten per call (SSM's batch size).

@@ -81,9 +81,9 @@ pub struct LaunchRequest {
     /// Volumes created at launch.
     pub block_devices: Vec<BlockDeviceRequest>,
     /// Tags on the instance, set at creation.
-    pub instance_tags: gm_plan::Tags,
+    pub instance_tags: gm_model::Tags,
     /// Tags on its volumes, set at creation.
-    pub volume_tags: gm_plan::Tags,
+    pub volume_tags: gm_model::Tags,
     /// Launch in this zone (to take over a kept volume there).
     pub availability_zone: Option<String>,
 }
@@ -426,7 +426,7 @@ impl Cloud {
         }
         let ids = vec![req
             .instance_tags
-            .get(gm_plan::TAG_ID)
+            .get(gm_model::TAG_ID)
             .cloned()
             .unwrap_or_default()];
         let out = self
@@ -489,7 +489,7 @@ impl Cloud {
     pub async fn spot_prices(
         &self,
         types: &[String],
-    ) -> Result<Vec<gm_cost::SpotQuote>, CloudError> {
+    ) -> Result<Vec<gm_model::SpotQuote>, CloudError> {
         let mut pages = self
             .ec2
             .describe_spot_price_history()
@@ -505,7 +505,7 @@ impl Cloud {
             ))
             .into_paginator()
             .send();
-        let mut latest: std::collections::BTreeMap<(String, String), gm_cost::SpotQuote> =
+        let mut latest: std::collections::BTreeMap<(String, String), gm_model::SpotQuote> =
             Default::default();
         while let Some(page) = pages.next().await {
             let page = page.map_err(|e| CloudError::from_sdk("DescribeSpotPriceHistory", e))?;
@@ -523,7 +523,7 @@ impl Cloud {
                 if latest.get(&key).is_none_or(|x| x.timestamp < ts) {
                     latest.insert(
                         key,
-                        gm_cost::SpotQuote {
+                        gm_model::SpotQuote {
                             region: self.region.clone(),
                             availability_zone: az.to_string(),
                             instance_type: t.as_str().to_string(),
@@ -544,7 +544,7 @@ impl Cloud {
     pub async fn instance_type_info(
         &self,
         instance_type: &str,
-    ) -> Result<Option<gm_cost::TypeInfo>, CloudError> {
+    ) -> Result<Option<gm_model::TypeInfo>, CloudError> {
         let resp = self
             .ec2
             .describe_instance_types()
@@ -563,7 +563,7 @@ impl Cloud {
         };
         Ok(resp.instance_types().first().map(|t| {
             let gpus = t.gpu_info().map(|g| g.gpus()).unwrap_or_default();
-            gm_cost::TypeInfo {
+            gm_model::TypeInfo {
                 vcpu: t
                     .v_cpu_info()
                     .and_then(|v| v.default_v_cpus())

@@ -240,14 +240,14 @@ impl Cloud {
 }
 
 /// Tags in the SDK's form.
-fn sdk_tags(tags: &gm_plan::Tags) -> Vec<aws_sdk_ec2::types::Tag> {
+fn sdk_tags(tags: &gm_model::Tags) -> Vec<aws_sdk_ec2::types::Tag> {
     tags.iter()
         .map(|(k, v)| aws_sdk_ec2::types::Tag::builder().key(k).value(v).build())
         .collect()
 }
 
 /// Tags from the SDK's form.
-fn plain_tags(tags: &[aws_sdk_ec2::types::Tag]) -> gm_plan::Tags {
+fn plain_tags(tags: &[aws_sdk_ec2::types::Tag]) -> gm_model::Tags {
     tags.iter()
         .filter_map(|t| Some((t.key()?.to_string(), t.value().unwrap_or("").to_string())))
         .collect()

@@ -3,7 +3,7 @@
 //! found again by tag).
 
 use aws_sdk_ec2::types::{AttributeBooleanValue, DomainType, ResourceType, TagSpecification};
-use gm_plan::{
+use gm_model::{
     ActualAddress, ActualGateway, ActualNatGateway, ActualNetwork, ActualRouteTable, ActualSubnet,
     ActualVpc, Tags, TAG_DEPLOYMENT, TAG_ID,
 };

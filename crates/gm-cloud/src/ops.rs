@@ -5,7 +5,7 @@ use aws_sdk_ec2::types::{
     UserIdGroupPair, VolumeType,
 };
 use base64::Engine;
-use gm_plan::{GroupRef, Rule, RuleSource, Tags, VolumeChange};
+use gm_model::{GroupRef, Rule, RuleSource, Tags, VolumeChange};
 
 use crate::{sdk_tags, Cloud, CloudError};
 
@@ -202,7 +202,7 @@ impl Cloud {
                     .set_tags(Some(sdk_tags(tags)))
                     .build(),
             );
-        let logical = tags.get(gm_plan::TAG_ID).cloned().unwrap_or_default();
+        let logical = tags.get(gm_model::TAG_ID).cloned().unwrap_or_default();
         let r = self
             .mutate(
                 "CreateSecurityGroup",
@@ -240,18 +240,18 @@ impl Cloud {
         vpc_id: &str,
         tags: &Tags,
     ) -> Result<Option<String>, CloudError> {
-        let Some(deployment) = tags.get(gm_plan::TAG_DEPLOYMENT) else {
+        let Some(deployment) = tags.get(gm_model::TAG_DEPLOYMENT) else {
             return Ok(None);
         };
         let groups = self
-            .describe_security_groups(&format!("tag:{}", gm_plan::TAG_DEPLOYMENT), deployment)
+            .describe_security_groups(&format!("tag:{}", gm_model::TAG_DEPLOYMENT), deployment)
             .await?;
         Ok(groups
             .into_iter()
             .find(|g| {
                 g.name == name
                     && g.vpc_id.as_deref() == Some(vpc_id)
-                    && g.tags.get(gm_plan::TAG_ID) == tags.get(gm_plan::TAG_ID)
+                    && g.tags.get(gm_model::TAG_ID) == tags.get(gm_model::TAG_ID)
             })
             .map(|g| g.id))
     }

@@ -4,6 +4,16 @@
 
 use std::collections::BTreeMap;
 
+pub mod actual;
+pub mod desired;
+pub mod network;
+pub mod price;
+
+pub use actual::*;
+pub use desired::*;
+pub use network::*;
+pub use price::*;
+
 use serde::{Deserialize, Serialize};
 
 /// Tags as key → value, sorted for stable output.
@@ -24,6 +34,11 @@ pub trait Hint: std::fmt::Display {
 pub const TAG_DEPLOYMENT: &str = "geusemaker:deployment";
 /// The resource's logical address, e.g. `instance/web/0`.
 pub const TAG_ID: &str = "geusemaker:id";
+/// The logical address in `tags` (`geusemaker:id`), when there is one.
+pub fn logical_id(tags: &Tags) -> Option<&str> {
+    tags.get(TAG_ID).map(String::as_str)
+}
+
 /// Marks resources GeuseMaker created and may delete.
 pub const TAG_MANAGED: &str = "geusemaker:managed";
 /// The AMI as the spec named it (alias or id) when the instance was launched.

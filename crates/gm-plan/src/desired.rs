@@ -8,7 +8,8 @@ use gm_spec::{
 };
 
 use crate::{
-    Tags, TAG_AMI, TAG_DEPLOYMENT, TAG_ID, TAG_INSTANCE, TAG_LAUNCH, TAG_MANAGED, TAG_MARKET,
+    iam_path, role_name, secrets_path, DesiredRole, GroupRef, Rule, RuleSource, SubnetRef, Tags,
+    VpcRef, TAG_AMI, TAG_DEPLOYMENT, TAG_ID, TAG_INSTANCE, TAG_LAUNCH, TAG_MANAGED, TAG_MARKET,
     TAG_USER_DATA,
 };
 
@@ -33,25 +34,6 @@ pub struct Desired {
     pub network: Option<crate::DesiredNetwork>,
 }
 
-/// An IAM role (and its instance profile of the same name) the deployment owns.
-#[derive(Debug, Clone, Serialize)]
-pub struct DesiredRole {
-    /// Logical address, `role/NAME`.
-    pub id: String,
-    /// Spec name.
-    pub name: String,
-    /// Role and instance profile name in IAM.
-    pub aws_name: String,
-    /// IAM path that marks it as this deployment's: `/geusemaker/DEPLOYMENT/`.
-    pub path: String,
-    /// Inline policy letting it read the deployment's secrets, when asked for.
-    pub secrets_policy: Option<String>,
-    /// Managed policy ARNs.
-    pub managed_policies: Vec<String>,
-    /// Final tags.
-    pub tags: Tags,
-}
-
 /// A secret the deployment generates once and keeps.
 #[derive(Debug, Clone, Serialize)]
 pub struct DesiredSecret {
@@ -63,115 +45,6 @@ pub struct DesiredSecret {
     pub length: u32,
     /// Final tags.
     pub tags: Tags,
-}
-
-/// The IAM path of a deployment's roles and profiles.
-pub fn iam_path(deployment: &str) -> String {
-    format!("/geusemaker/{deployment}/")
-}
-
-/// The SSM path of a deployment's secrets.
-pub fn secrets_path(deployment: &str) -> String {
-    format!("/geusemaker/{deployment}")
-}
-
-/// The IAM name of a deployment's role: `gm-DEPLOYMENT-ROLE`, shortened with a hash past 64.
-pub fn role_name(deployment: &str, role: &str) -> String {
-    let full = format!("gm-{deployment}-{role}");
-    if full.len() <= 64 {
-        return full;
-    }
-    let h = Sha256::digest(full.as_bytes());
-    format!("{}-{}", &full[..55], &hex::encode(&h[..4]))
-}
-
-/// Where a security group lives.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub enum VpcRef {
-    /// The region's default VPC.
-    Default,
-    /// A given VPC.
-    Id(String),
-    /// The VPC the deployment creates (`network.vpc: {cidr: …}`).
-    Ours,
-}
-
-/// A subnet an instance or the load balancer is placed in.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub enum SubnetRef {
-    /// One of the spec's network, by address (`subnet/NAME`).
-    Ours(String),
-    /// An existing subnet, `subnet-…`.
-    Id(String),
-}
-
-impl SubnetRef {
-    /// The address or id, as shown in plans.
-    pub fn as_str(&self) -> &str {
-        match self {
-            SubnetRef::Ours(a) | SubnetRef::Id(a) => a,
-        }
-    }
-
-    /// Its id, when it exists.
-    pub fn resolve<'a>(&'a self, net: &'a crate::ActualNetwork) -> Option<&'a str> {
-        match self {
-            SubnetRef::Ours(a) => net.subnet(a).map(|s| s.id.as_str()),
-            SubnetRef::Id(id) => Some(id),
-        }
-    }
-}
-
-/// A security group named in a spec.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-pub enum GroupRef {
-    /// One this deployment defines, by its spec name.
-    Ours(String),
-    /// An existing group, by id (never modified or deleted).
-    Id(String),
-}
-
-/// Source of an inbound rule.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-pub enum RuleSource {
-    /// An IPv4 range.
-    Cidr(String),
-    /// Another security group.
-    Group(GroupRef),
-}
-
-/// One inbound rule, normalised so spec and AWS forms compare equal.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-pub struct Rule {
-    /// `tcp`, `udp`, `icmp` or `-1` (all).
-    pub protocol: String,
-    /// First port (-1 for all).
-    pub from: i32,
-    /// Last port (-1 for all).
-    pub to: i32,
-    /// Where traffic may come from.
-    pub source: RuleSource,
-}
-
-impl std::fmt::Display for Rule {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let ports = match (self.from, self.to) {
-            (-1, _) => "all".to_string(),
-            (a, b) if a == b => a.to_string(),
-            (a, b) => format!("{a}-{b}"),
-        };
-        let proto = if self.protocol == "-1" {
-            "all"
-        } else {
-            &self.protocol
-        };
-        let src = match &self.source {
-            RuleSource::Cidr(c) => c.clone(),
-            RuleSource::Group(GroupRef::Ours(n)) => format!("group {n}"),
-            RuleSource::Group(GroupRef::Id(i)) => i.clone(),
-        };
-        write!(f, "{proto} {ports} from {src}")
-    }
 }
 
 /// A security group the deployment owns.

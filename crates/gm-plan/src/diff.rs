@@ -9,8 +9,8 @@ use gm_spec::VolumeType;
 
 use crate::{
     is_aws_tag, Actual, ActualInstance, ActualVolume, Desired, DesiredInstance, DesiredSg,
-    GroupRef, Rule, RuleSource, Tags, LAUNCH_TAGS, TAG_AMI, TAG_DEVICE, TAG_INSTANCE, TAG_LAUNCH,
-    TAG_MARKET, TAG_USER_DATA,
+    GroupRef, Rule, RuleSource, Tags, VolumeChange, LAUNCH_TAGS, TAG_AMI, TAG_DEVICE, TAG_INSTANCE,
+    TAG_LAUNCH, TAG_MARKET, TAG_USER_DATA,
 };
 
 /// What kind of change; the symbol is what the plan shows.
@@ -46,25 +46,6 @@ impl ChangeKind {
             ChangeKind::Replace => "replace",
             ChangeKind::Delete => "destroy",
         }
-    }
-}
-
-/// New settings for a volume, applied with `ModifyVolume`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct VolumeChange {
-    /// New size in GiB (grow only).
-    pub size: Option<i32>,
-    /// New type.
-    pub volume_type: Option<String>,
-    /// New IOPS.
-    pub iops: Option<i32>,
-    /// New throughput.
-    pub throughput: Option<i32>,
-}
-
-impl VolumeChange {
-    fn is_empty(&self) -> bool {
-        *self == VolumeChange::default()
     }
 }
 

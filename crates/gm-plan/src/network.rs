@@ -9,64 +9,10 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
-use crate::{Action, Change, ChangeKind, Plan, Tags, TAG_ID};
-
-/// Address of the deployment's VPC.
-pub const VPC_ADDRESS: &str = "vpc/main";
-/// Address of its internet gateway.
-pub const IGW_ADDRESS: &str = "internet-gateway/main";
-/// Address of the route table of its public subnets.
-pub const ROUTE_TABLE_ADDRESS: &str = "route-table/public";
-/// Address of the route table of its private subnets (with a NAT gateway).
-pub const PRIVATE_ROUTE_TABLE_ADDRESS: &str = "route-table/private";
-/// Address of its NAT gateway.
-pub const NAT_ADDRESS: &str = "nat-gateway/main";
-/// Address of the NAT gateway's Elastic IP.
-pub const EIP_ADDRESS: &str = "elastic-ip/nat";
-/// Where public subnets route everything not local.
-pub const DEFAULT_ROUTE: &str = "0.0.0.0/0";
-
-/// Where a route table's default route goes.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Via {
-    /// The internet gateway (public subnets).
-    #[default]
-    InternetGateway,
-    /// The NAT gateway (private subnets).
-    NatGateway,
-}
-
-impl Via {
-    /// The route table at this kind of route's address.
-    pub fn address(self) -> &'static str {
-        match self {
-            Via::InternetGateway => ROUTE_TABLE_ADDRESS,
-            Via::NatGateway => PRIVATE_ROUTE_TABLE_ADDRESS,
-        }
-    }
-
-    /// Whether a route's target is this kind of gateway.
-    pub fn targets(self, target: &str) -> bool {
-        match self {
-            Via::InternetGateway => target.starts_with("igw-"),
-            Via::NatGateway => target.starts_with("nat-"),
-        }
-    }
-
-    /// In words, for plans.
-    pub fn name(self) -> &'static str {
-        match self {
-            Via::InternetGateway => "internet gateway",
-            Via::NatGateway => "NAT gateway",
-        }
-    }
-}
-
-/// Address of a subnet of the spec.
-pub fn subnet_address(name: &str) -> String {
-    format!("subnet/{name}")
-}
+use crate::{
+    logical_id, Action, ActualNetwork, Change, ChangeKind, Plan, Tags, Via, DEFAULT_ROUTE,
+    EIP_ADDRESS, IGW_ADDRESS, NAT_ADDRESS, ROUTE_TABLE_ADDRESS, VPC_ADDRESS,
+};
 
 /// The network a spec asks for.
 #[derive(Debug, Clone, Serialize)]
@@ -149,200 +95,6 @@ impl DesiredNetwork {
             .filter(|s| s.public == (via == Via::InternetGateway))
             .map(|s| s.id.clone())
             .collect()
-    }
-}
-
-/// What AWS holds of a deployment's network (found by its tags).
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct ActualNetwork {
-    /// VPCs carrying the deployment's tags.
-    pub vpcs: Vec<ActualVpc>,
-    /// Subnets carrying them.
-    pub subnets: Vec<ActualSubnet>,
-    /// Internet gateways carrying them.
-    pub internet_gateways: Vec<ActualGateway>,
-    /// Route tables carrying them.
-    pub route_tables: Vec<ActualRouteTable>,
-    /// NAT gateways carrying them, not yet deleted (read only when a NAT gateway is asked for
-    /// or remembered).
-    pub nat_gateways: Vec<ActualNatGateway>,
-    /// Elastic IPs carrying them (read with the NAT gateways).
-    pub addresses: Vec<ActualAddress>,
-    /// The region's available zones, read only when a subnet is to be created.
-    pub zones: Vec<String>,
-}
-
-/// A VPC.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct ActualVpc {
-    /// `vpc-…`.
-    pub id: String,
-    /// Its primary block.
-    pub cidr: String,
-    /// Tags.
-    pub tags: Tags,
-}
-
-/// A subnet.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct ActualSubnet {
-    /// `subnet-…`.
-    pub id: String,
-    /// Its VPC.
-    pub vpc_id: String,
-    /// Its block.
-    pub cidr: String,
-    /// Its zone.
-    pub zone: String,
-    /// Tags.
-    pub tags: Tags,
-}
-
-/// An internet gateway.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct ActualGateway {
-    /// `igw-…`.
-    pub id: String,
-    /// VPCs it is attached to.
-    pub attached_to: Vec<String>,
-    /// Tags.
-    pub tags: Tags,
-}
-
-/// A NAT gateway.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct ActualNatGateway {
-    /// `nat-…`.
-    pub id: String,
-    /// The subnet it sits in.
-    pub subnet_id: String,
-    /// `pending`, `available`, `deleting` or `failed` (deleted ones are left out).
-    pub state: String,
-    /// Its Elastic IPs' allocation ids.
-    pub allocation_ids: Vec<String>,
-    /// Tags.
-    pub tags: Tags,
-}
-
-impl ActualNatGateway {
-    /// Pending or available: it serves, or will.
-    pub fn is_usable(&self) -> bool {
-        matches!(self.state.as_str(), "pending" | "available")
-    }
-}
-
-/// An Elastic IP.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct ActualAddress {
-    /// `eipalloc-…`.
-    pub allocation_id: String,
-    /// The address.
-    pub public_ip: String,
-    /// Set while it is associated (with a NAT gateway's network interface).
-    pub association_id: Option<String>,
-    /// Tags.
-    pub tags: Tags,
-}
-
-/// A route table.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct ActualRouteTable {
-    /// `rtb-…`.
-    pub id: String,
-    /// Its VPC.
-    pub vpc_id: String,
-    /// Routes as (destination block, target: a gateway or NAT gateway id, or `local`).
-    pub routes: Vec<(String, String)>,
-    /// Subnet associations as (association id, subnet id).
-    pub associations: Vec<(String, String)>,
-    /// Tags.
-    pub tags: Tags,
-}
-
-fn logical_id(tags: &Tags) -> Option<&str> {
-    tags.get(TAG_ID).map(String::as_str)
-}
-
-/// The resource of `items` at `address` (the first by id when copies exist).
-fn at<'a, T>(
-    items: &'a [T],
-    address: &str,
-    key: impl Fn(&'a T) -> (&'a Tags, &'a String),
-) -> Option<&'a T> {
-    items
-        .iter()
-        .filter(|x| logical_id(key(x).0) == Some(address))
-        .min_by(|a, b| key(a).1.cmp(key(b).1))
-}
-
-impl ActualNetwork {
-    /// Nothing of the deployment's network exists.
-    pub fn is_empty(&self) -> bool {
-        self.vpcs.is_empty()
-            && self.subnets.is_empty()
-            && self.internet_gateways.is_empty()
-            && self.route_tables.is_empty()
-            && self.nat_gateways.is_empty()
-            && self.addresses.is_empty()
-    }
-
-    /// Our VPC (the first by id when copies exist).
-    pub fn vpc(&self) -> Option<&ActualVpc> {
-        at(&self.vpcs, VPC_ADDRESS, |v| (&v.tags, &v.id))
-    }
-
-    /// Our subnet at `address`.
-    pub fn subnet(&self, address: &str) -> Option<&ActualSubnet> {
-        at(&self.subnets, address, |s| (&s.tags, &s.id))
-    }
-
-    /// Our internet gateway.
-    pub fn gateway(&self) -> Option<&ActualGateway> {
-        at(&self.internet_gateways, IGW_ADDRESS, |g| (&g.tags, &g.id))
-    }
-
-    /// Our public route table.
-    pub fn route_table(&self) -> Option<&ActualRouteTable> {
-        self.route_table_via(Via::InternetGateway)
-    }
-
-    /// Our route table whose default route goes `via`.
-    pub fn route_table_via(&self, via: Via) -> Option<&ActualRouteTable> {
-        at(&self.route_tables, via.address(), |t| (&t.tags, &t.id))
-    }
-
-    /// Our NAT gateway that serves or will (a deleting or failed one is on its way out).
-    pub fn nat_gateway(&self) -> Option<&ActualNatGateway> {
-        self.nat_gateways
-            .iter()
-            .filter(|n| n.is_usable() && logical_id(&n.tags) == Some(NAT_ADDRESS))
-            .min_by(|a, b| a.id.cmp(&b.id))
-    }
-
-    /// Our NAT gateway's Elastic IP: the one it holds, else the first of ours by id.
-    pub fn address(&self) -> Option<&ActualAddress> {
-        let held = self.nat_gateway().and_then(|n| {
-            self.addresses
-                .iter()
-                .find(|a| n.allocation_ids.contains(&a.allocation_id))
-        });
-        held.or_else(|| {
-            at(&self.addresses, EIP_ADDRESS, |a| {
-                (&a.tags, &a.allocation_id)
-            })
-        })
-    }
-
-    /// Ids of every resource of the network, for the records of what existed before a run.
-    pub fn ids(&self) -> impl Iterator<Item = &str> {
-        self.vpcs
-            .iter()
-            .map(|v| v.id.as_str())
-            .chain(self.subnets.iter().map(|s| s.id.as_str()))
-            .chain(self.internet_gateways.iter().map(|g| g.id.as_str()))
-            .chain(self.route_tables.iter().map(|r| r.id.as_str()))
-            .chain(self.nat_gateways.iter().map(|n| n.id.as_str()))
-            .chain(self.addresses.iter().map(|a| a.allocation_id.as_str()))
     }
 }
 
@@ -791,6 +543,9 @@ fn want_nat<'a>(
 
 #[cfg(test)]
 mod tests {
+    use crate::{
+        ActualAddress, ActualGateway, ActualNatGateway, ActualRouteTable, ActualSubnet, ActualVpc,
+    };
     use std::path::Path;
 
     use super::*;
