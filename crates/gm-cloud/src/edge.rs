@@ -11,11 +11,6 @@ use gm_model::{
 
 use crate::{gone_is_ok, Backoff, Cloud, CloudError, ErrorKind};
 
-/// CloudFront's managed cache policy `CachingDisabled`: n8n is an application, not a website.
-const CACHING_DISABLED: &str = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad";
-/// CloudFront's managed origin request policy `AllViewer`: cookies, headers and query strings
-/// reach n8n as the browser sent them.
-const ALL_VIEWER: &str = "216adef6-5c7f-47e4-b989-5492eafa07d3";
 /// The origin id inside the distribution.
 const ORIGIN_ID: &str = "geusemaker-alb";
 
@@ -768,8 +763,8 @@ fn distribution_config(
         .target_origin_id(ORIGIN_ID)
         .viewer_protocol_policy(cf::ViewerProtocolPolicy::RedirectToHttps)
         .allowed_methods(allowed)
-        .cache_policy_id(CACHING_DISABLED)
-        .origin_request_policy_id(ALL_VIEWER)
+        .cache_policy_id(&cdn.cache_policy_id)
+        .origin_request_policy_id(&cdn.origin_request_policy_id)
         .compress(true)
         .build()
         .map_err(bad)?;

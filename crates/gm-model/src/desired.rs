@@ -221,6 +221,10 @@ pub struct DesiredCdn {
     pub price_class: String,
     /// Talk HTTPS to the origin (the load balancer has a certificate).
     pub https_origin: bool,
+    /// The managed cache policy of its default behaviour.
+    pub cache_policy_id: String,
+    /// The managed origin request policy: what of the viewer's request reaches the origin.
+    pub origin_request_policy_id: String,
     /// Final tags.
     pub tags: Tags,
 }

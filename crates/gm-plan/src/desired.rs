@@ -268,6 +268,8 @@ pub fn desire(loaded: &LoadedSpec) -> Desired {
                 .load_balancer
                 .as_ref()
                 .is_some_and(|lb| lb.certificate_arn.is_some()),
+            cache_policy_id: crate::edge::CACHING_DISABLED.to_string(),
+            origin_request_policy_id: crate::edge::ALL_VIEWER.to_string(),
             tags,
         }
     });

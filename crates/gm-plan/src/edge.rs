@@ -14,6 +14,14 @@ use crate::{
     TG_ADDRESS,
 };
 
+/// CloudFront's managed cache policy `CachingDisabled`. What a deployment puts behind its load
+/// balancer is an application (n8n above all), not a website: a cached answer would show one
+/// user another's page.
+pub const CACHING_DISABLED: &str = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad";
+/// CloudFront's managed origin request policy `AllViewer`: cookies, headers and query strings
+/// reach the application as the browser sent them (n8n's session cookie, its webhooks' queries).
+pub const ALL_VIEWER: &str = "216adef6-5c7f-47e4-b989-5492eafa07d3";
+
 /// The edge changes: creates and updates go to `plan` (after the instances, which they need),
 /// removals to `deletes` (before security groups, which they use).
 pub(crate) fn edge_changes(

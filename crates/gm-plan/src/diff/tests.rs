@@ -544,6 +544,10 @@ mod edge {
             p.changes[cdn].action,
             Action::CreateCdn { ref cdn } if cdn.price_class == "PriceClass_200" && !cdn.https_origin
         ));
+        // The plan, not the cloud layer, decides that the application behind it is not cached.
+        let cdn = d.cdn.as_ref().unwrap();
+        assert_eq!(cdn.cache_policy_id, crate::edge::CACHING_DISABLED);
+        assert_eq!(cdn.origin_request_policy_id, crate::edge::ALL_VIEWER);
     }
 
     #[test]
