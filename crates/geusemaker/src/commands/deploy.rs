@@ -416,7 +416,20 @@ pub async fn run(ctx: &Ctx<'_>, a: &DeployArgs) -> Result<ExitStatus, CliError> 
     let engine = ctx.engine_in(&name, &region, opts).await?;
     // The catalog chose the type; AWS confirms it has what the tier needs (GPU memory above all).
     let chosen = &stack.placement.instance_type;
-    match engine.cloud().instance_type_info(chosen).await {
+    // A CPU type the catalog chose on a live spot quote needs no second word from AWS: the quote
+    // says the region offers it, and the catalog's vCPU and memory are what chose it. A type the
+    // user named, and a GPU tier (GPU memory is what a catalog gets wrong), are checked.
+    let quoted = stack
+        .placement
+        .quote
+        .as_ref()
+        .is_some_and(|q| q.instance_type == *chosen && q.region == region);
+    let confirmed = req.instance_type.is_none() && !stack.needs.gpu && quoted;
+    let info = match confirmed {
+        true => Ok(gm_cost::catalog().instance_types.get(chosen).cloned()),
+        false => engine.cloud().instance_type_info(chosen).await,
+    };
+    match info {
         Ok(Some(info)) => {
             if let Some(why) = stack.needs.misfit(chosen, &info) {
                 return Err(CliError::new(
