@@ -17,7 +17,7 @@ use gm_cloud::{
     SpotRequest, WaitTarget,
 };
 use gm_plan::{
-    Action, Actual, Desired, DesiredInstance, GroupRef, Plan, Reads, Rule, RuleSource, Tags,
+    Action, Actual, Desired, DesiredInstance, GroupRef, Phase, Plan, Reads, Rule, RuleSource, Tags,
     TAG_ID, TAG_INSTANCE,
 };
 use gm_spec::{Market, SpotFallback};
@@ -303,16 +303,27 @@ impl Engine {
                 sg_ids.insert(d.name.clone(), a.id.clone());
             }
         }
-        self.create_network(run, plan).await?;
-        self.create_identity(run, plan).await?;
-        self.create_groups(run, plan, &mut sg_ids).await?;
-        self.update_group_rules(run, plan, &sg_ids).await?;
-        self.launch_all(run, desired, plan, &sg_ids).await?;
-        self.update_in_place(run, plan, &sg_ids).await?;
-        self.remove(run, plan).await?;
-        self.converge(run, desired, actual, plan).await?;
-        self.apply_edge(run, desired, plan, &sg_ids).await?;
-        self.remove_network(run, plan, actual).await
+        // The phases gm-plan decided, in its order; a new phase does not compile until it is
+        // run here.
+        for phase in Phase::ALL {
+            match phase {
+                Phase::Network => self.create_network(run, plan).await?,
+                Phase::Identity => self.create_identity(run, plan).await?,
+                Phase::Groups => self.create_groups(run, plan, &mut sg_ids).await?,
+                Phase::GroupRules => self.update_group_rules(run, plan, &sg_ids).await?,
+                Phase::Launches => self.launch_all(run, desired, plan, &sg_ids).await?,
+                Phase::InPlace => self.update_in_place(run, plan, &sg_ids).await?,
+                Phase::Removals => self.remove(run, plan).await?,
+                // The edge needs its targets as they run: the read-back (and its volume fixes)
+                // comes first.
+                Phase::Edge => {
+                    self.converge(run, desired, actual, plan).await?;
+                    self.apply_edge(run, desired, plan, &sg_ids).await?
+                }
+                Phase::NetworkRemovals => self.remove_network(run, plan, actual).await?,
+            }
+        }
+        Ok(())
     }
 
     /// The network's removals, last: everything that lived in it is gone by now.
@@ -323,8 +334,7 @@ impl Engine {
         actual: &Actual,
     ) -> Result<(), StepError> {
         let ids: HashSet<&str> = plan
-            .changes
-            .iter()
+            .phase(Phase::NetworkRemovals)
             .filter_map(|c| crate::kinds::network::is_network_delete(&c.action))
             .collect();
         if ids.is_empty() {
@@ -347,7 +357,7 @@ impl Engine {
 
     /// Roles and secrets come first: instances launch with the profile and read the secrets.
     async fn create_identity(&self, run: &mut Run<'_>, plan: &Plan) -> Result<(), StepError> {
-        for c in &plan.changes {
+        for c in plan.phase(Phase::Identity) {
             match &c.action {
                 Action::CreateRole { role } => {
                     let step = self.intent(
@@ -439,8 +449,7 @@ impl Engine {
         sg_ids: &mut HashMap<String, String>,
     ) -> Result<(), StepError> {
         let creates: Vec<_> = plan
-            .changes
-            .iter()
+            .phase(Phase::Groups)
             .filter_map(|c| match &c.action {
                 Action::CreateSg { sg } => Some(sg.as_ref()),
                 _ => None,
@@ -523,7 +532,7 @@ impl Engine {
         plan: &Plan,
         sg_ids: &HashMap<String, String>,
     ) -> Result<(), StepError> {
-        for c in &plan.changes {
+        for c in plan.phase(Phase::GroupRules) {
             let Action::UpdateSgRules { sg_id, add, remove } = &c.action else {
                 continue;
             };
@@ -557,8 +566,7 @@ impl Engine {
         sg_ids: &HashMap<String, String>,
     ) -> Result<(), StepError> {
         let launches: Vec<(&DesiredInstance, Option<&str>, &[gm_plan::Reattach])> = plan
-            .changes
-            .iter()
+            .phase(Phase::Launches)
             .filter_map(|c| match &c.action {
                 Action::CreateInstance { instance, reattach } => {
                     Some((instance.as_ref(), None, reattach.as_slice()))
@@ -725,7 +733,7 @@ impl Engine {
         let mut terminate: Vec<(String, String)> = Vec::new();
         let mut detach: Vec<Detached> = Vec::new();
         let mut moving: Vec<String> = Vec::new();
-        for c in &plan.changes {
+        for c in plan.phase(Phase::Launches) {
             let Action::ReplaceInstance {
                 old_id,
                 moves,
@@ -910,7 +918,7 @@ impl Engine {
         // whatever the number of resources.
         let mut adds: TagBatches<Vec<(String, String)>> = BTreeMap::new();
         let mut removes: TagBatches<Vec<String>> = BTreeMap::new();
-        for c in &plan.changes {
+        for c in plan.phase(Phase::InPlace) {
             if let Action::Tag {
                 resource_ids,
                 add,
@@ -973,7 +981,7 @@ impl Engine {
             });
         }
 
-        for c in &plan.changes {
+        for c in plan.phase(Phase::InPlace) {
             match &c.action {
                 Action::ModifyVolume { volume_id, change } => {
                     let step = self.intent(
@@ -1017,8 +1025,7 @@ impl Engine {
 
         // Type changes: stop all affected at once, modify each, start those that ran.
         let retype: Vec<(&str, &str, &str, bool)> = plan
-            .changes
-            .iter()
+            .phase(Phase::InPlace)
             .filter_map(|c| match &c.action {
                 Action::ModifyInstanceType {
                     instance_id,
@@ -1083,7 +1090,11 @@ impl Engine {
     async fn remove(&self, run: &mut Run<'_>, plan: &Plan) -> Result<(), StepError> {
         let mut doomed: Vec<(String, String)> = Vec::new();
         let mut orphaned: Vec<(String, String)> = Vec::new();
-        for c in &plan.changes {
+        // The removals, and the old instances of replacements launched earlier.
+        for c in plan
+            .phase(Phase::Removals)
+            .chain(plan.phase(Phase::Launches))
+        {
             match &c.action {
                 Action::TerminateInstance {
                     instance_id,
@@ -1106,24 +1117,21 @@ impl Engine {
             }
         }
         let groups: Vec<(String, String)> = plan
-            .changes
-            .iter()
+            .phase(Phase::Removals)
             .filter_map(|c| match &c.action {
                 Action::DeleteSg { sg_id } => Some((c.address.clone(), sg_id.clone())),
                 _ => None,
             })
             .collect();
         let roles: Vec<(String, String)> = plan
-            .changes
-            .iter()
+            .phase(Phase::Removals)
             .filter_map(|c| match &c.action {
                 Action::DeleteRole { name } => Some((c.address.clone(), name.clone())),
                 _ => None,
             })
             .collect();
         let secrets: Vec<(String, String)> = plan
-            .changes
-            .iter()
+            .phase(Phase::Removals)
             .filter_map(|c| match &c.action {
                 Action::DeleteSecret { parameter } => Some((c.address.clone(), parameter.clone())),
                 _ => None,

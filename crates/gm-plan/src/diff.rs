@@ -366,7 +366,8 @@ pub struct Change {
 pub struct Plan {
     /// Deployment name.
     pub deployment: String,
-    /// Changes in execution order: groups, launches, updates, removals.
+    /// Changes in execution order: sorted by [`Phase`], in the order the diff found them within
+    /// one.
     pub changes: Vec<Change>,
     /// Things the user should know that are not changes (a shrink EBS cannot do, …).
     pub warnings: Vec<String>,
@@ -374,7 +375,97 @@ pub struct Plan {
     pub kept: Vec<String>,
 }
 
+/// The phases of an apply, in the order they run; every action belongs to one
+/// ([`Action::phase`]). Decided here once: the plan shows its changes in this order and the
+/// engine runs them phase after phase, so what the user reads is what happens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Phase {
+    /// The VPC, subnets, gateways and route tables: everything else lives in them.
+    Network,
+    /// Roles (with their instance profiles) and secrets: the instances use them.
+    Identity,
+    /// New security groups, without rules (a rule may name another new group).
+    Groups,
+    /// Inbound rules added and removed.
+    GroupRules,
+    /// Instances launched and replaced (kept volumes move to the replacement).
+    Launches,
+    /// Changes in place: tags, volume settings, instance types and groups.
+    InPlace,
+    /// Removals: the edge first (it uses the groups), then instances, groups, roles, secrets.
+    Removals,
+    /// The load balancer and distribution, made or changed once their targets run.
+    Edge,
+    /// The network's removals, last: everything that lived in it is gone by then.
+    NetworkRemovals,
+}
+
+impl Phase {
+    /// Every phase, in the order they run.
+    pub const ALL: [Phase; 9] = [
+        Phase::Network,
+        Phase::Identity,
+        Phase::Groups,
+        Phase::GroupRules,
+        Phase::Launches,
+        Phase::InPlace,
+        Phase::Removals,
+        Phase::Edge,
+        Phase::NetworkRemovals,
+    ];
+}
+
+impl Action {
+    /// The phase the action runs in.
+    pub fn phase(&self) -> Phase {
+        match self {
+            Action::CreateVpc { .. }
+            | Action::CreateSubnet { .. }
+            | Action::CreateInternetGateway { .. }
+            | Action::CreateNatGateway { .. }
+            | Action::CreateRouteTable { .. }
+            | Action::UpdateRouteTable { .. } => Phase::Network,
+            Action::CreateRole { .. } | Action::UpdateRole { .. } | Action::CreateSecret { .. } => {
+                Phase::Identity
+            }
+            Action::CreateSg { .. } => Phase::Groups,
+            Action::UpdateSgRules { .. } => Phase::GroupRules,
+            Action::CreateInstance { .. } | Action::ReplaceInstance { .. } => Phase::Launches,
+            Action::Tag { .. }
+            | Action::ModifyInstanceType { .. }
+            | Action::ModifyInstanceGroups { .. }
+            | Action::ModifyVolume { .. } => Phase::InPlace,
+            Action::DeleteLb { .. }
+            | Action::DeleteCdn { .. }
+            | Action::TerminateInstance { .. }
+            | Action::DeleteSg { .. }
+            | Action::DeleteRole { .. }
+            | Action::DeleteSecret { .. } => Phase::Removals,
+            Action::CreateLb { .. }
+            | Action::ReplaceLb { .. }
+            | Action::UpdateLb { .. }
+            | Action::SyncTargets { .. }
+            | Action::CreateCdn { .. }
+            | Action::UpdateCdn { .. } => Phase::Edge,
+            Action::DeleteRouteTable { .. }
+            | Action::DeleteSubnet { .. }
+            | Action::DeleteInternetGateway { .. }
+            | Action::DeleteNatGateway { .. }
+            | Action::ReleaseAddress { .. }
+            | Action::DeleteVpc { .. } => Phase::NetworkRemovals,
+        }
+    }
+}
+
 impl Plan {
+    /// The changes of one phase, in plan order.
+    pub fn phase(&self, phase: Phase) -> impl Iterator<Item = &Change> {
+        self.changes
+            .iter()
+            .filter(move |c| c.action.phase() == phase)
+    }
+
     /// True when applying would change nothing.
     pub fn is_empty(&self) -> bool {
         self.changes.is_empty()
@@ -776,6 +867,8 @@ pub fn diff(desired: &Desired, actual: &Actual) -> Plan {
     plan.changes.extend(network_deletes);
     plan.changes.extend(instance_deletes);
     plan.changes.extend(deletes);
+    // Stable: within a phase, the order found above (the edge's removals before the groups').
+    plan.changes.sort_by_key(|c| c.action.phase());
     plan
 }
 

@@ -7,7 +7,7 @@ pub mod edge;
 pub mod network;
 
 pub use desired::{desire, Desired, DesiredInstance, DesiredSecret, DesiredSg};
-pub use diff::{diff, Action, Change, ChangeKind, Plan, Reattach, Release};
+pub use diff::{diff, Action, Change, ChangeKind, Phase, Plan, Reattach, Release};
 pub use network::{placements, DesiredNat, DesiredNetwork, DesiredSubnet, DesiredVpc};
 
 // What the cloud layer fills (`Actual*`) and is asked to make (roles, rules, the edge, volume

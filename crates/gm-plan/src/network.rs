@@ -913,6 +913,50 @@ instances:
     }
 
     #[test]
+    fn the_plan_lists_its_changes_in_the_order_they_run_removals_before_the_network() {
+        let d = desired(SPEC);
+        let tagged = |id: &str| -> Tags {
+            [(crate::TAG_ID.to_string(), id.to_string())]
+                .into_iter()
+                .collect()
+        };
+        let have = Actual {
+            network: converged(&d),
+            instances: vec![crate::ActualInstance {
+                id: "i-1".into(),
+                state: "running".into(),
+                subnet_id: Some("subnet-2".into()),
+                tags: tagged("instance/app/0"),
+                ..Default::default()
+            }],
+            security_groups: vec![crate::ActualSg {
+                id: "sg-1".into(),
+                name: "net-app".into(),
+                tags: tagged("sg/app"),
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        let plain = desired(
+            "version: 1\ndeployment: net\ninstances:\n  - {name: web, type: t3.micro, ami: al2023}\n",
+        );
+        let plan = crate::diff(&plain, &have);
+        let phases: Vec<crate::Phase> = plan.changes.iter().map(|c| c.action.phase()).collect();
+        let mut sorted = phases.clone();
+        sorted.sort();
+        assert_eq!(phases, sorted, "{:?}", addresses(&plan));
+        let got = addresses(&plan);
+        let at = |a: &str| got.iter().position(|g| g == a).expect(a);
+        // What lived in the network goes before it, as the engine runs it.
+        assert!(
+            at("- instance/app/0") < at("- route-table/public"),
+            "{got:?}"
+        );
+        assert!(at("- sg/app") < at("- vpc/main"), "{got:?}");
+        assert!(at("+ instance/web/0") < at("- instance/app/0"), "{got:?}");
+    }
+
+    #[test]
     fn a_referenced_vpc_is_never_changed_and_has_no_gateway_of_ours() {
         let d = desired(&SPEC.replace("{cidr: 10.40.0.0/16}", "vpc-0abc12345def67890"));
         let plan = crate::diff(&d, &Actual::default());

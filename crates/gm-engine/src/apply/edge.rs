@@ -7,7 +7,9 @@ use std::collections::HashMap;
 use serde_json::json;
 
 use gm_cloud::CloudError;
-use gm_plan::{Action, Actual, Desired, DesiredLb, Plan, CDN_ADDRESS, LB_ADDRESS, TG_ADDRESS};
+use gm_plan::{
+    Action, Actual, Desired, DesiredLb, Phase, Plan, CDN_ADDRESS, LB_ADDRESS, TG_ADDRESS,
+};
 use gm_state::{ResourceKind, ResourceRecord};
 
 use super::{record, resolve_group, Run, StepError};
@@ -23,21 +25,7 @@ impl Engine {
         plan: &Plan,
         sg_ids: &HashMap<String, String>,
     ) -> Result<(), StepError> {
-        let todo: Vec<_> = plan
-            .changes
-            .iter()
-            .filter(|c| {
-                matches!(
-                    c.action,
-                    Action::CreateLb { .. }
-                        | Action::ReplaceLb { .. }
-                        | Action::UpdateLb { .. }
-                        | Action::SyncTargets { .. }
-                        | Action::CreateCdn { .. }
-                        | Action::UpdateCdn { .. }
-                )
-            })
-            .collect();
+        let todo: Vec<_> = plan.phase(Phase::Edge).collect();
         if todo.is_empty() {
             return Ok(());
         }
@@ -301,7 +289,7 @@ impl Engine {
         run: &mut Run<'_>,
         plan: &Plan,
     ) -> Result<(), StepError> {
-        for c in &plan.changes {
+        for c in plan.phase(Phase::Removals) {
             match &c.action {
                 Action::DeleteCdn { id } => {
                     run.past_no_return = true;

@@ -12,8 +12,8 @@ use std::time::Instant;
 
 use gm_cloud::{CloudError, ErrorKind};
 use gm_plan::{
-    Action, ActualNetwork, DesiredNetwork, DesiredVpc, Plan, Tags, Via, DEFAULT_ROUTE, EIP_ADDRESS,
-    IGW_ADDRESS, NAT_ADDRESS, ROUTE_TABLE_ADDRESS, TAG_ID, VPC_ADDRESS,
+    Action, ActualNetwork, DesiredNetwork, DesiredVpc, Phase, Plan, Tags, Via, DEFAULT_ROUTE,
+    EIP_ADDRESS, IGW_ADDRESS, NAT_ADDRESS, ROUTE_TABLE_ADDRESS, TAG_ID, VPC_ADDRESS,
 };
 use gm_state::ResourceKind;
 use serde_json::json;
@@ -275,7 +275,7 @@ impl Engine {
         plan: &Plan,
     ) -> Result<(), StepError> {
         let cloud = self.cloud();
-        for c in &plan.changes {
+        for c in plan.phase(Phase::Network) {
             let at = |e: CloudError| (c.address.clone(), e);
             let vpc = |run: &Run<'_>| {
                 run.net
