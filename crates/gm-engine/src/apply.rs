@@ -24,6 +24,7 @@ use gm_spec::{Market, SpotFallback};
 use gm_state::{DeploymentStatus, Provenance, ResourceKind, ResourceRecord};
 
 use crate::report::{instance_summaries, Done, Failure, Outcome};
+use crate::undo::{Detached, Undo, UndoKind, UndoStack};
 use crate::{ApplyReport, Engine, EngineError, Progress, StopReason};
 
 mod edge;
@@ -42,16 +43,6 @@ type Launched = (
 /// Resources (address, id) grouped by the tag change they share.
 type TagBatches<K> = BTreeMap<K, Vec<(String, String)>>;
 
-/// A kept volume this run detached from an old instance to move it to a replacement.
-#[derive(Debug, Clone)]
-struct Detached {
-    address: String,
-    volume: String,
-    /// The instance it was attached to (and goes back to on undo).
-    from: String,
-    device: String,
-}
-
 /// Where an applied spec came from, recorded with the deployment by [`Engine::apply`] (the
 /// engine alone writes a deployment's status and spec to the store).
 #[derive(Debug, Clone, Copy)]
@@ -67,8 +58,8 @@ pub(crate) struct Run<'a> {
     pub(crate) id: i64,
     progress: &'a dyn Progress,
     pub(crate) report: ApplyReport,
-    created_instances: Vec<(String, String)>,
-    created_sgs: Vec<(String, String)>,
+    /// What this run made, or sent without an answer, for a rollback to undo.
+    pub(crate) undo: UndoStack,
     /// The groups this run created, as AWS holds them once their rules are in: the final read
     /// need not list them again when the deployment had no others.
     made_groups: Vec<gm_plan::ActualSg>,
@@ -76,33 +67,15 @@ pub(crate) struct Run<'a> {
     /// them after it (no kept volume attached since): the final read need not list them again
     /// when the deployment had no others.
     waited: Option<Vec<gm_plan::ActualInstance>>,
-    attempted: HashSet<String>,
     pre_existing: HashSet<String>,
     images: HashMap<String, ImageInfo>,
     past_no_return: bool,
     /// What AWS reported after the last change, when nothing changed since (saves a re-read).
     final_actual: Option<Actual>,
-    /// Roles created by this run: (address, name).
-    created_roles: Vec<(String, String)>,
-    /// Secrets created by this run: (address, parameter).
-    created_secrets: Vec<(String, String)>,
     /// Which reads beyond EC2 refreshes make.
     reads: Reads,
-    /// This run sent a load balancer create (undo finds what it made by name, as the answer
-    /// may have been lost).
-    lb_attempted: bool,
-    /// This run sent a distribution create (undo finds it by comment).
-    cdn_attempted: bool,
-    /// Old instances this run stopped so their kept volumes could move (started again on undo).
-    stopped_for_move: Vec<(String, String)>,
-    /// Old instances this run terminated first so their kept volumes could move: (address, id).
-    terminated_for_move: Vec<(String, String)>,
-    /// Kept volumes this run detached from an old instance; reattached there on undo.
-    detached: Vec<Detached>,
     /// Network ids by address (`vpc/main`, `subnet/NAME`, …): existing ones, then created ones.
     pub(crate) net: HashMap<String, String>,
-    /// This run sent a network create (undo sweeps what it made by tag).
-    pub(crate) net_attempted: bool,
     /// The run is undoing its work: its steps are taken even when a stop was asked for.
     undoing: bool,
 }
@@ -145,11 +118,9 @@ impl Engine {
                 warnings: plan.warnings.clone(),
                 ..ApplyReport::new(deployment)
             },
-            created_instances: Vec::new(),
-            created_sgs: Vec::new(),
+            undo: UndoStack::default(),
             made_groups: Vec::new(),
             waited: None,
-            attempted: HashSet::new(),
             pre_existing: actual
                 .instances
                 .iter()
@@ -161,16 +132,8 @@ impl Engine {
             images: HashMap::new(),
             past_no_return: false,
             final_actual: None,
-            created_roles: Vec::new(),
-            created_secrets: Vec::new(),
             reads: self.reads_for(desired)?,
-            lb_attempted: false,
-            cdn_attempted: false,
-            stopped_for_move: Vec::new(),
-            terminated_for_move: Vec::new(),
-            detached: Vec::new(),
             net: crate::kinds::network::known_ids(desired.network.as_ref(), &actual.network),
-            net_attempted: false,
             undoing: false,
         };
         run.report.warnings.extend(resumed);
@@ -368,8 +331,10 @@ impl Engine {
                     )?;
                     // Recorded before the call: a failure part-way leaves pieces only delete_role
                     // knows how to remove.
-                    run.created_roles
-                        .push((role.id.clone(), role.aws_name.clone()));
+                    run.undo.push(Undo::Role {
+                        address: role.id.clone(),
+                        name: role.aws_name.clone(),
+                    });
                     let r = self.cloud.create_role(role).await;
                     self.result(step, std::slice::from_ref(&role.aws_name), &r);
                     let arn = r.map_err(|e| (role.id.clone(), e))?;
@@ -417,8 +382,10 @@ impl Engine {
                     )?;
                     // Recorded before the call, as a role is: a put whose answer was lost may
                     // have stored it, and the undo must remove it then too.
-                    run.created_secrets
-                        .push((secret.id.clone(), secret.parameter.clone()));
+                    run.undo.push(Undo::Secret {
+                        address: secret.id.clone(),
+                        parameter: secret.parameter.clone(),
+                    });
                     let r = self
                         .cloud
                         .put_secret(&secret.parameter, &value, &secret.tags)
@@ -427,7 +394,7 @@ impl Engine {
                     let created = r.map_err(|e| (secret.id.clone(), e))?;
                     if !created {
                         // It existed already: not this run's to undo.
-                        run.created_secrets.pop();
+                        run.undo.forget_last();
                     } else {
                         run.report.created.push(Done {
                             address: secret.id.clone(),
@@ -485,7 +452,10 @@ impl Engine {
                 "create",
                 json!({"name": sg.aws_name, "vpc": vpc}),
             )?;
-            run.attempted.insert(sg.id.clone());
+            run.undo.push(Undo::Group {
+                address: sg.id.clone(),
+                id: None,
+            });
             let r = self
                 .cloud
                 .create_security_group(&sg.aws_name, &sg.description, &vpc, &sg.tags)
@@ -493,7 +463,7 @@ impl Engine {
             let ids = r.as_ref().map(|id| vec![id.clone()]).unwrap_or_default();
             self.result(step, &ids, &r);
             let id = r.map_err(|e| (sg.id.clone(), e))?;
-            run.created_sgs.push((sg.id.clone(), id.clone()));
+            run.undo.answered(&sg.id, &id);
             run.report.created.push(Done {
                 address: sg.id.clone(),
                 aws_id: id.clone(),
@@ -620,7 +590,10 @@ impl Engine {
                 if old.is_some() { "replace" } else { "create" },
                 json!({"type": req.instance_type, "image": req.image_id, "token": req.client_token, "replaces": old}),
             )?;
-            run.attempted.insert(d.id.clone());
+            run.undo.push(Undo::Launch {
+                address: d.id.clone(),
+                id: None,
+            });
             jobs.push((d.id.clone(), old.map(str::to_string), step, req));
         }
         run.progress.phase("launching instances", jobs.len() as u64);
@@ -655,8 +628,7 @@ impl Engine {
                         run.progress
                             .note(&format!("{address}: no spot capacity, launched on-demand"));
                     }
-                    run.created_instances
-                        .push((address.clone(), o.instance_id.clone()));
+                    run.undo.answered(&address, &o.instance_id);
                     new_ids.push(o.instance_id.clone());
                     let done = Done {
                         address,
@@ -694,7 +666,7 @@ impl Engine {
             }
             run.progress.step("instances", "running");
         }
-        for (address, instance_id) in run.created_instances.clone() {
+        for (address, instance_id) in run.undo.launched() {
             for r in reattach_by_address.get(&address).into_iter().flatten() {
                 let step = self.intent(
                     run,
@@ -765,12 +737,16 @@ impl Engine {
             .phase("moving data volumes", (stop.len() + terminate.len()) as u64);
         if !stop.is_empty() {
             // Recorded before the call: an undo starts them again whatever the answer was.
-            run.stopped_for_move.extend(stop.iter().cloned());
+            run.undo.push(Undo::Stopped {
+                instances: stop.clone(),
+            });
             self.release_for_move(run, &stop, WaitTarget::Stopped)
                 .await?;
         }
         if !terminate.is_empty() {
-            run.terminated_for_move.extend(terminate.iter().cloned());
+            run.undo.push(Undo::Terminated {
+                instances: terminate.clone(),
+            });
             self.release_for_move(run, &terminate, WaitTarget::Terminated)
                 .await?;
         }
@@ -785,7 +761,7 @@ impl Engine {
             self.result(step, std::slice::from_ref(&d.volume), &r);
             let address = d.address.clone();
             // Recorded whatever the answer: an undo attaches it back either way.
-            run.detached.push(d);
+            run.undo.push(Undo::Detached(d));
             r.map_err(|e| (address, e))?;
         }
         self.cloud
@@ -1309,7 +1285,7 @@ impl Engine {
             .is_empty()
             .then(|| run.waited.take())
             .flatten()
-            .filter(|w| w.len() == run.created_instances.len());
+            .filter(|w| w.len() == run.undo.launched().len());
         let groups = (before.security_groups.is_empty() && !run.made_groups.is_empty())
             .then(|| run.made_groups.clone());
         if instances.is_none() && groups.is_none() {
@@ -1371,7 +1347,7 @@ impl Engine {
         before: &Actual,
         plan: &Plan,
     ) -> Result<(), StepError> {
-        if run.created_instances.is_empty()
+        if run.undo.launched().is_empty()
             && run.report.updated.is_empty()
             && run.report.destroyed.is_empty()
         {
@@ -1386,11 +1362,7 @@ impl Engine {
                 crate::kinds::identity::after_run(before, plan, &run.report.created);
         }
         self.tag_kept_devices(run, &actual).await?;
-        let created: HashSet<String> = run
-            .created_instances
-            .iter()
-            .map(|(a, _)| a.clone())
-            .collect();
+        let created: HashSet<String> = run.undo.launched().into_iter().map(|(a, _)| a).collect();
         let plan = gm_plan::diff(desired, &actual);
         let fixes: Vec<_> = plan
             .changes
@@ -1432,11 +1404,8 @@ impl Engine {
     /// Marks the volumes kept on termination with their device (one `CreateTags` per device), so
     /// a later instance at the same address can take them over.
     async fn tag_kept_devices(&self, run: &mut Run<'_>, actual: &Actual) -> Result<(), StepError> {
-        let created: HashSet<&str> = run
-            .created_instances
-            .iter()
-            .map(|(_, id)| id.as_str())
-            .collect();
+        let launched = run.undo.launched();
+        let created: HashSet<&str> = launched.iter().map(|(_, id)| id.as_str()).collect();
         let mut by_device: BTreeMap<String, Vec<String>> = BTreeMap::new();
         for i in actual
             .instances
@@ -1474,38 +1443,73 @@ impl Engine {
         Ok(())
     }
 
-    /// Undoes what this run created, newest first: instances (and any launched copy whose
-    /// response was lost, found by tag), their kept volumes, then security groups.
+    /// Undoes what this run made, newest first, from its undo stack: each batch of entries by
+    /// its kind's code. Launches and groups whose answer was lost are found by tag (one read,
+    /// before anything is undone).
     async fn rollback(&self, run: &mut Run<'_>, deployment: &str) {
         run.undoing = true;
         run.progress.phase("rolling back", 1);
-        self.rollback_edge(run).await;
-        let mut doomed: Vec<(String, String)> = run.created_instances.clone();
-        match self.cloud.describe_deployment(deployment).await {
-            Ok(a) => {
-                for i in &a.instances {
-                    let lid = i.logical_id().unwrap_or("");
-                    if run.attempted.contains(lid)
-                        && !run.pre_existing.contains(&i.id)
-                        && !doomed.iter().any(|d| d.1 == i.id)
-                    {
-                        doomed.push((lid.to_string(), i.id.clone()));
-                    }
+        let batches = run.undo.take_batches();
+        let sweep = batches
+            .iter()
+            .any(|(k, _)| matches!(k, UndoKind::Launch | UndoKind::Group));
+        let swept = match sweep {
+            false => None,
+            true => match self.cloud.describe_deployment(deployment).await {
+                Ok(a) => Some(a),
+                Err(e) => {
+                    run.progress
+                        .note(&format!("rollback could not sweep by tag: {}", e.short()));
+                    None
                 }
-                // A group whose create landed with its answer lost is found by its tag, too.
-                for g in &a.security_groups {
-                    let lid = g.logical_id().unwrap_or("");
-                    if run.attempted.contains(lid)
-                        && !run.pre_existing.contains(&g.id)
-                        && !run.created_sgs.iter().any(|(_, id)| id == &g.id)
-                    {
-                        run.created_sgs.push((lid.to_string(), g.id.clone()));
-                    }
+            },
+        };
+        for (kind, batch) in batches {
+            match kind {
+                UndoKind::Edge => self.rollback_edge(run, &batch).await,
+                UndoKind::Launch => {
+                    self.undo_launches(run, deployment, &batch, swept.as_ref())
+                        .await
+                }
+                UndoKind::Move => self.undo_moves(run, &batch).await,
+                UndoKind::Group => {
+                    self.undo_groups(run, deployment, &batch, swept.as_ref())
+                        .await
+                }
+                UndoKind::Secret => self.undo_secrets(run, &batch).await,
+                UndoKind::Role => self.undo_roles(run, &batch).await,
+                UndoKind::Network => self.rollback_network(run, deployment).await,
+            }
+        }
+    }
+
+    /// Terminates the instances of these launches, and any copy launched at their addresses
+    /// whose answer was lost (found by tag); then deletes the volumes they kept on termination.
+    async fn undo_launches(
+        &self,
+        run: &mut Run<'_>,
+        deployment: &str,
+        batch: &[Undo],
+        swept: Option<&Actual>,
+    ) {
+        let mut doomed: Vec<(String, String)> = Vec::new();
+        let mut addresses: HashSet<&str> = HashSet::new();
+        for u in batch {
+            if let Undo::Launch { address, id } = u {
+                addresses.insert(address);
+                if let Some(id) = id {
+                    doomed.push((address.clone(), id.clone()));
                 }
             }
-            Err(e) => run
-                .progress
-                .note(&format!("rollback could not sweep by tag: {}", e.short())),
+        }
+        for i in swept.map(|a| a.instances.as_slice()).unwrap_or_default() {
+            let lid = i.logical_id().unwrap_or("");
+            if addresses.contains(lid)
+                && !run.pre_existing.contains(&i.id)
+                && !doomed.iter().any(|d| d.1 == i.id)
+            {
+                doomed.push((lid.to_string(), i.id.clone()));
+            }
         }
         if !doomed.is_empty() {
             let ids: Vec<String> = doomed.iter().map(|d| d.1.clone()).collect();
@@ -1540,63 +1544,71 @@ impl Engine {
                 )),
             }
         }
-        self.undo_moves(run).await;
         // Volumes launched with delete_on_termination: false outlive their instance.
-        if let Ok(a) = self.cloud.describe_deployment(deployment).await {
-            for v in a.volumes.iter().filter(|v| {
-                v.attachments.is_empty()
-                    && !run.pre_existing.contains(&v.id)
-                    && v.tags
-                        .get(TAG_INSTANCE)
-                        .is_some_and(|i| run.attempted.contains(i))
-            }) {
-                let address = v.tags.get(TAG_ID).cloned().unwrap_or_default();
-                let r = self.cloud.delete_volume(&v.id).await;
-                match r {
-                    Ok(()) => run.report.undone.push(Done {
-                        address,
-                        aws_id: v.id.clone(),
-                        what: "volume deleted".into(),
-                    }),
-                    Err(e) => run.progress.note(&format!(
-                        "rollback: deleting volume {} failed: {}",
-                        v.id,
-                        e.short()
-                    )),
-                }
+        let volumes = match self.cloud.describe_deployment_volumes(deployment).await {
+            Ok(v) => v,
+            Err(e) => {
+                run.progress.note(&format!(
+                    "rollback: could not read the volumes back: {}",
+                    e.short()
+                ));
+                return;
             }
-        }
-        for (address, name) in run.created_roles.clone().iter().rev() {
-            match self.cloud.delete_role(name).await {
+        };
+        for v in volumes.iter().filter(|v| {
+            v.attachments.is_empty()
+                && !run.pre_existing.contains(&v.id)
+                && v.tags
+                    .get(TAG_INSTANCE)
+                    .is_some_and(|i| addresses.contains(i.as_str()))
+        }) {
+            let address = v.tags.get(TAG_ID).cloned().unwrap_or_default();
+            match self.cloud.delete_volume(&v.id).await {
                 Ok(()) => run.report.undone.push(Done {
-                    address: address.clone(),
-                    aws_id: name.clone(),
-                    what: "role deleted".into(),
+                    address,
+                    aws_id: v.id.clone(),
+                    what: "volume deleted".into(),
                 }),
                 Err(e) => run.progress.note(&format!(
-                    "rollback: deleting {address} ({name}) failed: {}",
+                    "rollback: deleting volume {} failed: {}",
+                    v.id,
                     e.short()
                 )),
             }
         }
-        if !run.created_secrets.is_empty() {
-            let names: Vec<String> = run.created_secrets.iter().map(|(_, p)| p.clone()).collect();
-            match self.cloud.delete_secrets(&names).await {
-                Ok(()) => {
-                    for (address, p) in run.created_secrets.clone() {
-                        run.report.undone.push(Done {
-                            address,
-                            aws_id: p,
-                            what: "secret deleted".into(),
-                        });
-                    }
+    }
+
+    /// Deletes these groups, and any group created at their addresses whose answer was lost
+    /// (found by tag).
+    async fn undo_groups(
+        &self,
+        run: &mut Run<'_>,
+        deployment: &str,
+        batch: &[Undo],
+        swept: Option<&Actual>,
+    ) {
+        let mut created: Vec<(String, String)> = Vec::new();
+        let mut addresses: HashSet<&str> = HashSet::new();
+        for u in batch {
+            if let Undo::Group { address, id } = u {
+                addresses.insert(address);
+                if let Some(id) = id {
+                    created.push((address.clone(), id.clone()));
                 }
-                Err(e) => run
-                    .progress
-                    .note(&format!("rollback: deleting secrets failed: {}", e.short())),
             }
         }
-        let created: Vec<(String, String)> = run.created_sgs.iter().rev().cloned().collect();
+        for g in swept
+            .map(|a| a.security_groups.as_slice())
+            .unwrap_or_default()
+        {
+            let lid = g.logical_id().unwrap_or("");
+            if addresses.contains(lid)
+                && !run.pre_existing.contains(&g.id)
+                && !created.iter().any(|(_, id)| id == &g.id)
+            {
+                created.push((lid.to_string(), g.id.clone()));
+            }
+        }
         let ids: Vec<String> = created.iter().map(|(_, id)| id.clone()).collect();
         let results = self.delete_groups(deployment, &ids).await;
         for ((address, id), r) in created.iter().zip(results) {
@@ -1612,16 +1624,58 @@ impl Engine {
                 )),
             }
         }
-        self.rollback_network(run, deployment).await;
+    }
+
+    /// Deletes these secrets, in one call.
+    async fn undo_secrets(&self, run: &mut Run<'_>, batch: &[Undo]) {
+        let made: Vec<(String, String)> = batch
+            .iter()
+            .filter_map(|u| match u {
+                Undo::Secret { address, parameter } => Some((address.clone(), parameter.clone())),
+                _ => None,
+            })
+            .collect();
+        let names: Vec<String> = made.iter().map(|(_, p)| p.clone()).collect();
+        match self.cloud.delete_secrets(&names).await {
+            Ok(()) => {
+                for (address, p) in made {
+                    run.report.undone.push(Done {
+                        address,
+                        aws_id: p,
+                        what: "secret deleted".into(),
+                    });
+                }
+            }
+            Err(e) => run
+                .progress
+                .note(&format!("rollback: deleting secrets failed: {}", e.short())),
+        }
+    }
+
+    /// Deletes these roles with their policies and instance profiles.
+    async fn undo_roles(&self, run: &mut Run<'_>, batch: &[Undo]) {
+        for u in batch {
+            let Undo::Role { address, name } = u else {
+                continue;
+            };
+            match self.cloud.delete_role(name).await {
+                Ok(()) => run.report.undone.push(Done {
+                    address: address.clone(),
+                    aws_id: name.clone(),
+                    what: "role deleted".into(),
+                }),
+                Err(e) => run.progress.note(&format!(
+                    "rollback: deleting {address} ({name}) failed: {}",
+                    e.short()
+                )),
+            }
+        }
     }
 
     /// Deletes the network resources this run made, found by tag (a create whose answer was
     /// lost made one all the same): whatever carries the deployment's tags and did not exist
     /// before the run.
     async fn rollback_network(&self, run: &mut Run<'_>, deployment: &str) {
-        if !run.net_attempted {
-            return;
-        }
         // This run made a NAT gateway only if its spec asks for one (and so `reads.nat`).
         let net = match self
             .cloud
@@ -1658,8 +1712,18 @@ impl Engine {
 
     /// Puts moved data volumes back on the instances they came from and starts those again.
     /// Runs after the new instances are terminated, so every moved volume is free again.
-    async fn undo_moves(&self, run: &mut Run<'_>) {
-        let detached = run.detached.clone();
+    async fn undo_moves(&self, run: &mut Run<'_>, batch: &[Undo]) {
+        let mut detached: Vec<&Detached> = Vec::new();
+        let mut stopped: Vec<(String, String)> = Vec::new();
+        let mut terminated: Vec<(String, String)> = Vec::new();
+        for u in batch {
+            match u {
+                Undo::Detached(d) => detached.push(d),
+                Undo::Stopped { instances } => stopped.extend(instances.iter().cloned()),
+                Undo::Terminated { instances } => terminated.extend(instances.iter().cloned()),
+                _ => {}
+            }
+        }
         if !detached.is_empty() {
             let ids: Vec<String> = detached.iter().map(|d| d.volume.clone()).collect();
             if let Err(e) = self
@@ -1676,7 +1740,7 @@ impl Engine {
             volume,
             from: old,
             device,
-        } in detached.iter().rev()
+        } in detached.iter().copied()
         {
             let step = self
                 .intent(
@@ -1706,7 +1770,6 @@ impl Engine {
                 }),
             }
         }
-        let stopped = run.stopped_for_move.clone();
         if !stopped.is_empty() {
             let ids: Vec<String> = stopped.iter().map(|(_, id)| id.clone()).collect();
             let step = self
@@ -1731,7 +1794,7 @@ impl Engine {
                 }
             }
         }
-        for (address, id) in run.terminated_for_move.clone() {
+        for (address, id) in terminated {
             run.report.left.push(Done {
                 address,
                 aws_id: id,

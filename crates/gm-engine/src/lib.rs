@@ -14,6 +14,7 @@ pub mod monitor;
 mod report;
 mod status;
 mod stop;
+mod undo;
 
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;

@@ -14,6 +14,7 @@ use gm_state::{ResourceKind, ResourceRecord};
 
 use super::{record, resolve_group, Run, StepError};
 use crate::report::Done;
+use crate::undo::Undo;
 use crate::Engine;
 
 impl Engine {
@@ -144,7 +145,7 @@ impl Engine {
                     )?;
                     // Marked before the call: a create whose answer was lost made a
                     // distribution the undo finds by its comment.
-                    run.cdn_attempted = true;
+                    run.undo.push(Undo::Distribution);
                     let r = self.cloud.create_cdn(cdn, &origin).await;
                     self.result(step, &[], &r);
                     let (id, domain) = r.map_err(|e| (CDN_ADDRESS.to_string(), e))?;
@@ -203,7 +204,7 @@ impl Engine {
             json!({"name": lb.aws_name, "subnets": subnets, "security_groups": groups}),
         )?;
         // Recorded before the call: a failure part-way leaves pieces found again by name.
-        run.lb_attempted = true;
+        run.undo.push(Undo::LoadBalancer);
         let r = self
             .cloud
             .create_lb(lb, &subnets, &vpc, &groups, existing_tg)
@@ -356,12 +357,9 @@ impl Engine {
 
     /// Undoes this run's distribution and load balancer (found by name when the create's answer
     /// was lost).
-    pub(super) async fn rollback_edge(&self, run: &mut Run<'_>) {
-        let cdn = std::mem::take(&mut run.cdn_attempted);
-        let lb = std::mem::take(&mut run.lb_attempted);
-        if !cdn && !lb {
-            return;
-        }
+    pub(super) async fn rollback_edge(&self, run: &mut Run<'_>, batch: &[Undo]) {
+        let cdn = batch.contains(&Undo::Distribution);
+        let lb = batch.contains(&Undo::LoadBalancer);
         // Both are found again by what names them (the comment, the name): an id may be
         // missing when a create's answer was lost.
         let found = match self.cloud.describe_edge(&run.report.deployment).await {

@@ -286,7 +286,7 @@ impl Engine {
             match &c.action {
                 Action::CreateVpc { cidr, tags } => {
                     let step = self.intent(run, &c.address, "create-vpc", json!({"cidr": cidr}))?;
-                    run.net_attempted = true;
+                    run.undo.network();
                     let id = self
                         .journaled(step, cloud.create_vpc(cidr, tags).await)
                         .map_err(at)?;
@@ -303,7 +303,7 @@ impl Engine {
                         "create-subnet",
                         json!({"vpc": vpc, "cidr": subnet.cidr, "zone": zone}),
                     )?;
-                    run.net_attempted = true;
+                    run.undo.network();
                     let r = cloud
                         .create_subnet(
                             &vpc,
@@ -333,7 +333,7 @@ impl Engine {
                         None => {
                             let step =
                                 self.intent(run, &c.address, "create-internet-gateway", json!({}))?;
-                            run.net_attempted = true;
+                            run.undo.network();
                             let r = cloud.create_internet_gateway(tags).await;
                             self.journaled(step, r).map_err(at)?
                         }
@@ -370,7 +370,7 @@ impl Engine {
                     let gateway = self.route_target(run, *via, &vpc).await.map_err(at)?;
                     let step =
                         self.intent(run, &c.address, "create-route-table", json!({"vpc": vpc}))?;
-                    run.net_attempted = true;
+                    run.undo.network();
                     let r = cloud.create_route_table(&vpc, tags).await;
                     let id = self.journaled(step, r).map_err(at)?;
                     run.net.insert(via.address().into(), id.clone());
@@ -462,7 +462,7 @@ impl Engine {
             Some(a) => a.clone(),
             None => {
                 let step = self.intent(run, EIP_ADDRESS, "allocate-address", json!({}))?;
-                run.net_attempted = true;
+                run.undo.network();
                 let r = cloud.allocate_address(address_tags).await;
                 let id = self.journaled(step, r).map_err(at)?;
                 run.report.created.push(done(
@@ -487,7 +487,7 @@ impl Engine {
                 "create-nat-gateway",
                 json!({"subnet": subnet_id, "allocation": allocation, "token": token}),
             )?;
-            run.net_attempted = true;
+            run.undo.network();
             let r = cloud
                 .create_nat_gateway(&subnet_id, &allocation, &token, tags)
                 .await;
