@@ -6,6 +6,7 @@
 //! them undoes everything this run created; a failure during them stops and reports, because
 //! undoing a launch after its predecessor is gone would lose the deployment.
 
+use gm_plan::Address;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::Instant;
 
@@ -1369,10 +1370,9 @@ impl Engine {
             .iter()
             .filter(|c| {
                 matches!(c.action, Action::ModifyVolume { .. })
-                    && c.address
-                        .strip_prefix("volume/")
-                        .and_then(|r| r.split(':').next())
-                        .is_some_and(|g| created.contains(format!("instance/{g}").as_str()))
+                    && Address::parse(&c.address)
+                        .and_then(|a| a.instance_of())
+                        .is_some_and(|i| created.contains(&i.to_string()))
             })
             .collect();
         if fixes.is_empty() {
@@ -1842,7 +1842,7 @@ impl Engine {
         }
         for r in &a.roles {
             created.push(record(
-                &format!("role/{}", r.name),
+                &Address::role(&r.name).to_string(),
                 ResourceKind::Role,
                 &r.name,
                 json!({"arn": r.arn, "profile": r.profile}),
@@ -1861,7 +1861,7 @@ impl Engine {
         for x in &a.secrets {
             // Only the name: values never enter the state.
             created.push(record(
-                &format!("secret/{}", x.parameter.rsplit('/').next().unwrap_or("?")),
+                &Address::secret_at(&x.parameter).to_string(),
                 ResourceKind::Secret,
                 &x.parameter,
                 json!({}),

@@ -1,6 +1,7 @@
 //! Tearing a deployment down: only what it created (by tag and by state), in dependency order,
 //! batched, and confirmed gone from AWS before the record says so.
 
+use gm_plan::Address;
 use std::collections::HashSet;
 use std::time::Instant;
 
@@ -605,7 +606,7 @@ fn plan_from(deployment: &str, a: &Actual) -> DestroyPlan {
     for r in &a.roles {
         items.push(Doomed {
             kind: ResourceKind::Role,
-            address: format!("role/{}", r.name),
+            address: Address::role(&r.name).into(),
             aws_id: r.name.clone(),
             detail: format!(
                 "IAM role{} and its policies",
@@ -620,7 +621,7 @@ fn plan_from(deployment: &str, a: &Actual) -> DestroyPlan {
     for x in &a.secrets {
         items.push(Doomed {
             kind: ResourceKind::Secret,
-            address: format!("secret/{}", x.parameter.rsplit('/').next().unwrap_or("?")),
+            address: Address::secret_at(&x.parameter).into(),
             aws_id: x.parameter.clone(),
             detail: "SecureString parameter".into(),
         });

@@ -5,11 +5,13 @@
 use std::collections::BTreeMap;
 
 pub mod actual;
+pub mod address;
 pub mod desired;
 pub mod network;
 pub mod price;
 
 pub use actual::*;
+pub use address::Address;
 pub use desired::*;
 pub use network::*;
 pub use price::*;

@@ -56,5 +56,5 @@ impl Via {
 
 /// Address of a subnet of the spec.
 pub fn subnet_address(name: &str) -> String {
-    format!("subnet/{name}")
+    crate::Address::subnet(name).to_string()
 }

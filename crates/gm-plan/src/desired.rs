@@ -1,5 +1,6 @@
 //! The resources a deployment should have, derived from its spec.
 
+use crate::Address;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
@@ -129,7 +130,7 @@ pub fn desire(loaded: &LoadedSpec) -> Desired {
         .security_groups
         .iter()
         .map(|g| {
-            let id = format!("sg/{}", g.name);
+            let id = Address::group(&g.name).to_string();
             let aws_name = format!("{}-{}", spec.deployment, g.name);
             let mut tags = base(&id, aws_name.clone());
             tags.extend(g.tags.clone());
@@ -157,12 +158,12 @@ pub fn desire(loaded: &LoadedSpec) -> Desired {
         let ud = loaded.user_data.get(gi).cloned().flatten();
         let launch = launch_digest(g);
         for index in 0..g.count {
-            let id = format!("instance/{}/{index}", g.name);
+            let id = Address::instance(&g.name, index).to_string();
             let name = format!("{}-{}-{index}", spec.deployment, g.name);
             let mut tags = base(&id, name.clone());
             tags.extend(g.tags.clone());
             let mut volume_tags = tags.clone();
-            volume_tags.insert(TAG_ID.into(), format!("volume/{}/{index}", g.name));
+            volume_tags.insert(TAG_ID.into(), Address::volume(&g.name, index).into());
             volume_tags.insert(TAG_INSTANCE.into(), id.clone());
             tags.insert(TAG_AMI.into(), g.ami.clone());
             tags.insert(
@@ -204,7 +205,7 @@ pub fn desire(loaded: &LoadedSpec) -> Desired {
         .roles
         .iter()
         .map(|r| {
-            let id = format!("role/{}", r.name);
+            let id = Address::role(&r.name).to_string();
             let aws_name = role_name(&spec.deployment, &r.name);
             DesiredRole {
                 tags: base(&id, aws_name.clone()),
@@ -221,7 +222,7 @@ pub fn desire(loaded: &LoadedSpec) -> Desired {
         .secrets
         .iter()
         .map(|x| {
-            let id = format!("secret/{}", x.name);
+            let id = Address::secret(&x.name).to_string();
             let parameter = format!("{}/{}", secrets_path(&spec.deployment), x.name);
             DesiredSecret {
                 tags: base(&id, parameter.clone()),

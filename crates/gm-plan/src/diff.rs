@@ -1,6 +1,7 @@
 //! The diff of desired against actual: an ordered list of changes, each with the action that
 //! makes it, shown to the user before anything happens.
 
+use crate::Address;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use serde::Serialize;
@@ -940,7 +941,7 @@ fn identity_changes(
         if !desired.roles.iter().any(|d| d.aws_name == a.name) {
             deletes.push(Change {
                 kind: ChangeKind::Delete,
-                address: format!("role/{}", a.name),
+                address: Address::role(&a.name).into(),
                 aws_id: Some(a.arn.clone()),
                 details: vec![format!("role and instance profile {}", a.name)],
                 disruptive: false,
@@ -971,7 +972,7 @@ fn identity_changes(
         if !desired.secrets.iter().any(|d| d.parameter == a.parameter) {
             deletes.push(Change {
                 kind: ChangeKind::Delete,
-                address: format!("secret/{}", a.parameter.rsplit('/').next().unwrap_or("?")),
+                address: Address::secret_at(&a.parameter).into(),
                 aws_id: Some(a.parameter.clone()),
                 details: vec![format!("SecureString {}", a.parameter)],
                 disruptive: false,
@@ -1038,7 +1039,7 @@ fn moving_volumes(
 
 fn show_group(g: &GroupRef) -> String {
     match g {
-        GroupRef::Ours(n) => format!("sg/{n}"),
+        GroupRef::Ours(n) => Address::group(n).into(),
         GroupRef::Id(i) => i.clone(),
     }
 }
@@ -1180,7 +1181,9 @@ fn volume_changes(
     }
     for (device, size, vtype, iops, tput) in wants {
         let Some(av) = find(&device) else { continue };
-        let address = format!("volume/{}/{}:{}", d.group, d.index, device);
+        let address = Address::volume(&d.group, d.index)
+            .at_device(&device)
+            .to_string();
         let mut change = VolumeChange::default();
         let mut details = Vec::new();
         if let Some(s) = size.and_then(|s| i32::try_from(s).ok()) {

@@ -6,6 +6,7 @@
 //! its `geusemaker:deployment` tag; the distribution carries the deployment in its comment, the
 //! one field `ListDistributions` returns that we control.
 
+use crate::Address;
 use std::collections::BTreeSet;
 
 use crate::diff::{Action, Change, ChangeKind, Plan};
@@ -254,18 +255,21 @@ fn cdn_delete(a: &ActualCdn) -> Change {
 /// Registers new instances of the target group and drops gone ones; planned when the registered
 /// set differs from the group's instances or the instances themselves change.
 fn target_sync(plan: &mut Plan, d: &DesiredLb, tg: &ActualTargetGroup, actual: &Actual) {
-    let prefix = format!("instance/{}/", d.target);
     let live: BTreeSet<&str> = actual
         .instances
         .iter()
-        .filter(|i| i.logical_id().is_some_and(|l| l.starts_with(&prefix)))
+        .filter(|i| {
+            i.logical_id()
+                .and_then(Address::parse)
+                .is_some_and(|a| a.is_instance_of(&d.target))
+        })
         .map(|i| i.id.as_str())
         .collect();
     let registered: BTreeSet<&str> = tg.targets.iter().map(String::as_str).collect();
-    let instances_change = plan
-        .changes
-        .iter()
-        .any(|c| c.address.starts_with(&prefix) && c.kind != ChangeKind::Update);
+    let instances_change = plan.changes.iter().any(|c| {
+        c.kind != ChangeKind::Update
+            && Address::parse(&c.address).is_some_and(|a| a.is_instance_of(&d.target))
+    });
     if live == registered && !instances_change {
         return;
     }

@@ -31,6 +31,6 @@ pub use gm_model::network::{
 // The tag vocabulary lives in gm-model, shared with every crate; re-exported here so plans and
 // their readers name it as before.
 pub use gm_model::{
-    is_aws_tag, logical_id, Tags, LAUNCH_TAGS, TAG_AMI, TAG_DEPLOYMENT, TAG_DEVICE, TAG_ID,
-    TAG_INSTANCE, TAG_LAUNCH, TAG_MANAGED, TAG_MARKET, TAG_USER_DATA,
+    is_aws_tag, logical_id, Address, Tags, LAUNCH_TAGS, TAG_AMI, TAG_DEPLOYMENT, TAG_DEVICE,
+    TAG_ID, TAG_INSTANCE, TAG_LAUNCH, TAG_MANAGED, TAG_MARKET, TAG_USER_DATA,
 };

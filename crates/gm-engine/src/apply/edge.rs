@@ -2,6 +2,7 @@
 //! (targets need instance ids, the distribution needs the load balancer's DNS name), and come
 //! down before the security groups they use.
 
+use gm_plan::Address;
 use std::collections::HashMap;
 
 use serde_json::json;
@@ -428,12 +429,13 @@ fn no_origin() -> StepError {
 
 /// Live instances of an instance group, by id.
 fn targets_of(actual: &Actual, group: &str) -> Vec<String> {
-    let prefix = format!("instance/{group}/");
     actual
         .instances
         .iter()
         .filter(|i| {
-            i.logical_id().is_some_and(|l| l.starts_with(&prefix))
+            i.logical_id()
+                .and_then(Address::parse)
+                .is_some_and(|a| a.is_instance_of(group))
                 && (i.state == "running" || i.state == "pending")
         })
         .map(|i| i.id.clone())
