@@ -1,7 +1,6 @@
 //! Tearing a deployment down: only what it created (by tag and by state), in dependency order,
 //! batched, and confirmed gone from AWS before the record says so.
 
-use gm_plan::Address;
 use std::collections::HashSet;
 use std::time::Instant;
 
@@ -9,7 +8,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use gm_cloud::WaitTarget;
-use gm_plan::{Actual, Reads, TAG_DEPLOYMENT, TAG_ID, TAG_MANAGED};
+use gm_plan::{Actual, Address, Reads, TAG_DEPLOYMENT, TAG_ID, TAG_MANAGED};
 use gm_state::{DeploymentStatus, Provenance, ResourceKind};
 
 use crate::report::{natural, Done};

@@ -1,6 +1,5 @@
 //! The resources a deployment should have, derived from its spec.
 
-use crate::Address;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
@@ -9,9 +8,9 @@ use gm_spec::{
 };
 
 use crate::{
-    iam_path, role_name, secrets_path, DesiredRole, GroupRef, Rule, RuleSource, SubnetRef, Tags,
-    VpcRef, TAG_AMI, TAG_DEPLOYMENT, TAG_ID, TAG_INSTANCE, TAG_LAUNCH, TAG_MANAGED, TAG_MARKET,
-    TAG_USER_DATA,
+    iam_path, role_name, secrets_path, Address, DesiredRole, GroupRef, Rule, RuleSource, SubnetRef,
+    Tags, VpcRef, TAG_AMI, TAG_DEPLOYMENT, TAG_ID, TAG_INSTANCE, TAG_LAUNCH, TAG_MANAGED,
+    TAG_MARKET, TAG_USER_DATA,
 };
 
 /// Everything a spec asks for, with logical addresses and final tags.

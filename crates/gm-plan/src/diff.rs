@@ -1,7 +1,6 @@
 //! The diff of desired against actual: an ordered list of changes, each with the action that
 //! makes it, shown to the user before anything happens.
 
-use crate::Address;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use serde::Serialize;
@@ -9,7 +8,7 @@ use serde::Serialize;
 use gm_spec::VolumeType;
 
 use crate::{
-    is_aws_tag, Actual, ActualInstance, ActualVolume, Desired, DesiredInstance, DesiredSg,
+    is_aws_tag, Actual, ActualInstance, ActualVolume, Address, Desired, DesiredInstance, DesiredSg,
     GroupRef, Rule, RuleSource, Tags, VolumeChange, LAUNCH_TAGS, TAG_AMI, TAG_DEVICE, TAG_INSTANCE,
     TAG_LAUNCH, TAG_MARKET, TAG_USER_DATA,
 };

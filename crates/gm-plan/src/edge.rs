@@ -6,13 +6,12 @@
 //! its `geusemaker:deployment` tag; the distribution carries the deployment in its comment, the
 //! one field `ListDistributions` returns that we control.
 
-use crate::Address;
 use std::collections::BTreeSet;
 
 use crate::diff::{Action, Change, ChangeKind, Plan};
 use crate::{
-    Actual, ActualCdn, ActualTargetGroup, Desired, DesiredLb, Listener, CDN_ADDRESS, LB_ADDRESS,
-    TG_ADDRESS,
+    Actual, ActualCdn, ActualTargetGroup, Address, Desired, DesiredLb, Listener, CDN_ADDRESS,
+    LB_ADDRESS, TG_ADDRESS,
 };
 
 /// CloudFront's managed cache policy `CachingDisabled`. What a deployment puts behind its load

@@ -1,11 +1,15 @@
-//! Roles and secrets: what they are after a run.
-//!
-//! Their creates, updates and deletes still live in `apply.rs`; this module holds what a run
-//! knows of them afterwards, so the final read-back need not list IAM and SSM again.
+//! Roles (with their instance profiles) and generated secrets: created first, since instances
+//! launch with the profile and read the secrets; undone from the run's stack; and what they are
+//! after a run, so the final read-back need not list IAM and SSM again.
 
-use gm_plan::{Action, Actual, ActualRole, ActualSecret, Plan};
+use serde_json::json;
 
+use gm_plan::{Action, Actual, ActualRole, ActualSecret, Phase, Plan};
+
+use crate::apply::{Run, StepError};
 use crate::report::Done;
+use crate::undo::Undo;
+use crate::Engine;
 
 /// The roles and secrets after a run whose identity steps all succeeded: the plan's read with
 /// the plan's creates, updates and deletes applied, created roles' ARNs from their steps. Every
@@ -52,6 +56,149 @@ pub(crate) fn after_run(
         }
     }
     (roles, secrets)
+}
+
+impl Engine {
+    /// Roles and secrets come first: instances launch with the profile and read the secrets.
+    pub(crate) async fn create_identity(
+        &self,
+        run: &mut Run<'_>,
+        plan: &Plan,
+    ) -> Result<(), StepError> {
+        for c in plan.phase(Phase::Identity) {
+            match &c.action {
+                Action::CreateRole { role } => {
+                    let step = self.intent(
+                        run,
+                        &role.id,
+                        "create-role",
+                        json!({"name": role.aws_name, "path": role.path}),
+                    )?;
+                    // Recorded before the call: a failure part-way leaves pieces only delete_role
+                    // knows how to remove.
+                    run.undo.push(Undo::Role {
+                        address: role.id.clone(),
+                        name: role.aws_name.clone(),
+                    });
+                    let r = self.cloud.create_role(role).await;
+                    self.result(step, std::slice::from_ref(&role.aws_name), &r);
+                    let arn = r.map_err(|e| (role.id.clone(), e))?;
+                    run.report.created.push(Done {
+                        address: role.id.clone(),
+                        aws_id: arn,
+                        what: format!("IAM role and instance profile {}", role.aws_name),
+                    });
+                }
+                Action::UpdateRole {
+                    role,
+                    attach,
+                    detach,
+                    secrets_policy,
+                    repair_profile,
+                } => {
+                    let step = self.intent(
+                        run,
+                        &role.id,
+                        "update-role",
+                        json!({"attach": attach, "detach": detach}),
+                    )?;
+                    let r = self
+                        .cloud
+                        .update_role(role, attach, detach, *secrets_policy, *repair_profile)
+                        .await;
+                    self.result(step, std::slice::from_ref(&role.aws_name), &r);
+                    r.map_err(|e| (role.id.clone(), e))?;
+                    run.report.updated.push(Done {
+                        address: role.id.clone(),
+                        aws_id: role.aws_name.clone(),
+                        what: c.details.join("; "),
+                    });
+                }
+                Action::CreateSecret { secret } => {
+                    // The value is generated here and goes only to SSM: not to the journal, the
+                    // audit log or any output.
+                    let value = gm_cloud::generate_secret(secret.length as usize)
+                        .map_err(|e| (secret.id.clone(), e))?;
+                    let step = self.intent(
+                        run,
+                        &secret.id,
+                        "create-secret",
+                        json!({"parameter": secret.parameter}),
+                    )?;
+                    // Recorded before the call, as a role is: a put whose answer was lost may
+                    // have stored it, and the undo must remove it then too.
+                    run.undo.push(Undo::Secret {
+                        address: secret.id.clone(),
+                        parameter: secret.parameter.clone(),
+                    });
+                    let r = self
+                        .cloud
+                        .put_secret(&secret.parameter, &value, &secret.tags)
+                        .await;
+                    self.result(step, std::slice::from_ref(&secret.parameter), &r);
+                    let created = r.map_err(|e| (secret.id.clone(), e))?;
+                    if !created {
+                        // It existed already: not this run's to undo.
+                        run.undo.forget_last();
+                    } else {
+                        run.report.created.push(Done {
+                            address: secret.id.clone(),
+                            aws_id: secret.parameter.clone(),
+                            what: "secret generated (SecureString)".into(),
+                        });
+                    }
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// Deletes these secrets, in one call.
+    pub(crate) async fn undo_secrets(&self, run: &mut Run<'_>, batch: &[Undo]) {
+        let made: Vec<(String, String)> = batch
+            .iter()
+            .filter_map(|u| match u {
+                Undo::Secret { address, parameter } => Some((address.clone(), parameter.clone())),
+                _ => None,
+            })
+            .collect();
+        let names: Vec<String> = made.iter().map(|(_, p)| p.clone()).collect();
+        match self.cloud.delete_secrets(&names).await {
+            Ok(()) => {
+                for (address, p) in made {
+                    run.report.undone.push(Done {
+                        address,
+                        aws_id: p,
+                        what: "secret deleted".into(),
+                    });
+                }
+            }
+            Err(e) => run
+                .progress
+                .note(&format!("rollback: deleting secrets failed: {}", e.short())),
+        }
+    }
+
+    /// Deletes these roles with their policies and instance profiles.
+    pub(crate) async fn undo_roles(&self, run: &mut Run<'_>, batch: &[Undo]) {
+        for u in batch {
+            let Undo::Role { address, name } = u else {
+                continue;
+            };
+            match self.cloud.delete_role(name).await {
+                Ok(()) => run.report.undone.push(Done {
+                    address: address.clone(),
+                    aws_id: name.clone(),
+                    what: "role deleted".into(),
+                }),
+                Err(e) => run.progress.note(&format!(
+                    "rollback: deleting {address} ({name}) failed: {}",
+                    e.short()
+                )),
+            }
+        }
+    }
 }
 
 #[cfg(test)]

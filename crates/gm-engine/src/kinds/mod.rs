@@ -1,9 +1,10 @@
-//! One module per resource kind: how it is created for a plan and how it is deleted, the one
-//! deletion path that apply's removals, a rollback and destroy share.
-//!
-//! The network kinds are the first here; the older kinds (groups, instances, volumes, roles,
-//! secrets, the edge) still live in `apply.rs`, `apply/edge.rs` and `destroy.rs` and move here
-//! one at a time.
+//! One module per resource kind: its creates and updates for the plan's phases, its delete (the
+//! one path that apply's removals, a rollback and destroy share) and the undo of its creates
+//! from the run's stack: the network, security groups, instances with their volumes, identity
+//! (roles and secrets), and the edge (load balancer, target group, distribution).
 
+pub(crate) mod edge;
 pub(crate) mod identity;
+pub(crate) mod instance;
 pub(crate) mod network;
+pub(crate) mod security_group;

@@ -7,18 +7,19 @@
 //! deletes it, trying again while AWS still reports a resource in use (network interfaces of
 //! just-terminated instances and load balancers linger).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::time::Instant;
 
 use gm_cloud::{CloudError, ErrorKind};
 use gm_plan::{
-    Action, ActualNetwork, DesiredNetwork, DesiredVpc, Phase, Plan, Tags, Via, DEFAULT_ROUTE,
-    EIP_ADDRESS, IGW_ADDRESS, NAT_ADDRESS, ROUTE_TABLE_ADDRESS, TAG_ID, VPC_ADDRESS,
+    Action, Actual, ActualNetwork, DesiredNetwork, DesiredVpc, Phase, Plan, Tags, Via,
+    DEFAULT_ROUTE, EIP_ADDRESS, IGW_ADDRESS, NAT_ADDRESS, ROUTE_TABLE_ADDRESS, TAG_ID, VPC_ADDRESS,
 };
 use gm_state::ResourceKind;
 use serde_json::json;
 
 use crate::apply::{Run, StepError};
+use crate::report::Done;
 use crate::Engine;
 
 /// A network kind.
@@ -570,6 +571,75 @@ impl Engine {
             r.map_err(at)?;
         }
         Ok(())
+    }
+}
+
+impl Engine {
+    /// The network's removals, last: everything that lived in it is gone by now.
+    pub(crate) async fn remove_network(
+        &self,
+        run: &mut Run<'_>,
+        plan: &Plan,
+        actual: &Actual,
+    ) -> Result<(), StepError> {
+        let ids: HashSet<&str> = plan
+            .phase(Phase::NetworkRemovals)
+            .filter_map(|c| crate::kinds::network::is_network_delete(&c.action))
+            .collect();
+        if ids.is_empty() {
+            return Ok(());
+        }
+        run.past_no_return = true;
+        let doomed = crate::kinds::network::doomed(&actual.network, |id| ids.contains(id));
+        let results = self.delete_network(run.id, &doomed, !run.undoing).await;
+        for (d, r) in doomed.iter().zip(results) {
+            r.map_err(|e| (d.address.clone(), e))?;
+            run.net.retain(|_, v| v != &d.id);
+            run.report.destroyed.push(Done {
+                address: d.address.clone(),
+                aws_id: d.id.clone(),
+                what: format!("{} deleted", d.detail),
+            });
+        }
+        Ok(())
+    }
+
+    /// Deletes the network resources this run made, found by tag (a create whose answer was
+    /// lost made one all the same): whatever carries the deployment's tags and did not exist
+    /// before the run.
+    pub(crate) async fn rollback_network(&self, run: &mut Run<'_>, deployment: &str) {
+        // This run made a NAT gateway only if its spec asks for one (and so `reads.nat`).
+        let net = match self
+            .cloud
+            .describe_network_with(deployment, run.reads.nat)
+            .await
+        {
+            Ok(n) => n,
+            Err(e) => {
+                run.progress.note(&format!(
+                    "rollback: could not read the network back: {}",
+                    e.short()
+                ));
+                return;
+            }
+        };
+        let doomed = crate::kinds::network::doomed(&net, |id| !run.pre_existing.contains(id));
+        let results = self.delete_network(run.id, &doomed, false).await;
+        for (d, r) in doomed.iter().zip(results) {
+            match r {
+                Ok(()) => run.report.undone.push(Done {
+                    address: d.address.clone(),
+                    aws_id: d.id.clone(),
+                    what: format!("{} deleted", d.detail),
+                }),
+                Err(e) => run.progress.note(&format!(
+                    "rollback: deleting {} ({}) failed: {}",
+                    d.address,
+                    d.id,
+                    e.short()
+                )),
+            }
+        }
     }
 }
 

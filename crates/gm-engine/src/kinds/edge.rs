@@ -2,25 +2,25 @@
 //! (targets need instance ids, the distribution needs the load balancer's DNS name), and come
 //! down before the security groups they use.
 
-use gm_plan::Address;
 use std::collections::HashMap;
 
 use serde_json::json;
 
 use gm_cloud::CloudError;
 use gm_plan::{
-    Action, Actual, Desired, DesiredLb, Phase, Plan, CDN_ADDRESS, LB_ADDRESS, TG_ADDRESS,
+    Action, Actual, Address, Desired, DesiredLb, Phase, Plan, CDN_ADDRESS, LB_ADDRESS, TG_ADDRESS,
 };
 use gm_state::{ResourceKind, ResourceRecord};
 
-use super::{record, resolve_group, Run, StepError};
+use crate::apply::{record, Run, StepError};
+use crate::kinds::security_group::resolve_group;
 use crate::report::Done;
 use crate::undo::Undo;
 use crate::Engine;
 
 impl Engine {
     /// Creates, updates and re-targets the edge after the instances are in place.
-    pub(super) async fn apply_edge(
+    pub(crate) async fn apply_edge(
         &self,
         run: &mut Run<'_>,
         desired: &Desired,
@@ -286,7 +286,7 @@ impl Engine {
 
     /// Deletes the distribution, then the load balancer and target group (past the point of no
     /// return, like every removal).
-    pub(super) async fn remove_edge(
+    pub(crate) async fn remove_edge(
         &self,
         run: &mut Run<'_>,
         plan: &Plan,
@@ -358,7 +358,7 @@ impl Engine {
 
     /// Undoes this run's distribution and load balancer (found by name when the create's answer
     /// was lost).
-    pub(super) async fn rollback_edge(&self, run: &mut Run<'_>, batch: &[Undo]) {
+    pub(crate) async fn rollback_edge(&self, run: &mut Run<'_>, batch: &[Undo]) {
         let cdn = batch.contains(&Undo::Distribution);
         let lb = batch.contains(&Undo::LoadBalancer);
         // Both are found again by what names them (the comment, the name): an id may be
@@ -443,7 +443,7 @@ fn targets_of(actual: &Actual, group: &str) -> Vec<String> {
 }
 
 /// The edge's records for the state store.
-pub(super) fn record_edge(a: &Actual, out: &mut Vec<ResourceRecord>) {
+pub(crate) fn record_edge(a: &Actual, out: &mut Vec<ResourceRecord>) {
     if let Some(lb) = &a.load_balancer {
         out.push(record(
             LB_ADDRESS,
