@@ -13,11 +13,14 @@ use gm_state::Store;
 use crate::cli::Global;
 use crate::error::{CliError, ExitStatus};
 use crate::output::Out;
+use crate::settings::Settings;
 
 /// What every command gets.
 pub struct Ctx<'a> {
     /// Global options.
     pub global: &'a Global,
+    /// The global options and the environment, resolved once.
+    pub settings: Settings,
     /// Output settings.
     pub out: Out,
 }
@@ -25,27 +28,17 @@ pub struct Ctx<'a> {
 impl Ctx<'_> {
     /// The state database path: --state, GEUSEMAKER_STATE, or the user's data folder.
     pub fn state_path(&self) -> PathBuf {
-        self.global.state.clone().unwrap_or_else(|| {
-            dirs::data_dir()
-                .unwrap_or_else(|| PathBuf::from("."))
-                .join("geusemaker")
-                .join("state.db")
-        })
+        self.settings.state.clone()
     }
 
     /// The audit log, beside the state database.
     pub fn audit_path(&self) -> PathBuf {
-        let state = self.state_path();
-        let stem = state
-            .file_stem()
-            .and_then(|s| s.to_str())
-            .unwrap_or("state");
-        state.with_file_name(format!("{stem}.audit.jsonl"))
+        self.settings.audit.clone()
     }
 
     /// Where prices refreshed from the AWS Pricing API are kept, beside the state.
     pub fn prices_path(&self) -> PathBuf {
-        self.state_path().with_file_name("prices.json")
+        self.settings.prices.clone()
     }
 
     /// Opens the state store.
@@ -71,11 +64,7 @@ impl Ctx<'_> {
 
     /// Loads and validates a spec, and derives what it wants.
     pub fn spec(&self, path: &Path) -> Result<(LoadedSpec, Desired), CliError> {
-        let files = if self.global.allow_user_data_outside {
-            gm_spec::FileAccess::Anywhere
-        } else {
-            gm_spec::FileAccess::SpecFolder
-        };
+        let files = self.settings.files;
         let loaded = gm_spec::load_with(path, gm_spec::LoadOptions { files })?;
         let desired = gm_plan::desire(&loaded);
         Ok((loaded, desired))
@@ -108,19 +97,9 @@ impl Ctx<'_> {
         Ok(trapped(Engine::new(cloud, store, opts)))
     }
 
-    /// The region, by the documented precedence: --region (or GEUSEMAKER_REGION), AWS_REGION,
-    /// AWS_DEFAULT_REGION, the spec's or stack file's `region:`, then us-east-1.
+    /// The region, by the documented precedence (see [`Settings::region`]).
     pub fn region(&self, from_file: Option<&str>) -> String {
-        self.global
-            .region
-            .clone()
-            .or_else(|| {
-                ["AWS_REGION", "AWS_DEFAULT_REGION"]
-                    .iter()
-                    .find_map(|k| std::env::var(k).ok().filter(|v| !v.is_empty()))
-            })
-            .or_else(|| from_file.map(str::to_string))
-            .unwrap_or_else(|| gm_cloud::DEFAULT_REGION.to_string())
+        self.settings.region(from_file)
     }
 
     /// True when AWS calls go to an endpoint of the user's choosing: see
@@ -135,18 +114,7 @@ impl Ctx<'_> {
     }
 
     fn cloud_options(&self, region: Option<String>, spec: Option<&LoadedSpec>) -> CloudOptions {
-        CloudOptions {
-            region: Some(
-                region.unwrap_or_else(|| self.region(spec.and_then(|s| s.spec.region.as_deref()))),
-            ),
-            profile: self
-                .global
-                .profile
-                .clone()
-                .or_else(|| spec.and_then(|s| s.spec.profile.clone())),
-            endpoint_url: self.global.endpoint_url.clone(),
-            max_attempts: None,
-        }
+        self.settings.cloud_options(region, spec)
     }
 
     /// An engine for `deployment`, recording mutating calls in the audit log.

@@ -7,6 +7,7 @@ mod context;
 mod error;
 mod output;
 mod progress;
+mod settings;
 
 use std::process::ExitCode;
 
@@ -35,6 +36,7 @@ fn main() -> ExitCode {
     };
     let ctx = Ctx {
         global: &cli.global,
+        settings: settings::Settings::resolve(&cli.global),
         out,
     };
     gm_cost::use_refreshed_prices(&ctx.prices_path());

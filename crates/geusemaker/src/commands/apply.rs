@@ -15,9 +15,9 @@ pub async fn run(ctx: &Ctx<'_>, a: &ApplyArgs) -> Result<ExitStatus, CliError> {
     let (loaded, desired) = ctx.spec(&a.spec.file)?;
     let opts = EngineOptions {
         parallelism: a.parallelism.max(1),
-        timeout: Duration::from_secs(a.timeout),
         wait: !a.no_wait,
         keep_on_failure: a.keep_on_failure,
+        ..ctx.settings.engine_options(a.timeout)
     };
     let engine = ctx.engine(&desired.deployment, Some(&loaded), opts).await?;
     let (wait, notes) = super::lock_wait(ctx);

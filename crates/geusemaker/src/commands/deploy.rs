@@ -5,7 +5,7 @@ use std::time::Duration;
 use serde::Serialize;
 use serde_json::json;
 
-use gm_engine::{ApplyReport, EngineOptions};
+use gm_engine::ApplyReport;
 use gm_stack::{Stack, StackRequest, Tier};
 
 use crate::cli::{DeployArgs, MarketArg, StackArgs, TierArg};
@@ -260,6 +260,7 @@ pub async fn run(ctx: &Ctx<'_>, a: &DeployArgs) -> Result<ExitStatus, CliError> 
         };
         let sub = Ctx {
             global: &global,
+            settings: crate::settings::Settings::resolve(&global),
             out: ctx.out,
         };
         return Box::pin(run(&sub, &answers)).await;
@@ -390,10 +391,7 @@ pub async fn run(ctx: &Ctx<'_>, a: &DeployArgs) -> Result<ExitStatus, CliError> 
     req.zone = zone.clone().or(running_zone(ctx, &name)?);
     // First compile offline (validates the request), then with live spot prices for placement.
     compile(&req)?;
-    let opts = EngineOptions {
-        timeout: Duration::from_secs(a.timeout),
-        ..EngineOptions::default()
-    };
+    let opts = ctx.settings.engine_options(a.timeout);
     if req.spot {
         let types: Vec<String> = gm_cost::catalog().instance_types.keys().cloned().collect();
         let mut regions = vec![region.clone()];

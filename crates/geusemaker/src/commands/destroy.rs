@@ -1,8 +1,6 @@
 //! `geusemaker destroy`: remove exactly what a deployment created.
 
-use std::time::Duration;
-
-use gm_engine::{Engine, EngineOptions};
+use gm_engine::Engine;
 
 use crate::cli::DestroyArgs;
 use crate::context::{confirm, Ctx};
@@ -10,10 +8,7 @@ use crate::error::{CliError, ExitStatus};
 use crate::progress::Bars;
 
 pub async fn run(ctx: &Ctx<'_>, a: &DestroyArgs) -> Result<ExitStatus, CliError> {
-    let opts = EngineOptions {
-        timeout: Duration::from_secs(a.timeout),
-        ..EngineOptions::default()
-    };
+    let opts = ctx.settings.engine_options(a.timeout);
     let (name, loaded) = match (&a.name, &a.file) {
         (_, Some(f)) => {
             let (loaded, desired) = ctx.spec(f)?;

@@ -1,9 +1,7 @@
 //! `geusemaker heal`: re-apply a deployment's recorded spec — relaunch what is gone, with its
 //! kept volumes — through the same engine.
 
-use std::time::Duration;
-
-use gm_engine::{ApplyReport, EngineOptions};
+use gm_engine::ApplyReport;
 
 use crate::cli::HealArgs;
 use crate::context::{confirm, spec_from_record, Ctx};
@@ -24,10 +22,7 @@ pub async fn run(ctx: &Ctx<'_>, a: &HealArgs) -> Result<ExitStatus, CliError> {
     drop(store);
     let loaded = spec_from_record(&a.name, &record)?;
     let desired = gm_plan::desire(&loaded);
-    let opts = EngineOptions {
-        timeout: Duration::from_secs(a.timeout),
-        ..EngineOptions::default()
-    };
+    let opts = ctx.settings.engine_options(a.timeout);
     let region = ctx.global.region.clone().unwrap_or(dep.region);
     let engine = ctx.engine_in(&a.name, &region, opts).await?;
     let (actual, plan) = engine.plan(&desired).await?;

@@ -40,7 +40,7 @@ pub(crate) fn apply_failed(ctx: &Ctx<'_>, e: gm_engine::EngineError) -> CliError
 /// the lock's notes go (waiting, a stale lock broken, a release that failed).
 pub(crate) fn lock_wait(ctx: &Ctx<'_>) -> (std::time::Duration, crate::progress::Bars) {
     (
-        std::time::Duration::from_secs(ctx.global.lock_timeout),
+        ctx.settings.lock_wait,
         crate::progress::Bars::new(ctx.out.quiet, ctx.global.verbose > 0),
     )
 }
