@@ -995,3 +995,40 @@ async fn no_default_vpc_is_a_plan_time_error_with_the_fix() {
         .expect("changes");
     assert_eq!(report.outcome, Outcome::Ok);
 }
+
+/// A rollback reads AWS only for what its undo stack holds: a role create that fails (nothing of
+/// EC2 made yet) is undone without listing instances, volumes or groups again.
+#[tokio::test]
+async fn a_rollback_reads_only_what_its_undo_stack_needs() {
+    let desired = stack_tier();
+    let clean = Arc::new(Sim::default());
+    let dir = tempfile::tempdir().expect("temp dir");
+    apply(&engine(&clean, dir.path()), &desired)
+        .await
+        .expect("clean apply");
+    let n = clean
+        .mutations()
+        .iter()
+        .find(|c| c.action == "CreateRole")
+        .expect("the dev tier creates a role")
+        .n;
+    let sim = Arc::new(Sim::default());
+    sim.fail_call(n, Failure::Error);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let e = engine(&sim, dir.path());
+    let result = apply(&e, &desired).await;
+    assert!(
+        matches!(&result, Err(EngineError::Failed(r)) if r.outcome == Outcome::RolledBack),
+        "{result:?}"
+    );
+    assert_eq!(
+        sim.world().holds_any_of(&desired.deployment),
+        Vec::<String>::new()
+    );
+    // The plan before the lock, the plan under it, and the final read: one each. A rollback
+    // that swept by tag whatever it had made read instances twice more.
+    let ops = sim.requests().by_operation();
+    for op in ["DescribeInstances", "DescribeSecurityGroups"] {
+        assert_eq!(ops.get(op).copied(), Some(3), "{op}: {ops:?}");
+    }
+}
