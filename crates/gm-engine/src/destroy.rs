@@ -7,7 +7,6 @@ use std::time::Instant;
 use serde::Serialize;
 use serde_json::json;
 
-use gm_cloud::WaitTarget;
 use gm_plan::{Actual, Address, Reads, TAG_DEPLOYMENT, TAG_ID, TAG_MANAGED};
 use gm_state::{DeploymentStatus, Provenance, ResourceKind};
 
@@ -369,14 +368,7 @@ impl Engine {
             let ids: Vec<String> = instances.iter().map(|d| d.aws_id.clone()).collect();
             let step =
                 self.destroy_step(run, "instances", "terminate", &json!({"instances": ids}))?;
-            let mut r = self.cloud.terminate_instances(&ids).await;
-            if r.is_ok() {
-                r = self
-                    .cloud
-                    .wait_instances(&ids, WaitTarget::Terminated, self.opts.timeout)
-                    .await
-                    .map(|_| ());
-            }
+            let r = self.terminate(&ids).await;
             self.result(step, &ids, &r);
             r?;
             for d in &instances {

@@ -28,6 +28,17 @@ type Launched = (
 );
 
 impl Engine {
+    /// Terminates `ids` in one call and waits until AWS reports them terminated: the deletion
+    /// of instances that a rollback and destroy share (a removal within an apply waits only when
+    /// something after it needs them gone).
+    pub(crate) async fn terminate(&self, ids: &[String]) -> Result<(), CloudError> {
+        self.cloud.terminate_instances(ids).await?;
+        self.cloud
+            .wait_instances(ids, WaitTarget::Terminated, self.opts.timeout)
+            .await
+            .map(|_| ())
+    }
+
     pub(crate) async fn launch_all(
         &self,
         run: &mut Run<'_>,
@@ -463,14 +474,7 @@ impl Engine {
             let step = self
                 .intent(run, &doomed[0].0, "undo-create", json!({"instances": ids}))
                 .ok();
-            let mut r = self.cloud.terminate_instances(&ids).await;
-            if r.is_ok() {
-                r = self
-                    .cloud
-                    .wait_instances(&ids, WaitTarget::Terminated, self.opts.timeout)
-                    .await
-                    .map(|_| ());
-            }
+            let r = self.terminate(&ids).await;
             if let Some(s) = step {
                 self.result(s, &ids, &r);
             }
