@@ -64,6 +64,24 @@ pub(crate) struct Run<'a> {
     pub(crate) undoing: bool,
 }
 
+/// Where a step is journaled: its run, and whether a stop request is honoured before it (not
+/// while a run undoes its work).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Journal {
+    pub(crate) run: i64,
+    pub(crate) stoppable: bool,
+}
+
+impl Run<'_> {
+    /// This run's journal.
+    pub(crate) fn journal(&self) -> Journal {
+        Journal {
+            run: self.id,
+            stoppable: !self.undoing,
+        }
+    }
+}
+
 impl Engine {
     /// Applies `plan` (made from `desired` and `actual`) and reports what happened.
     ///
@@ -198,7 +216,25 @@ impl Engine {
         }
     }
 
-    /// Journals a step's intent; returns its id.
+    /// Journals a step's intent in `journal`'s run, unless a stop was asked for and the run
+    /// honours it (then the step is not taken); returns its id. Apply, rollback and destroy
+    /// journal through it, so a kind's delete is one function for all three.
+    pub(crate) fn journal_intent(
+        &self,
+        journal: Journal,
+        action: &str,
+        address: &str,
+        intent: &serde_json::Value,
+    ) -> Result<i64, CloudError> {
+        if journal.stoppable {
+            self.stop.check(action)?;
+        }
+        self.store()
+            .step_intent(journal.run, address, action, intent)
+            .map_err(|e| CloudError::new("journal", Some("StateError"), e.to_string()))
+    }
+
+    /// Journals a step's intent in `run`; returns its id.
     pub(crate) fn intent(
         &self,
         run: &Run<'_>,
@@ -206,19 +242,8 @@ impl Engine {
         action: &str,
         intent: serde_json::Value,
     ) -> Result<i64, StepError> {
-        if !run.undoing {
-            self.stop
-                .check(action)
-                .map_err(|e| (address.to_string(), e))?;
-        }
-        self.store()
-            .step_intent(run.id, address, action, &intent)
-            .map_err(|e| {
-                (
-                    address.to_string(),
-                    CloudError::new("journal", Some("StateError"), e.to_string()),
-                )
-            })
+        self.journal_intent(run.journal(), action, address, &intent)
+            .map_err(|e| (address.to_string(), e))
     }
 
     /// Journals a step's result (a journal failure after the call is reported, not fatal).

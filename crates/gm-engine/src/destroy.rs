@@ -303,17 +303,13 @@ impl Engine {
     ) -> Result<(), EngineError> {
         // The edge first: the distribution fronts the load balancer, which fronts the instances
         // and holds network interfaces in the security groups.
+        let journal = crate::apply::Journal {
+            run,
+            stoppable: true,
+        };
         for d in plan.items.iter().filter(|d| d.kind == ResourceKind::Cdn) {
             progress.phase("deleting the CDN (disable, then delete)", 1);
-            let step = self.destroy_step(
-                run,
-                &d.address,
-                "delete-distribution",
-                &json!({"id": d.aws_id}),
-            )?;
-            let r = self.cloud.delete_cdn(&d.aws_id, self.opts.timeout).await;
-            self.result(step, std::slice::from_ref(&d.aws_id), &r);
-            r?;
+            self.delete_cdn(journal, &d.address, &d.aws_id).await?;
             report.destroyed.push(Done {
                 address: d.address.clone(),
                 aws_id: d.aws_id.clone(),
@@ -329,27 +325,12 @@ impl Engine {
             .iter()
             .find(|d| d.kind == ResourceKind::TargetGroup);
         if lb.is_some() || tg.is_some() {
-            let ids: Vec<String> = lb
-                .iter()
-                .chain(tg.iter())
-                .map(|d| d.aws_id.clone())
-                .collect();
-            let step = self.destroy_step(
-                run,
-                gm_plan::LB_ADDRESS,
-                "delete-load-balancer",
-                &json!({"ids": ids}),
-            )?;
-            let r = self
-                .cloud
-                .delete_lb(
-                    lb.map(|d| d.aws_id.as_str()),
-                    tg.map(|d| d.aws_id.as_str()),
-                    self.opts.timeout,
-                )
-                .await;
-            self.result(step, &ids, &r);
-            r?;
+            self.delete_lb(
+                journal,
+                lb.map(|d| d.aws_id.as_str()),
+                tg.map(|d| d.aws_id.as_str()),
+            )
+            .await?;
             for d in lb.iter().chain(tg.iter()) {
                 report.destroyed.push(Done {
                     address: d.address.clone(),

@@ -12,7 +12,7 @@ use gm_plan::{
 };
 use gm_state::{ResourceKind, ResourceRecord};
 
-use crate::apply::{record, Run, StepError};
+use crate::apply::{record, Journal, Run, StepError};
 use crate::kinds::security_group::resolve_group;
 use crate::report::Done;
 use crate::undo::Undo;
@@ -297,11 +297,9 @@ impl Engine {
                     run.past_no_return = true;
                     run.progress
                         .phase("deleting the CDN (disable, then delete)", 1);
-                    let step =
-                        self.intent(run, CDN_ADDRESS, "delete-distribution", json!({"id": id}))?;
-                    let r = self.cloud.delete_cdn(id, self.opts.timeout).await;
-                    self.result(step, std::slice::from_ref(id), &r);
-                    r.map_err(|e| (CDN_ADDRESS.to_string(), e))?;
+                    self.delete_cdn(run.journal(), CDN_ADDRESS, id)
+                        .await
+                        .map_err(|e| (CDN_ADDRESS.to_string(), e))?;
                     run.report.destroyed.push(Done {
                         address: CDN_ADDRESS.into(),
                         aws_id: id.clone(),
@@ -336,11 +334,39 @@ impl Engine {
         target_group_arn: Option<&str>,
     ) -> Result<Vec<String>, StepError> {
         run.past_no_return = true;
-        let step = self.intent(
-            run,
-            LB_ADDRESS,
+        self.delete_lb(run.journal(), arn, target_group_arn)
+            .await
+            .map_err(|e| (LB_ADDRESS.to_string(), e))
+    }
+
+    /// Disables and deletes distribution `id` as one journaled step: the one deletion of a
+    /// distribution that a removal, a rollback and destroy share.
+    pub(crate) async fn delete_cdn(
+        &self,
+        journal: Journal,
+        address: &str,
+        id: &str,
+    ) -> Result<(), CloudError> {
+        let step =
+            self.journal_intent(journal, "delete-distribution", address, &json!({"id": id}))?;
+        let r = self.cloud.delete_cdn(id, self.opts.timeout).await;
+        self.result(step, &[id.to_string()], &r);
+        r
+    }
+
+    /// Deletes a load balancer (its listeners with it) and then its target group as one
+    /// journaled step, for a removal, a rollback and destroy alike; returns the ids it removed.
+    pub(crate) async fn delete_lb(
+        &self,
+        journal: Journal,
+        arn: Option<&str>,
+        target_group_arn: Option<&str>,
+    ) -> Result<Vec<String>, CloudError> {
+        let step = self.journal_intent(
+            journal,
             "delete-load-balancer",
-            json!({"arn": arn, "target_group": target_group_arn}),
+            LB_ADDRESS,
+            &json!({"arn": arn, "target_group": target_group_arn}),
         )?;
         let r = self
             .cloud
@@ -352,8 +378,7 @@ impl Engine {
             .map(|s| s.to_string())
             .collect();
         self.result(step, &ids, &r);
-        r.map_err(|e| (LB_ADDRESS.to_string(), e))?;
-        Ok(ids)
+        r.map(|()| ids)
     }
 
     /// Undoes this run's distribution and load balancer (found by name when the create's answer
@@ -376,7 +401,7 @@ impl Engine {
         if cdn {
             // The plan created one because none existed: every one found is this run's.
             for d in &found.distributions {
-                match self.cloud.delete_cdn(&d.id, self.opts.timeout).await {
+                match self.delete_cdn(run.journal(), CDN_ADDRESS, &d.id).await {
                     Ok(()) => run.report.undone.push(Done {
                         address: CDN_ADDRESS.into(),
                         aws_id: d.id.clone(),
@@ -399,11 +424,10 @@ impl Engine {
             return;
         }
         match self
-            .cloud
-            .delete_lb(arn.as_deref(), tg.as_deref(), self.opts.timeout)
+            .delete_lb(run.journal(), arn.as_deref(), tg.as_deref())
             .await
         {
-            Ok(()) => run.report.undone.push(Done {
+            Ok(_) => run.report.undone.push(Done {
                 address: LB_ADDRESS.into(),
                 aws_id: arn.or(tg).unwrap_or_default(),
                 what: "load balancer and target group deleted".into(),
