@@ -234,6 +234,23 @@ impl Engine {
             .map_err(|e| CloudError::new("journal", Some("StateError"), e.to_string()))
     }
 
+    /// One journaled step: its intent, the call, its result with the ids it was about. A stop
+    /// asked for before it (when `journal` honours one) means the call is not made.
+    pub(crate) async fn step<T>(
+        &self,
+        journal: Journal,
+        action: &str,
+        address: &str,
+        intent: serde_json::Value,
+        ids: &[String],
+        call: impl std::future::Future<Output = Result<T, CloudError>>,
+    ) -> Result<T, CloudError> {
+        let step = self.journal_intent(journal, action, address, &intent)?;
+        let r = call.await;
+        self.result(step, ids, &r);
+        r
+    }
+
     /// Journals a step's intent in `run`; returns its id.
     pub(crate) fn intent(
         &self,
@@ -557,10 +574,9 @@ impl Engine {
         }
         // Kept volumes of duplicate copies, free now that their instances are gone.
         for (address, volume) in &orphaned {
-            let step = self.intent(run, address, "delete-volume", json!({"volume": volume}))?;
-            let r = self.cloud.delete_volume(volume).await;
-            self.result(step, std::slice::from_ref(volume), &r);
-            r.map_err(|e| (address.clone(), e))?;
+            self.delete_volume(run.journal(), address, volume)
+                .await
+                .map_err(|e| (address.clone(), e))?;
             run.report.destroyed.push(Done {
                 address: address.clone(),
                 aws_id: volume.clone(),
@@ -568,10 +584,9 @@ impl Engine {
             });
         }
         for (address, name) in &roles {
-            let step = self.intent(run, address, "delete-role", json!({"role": name}))?;
-            let r = self.cloud.delete_role(name).await;
-            self.result(step, std::slice::from_ref(name), &r);
-            r.map_err(|e| (address.clone(), e))?;
+            self.delete_role(run.journal(), address, name)
+                .await
+                .map_err(|e| (address.clone(), e))?;
             run.report.destroyed.push(Done {
                 address: address.clone(),
                 aws_id: name.clone(),
@@ -580,15 +595,9 @@ impl Engine {
         }
         if !secrets.is_empty() {
             let names: Vec<String> = secrets.iter().map(|(_, p)| p.clone()).collect();
-            let step = self.intent(
-                run,
-                &secrets[0].0,
-                "delete-secrets",
-                json!({"parameters": names}),
-            )?;
-            let r = self.cloud.delete_secrets(&names).await;
-            self.result(step, &names, &r);
-            r.map_err(|e| (secrets[0].0.clone(), e))?;
+            self.delete_secrets(run.journal(), &secrets[0].0, &names)
+                .await
+                .map_err(|e| (secrets[0].0.clone(), e))?;
             for (address, p) in &secrets {
                 run.report.destroyed.push(Done {
                     address: address.clone(),

@@ -347,11 +347,15 @@ impl Engine {
         if !instances.is_empty() {
             progress.phase("terminating instances", 1);
             let ids: Vec<String> = instances.iter().map(|d| d.aws_id.clone()).collect();
-            let step =
-                self.destroy_step(run, "instances", "terminate", &json!({"instances": ids}))?;
-            let r = self.terminate(&ids).await;
-            self.result(step, &ids, &r);
-            r?;
+            self.step(
+                journal,
+                "terminate",
+                "instances",
+                json!({"instances": ids}),
+                &ids,
+                self.terminate(&ids),
+            )
+            .await?;
             for d in &instances {
                 report.destroyed.push(Done {
                     address: d.address.clone(),
@@ -375,11 +379,7 @@ impl Engine {
                 .get(TAG_ID)
                 .cloned()
                 .unwrap_or_else(|| "volume/?".into());
-            let step =
-                self.destroy_step(run, &address, "delete-volume", &json!({"volume": v.id}))?;
-            let r = self.cloud.delete_volume(&v.id).await;
-            self.result(step, std::slice::from_ref(&v.id), &r);
-            r?;
+            self.delete_volume(journal, &address, &v.id).await?;
             report.destroyed.push(Done {
                 address,
                 aws_id: v.id.clone(),
@@ -387,11 +387,7 @@ impl Engine {
             });
         }
         for d in plan.items.iter().filter(|d| d.kind == ResourceKind::Role) {
-            let step =
-                self.destroy_step(run, &d.address, "delete-role", &json!({"role": d.aws_id}))?;
-            let r = self.cloud.delete_role(&d.aws_id).await;
-            self.result(step, std::slice::from_ref(&d.aws_id), &r);
-            r?;
+            self.delete_role(journal, &d.address, &d.aws_id).await?;
             report.destroyed.push(Done {
                 address: d.address.clone(),
                 aws_id: d.aws_id.clone(),
@@ -405,15 +401,7 @@ impl Engine {
             .collect();
         if !secrets.is_empty() {
             let names: Vec<String> = secrets.iter().map(|d| d.aws_id.clone()).collect();
-            let step = self.destroy_step(
-                run,
-                "secrets",
-                "delete-secrets",
-                &json!({"parameters": names}),
-            )?;
-            let r = self.cloud.delete_secrets(&names).await;
-            self.result(step, &names, &r);
-            r?;
+            self.delete_secrets(journal, "secrets", &names).await?;
             for d in secrets {
                 report.destroyed.push(Done {
                     address: d.address.clone(),

@@ -4,9 +4,11 @@
 
 use serde_json::json;
 
+use gm_cloud::CloudError;
+
 use gm_plan::{Action, Actual, ActualRole, ActualSecret, Phase, Plan};
 
-use crate::apply::{Run, StepError};
+use crate::apply::{Journal, Run, StepError};
 use crate::report::Done;
 use crate::undo::Undo;
 use crate::Engine;
@@ -59,6 +61,40 @@ pub(crate) fn after_run(
 }
 
 impl Engine {
+    /// Deletes role `name` with its policies and instance profile as one journaled step: the
+    /// one deletion of a role that a removal, a rollback and destroy share.
+    pub(crate) async fn delete_role(
+        &self,
+        journal: Journal,
+        address: &str,
+        name: &str,
+    ) -> Result<(), CloudError> {
+        let call = self.cloud.delete_role(name);
+        let ids = [name.to_string()];
+        self.step(
+            journal,
+            "delete-role",
+            address,
+            json!({"role": name}),
+            &ids,
+            call,
+        )
+        .await
+    }
+
+    /// Deletes the secrets `names` in one journaled step (removal, rollback and destroy alike).
+    pub(crate) async fn delete_secrets(
+        &self,
+        journal: Journal,
+        address: &str,
+        names: &[String],
+    ) -> Result<(), CloudError> {
+        let call = self.cloud.delete_secrets(names);
+        let intent = json!({"parameters": names});
+        self.step(journal, "delete-secrets", address, intent, names, call)
+            .await
+    }
+
     /// Roles and secrets come first: instances launch with the profile and read the secrets.
     pub(crate) async fn create_identity(
         &self,
@@ -164,7 +200,11 @@ impl Engine {
             })
             .collect();
         let names: Vec<String> = made.iter().map(|(_, p)| p.clone()).collect();
-        match self.cloud.delete_secrets(&names).await {
+        let address = made
+            .first()
+            .map_or("secrets", |(a, _)| a.as_str())
+            .to_string();
+        match self.delete_secrets(run.journal(), &address, &names).await {
             Ok(()) => {
                 for (address, p) in made {
                     run.report.undone.push(Done {
@@ -186,7 +226,7 @@ impl Engine {
             let Undo::Role { address, name } = u else {
                 continue;
             };
-            match self.cloud.delete_role(name).await {
+            match self.delete_role(run.journal(), address, name).await {
                 Ok(()) => run.report.undone.push(Done {
                     address: address.clone(),
                     aws_id: name.clone(),

@@ -13,7 +13,7 @@ use gm_cloud::{
 use gm_plan::{Action, Actual, Desired, DesiredInstance, Phase, Plan, Tags, TAG_ID, TAG_INSTANCE};
 use gm_spec::{Market, SpotFallback};
 
-use crate::apply::{Run, StepError};
+use crate::apply::{Journal, Run, StepError};
 use crate::kinds::security_group::resolve_group;
 use crate::report::Done;
 use crate::undo::{Detached, Undo};
@@ -28,6 +28,27 @@ type Launched = (
 );
 
 impl Engine {
+    /// Deletes volume `id` as one journaled step: the one deletion of a volume that a removal
+    /// (a duplicate's kept volume), a rollback and destroy share.
+    pub(crate) async fn delete_volume(
+        &self,
+        journal: Journal,
+        address: &str,
+        id: &str,
+    ) -> Result<(), CloudError> {
+        let call = self.cloud.delete_volume(id);
+        let ids = [id.to_string()];
+        self.step(
+            journal,
+            "delete-volume",
+            address,
+            json!({"volume": id}),
+            &ids,
+            call,
+        )
+        .await
+    }
+
     /// Terminates `ids` in one call and waits until AWS reports them terminated: the deletion
     /// of instances that a rollback and destroy share (a removal within an apply waits only when
     /// something after it needs them gone).
@@ -514,7 +535,7 @@ impl Engine {
                     .is_some_and(|i| addresses.contains(i.as_str()))
         }) {
             let address = v.tags.get(TAG_ID).cloned().unwrap_or_default();
-            match self.cloud.delete_volume(&v.id).await {
+            match self.delete_volume(run.journal(), &address, &v.id).await {
                 Ok(()) => run.report.undone.push(Done {
                     address,
                     aws_id: v.id.clone(),
