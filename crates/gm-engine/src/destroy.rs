@@ -281,19 +281,6 @@ impl Engine {
         }
     }
 
-    /// Journals a destroy step's intent, unless the run was asked to stop ([`crate::Stop`]):
-    /// then the step is not taken, and a re-run finishes the job.
-    fn destroy_step(
-        &self,
-        run: i64,
-        address: &str,
-        action: &str,
-        intent: &serde_json::Value,
-    ) -> Result<i64, EngineError> {
-        self.stop.check(action)?;
-        Ok(self.store().step_intent(run, address, action, intent)?)
-    }
-
     async fn destroy_steps(
         &self,
         run: i64,
@@ -417,10 +404,10 @@ impl Engine {
             .collect();
         let mut steps = Vec::new();
         for d in &groups {
-            steps.push(self.destroy_step(
-                run,
-                &d.address,
+            steps.push(self.journal_intent(
+                journal,
                 "delete",
+                &d.address,
                 &json!({"group": d.aws_id}),
             )?);
         }
