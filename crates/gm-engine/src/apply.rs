@@ -13,7 +13,7 @@ use std::time::Instant;
 use serde_json::json;
 
 use gm_cloud::{CloudError, ImageInfo, WaitTarget};
-use gm_plan::{Action, Actual, Address, Desired, GroupRef, Phase, Plan, Reads, Tags, TAG_ID};
+use gm_plan::{Action, Actual, Address, Desired, GroupRef, Phase, Plan, Reads, Tags};
 use gm_state::{DeploymentStatus, Provenance, ResourceKind, ResourceRecord};
 
 use crate::kinds::security_group::resolve_group;
@@ -813,60 +813,8 @@ impl Engine {
         images: &HashMap<String, ImageInfo>,
     ) -> Result<(), EngineError> {
         let mut created = Vec::new();
-        for i in &a.instances {
-            created.push(record(
-                i.logical_id().unwrap_or("instance/?"),
-                ResourceKind::Instance,
-                &i.id,
-                json!({"type": i.instance_type, "state": i.state, "image": i.image_id, "spot": i.spot,
-                       "zone": i.availability_zone, "private_ip": i.private_ip, "public_ip": i.public_ip,
-                       "ami_spec": i.tags.get(gm_plan::TAG_AMI)}),
-            ));
-        }
-        for v in &a.volumes {
-            let device = v.attachments.first().map(|x| x.device.clone());
-            created.push(record(
-                &format!("{}:{}", v.tags.get(TAG_ID).map_or("volume/?", String::as_str), device.as_deref().unwrap_or("detached")),
-                ResourceKind::Volume,
-                &v.id,
-                json!({"size": v.size, "type": v.volume_type, "iops": v.iops, "throughput": v.throughput,
-                       "encrypted": v.encrypted, "state": v.state}),
-            ));
-        }
-        for g in &a.security_groups {
-            created.push(record(
-                g.logical_id().unwrap_or("sg/?"),
-                ResourceKind::SecurityGroup,
-                &g.id,
-                json!({"name": g.name, "vpc": g.vpc_id}),
-            ));
-        }
-        for r in &a.roles {
-            created.push(record(
-                &Address::role(&r.name).to_string(),
-                ResourceKind::Role,
-                &r.name,
-                json!({"arn": r.arn, "profile": r.profile}),
-            ));
-        }
-        crate::kinds::edge::record_edge(a, &mut created);
-        for d in crate::kinds::network::doomed(&a.network, |_| true) {
-            created.push(record(
-                &d.address,
-                d.kind.kind(),
-                &d.id,
-                json!({"detail": d.detail}),
-            ));
-        }
-
-        for x in &a.secrets {
-            // Only the name: values never enter the state.
-            created.push(record(
-                &Address::secret_at(&x.parameter).to_string(),
-                ResourceKind::Secret,
-                &x.parameter,
-                json!({}),
-            ));
+        for kind in crate::kinds::KINDS {
+            kind.records(a, &mut created);
         }
         let mut referenced = Vec::new();
         let mut seen = HashSet::new();

@@ -7,10 +7,10 @@ use std::time::Instant;
 use serde::Serialize;
 use serde_json::json;
 
-use gm_plan::{Actual, Address, Reads, TAG_DEPLOYMENT, TAG_ID, TAG_MANAGED};
+use gm_plan::{Actual, Reads, TAG_DEPLOYMENT, TAG_ID, TAG_MANAGED};
 use gm_state::{DeploymentStatus, Provenance, ResourceKind};
 
-use crate::report::{natural, Done};
+use crate::report::Done;
 use crate::{Engine, EngineError, Progress};
 
 /// One resource destroy will remove.
@@ -94,7 +94,7 @@ pub struct DestroyReport {
     pub duration_ms: u64,
 }
 
-fn ours(tags: &gm_plan::Tags, deployment: &str) -> bool {
+pub(crate) fn ours(tags: &gm_plan::Tags, deployment: &str) -> bool {
     tags.get(TAG_DEPLOYMENT).map(String::as_str) == Some(deployment)
         && tags.get(TAG_MANAGED).map(String::as_str) == Some("true")
 }
@@ -460,126 +460,8 @@ fn leftovers(a: &Actual, deployment: &str) -> Vec<String> {
 
 fn plan_from(deployment: &str, a: &Actual) -> DestroyPlan {
     let mut items = Vec::new();
-    for d in &a.distributions {
-        items.push(Doomed {
-            kind: ResourceKind::Cdn,
-            address: gm_plan::CDN_ADDRESS.into(),
-            aws_id: d.id.clone(),
-            detail: format!(
-                "CloudFront distribution {} (disabled, then deleted)",
-                d.domain_name
-            ),
-        });
-    }
-    if let Some(lb) = &a.load_balancer {
-        items.push(Doomed {
-            kind: ResourceKind::LoadBalancer,
-            address: gm_plan::LB_ADDRESS.into(),
-            aws_id: lb.arn.clone(),
-            detail: format!("{} ({}) with its listeners", lb.name, lb.dns_name),
-        });
-    }
-    if let Some(tg) = &a.target_group {
-        items.push(Doomed {
-            kind: ResourceKind::TargetGroup,
-            address: gm_plan::TG_ADDRESS.into(),
-            aws_id: tg.arn.clone(),
-            detail: format!("{}, {} target(s)", tg.name, tg.targets.len()),
-        });
-    }
-    let mut instances: Vec<_> = a
-        .instances
-        .iter()
-        .filter(|i| ours(&i.tags, deployment))
-        .collect();
-    instances.sort_by(|x, y| {
-        natural(x.logical_id().unwrap_or("")).cmp(&natural(y.logical_id().unwrap_or("")))
-    });
-    let mut with_instance: HashSet<&str> = HashSet::new();
-    for i in &instances {
-        items.push(Doomed {
-            kind: ResourceKind::Instance,
-            address: i.logical_id().unwrap_or("instance/?").to_string(),
-            aws_id: i.id.clone(),
-            detail: format!(
-                "{} {}{}",
-                i.instance_type,
-                i.state,
-                if i.spot { ", spot" } else { "" }
-            ),
-        });
-        for b in &i.block_devices {
-            if b.delete_on_termination {
-                with_instance.insert(b.volume_id.as_str());
-            }
-        }
-    }
-    for v in a.volumes.iter().filter(|v| ours(&v.tags, deployment)) {
-        let device = v
-            .attachments
-            .first()
-            .map_or("detached", |x| x.device.as_str());
-        items.push(Doomed {
-            kind: ResourceKind::Volume,
-            address: format!(
-                "{}:{device}",
-                v.tags.get(TAG_ID).map_or("volume/?", String::as_str)
-            ),
-            aws_id: v.id.clone(),
-            detail: format!(
-                "{} GiB {}{}",
-                v.size,
-                v.volume_type,
-                if with_instance.contains(v.id.as_str()) {
-                    ", deleted with its instance"
-                } else {
-                    ", deleted after its instance"
-                }
-            ),
-        });
-    }
-    for g in a
-        .security_groups
-        .iter()
-        .filter(|g| ours(&g.tags, deployment))
-    {
-        items.push(Doomed {
-            kind: ResourceKind::SecurityGroup,
-            address: g.logical_id().unwrap_or("sg/?").to_string(),
-            aws_id: g.id.clone(),
-            detail: g.name.clone(),
-        });
-    }
-    for r in &a.roles {
-        items.push(Doomed {
-            kind: ResourceKind::Role,
-            address: Address::role(&r.name).into(),
-            aws_id: r.name.clone(),
-            detail: format!(
-                "IAM role{} and its policies",
-                if r.profile.is_some() {
-                    " with instance profile"
-                } else {
-                    ""
-                }
-            ),
-        });
-    }
-    for x in &a.secrets {
-        items.push(Doomed {
-            kind: ResourceKind::Secret,
-            address: Address::secret_at(&x.parameter).into(),
-            aws_id: x.parameter.clone(),
-            detail: "SecureString parameter".into(),
-        });
-    }
-    for d in crate::kinds::network::doomed(&a.network, |_| true) {
-        items.push(Doomed {
-            kind: d.kind.kind(),
-            address: d.address,
-            aws_id: d.id,
-            detail: d.detail,
-        });
+    for kind in crate::kinds::KINDS {
+        kind.doomed(a, deployment, &mut items);
     }
     DestroyPlan {
         deployment: deployment.to_string(),

@@ -13,6 +13,7 @@ use gm_plan::{
 use gm_state::{ResourceKind, ResourceRecord};
 
 use crate::apply::{record, Journal, Run, StepError};
+use crate::destroy::Doomed;
 use crate::kinds::security_group::resolve_group;
 use crate::report::Done;
 use crate::undo::Undo;
@@ -492,5 +493,44 @@ pub(crate) fn record_edge(a: &Actual, out: &mut Vec<ResourceRecord>) {
             &d.id,
             json!({"domain": d.domain_name, "status": d.status, "origin": d.origin}),
         ));
+    }
+}
+
+/// The edge kind in the registry ([`crate::kinds::KINDS`]).
+pub(crate) struct Edge;
+
+impl crate::kinds::Kind for Edge {
+    fn records(&self, a: &Actual, out: &mut Vec<ResourceRecord>) {
+        record_edge(a, out);
+    }
+
+    fn doomed(&self, a: &Actual, _deployment: &str, out: &mut Vec<Doomed>) {
+        for d in &a.distributions {
+            out.push(Doomed {
+                kind: ResourceKind::Cdn,
+                address: gm_plan::CDN_ADDRESS.into(),
+                aws_id: d.id.clone(),
+                detail: format!(
+                    "CloudFront distribution {} (disabled, then deleted)",
+                    d.domain_name
+                ),
+            });
+        }
+        if let Some(lb) = &a.load_balancer {
+            out.push(Doomed {
+                kind: ResourceKind::LoadBalancer,
+                address: gm_plan::LB_ADDRESS.into(),
+                aws_id: lb.arn.clone(),
+                detail: format!("{} ({}) with its listeners", lb.name, lb.dns_name),
+            });
+        }
+        if let Some(tg) = &a.target_group {
+            out.push(Doomed {
+                kind: ResourceKind::TargetGroup,
+                address: gm_plan::TG_ADDRESS.into(),
+                aws_id: tg.arn.clone(),
+                detail: format!("{}, {} target(s)", tg.name, tg.targets.len()),
+            });
+        }
     }
 }

@@ -5,10 +5,11 @@
 use serde_json::json;
 
 use gm_cloud::CloudError;
+use gm_plan::{Action, Actual, ActualRole, ActualSecret, Address, Phase, Plan};
+use gm_state::{ResourceKind, ResourceRecord};
 
-use gm_plan::{Action, Actual, ActualRole, ActualSecret, Phase, Plan};
-
-use crate::apply::{Journal, Run, StepError};
+use crate::apply::{record, Journal, Run, StepError};
+use crate::destroy::Doomed;
 use crate::report::Done;
 use crate::undo::Undo;
 use crate::Engine;
@@ -237,6 +238,57 @@ impl Engine {
                     e.short()
                 )),
             }
+        }
+    }
+}
+
+/// The identity kind in the registry ([`crate::kinds::KINDS`]).
+pub(crate) struct Identity;
+
+impl crate::kinds::Kind for Identity {
+    fn records(&self, a: &Actual, out: &mut Vec<ResourceRecord>) {
+        for r in &a.roles {
+            out.push(record(
+                &Address::role(&r.name).to_string(),
+                ResourceKind::Role,
+                &r.name,
+                json!({"arn": r.arn, "profile": r.profile}),
+            ));
+        }
+        for x in &a.secrets {
+            // Only the name: values never enter the state.
+            out.push(record(
+                &Address::secret_at(&x.parameter).to_string(),
+                ResourceKind::Secret,
+                &x.parameter,
+                json!({}),
+            ));
+        }
+    }
+
+    fn doomed(&self, a: &Actual, _deployment: &str, out: &mut Vec<Doomed>) {
+        for r in &a.roles {
+            out.push(Doomed {
+                kind: ResourceKind::Role,
+                address: Address::role(&r.name).into(),
+                aws_id: r.name.clone(),
+                detail: format!(
+                    "IAM role{} and its policies",
+                    if r.profile.is_some() {
+                        " with instance profile"
+                    } else {
+                        ""
+                    }
+                ),
+            });
+        }
+        for x in &a.secrets {
+            out.push(Doomed {
+                kind: ResourceKind::Secret,
+                address: Address::secret_at(&x.parameter).into(),
+                aws_id: x.parameter.clone(),
+                detail: "SecureString parameter".into(),
+            });
         }
     }
 }

@@ -12,10 +12,12 @@ use gm_cloud::{
 };
 use gm_plan::{Action, Actual, Desired, DesiredInstance, Phase, Plan, Tags, TAG_ID, TAG_INSTANCE};
 use gm_spec::{Market, SpotFallback};
+use gm_state::{ResourceKind, ResourceRecord};
 
-use crate::apply::{Journal, Run, StepError};
+use crate::apply::{record, Journal, Run, StepError};
+use crate::destroy::{ours, Doomed};
 use crate::kinds::security_group::resolve_group;
-use crate::report::Done;
+use crate::report::{natural, Done};
 use crate::undo::{Detached, Undo};
 use crate::Engine;
 
@@ -663,6 +665,88 @@ pub(crate) fn launch_token(
     let volumes: Vec<&str> = takes_over.iter().map(|r| r.volume_id.as_str()).collect();
     // The whole request, as it will be sent: a new field is covered without touching this.
     gm_cloud::launch_token(&format!("{deployment}|{req:?}|{replaces:?}|{volumes:?}"))
+}
+
+/// The instance kind in the registry ([`crate::kinds::KINDS`]).
+pub(crate) struct Instances;
+
+impl crate::kinds::Kind for Instances {
+    fn records(&self, a: &Actual, out: &mut Vec<ResourceRecord>) {
+        for i in &a.instances {
+            out.push(record(
+                i.logical_id().unwrap_or("instance/?"),
+                ResourceKind::Instance,
+                &i.id,
+                json!({"type": i.instance_type, "state": i.state, "image": i.image_id, "spot": i.spot,
+                       "zone": i.availability_zone, "private_ip": i.private_ip, "public_ip": i.public_ip,
+                       "ami_spec": i.tags.get(gm_plan::TAG_AMI)}),
+            ));
+        }
+        for v in &a.volumes {
+            let device = v.attachments.first().map(|x| x.device.clone());
+            out.push(record(
+                &format!("{}:{}", v.tags.get(TAG_ID).map_or("volume/?", String::as_str), device.as_deref().unwrap_or("detached")),
+                ResourceKind::Volume,
+                &v.id,
+                json!({"size": v.size, "type": v.volume_type, "iops": v.iops, "throughput": v.throughput,
+                       "encrypted": v.encrypted, "state": v.state}),
+            ));
+        }
+    }
+
+    fn doomed(&self, a: &Actual, deployment: &str, out: &mut Vec<Doomed>) {
+        let mut instances: Vec<_> = a
+            .instances
+            .iter()
+            .filter(|i| ours(&i.tags, deployment))
+            .collect();
+        instances.sort_by(|x, y| {
+            natural(x.logical_id().unwrap_or("")).cmp(&natural(y.logical_id().unwrap_or("")))
+        });
+        let mut with_instance: HashSet<&str> = HashSet::new();
+        for i in &instances {
+            out.push(Doomed {
+                kind: ResourceKind::Instance,
+                address: i.logical_id().unwrap_or("instance/?").to_string(),
+                aws_id: i.id.clone(),
+                detail: format!(
+                    "{} {}{}",
+                    i.instance_type,
+                    i.state,
+                    if i.spot { ", spot" } else { "" }
+                ),
+            });
+            for b in &i.block_devices {
+                if b.delete_on_termination {
+                    with_instance.insert(b.volume_id.as_str());
+                }
+            }
+        }
+        for v in a.volumes.iter().filter(|v| ours(&v.tags, deployment)) {
+            let device = v
+                .attachments
+                .first()
+                .map_or("detached", |x| x.device.as_str());
+            out.push(Doomed {
+                kind: ResourceKind::Volume,
+                address: format!(
+                    "{}:{device}",
+                    v.tags.get(TAG_ID).map_or("volume/?", String::as_str)
+                ),
+                aws_id: v.id.clone(),
+                detail: format!(
+                    "{} GiB {}{}",
+                    v.size,
+                    v.volume_type,
+                    if with_instance.contains(v.id.as_str()) {
+                        ", deleted with its instance"
+                    } else {
+                        ", deleted after its instance"
+                    }
+                ),
+            });
+        }
+    }
 }
 
 #[cfg(test)]

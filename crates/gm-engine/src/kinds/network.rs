@@ -10,15 +10,17 @@
 use std::collections::{HashMap, HashSet};
 use std::time::Instant;
 
+use serde_json::json;
+
 use gm_cloud::{CloudError, ErrorKind};
 use gm_plan::{
     Action, Actual, ActualNetwork, DesiredNetwork, DesiredVpc, Phase, Plan, Tags, Via,
     DEFAULT_ROUTE, EIP_ADDRESS, IGW_ADDRESS, NAT_ADDRESS, ROUTE_TABLE_ADDRESS, TAG_ID, VPC_ADDRESS,
 };
-use gm_state::ResourceKind;
-use serde_json::json;
+use gm_state::{ResourceKind, ResourceRecord};
 
-use crate::apply::{Run, StepError};
+use crate::apply::{record, Run, StepError};
+use crate::destroy::Doomed;
 use crate::report::Done;
 use crate::Engine;
 
@@ -648,5 +650,32 @@ fn done(address: &str, id: &str, what: String) -> crate::report::Done {
         address: address.to_string(),
         aws_id: id.to_string(),
         what,
+    }
+}
+
+/// The network kind in the registry ([`crate::kinds::KINDS`]).
+pub(crate) struct Network;
+
+impl crate::kinds::Kind for Network {
+    fn records(&self, a: &Actual, out: &mut Vec<ResourceRecord>) {
+        for d in crate::kinds::network::doomed(&a.network, |_| true) {
+            out.push(record(
+                &d.address,
+                d.kind.kind(),
+                &d.id,
+                json!({"detail": d.detail}),
+            ));
+        }
+    }
+
+    fn doomed(&self, a: &Actual, _deployment: &str, out: &mut Vec<Doomed>) {
+        for d in crate::kinds::network::doomed(&a.network, |_| true) {
+            out.push(Doomed {
+                kind: d.kind.kind(),
+                address: d.address,
+                aws_id: d.id,
+                detail: d.detail,
+            });
+        }
     }
 }

@@ -9,8 +9,10 @@ use serde_json::json;
 
 use gm_cloud::{CloudError, ErrorKind};
 use gm_plan::{Action, Actual, GroupRef, Phase, Plan, Rule, RuleSource};
+use gm_state::{ResourceKind, ResourceRecord};
 
-use crate::apply::{Run, StepError};
+use crate::apply::{record, Run, StepError};
+use crate::destroy::{ours, Doomed};
 use crate::report::Done;
 use crate::undo::Undo;
 use crate::Engine;
@@ -277,4 +279,35 @@ pub(crate) fn resolve_rules(
             })
         })
         .collect()
+}
+
+/// The security group kind in the registry ([`crate::kinds::KINDS`]).
+pub(crate) struct Groups;
+
+impl crate::kinds::Kind for Groups {
+    fn records(&self, a: &Actual, out: &mut Vec<ResourceRecord>) {
+        for g in &a.security_groups {
+            out.push(record(
+                g.logical_id().unwrap_or("sg/?"),
+                ResourceKind::SecurityGroup,
+                &g.id,
+                json!({"name": g.name, "vpc": g.vpc_id}),
+            ));
+        }
+    }
+
+    fn doomed(&self, a: &Actual, deployment: &str, out: &mut Vec<Doomed>) {
+        for g in a
+            .security_groups
+            .iter()
+            .filter(|g| ours(&g.tags, deployment))
+        {
+            out.push(Doomed {
+                kind: ResourceKind::SecurityGroup,
+                address: g.logical_id().unwrap_or("sg/?").to_string(),
+                aws_id: g.id.clone(),
+                detail: g.name.clone(),
+            });
+        }
+    }
 }
