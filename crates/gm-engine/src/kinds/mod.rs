@@ -36,9 +36,9 @@ pub(crate) const KINDS: [&dyn Kind; 5] = [
 #[cfg(test)]
 mod tests {
     use gm_plan::{
-        ActualCdn, ActualGateway, ActualInstance, ActualLb, ActualNetwork, ActualRole,
-        ActualSecret, ActualSg, ActualSubnet, ActualTargetGroup, ActualVolume, ActualVpc, Tags,
-        TAG_DEPLOYMENT, TAG_ID, TAG_MANAGED,
+        ActualAddress, ActualCdn, ActualGateway, ActualInstance, ActualLb, ActualNatGateway,
+        ActualNetwork, ActualRole, ActualRouteTable, ActualSecret, ActualSg, ActualSubnet,
+        ActualTargetGroup, ActualVolume, ActualVpc, Tags, TAG_DEPLOYMENT, TAG_ID, TAG_MANAGED,
     };
     use gm_state::ResourceKind;
 
@@ -105,6 +105,22 @@ mod tests {
                     tags: ours("internet-gateway/main"),
                     ..Default::default()
                 }],
+                route_tables: vec![ActualRouteTable {
+                    id: "rtb-1".into(),
+                    tags: ours("route-table/public"),
+                    ..Default::default()
+                }],
+                nat_gateways: vec![ActualNatGateway {
+                    id: "nat-1".into(),
+                    state: "available".into(),
+                    tags: ours("nat-gateway/main"),
+                    ..Default::default()
+                }],
+                addresses: vec![ActualAddress {
+                    allocation_id: "eipalloc-1".into(),
+                    tags: ours("elastic-ip/nat"),
+                    ..Default::default()
+                }],
                 ..Default::default()
             },
         }
@@ -130,7 +146,10 @@ mod tests {
             "sg-1",
             "gm-reg-app",
             "/geusemaker/reg/db",
+            "rtb-1",
+            "nat-1",
             "subnet-1",
+            "eipalloc-1",
             "igw-1",
             "vpc-1",
         ];
@@ -144,19 +163,11 @@ mod tests {
         );
         let kinds: std::collections::BTreeSet<ResourceKind> =
             doomed.iter().map(|d| d.kind).collect();
-        for k in [
-            ResourceKind::Instance,
-            ResourceKind::Volume,
-            ResourceKind::SecurityGroup,
-            ResourceKind::Role,
-            ResourceKind::Secret,
-            ResourceKind::LoadBalancer,
-            ResourceKind::TargetGroup,
-            ResourceKind::Cdn,
-            ResourceKind::Vpc,
-            ResourceKind::Subnet,
-            ResourceKind::InternetGateway,
-        ] {
+        // Every kind a deployment owns (images and key pairs are only referenced).
+        for k in ResourceKind::ALL
+            .into_iter()
+            .filter(|k| !matches!(k, ResourceKind::Image | ResourceKind::KeyPair))
+        {
             assert!(kinds.contains(&k), "{k} has no registered kind");
         }
     }
