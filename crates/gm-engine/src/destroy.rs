@@ -7,7 +7,7 @@ use std::time::Instant;
 use serde::Serialize;
 use serde_json::json;
 
-use gm_plan::{Actual, Reads, TAG_DEPLOYMENT, TAG_ID, TAG_MANAGED};
+use gm_plan::{Actual, Reads, TAG_DEPLOYMENT, TAG_MANAGED};
 use gm_state::{DeploymentStatus, Provenance, ResourceKind};
 
 use crate::report::Done;
@@ -36,7 +36,7 @@ pub struct DestroyPlan {
     /// The network as read for this plan (route table associations and gateway attachments
     /// are what its deletion undoes first).
     #[serde(skip)]
-    network: gm_plan::ActualNetwork,
+    pub(crate) network: gm_plan::ActualNetwork,
 }
 
 impl DestroyPlan {
@@ -74,6 +74,16 @@ impl DestroyPlan {
         ));
         out
     }
+}
+
+/// What a kind's part of a destroy works with.
+pub(crate) struct DestroyCx<'a> {
+    /// The destroy run's journal (a stop request is honoured between steps).
+    pub(crate) journal: crate::apply::Journal,
+    /// What the destroy removes.
+    pub(crate) plan: &'a DestroyPlan,
+    /// Where phases are shown.
+    pub(crate) progress: &'a dyn Progress,
 }
 
 /// What destroy did.
@@ -288,162 +298,18 @@ impl Engine {
         progress: &dyn Progress,
         report: &mut DestroyReport,
     ) -> Result<(), EngineError> {
-        // The edge first: the distribution fronts the load balancer, which fronts the instances
-        // and holds network interfaces in the security groups.
-        let journal = crate::apply::Journal {
-            run,
-            stoppable: true,
+        let cx = DestroyCx {
+            journal: crate::apply::Journal {
+                run,
+                stoppable: true,
+            },
+            plan,
+            progress,
         };
-        for d in plan.items.iter().filter(|d| d.kind == ResourceKind::Cdn) {
-            progress.phase("deleting the CDN (disable, then delete)", 1);
-            self.delete_cdn(journal, &d.address, &d.aws_id).await?;
-            report.destroyed.push(Done {
-                address: d.address.clone(),
-                aws_id: d.aws_id.clone(),
-                what: "distribution disabled and deleted".into(),
-            });
-        }
-        let lb = plan
-            .items
-            .iter()
-            .find(|d| d.kind == ResourceKind::LoadBalancer);
-        let tg = plan
-            .items
-            .iter()
-            .find(|d| d.kind == ResourceKind::TargetGroup);
-        if lb.is_some() || tg.is_some() {
-            self.delete_lb(
-                journal,
-                lb.map(|d| d.aws_id.as_str()),
-                tg.map(|d| d.aws_id.as_str()),
-            )
-            .await?;
-            for d in lb.iter().chain(tg.iter()) {
-                report.destroyed.push(Done {
-                    address: d.address.clone(),
-                    aws_id: d.aws_id.clone(),
-                    what: format!("{} deleted", d.kind.as_str().replace('-', " ")),
-                });
-            }
-        }
-        let instances: Vec<&Doomed> = plan
-            .items
-            .iter()
-            .filter(|d| d.kind == ResourceKind::Instance)
-            .collect();
-        if !instances.is_empty() {
-            progress.phase("terminating instances", 1);
-            let ids: Vec<String> = instances.iter().map(|d| d.aws_id.clone()).collect();
-            self.step(
-                journal,
-                "terminate",
-                "instances",
-                json!({"instances": ids}),
-                &ids,
-                self.terminate(&ids),
-            )
-            .await?;
-            for d in &instances {
-                report.destroyed.push(Done {
-                    address: d.address.clone(),
-                    aws_id: d.aws_id.clone(),
-                    what: "terminated".into(),
-                });
-            }
-            progress.step("instances", "terminated");
-        }
-        // Volumes: what is ours and detached now (kept-on-termination ones, and any left over).
-        let volumes = self
-            .cloud
-            .describe_deployment_volumes(&plan.deployment)
-            .await?;
-        for v in volumes
-            .iter()
-            .filter(|v| ours(&v.tags, &plan.deployment) && v.attachments.is_empty())
-        {
-            let address = v
-                .tags
-                .get(TAG_ID)
-                .cloned()
-                .unwrap_or_else(|| "volume/?".into());
-            self.delete_volume(journal, &address, &v.id).await?;
-            report.destroyed.push(Done {
-                address,
-                aws_id: v.id.clone(),
-                what: format!("volume deleted ({} GiB {})", v.size, v.volume_type),
-            });
-        }
-        for d in plan.items.iter().filter(|d| d.kind == ResourceKind::Role) {
-            self.delete_role(journal, &d.address, &d.aws_id).await?;
-            report.destroyed.push(Done {
-                address: d.address.clone(),
-                aws_id: d.aws_id.clone(),
-                what: "role, policies and instance profile deleted".into(),
-            });
-        }
-        let secrets: Vec<&Doomed> = plan
-            .items
-            .iter()
-            .filter(|d| d.kind == ResourceKind::Secret)
-            .collect();
-        if !secrets.is_empty() {
-            let names: Vec<String> = secrets.iter().map(|d| d.aws_id.clone()).collect();
-            self.delete_secrets(journal, "secrets", &names).await?;
-            for d in secrets {
-                report.destroyed.push(Done {
-                    address: d.address.clone(),
-                    aws_id: d.aws_id.clone(),
-                    what: "secret deleted".into(),
-                });
-            }
-        }
-        let groups: Vec<&Doomed> = plan
-            .items
-            .iter()
-            .filter(|d| d.kind == ResourceKind::SecurityGroup)
-            .collect();
-        let mut steps = Vec::new();
-        for d in &groups {
-            steps.push(self.journal_intent(
-                journal,
-                "delete",
-                &d.address,
-                &json!({"group": d.aws_id}),
-            )?);
-        }
-        let ids: Vec<String> = groups.iter().map(|d| d.aws_id.clone()).collect();
-        let results = self.delete_groups(&plan.deployment, &ids).await;
-        let mut first_failure = None;
-        for ((d, step), r) in groups.iter().zip(steps).zip(results) {
-            self.result(step, std::slice::from_ref(&d.aws_id), &r);
-            match r {
-                Ok(()) => report.destroyed.push(Done {
-                    address: d.address.clone(),
-                    aws_id: d.aws_id.clone(),
-                    what: "security group deleted".into(),
-                }),
-                Err(e) => {
-                    first_failure.get_or_insert(e);
-                }
-            }
-        }
-        if let Some(e) = first_failure {
-            return Err(e.into());
-        }
-        // The network last, innermost first: nothing of ours lives in it any more.
-        let kinds = ResourceKind::NETWORK;
-        if plan.items.iter().any(|d| kinds.contains(&d.kind)) {
-            progress.phase("deleting the network", 1);
-            let doomed = crate::kinds::network::doomed(&plan.network, |_| true);
-            let results = self.delete_network(run, &doomed, true).await;
-            for (d, r) in doomed.iter().zip(results) {
-                r?;
-                report.destroyed.push(Done {
-                    address: d.address.clone(),
-                    aws_id: d.id.clone(),
-                    what: format!("{} deleted", d.detail),
-                });
-            }
+        // In the registry's order: the edge fronts the instances, which sit in the groups,
+        // which live in the network.
+        for kind in crate::kinds::KINDS {
+            kind.destroy(self, &cx, report).await?;
         }
         Ok(())
     }

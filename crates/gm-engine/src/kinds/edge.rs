@@ -13,11 +13,11 @@ use gm_plan::{
 use gm_state::{ResourceKind, ResourceRecord};
 
 use crate::apply::{record, Journal, Run, StepError};
-use crate::destroy::Doomed;
+use crate::destroy::{DestroyCx, Doomed};
 use crate::kinds::security_group::resolve_group;
 use crate::report::Done;
 use crate::undo::Undo;
-use crate::Engine;
+use crate::{DestroyReport, Engine, EngineError};
 
 impl Engine {
     /// Creates, updates and re-targets the edge after the instances are in place.
@@ -499,6 +499,7 @@ pub(crate) fn record_edge(a: &Actual, out: &mut Vec<ResourceRecord>) {
 /// The edge kind in the registry ([`crate::kinds::KINDS`]).
 pub(crate) struct Edge;
 
+#[async_trait::async_trait]
 impl crate::kinds::Kind for Edge {
     fn records(&self, a: &Actual, out: &mut Vec<ResourceRecord>) {
         record_edge(a, out);
@@ -532,5 +533,50 @@ impl crate::kinds::Kind for Edge {
                 detail: format!("{}, {} target(s)", tg.name, tg.targets.len()),
             });
         }
+    }
+
+    async fn destroy(
+        &self,
+        engine: &Engine,
+        cx: &DestroyCx<'_>,
+        report: &mut DestroyReport,
+    ) -> Result<(), EngineError> {
+        for d in cx.plan.items.iter().filter(|d| d.kind == ResourceKind::Cdn) {
+            cx.progress
+                .phase("deleting the CDN (disable, then delete)", 1);
+            engine.delete_cdn(cx.journal, &d.address, &d.aws_id).await?;
+            report.destroyed.push(Done {
+                address: d.address.clone(),
+                aws_id: d.aws_id.clone(),
+                what: "distribution disabled and deleted".into(),
+            });
+        }
+        let lb = cx
+            .plan
+            .items
+            .iter()
+            .find(|d| d.kind == ResourceKind::LoadBalancer);
+        let tg = cx
+            .plan
+            .items
+            .iter()
+            .find(|d| d.kind == ResourceKind::TargetGroup);
+        if lb.is_some() || tg.is_some() {
+            engine
+                .delete_lb(
+                    cx.journal,
+                    lb.map(|d| d.aws_id.as_str()),
+                    tg.map(|d| d.aws_id.as_str()),
+                )
+                .await?;
+            for d in lb.iter().chain(tg.iter()) {
+                report.destroyed.push(Done {
+                    address: d.address.clone(),
+                    aws_id: d.aws_id.clone(),
+                    what: format!("{} deleted", d.kind.as_str().replace('-', " ")),
+                });
+            }
+        }
+        Ok(())
     }
 }

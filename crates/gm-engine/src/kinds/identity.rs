@@ -9,10 +9,10 @@ use gm_plan::{Action, Actual, ActualRole, ActualSecret, Address, Phase, Plan};
 use gm_state::{ResourceKind, ResourceRecord};
 
 use crate::apply::{record, Journal, Run, StepError};
-use crate::destroy::Doomed;
+use crate::destroy::{DestroyCx, Doomed};
 use crate::report::Done;
 use crate::undo::Undo;
-use crate::Engine;
+use crate::{DestroyReport, Engine, EngineError};
 
 /// The roles and secrets after a run whose identity steps all succeeded: the plan's read with
 /// the plan's creates, updates and deletes applied, created roles' ARNs from their steps. Every
@@ -245,6 +245,7 @@ impl Engine {
 /// The identity kind in the registry ([`crate::kinds::KINDS`]).
 pub(crate) struct Identity;
 
+#[async_trait::async_trait]
 impl crate::kinds::Kind for Identity {
     fn records(&self, a: &Actual, out: &mut Vec<ResourceRecord>) {
         for r in &a.roles {
@@ -290,6 +291,47 @@ impl crate::kinds::Kind for Identity {
                 detail: "SecureString parameter".into(),
             });
         }
+    }
+
+    async fn destroy(
+        &self,
+        engine: &Engine,
+        cx: &DestroyCx<'_>,
+        report: &mut DestroyReport,
+    ) -> Result<(), EngineError> {
+        for d in cx
+            .plan
+            .items
+            .iter()
+            .filter(|d| d.kind == ResourceKind::Role)
+        {
+            engine
+                .delete_role(cx.journal, &d.address, &d.aws_id)
+                .await?;
+            report.destroyed.push(Done {
+                address: d.address.clone(),
+                aws_id: d.aws_id.clone(),
+                what: "role, policies and instance profile deleted".into(),
+            });
+        }
+        let secrets: Vec<&Doomed> = cx
+            .plan
+            .items
+            .iter()
+            .filter(|d| d.kind == ResourceKind::Secret)
+            .collect();
+        if !secrets.is_empty() {
+            let names: Vec<String> = secrets.iter().map(|d| d.aws_id.clone()).collect();
+            engine.delete_secrets(cx.journal, "secrets", &names).await?;
+            for d in secrets {
+                report.destroyed.push(Done {
+                    address: d.address.clone(),
+                    aws_id: d.aws_id.clone(),
+                    what: "secret deleted".into(),
+                });
+            }
+        }
+        Ok(())
     }
 }
 

@@ -15,11 +15,11 @@ use gm_spec::{Market, SpotFallback};
 use gm_state::{ResourceKind, ResourceRecord};
 
 use crate::apply::{record, Journal, Run, StepError};
-use crate::destroy::{ours, Doomed};
+use crate::destroy::{ours, DestroyCx, Doomed};
 use crate::kinds::security_group::resolve_group;
 use crate::report::{natural, Done};
 use crate::undo::{Detached, Undo};
-use crate::Engine;
+use crate::{DestroyReport, Engine, EngineError};
 
 /// One finished launch: address, the instance it replaces, its journal step, and the outcome.
 type Launched = (
@@ -670,6 +670,7 @@ pub(crate) fn launch_token(
 /// The instance kind in the registry ([`crate::kinds::KINDS`]).
 pub(crate) struct Instances;
 
+#[async_trait::async_trait]
 impl crate::kinds::Kind for Instances {
     fn records(&self, a: &Actual, out: &mut Vec<ResourceRecord>) {
         for i in &a.instances {
@@ -746,6 +747,64 @@ impl crate::kinds::Kind for Instances {
                 ),
             });
         }
+    }
+
+    async fn destroy(
+        &self,
+        engine: &Engine,
+        cx: &DestroyCx<'_>,
+        report: &mut DestroyReport,
+    ) -> Result<(), EngineError> {
+        let instances: Vec<&Doomed> = cx
+            .plan
+            .items
+            .iter()
+            .filter(|d| d.kind == ResourceKind::Instance)
+            .collect();
+        if !instances.is_empty() {
+            cx.progress.phase("terminating instances", 1);
+            let ids: Vec<String> = instances.iter().map(|d| d.aws_id.clone()).collect();
+            engine
+                .step(
+                    cx.journal,
+                    "terminate",
+                    "instances",
+                    json!({"instances": ids}),
+                    &ids,
+                    engine.terminate(&ids),
+                )
+                .await?;
+            for d in &instances {
+                report.destroyed.push(Done {
+                    address: d.address.clone(),
+                    aws_id: d.aws_id.clone(),
+                    what: "terminated".into(),
+                });
+            }
+            cx.progress.step("instances", "terminated");
+        }
+        // Volumes: what is ours and detached now (kept-on-termination ones, and any left over).
+        let volumes = engine
+            .cloud
+            .describe_deployment_volumes(&cx.plan.deployment)
+            .await?;
+        for v in volumes
+            .iter()
+            .filter(|v| ours(&v.tags, &cx.plan.deployment) && v.attachments.is_empty())
+        {
+            let address = v
+                .tags
+                .get(TAG_ID)
+                .cloned()
+                .unwrap_or_else(|| "volume/?".into());
+            engine.delete_volume(cx.journal, &address, &v.id).await?;
+            report.destroyed.push(Done {
+                address,
+                aws_id: v.id.clone(),
+                what: format!("volume deleted ({} GiB {})", v.size, v.volume_type),
+            });
+        }
+        Ok(())
     }
 }
 

@@ -12,15 +12,25 @@ pub(crate) mod security_group;
 use gm_plan::Actual;
 use gm_state::ResourceRecord;
 
-use crate::destroy::Doomed;
+use crate::destroy::{DestroyCx, Doomed};
+use crate::{DestroyReport, Engine, EngineError};
 
 /// What the engine asks of every kind outside its phases' steps. The engine iterates
 /// [`KINDS`], so a new kind is its module and one line there.
+#[async_trait::async_trait]
 pub(crate) trait Kind: Sync {
     /// The state's records of what `a` holds of this kind (never a secret's value).
     fn records(&self, a: &Actual, out: &mut Vec<ResourceRecord>);
     /// What a destroy of `deployment` removes of this kind, from `a`.
     fn doomed(&self, a: &Actual, deployment: &str, out: &mut Vec<Doomed>);
+    /// Deletes this kind's part of a destroy plan, each deletion a journaled step, reporting
+    /// what it removed.
+    async fn destroy(
+        &self,
+        engine: &Engine,
+        cx: &DestroyCx<'_>,
+        report: &mut DestroyReport,
+    ) -> Result<(), EngineError>;
 }
 
 /// Every kind, in destroy's order: what uses another comes before it (the edge fronts the

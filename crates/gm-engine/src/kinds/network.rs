@@ -20,9 +20,9 @@ use gm_plan::{
 use gm_state::{ResourceKind, ResourceRecord};
 
 use crate::apply::{record, Run, StepError};
-use crate::destroy::Doomed;
+use crate::destroy::{DestroyCx, Doomed};
 use crate::report::Done;
-use crate::Engine;
+use crate::{DestroyReport, Engine, EngineError};
 
 /// A network kind.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -656,6 +656,7 @@ fn done(address: &str, id: &str, what: String) -> crate::report::Done {
 /// The network kind in the registry ([`crate::kinds::KINDS`]).
 pub(crate) struct Network;
 
+#[async_trait::async_trait]
 impl crate::kinds::Kind for Network {
     fn records(&self, a: &Actual, out: &mut Vec<ResourceRecord>) {
         for d in crate::kinds::network::doomed(&a.network, |_| true) {
@@ -677,5 +678,29 @@ impl crate::kinds::Kind for Network {
                 detail: d.detail,
             });
         }
+    }
+
+    async fn destroy(
+        &self,
+        engine: &Engine,
+        cx: &DestroyCx<'_>,
+        report: &mut DestroyReport,
+    ) -> Result<(), EngineError> {
+        // The network last, innermost first: nothing of ours lives in it any more.
+        let kinds = ResourceKind::NETWORK;
+        if cx.plan.items.iter().any(|d| kinds.contains(&d.kind)) {
+            cx.progress.phase("deleting the network", 1);
+            let doomed = crate::kinds::network::doomed(&cx.plan.network, |_| true);
+            let results = engine.delete_network(cx.journal.run, &doomed, true).await;
+            for (d, r) in doomed.iter().zip(results) {
+                r?;
+                report.destroyed.push(Done {
+                    address: d.address.clone(),
+                    aws_id: d.id.clone(),
+                    what: format!("{} deleted", d.detail),
+                });
+            }
+        }
+        Ok(())
     }
 }

@@ -12,10 +12,10 @@ use gm_plan::{Action, Actual, GroupRef, Phase, Plan, Rule, RuleSource};
 use gm_state::{ResourceKind, ResourceRecord};
 
 use crate::apply::{record, Run, StepError};
-use crate::destroy::{ours, Doomed};
+use crate::destroy::{ours, DestroyCx, Doomed};
 use crate::report::Done;
 use crate::undo::Undo;
-use crate::Engine;
+use crate::{DestroyReport, Engine, EngineError};
 
 impl Engine {
     pub(crate) async fn create_groups(
@@ -284,6 +284,7 @@ pub(crate) fn resolve_rules(
 /// The security group kind in the registry ([`crate::kinds::KINDS`]).
 pub(crate) struct Groups;
 
+#[async_trait::async_trait]
 impl crate::kinds::Kind for Groups {
     fn records(&self, a: &Actual, out: &mut Vec<ResourceRecord>) {
         for g in &a.security_groups {
@@ -309,5 +310,48 @@ impl crate::kinds::Kind for Groups {
                 detail: g.name.clone(),
             });
         }
+    }
+
+    async fn destroy(
+        &self,
+        engine: &Engine,
+        cx: &DestroyCx<'_>,
+        report: &mut DestroyReport,
+    ) -> Result<(), EngineError> {
+        let groups: Vec<&Doomed> = cx
+            .plan
+            .items
+            .iter()
+            .filter(|d| d.kind == ResourceKind::SecurityGroup)
+            .collect();
+        let mut steps = Vec::new();
+        for d in &groups {
+            steps.push(engine.journal_intent(
+                cx.journal,
+                "delete",
+                &d.address,
+                &json!({"group": d.aws_id}),
+            )?);
+        }
+        let ids: Vec<String> = groups.iter().map(|d| d.aws_id.clone()).collect();
+        let results = engine.delete_groups(&cx.plan.deployment, &ids).await;
+        let mut first_failure = None;
+        for ((d, step), r) in groups.iter().zip(steps).zip(results) {
+            engine.result(step, std::slice::from_ref(&d.aws_id), &r);
+            match r {
+                Ok(()) => report.destroyed.push(Done {
+                    address: d.address.clone(),
+                    aws_id: d.aws_id.clone(),
+                    what: "security group deleted".into(),
+                }),
+                Err(e) => {
+                    first_failure.get_or_insert(e);
+                }
+            }
+        }
+        if let Some(e) = first_failure {
+            return Err(e.into());
+        }
+        Ok(())
     }
 }
