@@ -222,8 +222,8 @@ impl Engine {
     pub(crate) fn journal_intent(
         &self,
         journal: Journal,
-        action: &str,
         address: &str,
+        action: &str,
         intent: &serde_json::Value,
     ) -> Result<i64, CloudError> {
         if journal.stoppable {
@@ -239,13 +239,13 @@ impl Engine {
     pub(crate) async fn step<T>(
         &self,
         journal: Journal,
-        action: &str,
         address: &str,
+        action: &str,
         intent: serde_json::Value,
         ids: &[String],
         call: impl std::future::Future<Output = Result<T, CloudError>>,
     ) -> Result<T, CloudError> {
-        let step = self.journal_intent(journal, action, address, &intent)?;
+        let step = self.journal_intent(journal, address, action, &intent)?;
         let r = call.await;
         self.result(step, ids, &r);
         r
@@ -259,7 +259,7 @@ impl Engine {
         action: &str,
         intent: serde_json::Value,
     ) -> Result<i64, StepError> {
-        self.journal_intent(run.journal(), action, address, &intent)
+        self.journal_intent(run.journal(), address, action, &intent)
             .map_err(|e| (address.to_string(), e))
     }
 
@@ -765,25 +765,42 @@ impl Engine {
     }
 
     /// Undoes what this run made, newest first, from its undo stack: each batch of entries by
-    /// its kind's code. Launches and groups whose answer was lost are found by tag (one read,
+    /// its kind's code. Launches and groups whose answer was lost are found by tag (one read of those kinds,
     /// before anything is undone).
     async fn rollback(&self, run: &mut Run<'_>, deployment: &str) {
         run.undoing = true;
         run.progress.phase("rolling back", 1);
         let batches = run.undo.take_batches();
-        let sweep = batches
-            .iter()
-            .any(|(k, _)| matches!(k, UndoKind::Launch | UndoKind::Group));
-        let swept = match sweep {
-            false => None,
-            true => match self.cloud.describe_deployment(deployment).await {
-                Ok(a) => Some(a),
-                Err(e) => {
-                    run.progress
-                        .note(&format!("rollback could not sweep by tag: {}", e.short()));
-                    None
+        // Only what the stack's kinds need: the instances for launches, the groups for groups.
+        let has = |kind: UndoKind| batches.iter().any(|(k, _)| *k == kind);
+        let (launches, groups) = (has(UndoKind::Launch), has(UndoKind::Group));
+        let cloud = &self.cloud;
+        let sweep = tokio::try_join!(
+            async {
+                match launches {
+                    true => cloud.describe_deployment_instances(deployment).await,
+                    false => Ok(Vec::new()),
                 }
             },
+            async {
+                match groups {
+                    true => cloud.describe_deployment_groups(deployment).await,
+                    false => Ok(Vec::new()),
+                }
+            },
+        );
+        let swept = match sweep {
+            _ if !launches && !groups => None,
+            Ok((instances, security_groups)) => Some(Actual {
+                instances,
+                security_groups,
+                ..Actual::default()
+            }),
+            Err(e) => {
+                run.progress
+                    .note(&format!("rollback could not sweep by tag: {}", e.short()));
+                None
+            }
         };
         for (kind, batch) in batches {
             match kind {

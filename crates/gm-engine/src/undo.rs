@@ -7,6 +7,8 @@
 //! undo then finds it again by tag, name, path or comment. Entries of one kind pushed one after
 //! the other are undone in one batch (one `TerminateInstances` for all of a run's launches).
 
+use std::collections::HashSet;
+
 /// One thing a rollback undoes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Undo {
@@ -69,6 +71,34 @@ impl Undo {
             Undo::LoadBalancer | Undo::Distribution => UndoKind::Edge,
         }
     }
+}
+
+/// What a batch of launch or group entries made: the addresses they tried, and (address, id)
+/// of each resource — the ids AWS answered, then those `found` by tag at a tried address
+/// (a create whose answer was lost), less what existed before the run.
+pub(crate) fn made<'a>(
+    batch: &'a [Undo],
+    found: impl Iterator<Item = (Option<&'a str>, &'a str)>,
+    pre_existing: &HashSet<String>,
+) -> (HashSet<&'a str>, Vec<(String, String)>) {
+    let mut addresses: HashSet<&str> = HashSet::new();
+    let mut made: Vec<(String, String)> = Vec::new();
+    for u in batch {
+        if let Undo::Launch { address, id } | Undo::Group { address, id } = u {
+            addresses.insert(address);
+            if let Some(id) = id {
+                made.push((address.clone(), id.clone()));
+            }
+        }
+    }
+    for (lid, id) in found {
+        let lid = lid.unwrap_or("");
+        if addresses.contains(lid) && !pre_existing.contains(id) && !made.iter().any(|m| m.1 == id)
+        {
+            made.push((lid.to_string(), id.to_string()));
+        }
+    }
+    (addresses, made)
 }
 
 /// What one run has done that a rollback undoes, oldest first.

@@ -349,7 +349,7 @@ impl Engine {
         id: &str,
     ) -> Result<(), CloudError> {
         let step =
-            self.journal_intent(journal, "delete-distribution", address, &json!({"id": id}))?;
+            self.journal_intent(journal, address, "delete-distribution", &json!({"id": id}))?;
         let r = self.cloud.delete_cdn(id, self.opts.timeout).await;
         self.result(step, &[id.to_string()], &r);
         r
@@ -365,8 +365,8 @@ impl Engine {
     ) -> Result<Vec<String>, CloudError> {
         let step = self.journal_intent(
             journal,
-            "delete-load-balancer",
             LB_ADDRESS,
+            "delete-load-balancer",
             &json!({"arn": arn, "target_group": target_group_arn}),
         )?;
         let r = self

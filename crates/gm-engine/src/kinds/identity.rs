@@ -74,8 +74,8 @@ impl Engine {
         let ids = [name.to_string()];
         self.step(
             journal,
-            "delete-role",
             address,
+            "delete-role",
             json!({"role": name}),
             &ids,
             call,
@@ -92,7 +92,7 @@ impl Engine {
     ) -> Result<(), CloudError> {
         let call = self.cloud.delete_secrets(names);
         let intent = json!({"parameters": names});
-        self.step(journal, "delete-secrets", address, intent, names, call)
+        self.step(journal, address, "delete-secrets", intent, names, call)
             .await
     }
 

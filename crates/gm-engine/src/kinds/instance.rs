@@ -42,8 +42,8 @@ impl Engine {
         let ids = [id.to_string()];
         self.step(
             journal,
-            "delete-volume",
             address,
+            "delete-volume",
             json!({"volume": id}),
             &ids,
             call,
@@ -473,25 +473,12 @@ impl Engine {
         batch: &[Undo],
         swept: Option<&Actual>,
     ) {
-        let mut doomed: Vec<(String, String)> = Vec::new();
-        let mut addresses: HashSet<&str> = HashSet::new();
-        for u in batch {
-            if let Undo::Launch { address, id } = u {
-                addresses.insert(address);
-                if let Some(id) = id {
-                    doomed.push((address.clone(), id.clone()));
-                }
-            }
-        }
-        for i in swept.map(|a| a.instances.as_slice()).unwrap_or_default() {
-            let lid = i.logical_id().unwrap_or("");
-            if addresses.contains(lid)
-                && !run.pre_existing.contains(&i.id)
-                && !doomed.iter().any(|d| d.1 == i.id)
-            {
-                doomed.push((lid.to_string(), i.id.clone()));
-            }
-        }
+        let instances = swept.map(|a| a.instances.as_slice()).unwrap_or_default();
+        let (addresses, doomed) = crate::undo::made(
+            batch,
+            instances.iter().map(|i| (i.logical_id(), i.id.as_str())),
+            &run.pre_existing,
+        );
         if !doomed.is_empty() {
             let ids: Vec<String> = doomed.iter().map(|d| d.1.clone()).collect();
             let step = self
@@ -767,8 +754,8 @@ impl crate::kinds::Kind for Instances {
             engine
                 .step(
                     cx.journal,
-                    "terminate",
                     "instances",
+                    "terminate",
                     json!({"instances": ids}),
                     &ids,
                     engine.terminate(&ids),

@@ -2,7 +2,7 @@
 //! authorized once all exist, deleted in rounds (the one path for removals, rollback and
 //! destroy), and undone from the run's stack with those whose create lost its answer.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::time::Instant;
 
 use serde_json::json;
@@ -205,28 +205,14 @@ impl Engine {
         batch: &[Undo],
         swept: Option<&Actual>,
     ) {
-        let mut created: Vec<(String, String)> = Vec::new();
-        let mut addresses: HashSet<&str> = HashSet::new();
-        for u in batch {
-            if let Undo::Group { address, id } = u {
-                addresses.insert(address);
-                if let Some(id) = id {
-                    created.push((address.clone(), id.clone()));
-                }
-            }
-        }
-        for g in swept
+        let groups = swept
             .map(|a| a.security_groups.as_slice())
-            .unwrap_or_default()
-        {
-            let lid = g.logical_id().unwrap_or("");
-            if addresses.contains(lid)
-                && !run.pre_existing.contains(&g.id)
-                && !created.iter().any(|(_, id)| id == &g.id)
-            {
-                created.push((lid.to_string(), g.id.clone()));
-            }
-        }
+            .unwrap_or_default();
+        let (_, created) = crate::undo::made(
+            batch,
+            groups.iter().map(|g| (g.logical_id(), g.id.as_str())),
+            &run.pre_existing,
+        );
         let ids: Vec<String> = created.iter().map(|(_, id)| id.clone()).collect();
         let results = self.delete_groups(deployment, &ids).await;
         for ((address, id), r) in created.iter().zip(results) {
@@ -328,8 +314,8 @@ impl crate::kinds::Kind for Groups {
         for d in &groups {
             steps.push(engine.journal_intent(
                 cx.journal,
-                "delete",
                 &d.address,
+                "delete",
                 &json!({"group": d.aws_id}),
             )?);
         }
